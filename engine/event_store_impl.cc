@@ -1,0 +1,254 @@
+#include "event_store_impl.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "annals/storage/v1/meta.pb.h"
+#include "annals/storage/v1/stored_event.pb.h"
+#include "annals/storage/v1/stream_info.pb.h"
+#include "event_codec.h"
+#include "key_codec.h"
+#include "reader.h"
+#include "status_util.h"
+#include "validation.h"
+
+namespace annals {
+
+absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(std::string_view path,
+                                                             const StoreOptions& options) {
+  return internal::EventStoreImpl::Open(path, options);
+}
+
+namespace internal {
+namespace {
+
+absl::Status ValidateOptions(const StoreOptions& options) {
+  auto bad = [](std::string_view field, std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("StoreOptions::", std::string(field), " ", std::string(why)));
+  };
+  if (options.max_event_bytes == 0) return bad("max_event_bytes", "must be > 0");
+  if (options.max_append_bytes < options.max_event_bytes) {
+    return bad("max_append_bytes", "must be >= max_event_bytes");
+  }
+  if (options.max_stream_name_bytes == 0) return bad("max_stream_name_bytes", "must be > 0");
+  if (options.tuning.max_group_requests == 0) {
+    return bad("tuning.max_group_requests", "must be > 0");
+  }
+  if (options.tuning.write_buffer_bytes < (64 << 10)) {
+    return bad("tuning.write_buffer_bytes", "must be >= 64 KiB");
+  }
+  if (options.tuning.background_jobs < 1) return bad("tuning.background_jobs", "must be >= 1");
+  return absl::OkStatus();
+}
+
+// Checks (or, for a new store, writes) the format record.
+absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions& options) {
+  std::string value;
+  rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
+                                        std::string(kMetaFormatKey), &value);
+  if (s.IsNotFound()) {
+    if (!log_is_empty) {
+      return absl::DataLossError(
+          absl::StrCat("store '", storage.path(), "' has events but no format record"));
+    }
+    storage::v1::FormatInfo format;
+    format.set_format_version(kFormatVersion);
+    format.set_created_at_us(absl::ToUnixMicros(options.clock ? options.clock() : absl::Now()));
+    format.set_created_by("annals " ANNALS_VERSION);
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    return FromRocksDb(storage.db()->Put(write_options, storage.cf(Cf::kMeta),
+                                         std::string(kMetaFormatKey), format.SerializeAsString()),
+                       "write format record");
+  }
+  if (!s.ok()) return FromRocksDb(s, "read format record");
+  storage::v1::FormatInfo format;
+  if (!format.ParseFromString(value)) return absl::DataLossError("format record does not parse");
+  if (format.format_version() > kFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store '", storage.path(), "' has on-disk format ", format.format_version(),
+        ", newer than this library's ", kFormatVersion, "; open it with a newer annals"));
+  }
+  if (format.format_version() < 1) {
+    return absl::DataLossError(absl::StrCat("format record holds version ", format.format_version()));
+  }
+  return absl::OkStatus();
+}
+
+// Reads the head position, chain head and stream id counter back.
+absl::StatusOr<RecoveredState> Recover(Storage& storage) {
+  RecoveredState state;
+  std::unique_ptr<rocksdb::Iterator> it(
+      storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(Cf::kLog)));
+  it->SeekToLast();
+  if (it->Valid()) {
+    std::optional<Position> head = ParseLogKey(std::string_view(it->key().data(), it->key().size()));
+    std::string_view value(it->value().data(), it->value().size());
+    std::optional<SplitValue> split = SplitStoredValue(value);
+    storage::v1::StoredEvent last;
+    if (!head || !split || !last.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return absl::DataLossError("the last event of the log is malformed");
+    }
+    state.head = *head;
+    state.chain_head = split->stored_hash;
+    state.last_recorded_at_us = last.recorded_at_us();
+  } else if (!it->status().ok()) {
+    return FromRocksDb(it->status(), "read log head");
+  }
+  std::string value;
+  rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
+                                        std::string(kMetaNextStreamIdKey), &value);
+  if (s.ok()) {
+    storage::v1::StreamIdCounter counter;
+    if (!counter.ParseFromString(value)) return absl::DataLossError("stream id counter is malformed");
+    state.next_stream_id = counter.next_stream_id();
+  } else if (!s.IsNotFound()) {
+    return FromRocksDb(s, "read stream id counter");
+  }
+  return state;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EventStore>> EventStoreImpl::Open(std::string_view path,
+                                                                 const StoreOptions& options) {
+  ANNALS_RETURN_IF_ERROR(ValidateOptions(options));
+  if (path.empty()) return absl::InvalidArgumentError("store path is empty");
+  bool created = false;
+  std::shared_ptr<Storage> storage;
+  ANNALS_ASSIGN_OR_RETURN(storage, Storage::Open(std::string(path), options, &created));
+  RecoveredState recovered;
+  ANNALS_ASSIGN_OR_RETURN(recovered, Recover(*storage));
+  ANNALS_RETURN_IF_ERROR(CheckFormat(*storage, recovered.head == Position(0), options));
+  auto writer = std::make_shared<Writer>(storage, options, recovered);
+  return std::unique_ptr<EventStore>(new EventStoreImpl(options, std::move(storage), std::move(writer)));
+}
+
+EventStoreImpl::EventStoreImpl(const StoreOptions& options, std::shared_ptr<Storage> storage,
+                               std::shared_ptr<Writer> writer)
+    : options_(options), storage_(std::move(storage)), writer_(std::move(writer)) {}
+
+EventStoreImpl::~EventStoreImpl() {
+  // Close() cannot fail today; a destructor has nowhere to report it anyway.
+  Close().IgnoreError();
+}
+
+absl::StatusOr<EventStoreImpl::Handles> EventStoreImpl::Acquire() const {
+  MutexLock lock(&mu_);
+  if (storage_ == nullptr) return absl::UnavailableError("the store is closed");
+  return Handles{storage_, writer_};
+}
+
+absl::StatusOr<AppendResult> EventStoreImpl::Append(AppendRequest request) {
+  ANNALS_RETURN_IF_ERROR(ValidateAppend(request, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  MultiAppendRequest multi;
+  multi.appends.push_back(std::move(request));
+  std::vector<AppendResult> results;
+  ANNALS_ASSIGN_OR_RETURN(results, handles.writer->Submit(std::move(multi)));
+  return results.front();
+}
+
+absl::StatusOr<MultiAppendResult> EventStoreImpl::AppendMulti(MultiAppendRequest request) {
+  ANNALS_RETURN_IF_ERROR(ValidateMultiAppend(request, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  MultiAppendResult result;
+  ANNALS_ASSIGN_OR_RETURN(result.results, handles.writer->Submit(std::move(request)));
+  return result;
+}
+
+absl::StatusOr<StreamInfo> EventStoreImpl::GetStreamInfo(std::string_view stream) {
+  ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  std::string value;
+  rocksdb::Status s = handles.storage->db()->Get(
+      rocksdb::ReadOptions(), handles.storage->cf(Cf::kStreams), StreamKey(stream), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("read stream info of '", std::string(stream), "'")));
+  storage::v1::StreamInfo info;
+  if (!info.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("stream info of '", std::string(stream), "' does not parse"));
+  }
+  // The commit that wrote this info may not be published yet; readers must
+  // never see past the head, so wait for it (a few microseconds at most).
+  handles.writer->AwaitPublished(Position(info.last_position()));
+  return StreamInfo{std::string(stream), Revision(info.last_revision()),
+                    Position(info.last_position()), FromMicros(info.created_at_us()),
+                    FromMicros(info.updated_at_us())};
+}
+
+absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadStream(
+    std::string_view stream, const ReadStreamOptions& options) {
+  ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  std::string value;
+  rocksdb::Status s = handles.storage->db()->Get(
+      rocksdb::ReadOptions(), handles.storage->cf(Cf::kStreams), StreamKey(stream), &value);
+  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("read stream info of '", std::string(stream), "'")));
+  storage::v1::StreamInfo info;
+  if (!info.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("stream info of '", std::string(stream), "' does not parse"));
+  }
+  handles.writer->AwaitPublished(Position(info.last_position()));
+  // The range ends at the revision the info names, so events committed after
+  // this call began stay out of the read: it sees whole commits only.
+  const uint64_t last = info.last_revision();
+  uint64_t lower = 0;
+  uint64_t upper = last + 1;
+  if (options.direction == Direction::kForward) {
+    if (options.from) lower = options.from->value();
+    if (lower > last) return NewEmptyEventIterator();
+  } else if (options.from) {
+    upper = std::min(last, options.from->value()) + 1;
+  }
+  return NewRangeEventIterator(handles.storage, Cf::kStreamEvents,
+                               StreamEventKey(info.stream_id(), Revision(lower)),
+                               StreamEventKey(info.stream_id(), Revision(upper)),
+                               options.direction, options.max_count);
+}
+
+absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadAll(
+    const ReadAllOptions& options) {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  const uint64_t head = handles.writer->head().value();
+  uint64_t lower = 1;
+  uint64_t upper = head + 1;
+  if (options.direction == Direction::kForward) {
+    if (options.from) lower = std::max<uint64_t>(1, options.from->value());
+  } else if (options.from) {
+    upper = std::min(head, options.from->value()) + 1;
+  }
+  if (lower >= upper) return NewEmptyEventIterator();
+  return NewRangeEventIterator(handles.storage, Cf::kLog, LogKey(Position(lower)),
+                               LogKey(Position(upper)), options.direction, options.max_count);
+}
+
+Position EventStoreImpl::head() const {
+  MutexLock lock(&mu_);
+  return writer_ != nullptr ? writer_->head() : head_at_close_;
+}
+
+absl::Status EventStoreImpl::Close() {
+  std::shared_ptr<Writer> writer;
+  {
+    MutexLock lock(&mu_);
+    if (writer_ == nullptr) return absl::OkStatus();
+    writer = writer_;
+  }
+  // New appends are refused from here; queued ones commit first.
+  writer->Close();
+  MutexLock lock(&mu_);
+  head_at_close_ = writer->head();
+  writer_.reset();
+  storage_.reset();
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace annals

@@ -1,0 +1,54 @@
+// Internal: EventStoreImpl, the implementation behind annals/event_store.h.
+// It validates requests, hands appends to the Writer, and builds reads.
+#ifndef ANNALS_ENGINE_EVENT_STORE_IMPL_H_
+#define ANNALS_ENGINE_EVENT_STORE_IMPL_H_
+
+#include <memory>
+#include <string>
+
+#include "annals/event_store.h"
+#include "mutex.h"
+#include "storage.h"
+#include "writer.h"
+
+namespace annals::internal {
+
+class EventStoreImpl final : public EventStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<EventStore>> Open(std::string_view path,
+                                                          const StoreOptions& options);
+  ~EventStoreImpl() override;
+
+  absl::StatusOr<AppendResult> Append(AppendRequest request) override;
+  absl::StatusOr<MultiAppendResult> AppendMulti(MultiAppendRequest request) override;
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadStream(
+      std::string_view stream, const ReadStreamOptions& options) override;
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadAll(const ReadAllOptions& options) override;
+  absl::StatusOr<StreamInfo> GetStreamInfo(std::string_view stream) override;
+  Position head() const override;
+  absl::Status Close() override ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  EventStoreImpl(const StoreOptions& options, std::shared_ptr<Storage> storage,
+                 std::shared_ptr<Writer> writer);
+
+  struct Handles {
+    std::shared_ptr<Storage> storage;
+    std::shared_ptr<Writer> writer;
+  };
+  // The open storage and writer; Unavailable once closed.
+  absl::StatusOr<Handles> Acquire() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Constant after construction.
+  const StoreOptions options_;
+
+  // State below is guarded by mu_; Close() clears it.
+  mutable Mutex mu_;
+  std::shared_ptr<Storage> storage_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<Writer> writer_ ABSL_GUARDED_BY(mu_);
+  Position head_at_close_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace annals::internal
+
+#endif  // ANNALS_ENGINE_EVENT_STORE_IMPL_H_

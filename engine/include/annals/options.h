@@ -1,0 +1,77 @@
+// annals/options.h: how to open a store (StoreOptions) and how to read it
+// (ReadStreamOptions, ReadAllOptions). Read annals/event_store.h first.
+#ifndef ANNALS_OPTIONS_H_
+#define ANNALS_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <optional>
+
+#include "absl/time/time.h"
+#include "annals/types.h"
+
+namespace annals {
+
+// How to open a store. Plain aggregate, validated by EventStore::Open
+// (InvalidArgument names the bad field). Thread-compatible.
+struct StoreOptions {
+  // Create the store if the directory holds none. Default: false.
+  bool create_if_missing = false;
+  // Wait for fsync before acknowledging an append (durable). With false an
+  // acknowledged append survives a process crash but not a power loss.
+  // Default: true.
+  bool sync = true;
+  // Largest event accepted (type + data + content type + metadata + ids), in
+  // bytes. Default: 4 MiB.
+  size_t max_event_bytes = 4 << 20;
+  // Largest append accepted (all its events), in bytes. Default: 64 MiB.
+  size_t max_append_bytes = 64 << 20;
+  // Longest stream name accepted, in bytes. Default: 512.
+  size_t max_stream_name_bytes = 512;
+
+  // Rarely changed knobs (RocksDB's "advanced options").
+  struct Tuning {
+    // Most requests committed as one WriteBatch (group commit). Default: 1024.
+    size_t max_group_requests = 1024;
+    // Memtable size of the event column families, in bytes. Default: 64 MiB.
+    size_t write_buffer_bytes = 64 << 20;
+    // Block cache shared by all column families, in bytes. Default: 128 MiB.
+    size_t block_cache_bytes = 128 << 20;
+    // Background flush/compaction threads. Default: 2.
+    int background_jobs = 2;
+  } tuning;
+
+  // Source of recorded_at; tests inject a fake clock. Must be thread-safe.
+  // Default: absl::Now.
+  std::function<absl::Time()> clock;
+};
+
+enum class Direction { kForward, kBackward };
+
+// How to read one stream. Thread-compatible.
+struct ReadStreamOptions {
+  // Default: kForward.
+  Direction direction = Direction::kForward;
+  // First revision returned. Forward: events at or after it; backward: at or
+  // before it. Default: the stream's first (forward) or last (backward) event.
+  std::optional<Revision> from;
+  // Most events returned. Default: unbounded.
+  uint64_t max_count = std::numeric_limits<uint64_t>::max();
+};
+
+// How to read the global log ($all). Thread-compatible.
+struct ReadAllOptions {
+  // Default: kForward.
+  Direction direction = Direction::kForward;
+  // First position returned. Forward: at or after it; backward: at or before
+  // it. Default: position 1 (forward) or the head (backward).
+  std::optional<Position> from;
+  // Most events returned. Default: unbounded.
+  uint64_t max_count = std::numeric_limits<uint64_t>::max();
+};
+
+}  // namespace annals
+
+#endif  // ANNALS_OPTIONS_H_

@@ -1,0 +1,73 @@
+#include "key_codec.h"
+
+namespace annals::internal {
+
+void AppendBigEndian64(std::string* out, uint64_t value) {
+  char bytes[8];
+  for (int i = 7; i >= 0; --i) {
+    bytes[i] = static_cast<char>(value & 0xff);
+    value >>= 8;
+  }
+  out->append(bytes, 8);
+}
+
+uint64_t ReadBigEndian64(std::string_view bytes) {
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value = (value << 8) | static_cast<uint8_t>(bytes[i]);
+  return value;
+}
+
+std::string LogKey(Position position) {
+  std::string key;
+  key.reserve(kLogKeySize);
+  AppendBigEndian64(&key, position.value());
+  return key;
+}
+
+std::optional<Position> ParseLogKey(std::string_view key) {
+  if (key.size() != kLogKeySize) return std::nullopt;
+  return Position(ReadBigEndian64(key));
+}
+
+std::string StreamEventKey(uint64_t stream_id, Revision revision) {
+  std::string key;
+  key.reserve(kStreamEventKeySize);
+  AppendBigEndian64(&key, stream_id);
+  AppendBigEndian64(&key, revision.value());
+  return key;
+}
+
+std::string StreamEventsEnd(uint64_t stream_id) {
+  // Stream ids are < 2^64 - 1, so id + 1 does not overflow.
+  std::string key;
+  AppendBigEndian64(&key, stream_id + 1);
+  return key;
+}
+
+std::optional<StreamEventKeyParts> ParseStreamEventKey(std::string_view key) {
+  if (key.size() != kStreamEventKeySize) return std::nullopt;
+  return StreamEventKeyParts{ReadBigEndian64(key), Revision(ReadBigEndian64(key.substr(8)))};
+}
+
+std::string EventIdKey(const EventId& id, uint64_t stream_id) {
+  std::string key;
+  key.reserve(kEventIdKeySize);
+  key.append(id.AsBytes());
+  AppendBigEndian64(&key, stream_id);
+  return key;
+}
+
+std::string EncodeEventIdValue(const EventIdValue& value) {
+  std::string out;
+  out.reserve(16);
+  AppendBigEndian64(&out, value.position.value());
+  AppendBigEndian64(&out, value.revision.value());
+  return out;
+}
+
+std::optional<EventIdValue> DecodeEventIdValue(std::string_view value) {
+  if (value.size() != 16) return std::nullopt;
+  return EventIdValue{Position(ReadBigEndian64(value)), Revision(ReadBigEndian64(value.substr(8)))};
+}
+
+}  // namespace annals::internal

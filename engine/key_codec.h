@@ -1,0 +1,55 @@
+// Internal: every key of every column family is built and parsed here, and
+// nowhere else. Integers are big-endian so that byte order equals numeric
+// order and each range read is one seek. docs/FORMAT.md lists the keys.
+#ifndef ANNALS_ENGINE_KEY_CODEC_H_
+#define ANNALS_ENGINE_KEY_CODEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "annals/types.h"
+
+namespace annals::internal {
+
+inline constexpr size_t kLogKeySize = 8;
+inline constexpr size_t kStreamEventKeySize = 16;
+inline constexpr size_t kEventIdKeySize = 24;
+
+void AppendBigEndian64(std::string* out, uint64_t value);
+uint64_t ReadBigEndian64(std::string_view bytes);  // REQUIRES: bytes.size() >= 8
+
+// `log`: position.
+std::string LogKey(Position position);
+std::optional<Position> ParseLogKey(std::string_view key);
+
+// `stream_events`: stream id, revision.
+std::string StreamEventKey(uint64_t stream_id, Revision revision);
+// The first key after every event of `stream_id` (an exclusive upper bound).
+std::string StreamEventsEnd(uint64_t stream_id);
+struct StreamEventKeyParts {
+  uint64_t stream_id;
+  Revision revision;
+};
+std::optional<StreamEventKeyParts> ParseStreamEventKey(std::string_view key);
+
+// `event_ids`: event id, stream id. Value: EventIdValue.
+std::string EventIdKey(const EventId& id, uint64_t stream_id);
+struct EventIdValue {
+  Position position;
+  Revision revision;
+};
+std::string EncodeEventIdValue(const EventIdValue& value);
+std::optional<EventIdValue> DecodeEventIdValue(std::string_view value);
+
+// `streams`: the stream name itself.
+inline std::string StreamKey(std::string_view stream) { return std::string(stream); }
+
+// `meta`: fixed keys.
+inline constexpr std::string_view kMetaFormatKey = "format";
+inline constexpr std::string_view kMetaNextStreamIdKey = "next_stream_id";
+
+}  // namespace annals::internal
+
+#endif  // ANNALS_ENGINE_KEY_CODEC_H_

@@ -1,0 +1,50 @@
+// Internal: the open RocksDB instance, its column families and the directory
+// lock. Shared (std::shared_ptr) by the store and its open iterators, so the
+// files close when the last user is gone.
+#ifndef ANNALS_ENGINE_STORAGE_H_
+#define ANNALS_ENGINE_STORAGE_H_
+
+#include <array>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "annals/options.h"
+#include "rocksdb/db.h"
+
+namespace annals::internal {
+
+// Column families (docs/FORMAT.md). The enum value indexes Storage's handles.
+enum class Cf { kLog = 0, kStreamEvents, kStreams, kEventIds, kMeta, kCount };
+std::string_view CfName(Cf cf);
+
+class Storage {
+ public:
+  // Locks `path`, then opens (or, if allowed, creates) the RocksDB instance.
+  // `*created` says whether the directory held no store before.
+  static absl::StatusOr<std::shared_ptr<Storage>> Open(const std::string& path,
+                                                       const StoreOptions& options,
+                                                       bool* created);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* cf(Cf cf) const { return handles_[static_cast<size_t>(cf)]; }
+  const std::string& path() const { return path_; }
+
+ private:
+  Storage() = default;
+
+  // Constant after construction.
+  std::string path_;
+  int lock_fd_ = -1;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
+  rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
+};
+
+}  // namespace annals::internal
+
+#endif  // ANNALS_ENGINE_STORAGE_H_

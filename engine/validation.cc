@@ -1,0 +1,141 @@
+#include "validation.h"
+
+#include <cstdint>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace annals::internal {
+
+bool IsValidUtf8(std::string_view text) {
+  size_t i = 0;
+  const size_t n = text.size();
+  while (i < n) {
+    uint8_t c = static_cast<uint8_t>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t extra;
+    uint32_t code;
+    if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      code = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      code = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      code = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= n) return false;
+    for (size_t k = 1; k <= extra; ++k) {
+      uint8_t cc = static_cast<uint8_t>(text[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      code = (code << 6) | (cc & 0x3f);
+    }
+    // Reject overlong forms, UTF-16 surrogates and values past U+10FFFF.
+    static constexpr uint32_t kMinForLength[] = {0, 0x80, 0x800, 0x10000};
+    if (code < kMinForLength[extra]) return false;
+    if (code >= 0xd800 && code <= 0xdfff) return false;
+    if (code > 0x10ffff) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& options) {
+  if (stream.empty()) return absl::InvalidArgumentError("stream name is empty");
+  if (stream.size() > options.max_stream_name_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("stream name is ", stream.size(),
+                                                   " bytes; the limit is ",
+                                                   options.max_stream_name_bytes));
+  }
+  if (stream.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("stream name contains a NUL byte");
+  }
+  if (!IsValidUtf8(stream)) return absl::InvalidArgumentError("stream name is not valid UTF-8");
+  if (stream[0] == '$') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("stream name '", std::string(stream), "' starts with '$', which is reserved for the system"));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+size_t EventBytes(const EventData& event) {
+  size_t bytes = event.type.size() + event.data.size() + event.content_type.size() +
+                 event.correlation_id.size() + event.causation_id.size() + 16;
+  for (const auto& [key, value] : event.metadata) bytes += key.size() + value.size();
+  return bytes;
+}
+
+}  // namespace
+
+absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options) {
+  if (absl::Status s = ValidateStreamName(request.stream, options); !s.ok()) return s;
+  if (request.events.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("append to '", request.stream, "' has no events"));
+  }
+  size_t total = 0;
+  absl::flat_hash_set<EventId> ids;
+  for (size_t i = 0; i < request.events.size(); ++i) {
+    EventData& event = request.events[i];
+    auto where = [&] { return absl::StrCat("stream '", request.stream, "' event ", i, ": "); };
+    if (event.type.empty()) return absl::InvalidArgumentError(where() + "event type is empty");
+    if (!IsValidUtf8(event.type)) {
+      return absl::InvalidArgumentError(where() + "event type is not valid UTF-8");
+    }
+    size_t bytes = EventBytes(event);
+    if (bytes > options.max_event_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "event is ", bytes,
+                                                     " bytes; the limit is ",
+                                                     options.max_event_bytes));
+    }
+    total += bytes;
+    if (event.event_id.is_nil()) event.event_id = EventId::Generate();
+    if (!ids.insert(event.event_id).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where(), "event id ", event.event_id.ToString(), " appears twice"));
+    }
+  }
+  if (total > options.max_append_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("append to '", request.stream, "' is ", total,
+                                                   " bytes; the limit is ",
+                                                   options.max_append_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMultiAppend(MultiAppendRequest& request, const StoreOptions& options) {
+  if (request.appends.empty()) return absl::InvalidArgumentError("multi-stream append has no appends");
+  absl::flat_hash_set<std::string> streams;
+  size_t total = 0;
+  for (AppendRequest& append : request.appends) {
+    if (absl::Status s = ValidateAppend(append, options); !s.ok()) return s;
+    if (!streams.insert(append.stream).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stream '", append.stream, "' appears twice in one multi-stream append"));
+    }
+    for (const EventData& event : append.events) total += EventBytes(event);
+  }
+  if (total > options.max_append_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("multi-stream append is ", total,
+                                                   " bytes; the limit is ",
+                                                   options.max_append_bytes));
+  }
+  for (const StreamCondition& condition : request.conditions) {
+    if (absl::Status s = ValidateStreamName(condition.stream, options); !s.ok()) return s;
+    if (!streams.insert(condition.stream).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "stream '", condition.stream, "' is both written and checked, or checked twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace annals::internal

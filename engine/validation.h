@@ -1,0 +1,29 @@
+// Internal: input checks run on the caller's thread before a request reaches
+// the writer, so a bad request never costs the group anything.
+#ifndef ANNALS_ENGINE_VALIDATION_H_
+#define ANNALS_ENGINE_VALIDATION_H_
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "annals/append.h"
+#include "annals/options.h"
+
+namespace annals::internal {
+
+bool IsValidUtf8(std::string_view text);
+
+// InvalidArgument unless `stream` is a usable user stream name: non-empty, at
+// most options.max_stream_name_bytes, valid UTF-8, no NUL, no leading '$'.
+absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& options);
+
+// Checks one append request and assigns ids to events that have none.
+// InvalidArgument naming the stream and event index on any problem.
+absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options);
+
+// Checks a multi-stream append: each part as above, each stream at most once.
+absl::Status ValidateMultiAppend(MultiAppendRequest& request, const StoreOptions& options);
+
+}  // namespace annals::internal
+
+#endif  // ANNALS_ENGINE_VALIDATION_H_

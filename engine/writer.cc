@@ -1,0 +1,435 @@
+#include "writer.h"
+
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "annals/storage/v1/meta.pb.h"
+#include "annals/storage/v1/stored_event.pb.h"
+#include "annals/storage/v1/stream_info.pb.h"
+#include "event_codec.h"
+#include "key_codec.h"
+#include "status_util.h"
+
+namespace annals::internal {
+namespace {
+
+// The most stream heads kept in memory; past it the cache starts over (a miss
+// costs one bloom-filtered point read).
+constexpr size_t kMaxCachedHeads = 1 << 20;
+
+using StreamRevisionKey = std::pair<uint64_t, uint64_t>;
+using EventIdStreamKey = std::pair<EventId, uint64_t>;
+
+bool Satisfies(ExpectedRevision expected, const StreamHead& head) {
+  switch (expected.kind()) {
+    case ExpectedRevision::Kind::kAny:
+      return true;
+    case ExpectedRevision::Kind::kNoStream:
+      return !head.exists;
+    case ExpectedRevision::Kind::kStreamExists:
+      return head.exists;
+    case ExpectedRevision::Kind::kExact:
+      return head.exists && head.last_revision == expected.revision();
+  }
+  return false;
+}
+
+StreamConflict ConflictOf(const std::string& stream, ExpectedRevision expected,
+                          const StreamHead& head) {
+  StreamConflict conflict{stream, expected, std::nullopt};
+  if (head.exists) conflict.actual = head.last_revision;
+  return conflict;
+}
+
+// Writes staged by one request: merged into the group only if the whole
+// request passes its checks.
+struct Staged {
+  absl::flat_hash_map<std::string, StreamHead> heads;
+  absl::flat_hash_map<StreamRevisionKey, std::pair<EventId, Position>> events;
+  absl::flat_hash_map<EventIdStreamKey, EventIdValue> ids;
+
+  void MergeInto(Staged& other) {
+    for (auto& [k, v] : heads) other.heads[k] = v;
+    for (auto& [k, v] : events) other.events[k] = v;
+    for (auto& [k, v] : ids) other.ids[k] = v;
+  }
+};
+
+// How many of an append's event ids are already stored where a retry of the
+// same append would have put them.
+struct IdMatch {
+  size_t matched = 0;
+  AppendResult original;
+};
+
+}  // namespace
+
+struct Writer::GroupState {
+  rocksdb::WriteBatch batch;
+  Position next_position;
+  ChainHash chain;
+  uint64_t next_stream_id;
+  bool stream_id_counter_dirty = false;
+  int64_t recorded_at_us;
+  Staged staged;    // requests of this group already accepted
+  Staged request;   // the request being staged now
+  storage::v1::StoredEvent scratch;
+};
+
+Writer::Writer(std::shared_ptr<Storage> storage, const StoreOptions& options,
+               RecoveredState recovered)
+    : storage_(std::move(storage)),
+      options_(options),
+      committed_head_(recovered.head),
+      chain_head_(recovered.chain_head),
+      last_recorded_at_us_(recovered.last_recorded_at_us),
+      next_stream_id_(recovered.next_stream_id),
+      published_head_(recovered.head.value()) {}
+
+absl::StatusOr<std::vector<AppendResult>> Writer::Submit(MultiAppendRequest input) {
+  Request request{std::move(input), absl::UnknownError("not committed"), false};
+  queue_mu_.Lock();
+  if (closed_) {
+    queue_mu_.Unlock();
+    return absl::UnavailableError("the store is closed");
+  }
+  queue_.push_back(&request);
+  queue_mu_.Await([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return request.done || !leader_active_;
+  });
+  // Not done and no leader: this caller leads groups until its own request
+  // has been committed (it may sit beyond the first group's size limit).
+  while (!request.done) {
+    leader_active_ = true;
+    std::vector<Request*> group;
+    while (!queue_.empty() && group.size() < options_.tuning.max_group_requests) {
+      group.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    queue_mu_.Unlock();
+    CommitGroup(group);
+    queue_mu_.Lock();
+    for (Request* r : group) r->done = true;
+    leader_active_ = false;
+    queue_mu_.SignalAll();
+  }
+  queue_mu_.Unlock();
+  return std::move(request.result);
+}
+
+void Writer::AwaitPublished(Position position) {
+  if (head() >= position) return;
+  MutexLock lock(&queue_mu_);
+  queue_mu_.Await([&] { return head() >= position; });
+}
+
+void Writer::Close() {
+  MutexLock lock(&queue_mu_);
+  closed_ = true;
+  queue_mu_.Await([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return queue_.empty() && !leader_active_;
+  });
+}
+
+absl::StatusOr<StreamHead> Writer::LoadHead(const std::string& stream, const GroupState& group) {
+  if (auto it = group.request.heads.find(stream); it != group.request.heads.end()) {
+    return it->second;
+  }
+  if (auto it = group.staged.heads.find(stream); it != group.staged.heads.end()) return it->second;
+  if (auto it = heads_.find(stream); it != heads_.end()) return it->second;
+
+  std::string value;
+  rocksdb::Status s = storage_->db()->Get(rocksdb::ReadOptions(), storage_->cf(Cf::kStreams),
+                                          StreamKey(stream), &value);
+  StreamHead head;
+  if (s.ok()) {
+    storage::v1::StreamInfo info;
+    if (!info.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat("stream info of '", stream, "' does not parse"));
+    }
+    head.exists = true;
+    head.stream_id = info.stream_id();
+    head.last_revision = Revision(info.last_revision());
+    head.last_position = Position(info.last_position());
+    head.created_at_us = info.created_at_us();
+  } else if (!s.IsNotFound()) {
+    return FromRocksDb(s, absl::StrCat("read stream info of '", stream, "'"));
+  }
+  if (heads_.size() >= kMaxCachedHeads) heads_.clear();
+  heads_[stream] = head;
+  return head;
+}
+
+namespace {
+
+// Looks up the event stored at (stream, revision), staged ones first.
+absl::StatusOr<std::optional<std::pair<EventId, Position>>> FindEventAt(
+    Storage& storage, const Staged& request, const Staged& group, uint64_t stream_id,
+    Revision revision) {
+  StreamRevisionKey key{stream_id, revision.value()};
+  if (auto it = request.events.find(key); it != request.events.end()) return it->second;
+  if (auto it = group.events.find(key); it != group.events.end()) return it->second;
+  std::string value;
+  rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kStreamEvents),
+                                        StreamEventKey(stream_id, revision), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocksDb(s, "read stream event");
+  storage::v1::StoredEvent stored;
+  if (!stored.ParseFromString(value)) return absl::DataLossError("stored event does not parse");
+  std::optional<EventId> id = EventId::FromBytes(stored.event_id());
+  if (!id) return absl::DataLossError("stored event has a malformed event id");
+  return std::make_pair(*id, Position(stored.position()));
+}
+
+// KurrentDB's rule for a retry whose expected revision is behind: compare the
+// incoming ids with the events stored from `first` on.
+absl::StatusOr<IdMatch> MatchStoredFrom(Storage& storage, const Staged& request,
+                                        const Staged& group, const StreamHead& head,
+                                        Revision first, const std::vector<EventData>& events) {
+  IdMatch match;
+  for (size_t k = 0; k < events.size(); ++k) {
+    Revision revision(first.value() + k);
+    if (revision > head.last_revision) break;
+    ANNALS_ASSIGN_OR_RETURN(auto found,
+                            FindEventAt(storage, request, group, head.stream_id, revision));
+    if (!found.has_value() || found->first != events[k].event_id) continue;
+    if (match.matched == 0) match.original.first_position = found->second;
+    ++match.matched;
+    match.original.last_position = found->second;
+  }
+  match.original.first_revision = first;
+  match.original.last_revision = Revision(first.value() + events.size() - 1);
+  return match;
+}
+
+// Best-effort deduplication for `any` / `stream_exists`: where are the ids?
+absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request,
+                                       const Staged& group, const StreamHead& head,
+                                       const std::vector<EventData>& events) {
+  IdMatch match;
+  bool consecutive = true;
+  for (size_t k = 0; k < events.size(); ++k) {
+    EventIdStreamKey key{events[k].event_id, head.stream_id};
+    std::optional<EventIdValue> found;
+    if (auto it = request.ids.find(key); it != request.ids.end()) {
+      found = it->second;
+    } else if (auto it2 = group.ids.find(key); it2 != group.ids.end()) {
+      found = it2->second;
+    } else {
+      std::string value;
+      rocksdb::Status s =
+          storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kEventIds),
+                            EventIdKey(events[k].event_id, head.stream_id), &value);
+      if (!s.ok() && !s.IsNotFound()) return FromRocksDb(s, "read event id");
+      if (s.ok()) {
+        found = DecodeEventIdValue(value);
+        if (!found) return absl::DataLossError("event id entry is malformed");
+      }
+    }
+    if (!found) continue;
+    if (match.matched == 0) {
+      match.original.first_revision = found->revision;
+      match.original.first_position = found->position;
+    } else if (found->revision.value() != match.original.last_revision.value() + 1) {
+      consecutive = false;
+    }
+    if (match.matched != k) consecutive = false;
+    ++match.matched;
+    match.original.last_revision = found->revision;
+    match.original.last_position = found->position;
+  }
+  // Ids found out of order count as a partial overlap, never as a retry.
+  if (!consecutive && match.matched == events.size()) match.matched = events.size() - 1;
+  return match;
+}
+
+absl::Status PartialOverlapError(const std::string& stream, const IdMatch& match,
+                                 size_t event_count) {
+  return absl::AlreadyExistsError(absl::StrCat(
+      "append to '", stream, "' partially repeats an earlier append: ", match.matched, " of ",
+      event_count, " event ids are already stored in the stream; retry with the exact original "
+      "events or with new ids"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupState& group) {
+  MultiAppendRequest& input = request.input;
+  Storage& storage = *storage_;
+  std::vector<StreamConflict> conflicts;
+  for (const StreamCondition& condition : input.conditions) {
+    ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(condition.stream, group));
+    if (!Satisfies(condition.expected, head)) {
+      conflicts.push_back(ConflictOf(condition.stream, condition.expected, head));
+    }
+  }
+
+  std::vector<StreamHead> heads;
+  std::vector<std::optional<AppendResult>> replays(input.appends.size());
+  size_t replay_count = 0;
+  for (size_t i = 0; i < input.appends.size(); ++i) {
+    const AppendRequest& append = input.appends[i];
+    ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(append.stream, group));
+    heads.push_back(head);
+    const ExpectedRevision expected = append.expected;
+    using Kind = ExpectedRevision::Kind;
+    std::optional<IdMatch> match;
+    bool passes = Satisfies(expected, head);
+    if (passes && head.exists &&
+        (expected.kind() == Kind::kAny || expected.kind() == Kind::kStreamExists)) {
+      ANNALS_ASSIGN_OR_RETURN(match,
+                              MatchStoredIds(storage, group.request, group.staged, head, append.events));
+    } else if (!passes && head.exists &&
+               (expected.kind() == Kind::kNoStream ||
+                (expected.kind() == Kind::kExact && expected.revision() < head.last_revision))) {
+      Revision first = expected.kind() == Kind::kNoStream ? Revision(0) : expected.revision().Next();
+      ANNALS_ASSIGN_OR_RETURN(match, MatchStoredFrom(storage, group.request, group.staged, head,
+                                                     first, append.events));
+    }
+    if (match.has_value() && match->matched == append.events.size()) {
+      replays[i] = match->original;
+      ++replay_count;
+    } else if (match.has_value() && match->matched > 0) {
+      return PartialOverlapError(append.stream, *match, append.events.size());
+    } else if (!passes) {
+      conflicts.push_back(ConflictOf(append.stream, expected, head));
+    }
+  }
+
+  if (conflicts.empty() && replay_count == input.appends.size()) {
+    // The whole request was committed before: answer as then, write nothing.
+    std::vector<AppendResult> results;
+    for (auto& replay : replays) results.push_back(*replay);
+    return results;
+  }
+  if (replay_count > 0) {
+    // Part of a multi-stream request is a repeat and part is not: all or
+    // nothing means none of it can go in now.
+    for (size_t i = 0; i < replays.size(); ++i) {
+      if (replays[i]) {
+        conflicts.push_back(ConflictOf(input.appends[i].stream, input.appends[i].expected, heads[i]));
+      }
+    }
+  }
+  if (!conflicts.empty()) return WrongExpectedRevisionError(WrongExpectedRevision{conflicts});
+
+  std::vector<AppendResult> results;
+  results.reserve(input.appends.size());
+  for (size_t i = 0; i < input.appends.size(); ++i) {
+    AppendRequest& append = input.appends[i];
+    StreamHead head = heads[i];
+    if (head.stream_id == 0) {
+      head.stream_id = group.next_stream_id++;
+      group.stream_id_counter_dirty = true;
+      head.created_at_us = group.recorded_at_us;
+    }
+    AppendResult result;
+    result.first_revision = head.exists ? head.last_revision.Next() : Revision(0);
+    result.first_position = group.next_position;
+    Revision revision = result.first_revision;
+    for (EventData& event : append.events) {
+      storage::v1::StoredEvent& stored = group.scratch;
+      stored.Clear();
+      stored.set_stream_id(head.stream_id);
+      stored.set_stream(append.stream);
+      stored.set_revision(revision.value());
+      stored.set_position(group.next_position.value());
+      stored.set_event_id(std::string(event.event_id.AsBytes()));
+      stored.set_type(std::move(event.type));
+      stored.set_data(std::move(event.data));
+      stored.set_content_type(std::move(event.content_type));
+      for (auto& [key, value] : event.metadata) (*stored.mutable_metadata())[key] = value;
+      stored.set_correlation_id(std::move(event.correlation_id));
+      stored.set_causation_id(std::move(event.causation_id));
+      stored.set_recorded_at_us(group.recorded_at_us);
+      std::string value = EncodeStoredEvent(stored, group.chain, &group.chain);
+
+      group.batch.Put(storage.cf(Cf::kLog), LogKey(group.next_position), value);
+      group.batch.Put(storage.cf(Cf::kStreamEvents), StreamEventKey(head.stream_id, revision),
+                      value);
+      group.batch.Put(storage.cf(Cf::kEventIds), EventIdKey(event.event_id, head.stream_id),
+                      EncodeEventIdValue({group.next_position, revision}));
+      group.request.events[{head.stream_id, revision.value()}] = {event.event_id,
+                                                                  group.next_position};
+      group.request.ids[{event.event_id, head.stream_id}] = {group.next_position, revision};
+      result.last_revision = revision;
+      result.last_position = group.next_position;
+      revision = revision.Next();
+      group.next_position = group.next_position.Next();
+    }
+    head.exists = true;
+    head.last_revision = result.last_revision;
+    head.last_position = result.last_position;
+    storage::v1::StreamInfo info;
+    info.set_stream_id(head.stream_id);
+    info.set_last_revision(head.last_revision.value());
+    info.set_last_position(head.last_position.value());
+    info.set_created_at_us(head.created_at_us);
+    info.set_updated_at_us(group.recorded_at_us);
+    group.batch.Put(storage.cf(Cf::kStreams), StreamKey(append.stream), info.SerializeAsString());
+    group.request.heads[append.stream] = head;
+    results.push_back(result);
+  }
+  return results;
+}
+
+void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
+  MutexLock lock(&write_mu_);
+  GroupState group;
+  group.next_position = committed_head_.Next();
+  group.chain = chain_head_;
+  group.next_stream_id = next_stream_id_;
+  int64_t now_us = absl::ToUnixMicros(options_.clock ? options_.clock() : absl::Now());
+  // recorded_at never goes backwards, even when the clock does.
+  group.recorded_at_us = std::max(now_us, last_recorded_at_us_);
+
+  std::vector<Request*> staged_requests;
+  for (Request* request : group_requests) {
+    const Position saved_position = group.next_position;
+    const ChainHash saved_chain = group.chain;
+    const uint64_t saved_stream_id = group.next_stream_id;
+    const bool saved_dirty = group.stream_id_counter_dirty;
+    group.batch.SetSavePoint();
+    group.request = Staged();
+    absl::StatusOr<std::vector<AppendResult>> result = Stage(*request, group);
+    if (result.ok()) {
+      group.batch.PopSavePoint().PermitUncheckedError();
+      group.request.MergeInto(group.staged);
+      if (group.next_position != saved_position) staged_requests.push_back(request);
+    } else {
+      // A failed check fails only its own request (DESIGN.md §4).
+      group.batch.RollbackToSavePoint().PermitUncheckedError();
+      group.next_position = saved_position;
+      group.chain = saved_chain;
+      group.next_stream_id = saved_stream_id;
+      group.stream_id_counter_dirty = saved_dirty;
+    }
+    request->result = std::move(result);
+  }
+  if (staged_requests.empty()) return;
+
+  if (group.stream_id_counter_dirty) {
+    storage::v1::StreamIdCounter counter;
+    counter.set_next_stream_id(group.next_stream_id);
+    group.batch.Put(storage_->cf(Cf::kMeta), std::string(kMetaNextStreamIdKey),
+                    counter.SerializeAsString());
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  rocksdb::Status s = storage_->db()->Write(write_options, &group.batch);
+  if (!s.ok()) {
+    absl::Status error = FromRocksDb(s, "commit append group");
+    for (Request* request : staged_requests) request->result = error;
+    return;
+  }
+  if (heads_.size() + group.staged.heads.size() > kMaxCachedHeads) heads_.clear();
+  for (auto& [stream, head] : group.staged.heads) heads_[stream] = head;
+  committed_head_ = Position(group.next_position.value() - 1);
+  chain_head_ = group.chain;
+  next_stream_id_ = group.next_stream_id;
+  last_recorded_at_us_ = group.recorded_at_us;
+  published_head_.store(committed_head_.value(), std::memory_order_release);
+}
+
+}  // namespace annals::internal

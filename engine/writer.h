@@ -1,0 +1,115 @@
+// Internal: the write path. Every append goes through Writer::Submit; the
+// writer checks expected revisions against the stream heads, assigns
+// revisions, positions, timestamps and chain hashes, and commits a whole
+// group of waiting requests as ONE WriteBatch (group commit, DESIGN.md §4).
+//
+// The writer is a role, not a thread: the first caller that finds no group
+// in progress leads the next one and commits on behalf of everyone queued
+// behind it (as RocksDB's own WriteThread does). A lone appender therefore
+// never pays a thread hand-off; under load each fsync still covers every
+// request that was waiting. docs/ARCHITECTURE.md records the measurement.
+#ifndef ANNALS_ENGINE_WRITER_H_
+#define ANNALS_ENGINE_WRITER_H_
+
+#include <atomic>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "annals/append.h"
+#include "annals/errors.h"
+#include "annals/options.h"
+#include "hash_chain.h"
+#include "mutex.h"
+#include "rocksdb/write_batch.h"
+#include "storage.h"
+
+namespace annals::internal {
+
+// What the writer knows of one stream.
+struct StreamHead {
+  bool exists = false;
+  uint64_t stream_id = 0;
+  Revision last_revision;
+  Position last_position;
+  int64_t created_at_us = 0;
+};
+
+// The state recovered from disk when the store opens.
+struct RecoveredState {
+  Position head;
+  ChainHash chain_head = kGenesisChainHash;
+  int64_t last_recorded_at_us = 0;
+  uint64_t next_stream_id = 1;
+};
+
+class Writer {
+ public:
+  Writer(std::shared_ptr<Storage> storage, const StoreOptions& options, RecoveredState recovered);
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // Commits `request` (already validated) with the next group. Blocks until
+  // it is committed or rejected. Unavailable once Close() has begun.
+  absl::StatusOr<std::vector<AppendResult>> Submit(MultiAppendRequest request)
+      ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
+
+  // The last published position: every position up to it is committed.
+  Position head() const { return Position(published_head_.load(std::memory_order_acquire)); }
+
+  // Blocks until head() >= position. Returns at once for a position already
+  // published; used by readers that saw a commit before its publication.
+  void AwaitPublished(Position position) ABSL_LOCKS_EXCLUDED(queue_mu_);
+
+  // Rejects new requests, then waits for queued ones to commit.
+  void Close() ABSL_LOCKS_EXCLUDED(queue_mu_);
+
+ private:
+  struct Request {
+    MultiAppendRequest input;
+    absl::StatusOr<std::vector<AppendResult>> result;  // written by the leader
+    bool done = false;                                  // guarded by queue_mu_
+  };
+  struct GroupState;
+
+  // Commits `group` as one WriteBatch and fills each request's result.
+  // REQUIRES: called by the current leader only.
+  void CommitGroup(const std::vector<Request*>& group) ABSL_LOCKS_EXCLUDED(queue_mu_);
+  // Checks one request and stages its writes into `group`. Returns the
+  // request's results or its error (then nothing of it is staged).
+  absl::StatusOr<std::vector<AppendResult>> Stage(Request& request, GroupState& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::StatusOr<StreamHead> LoadHead(const std::string& stream, const GroupState& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+
+  // Constant after construction.
+  const std::shared_ptr<Storage> storage_;
+  const StoreOptions options_;
+
+  // The queue of waiting requests and the leader flag.
+  Mutex queue_mu_;
+  std::deque<Request*> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool leader_active_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  // Held by the leader while it builds and commits a group; never contended
+  // (leader_active_ admits one leader), it names the state only a leader may
+  // touch so Clang can check it.
+  Mutex write_mu_ ABSL_ACQUIRED_AFTER(queue_mu_);
+  absl::flat_hash_map<std::string, StreamHead> heads_ ABSL_GUARDED_BY(write_mu_);
+  Position committed_head_ ABSL_GUARDED_BY(write_mu_);
+  ChainHash chain_head_ ABSL_GUARDED_BY(write_mu_);
+  int64_t last_recorded_at_us_ ABSL_GUARDED_BY(write_mu_);
+  uint64_t next_stream_id_ ABSL_GUARDED_BY(write_mu_);
+
+  // Readers load it without a lock; the leader stores it after each commit.
+  std::atomic<uint64_t> published_head_;
+};
+
+}  // namespace annals::internal
+
+#endif  // ANNALS_ENGINE_WRITER_H_
