@@ -1,0 +1,135 @@
+// Opening and closing: locking against a second opener, the format version,
+// option validation, and the closed state.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "annals/event_store.h"
+#include "annals/storage/v1/meta.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "key_codec.h"
+#include "storage.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_store.h"
+
+namespace annals {
+namespace {
+
+using ::annals::testing::Event;
+using ::annals::testing::StatusIs;
+using ::annals::testing::TempDir;
+using ::annals::testing::TestOptions;
+using ::testing::HasSubstr;
+
+TEST(EventStoreTest, MissingStoreIsRefusedUnlessCreationIsAllowed) {
+  TempDir dir;
+  StoreOptions options = TestOptions();
+  options.create_if_missing = false;
+  EXPECT_THAT(EventStore::Open(dir.Sub("store"), options),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("create_if_missing")));
+  options.create_if_missing = true;
+  ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(dir.Sub("store"), options));
+  EXPECT_EQ(store->head(), Position(0));
+}
+
+TEST(EventStoreTest, SecondHandleInTheSameProcessIsRefused) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(dir.Sub("store"), TestOptions()));
+  EXPECT_THAT(EventStore::Open(dir.Sub("store"), TestOptions()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already open")));
+  ASSERT_OK(store->Close());
+  ASSERT_OK_AND_ASSIGN(auto again, EventStore::Open(dir.Sub("store"), TestOptions()));
+}
+
+TEST(EventStoreTest, SecondProcessIsRefused) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(dir.Sub("store"), TestOptions()));
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The child stops at the directory lock, before RocksDB does anything.
+    auto second = EventStore::Open(dir.Sub("store"), TestOptions());
+    _exit(second.status().code() == absl::StatusCode::kFailedPrecondition ? 0 : 1);
+  }
+  int wait_status = 0;
+  ASSERT_EQ(waitpid(child, &wait_status, 0), child);
+  ASSERT_TRUE(WIFEXITED(wait_status));
+  EXPECT_EQ(WEXITSTATUS(wait_status), 0) << "the second process was not refused";
+}
+
+TEST(EventStoreTest, NewerFormatIsRefused) {
+  TempDir dir;
+  const std::string path = dir.Sub("store");
+  { ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(path, TestOptions())); }
+  {
+    bool created = false;
+    ASSERT_OK_AND_ASSIGN(auto storage, internal::Storage::Open(path, TestOptions(), &created));
+    storage::v1::FormatInfo format;
+    format.set_format_version(kFormatVersion + 1);
+    ASSERT_TRUE(storage->db()
+                    ->Put(rocksdb::WriteOptions(), storage->cf(internal::Cf::kMeta),
+                          std::string(internal::kMetaFormatKey), format.SerializeAsString())
+                    .ok());
+  }
+  EXPECT_THAT(EventStore::Open(path, TestOptions()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("newer")));
+}
+
+TEST(EventStoreTest, BadOptionsAreRefusedByName) {
+  TempDir dir;
+  StoreOptions options = TestOptions();
+  options.max_event_bytes = 0;
+  EXPECT_THAT(EventStore::Open(dir.Sub("a"), options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_event_bytes")));
+  options = TestOptions();
+  options.tuning.max_group_requests = 0;
+  EXPECT_THAT(EventStore::Open(dir.Sub("a"), options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_group_requests")));
+  options = TestOptions();
+  options.max_append_bytes = options.max_event_bytes - 1;
+  EXPECT_THAT(EventStore::Open(dir.Sub("a"), options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_append_bytes")));
+  EXPECT_THAT(EventStore::Open("", TestOptions()), StatusIs(absl::StatusCode::kInvalidArgument));
+  // Nothing was created by the refused opens.
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("a")));
+}
+
+TEST(EventStoreTest, ClosedStoreAnswersUnavailable) {
+  TempDir dir;
+  ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(dir.Sub("store"), TestOptions()));
+  ASSERT_OK(store->Append({"order-1", ExpectedRevision::NoStream(), {Event("A")}}));
+  ASSERT_OK(store->Close());
+  ASSERT_OK(store->Close());  // idempotent
+  EXPECT_THAT(store->Append({"order-1", ExpectedRevision::Any(), {Event("B")}}),
+              StatusIs(absl::StatusCode::kUnavailable));
+  MultiAppendRequest multi;
+  multi.appends.push_back({"order-1", ExpectedRevision::Any(), {Event("B")}});
+  EXPECT_THAT(store->AppendMulti(multi), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(store->ReadStream("order-1"), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(store->ReadAll(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(store->GetStreamInfo("order-1"), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(store->head(), Position(1));
+  // Nothing was written by the refused append.
+  ASSERT_OK_AND_ASSIGN(auto reopened, EventStore::Open(dir.Sub("store"), TestOptions()));
+  EXPECT_EQ(reopened->head(), Position(1));
+}
+
+TEST(EventStoreTest, DirectoryWithoutAStoreButWithOtherRocksDbIsRefused) {
+  TempDir dir;
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir.Sub("plain"), &raw).ok());
+  rocksdb::ColumnFamilyHandle* extra = nullptr;
+  ASSERT_TRUE(raw->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "other", &extra).ok());
+  ASSERT_TRUE(raw->DestroyColumnFamilyHandle(extra).ok());
+  delete raw;
+  EXPECT_THAT(EventStore::Open(dir.Sub("plain"), TestOptions()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not an annals store")));
+}
+
+}  // namespace
+}  // namespace annals
