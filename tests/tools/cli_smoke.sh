@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the demo, then the `annals` tool against the store it made, and checks
+# the outputs and exit codes. Args: path to annals_demo, path to annals.
+set -euo pipefail
+demo=$1
+annals=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+out=$("$demo" "$dir/store")
+grep -q "Stale append REJECTED (ABORTED)" <<<"$out" || fail "demo did not show the rejection"
+grep -q "stream order-42: expected revision 1, actual 2" <<<"$out" || fail "demo conflict details"
+
+read_out=$("$annals" read "$dir/store" order-42)
+[ "$(wc -l <<<"$read_out")" -eq 4 ] || fail "expected header + 3 events, got: $read_out"
+awk -F'\t' 'NR==2 && ($1 != "1" || $2 != "order-42" || $3 != "0" || $5 != "OrderPlaced") {exit 1}' \
+  <<<"$read_out" || fail "first row of order-42: $read_out"
+
+all_out=$("$annals" read "$dir/store" --backward --limit 2)
+[ "$(cut -f1 <<<"$all_out" | tr '\n' ' ')" = "position 4 3 " ] || fail "backward \$all: $all_out"
+
+"$annals" info "$dir/store" | grep -q $'^head_position\t4$' || fail "info head"
+
+set +e
+"$annals" read "$dir/store" order-404 2>/dev/null; [ $? -eq 1 ] || fail "unknown stream must exit 1"
+"$annals" read "$dir/store" --limit 2>/dev/null; [ $? -eq 2 ] || fail "bad flag must exit 2"
+"$annals" frobnicate 2>/dev/null; [ $? -eq 2 ] || fail "unknown subcommand must exit 2"
+"$annals" read "$dir/missing" 2>/dev/null; [ $? -eq 1 ] || fail "missing store must exit 1"
+echo "cli smoke: all checks passed"

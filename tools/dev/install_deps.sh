@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages annals builds with, if any are missing.
+# Sourced by examples/demo.sh and tests/run.sh; safe to run again.
+set -euo pipefail
+
+ANNALS_PACKAGES=(
+  build-essential cmake ninja-build pkg-config clang
+  librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+annals_install_deps() {
+  local missing=()
+  for package in "${ANNALS_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+      missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "annals: installing missing packages: ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+annals_install_deps
