@@ -29,7 +29,7 @@ for stage in $stages; do
         run_stage asan -DCMAKE_BUILD_TYPE=Debug -DANNALS_SANITIZE=address,undefined \
         -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF ;;
     tsan)
-      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
         run_stage tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANNALS_SANITIZE=thread \
         -DCMAKE_CXX_COMPILER=clang++ -DANNALS_THREAD_SAFETY=ON \
         -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF ;;
