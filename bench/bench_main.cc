@@ -1,0 +1,83 @@
+// Runs every benchmark, then prints one table pairing each annals case with
+// its raw-RocksDB baseline from the same run, as a ratio, beside the target
+// from shared/PERF.md. Pass --benchmark_repetitions=3 for medians.
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+
+namespace {
+
+struct Target {
+  const char* workload;
+  const char* target;
+};
+constexpr Target kTargets[] = {
+    {"W1-durable", ">= 0.9x"}, {"W1-fast", ">= 0.8x"},    {"W2-durable", ">= 1.0x"},
+    {"W2-fast", ">= 1.0x"},    {"W3", ">= 0.8x, p99 <= 150 us"}, {"W4", ">= 0.7x"},
+    {"W5", ">= 2x"},
+};
+
+// Console output as usual, plus a record of each case's rate (the median
+// when repetitions are asked for).
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      const bool aggregate = run.run_type == Run::RT_Aggregate;
+      if (aggregate && run.aggregate_name != "median") continue;
+      std::string name = run.run_name.function_name;
+      Result& result = results_[name];
+      if (!aggregate && result.from_median) continue;
+      result.from_median = aggregate;
+      auto rate = run.counters.find("items_per_second");
+      if (rate != run.counters.end()) result.rate = rate->second.value;
+      auto p50 = run.counters.find("p50_us");
+      auto p99 = run.counters.find("p99_us");
+      if (p50 != run.counters.end()) result.p50 = p50->second.value;
+      if (p99 != run.counters.end()) result.p99 = p99->second.value;
+    }
+  }
+
+  void PrintTable() const {
+    std::printf("\n| workload | annals (/s) | raw RocksDB (/s) | ratio | target | annals p50/p99 us | raw p50/p99 us |\n");
+    std::printf("| --- | ---: | ---: | ---: | --- | ---: | ---: |\n");
+    for (const Target& t : kTargets) {
+      auto ours = results_.find(std::string(t.workload) + "/annals");
+      auto raw = results_.find(std::string(t.workload) + "/raw");
+      if (ours == results_.end() || raw == results_.end()) continue;
+      std::printf("| %s | %.0f | %.0f | %.2fx | %s | %s | %s |\n", t.workload, ours->second.rate,
+                  raw->second.rate, raw->second.rate > 0 ? ours->second.rate / raw->second.rate : 0,
+                  t.target, Latency(ours->second).c_str(), Latency(raw->second).c_str());
+    }
+  }
+
+ private:
+  struct Result {
+    double rate = 0, p50 = -1, p99 = -1;
+    bool from_median = false;
+  };
+  static std::string Latency(const Result& r) {
+    if (r.p50 < 0) return "";
+    char text[64];
+    std::snprintf(text, sizeof(text), "%.0f / %.0f", r.p50, r.p99);
+    return text;
+  }
+  std::map<std::string, Result> results_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  reporter.PrintTable();
+  benchmark::Shutdown();
+  return 0;
+}

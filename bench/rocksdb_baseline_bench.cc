@@ -1,0 +1,203 @@
+// The raw-RocksDB baselines: the least work a store must do for each PERF.md
+// workload, on default options. Writes are one log put ('L' + position ->
+// record) and one index put ('I' + stream + revision -> position) per event,
+// one WriteBatch per append; no encoding beyond a packed record, no checks.
+// Reads use the covering layout (W3) and a plain log scan (W4).
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "workload.h"
+
+namespace annals::bench {
+namespace {
+
+constexpr size_t kDurableEvents = 4000;
+constexpr int kReads = 20000;
+
+std::unique_ptr<rocksdb::DB> OpenRaw(benchmark::State& state, const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
+  if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
+void AddEvent(rocksdb::WriteBatch& batch, uint64_t position, const WorkloadEvent& e) {
+  const std::string& stream = StreamName(e.stream_index);
+  batch.Put(RawKey('L', BigEndian(position)), EncodeRawRecord(stream, e.revision, e.type, e.payload));
+  batch.Put(RawKey('I', stream, BigEndian(e.revision)), BigEndian(position));
+}
+
+void RawW1(benchmark::State& state, bool sync, size_t count) {
+  const auto& events = Workload();
+  count = std::min(count, events.size());
+  BenchDir dir;
+  auto db = OpenRaw(state, dir.path("raw"));
+  if (!db) return;
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  for (auto _ : state) {
+    for (size_t k = 0; k < count; ++k) {
+      rocksdb::WriteBatch batch;
+      AddEvent(batch, k + 1, events[k]);
+      if (!db->Write(write_options, &batch).ok()) {
+        state.SkipWithError("write failed");
+        return;
+      }
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(count));
+}
+
+void RawW2(benchmark::State& state, bool sync) {
+  const auto& events = Workload();
+  BenchDir dir;
+  auto db = OpenRaw(state, dir.path("raw"));
+  if (!db) return;
+  std::vector<std::vector<const WorkloadEvent*>> by_stream(kStreams);
+  for (const WorkloadEvent& e : events) by_stream[e.stream_index].push_back(&e);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  uint64_t position = 0;
+  for (auto _ : state) {
+    for (const auto& stream_events : by_stream) {
+      rocksdb::WriteBatch batch;
+      for (const WorkloadEvent* e : stream_events) AddEvent(batch, ++position, *e);
+      if (!db->Write(write_options, &batch).ok()) {
+        state.SkipWithError("write failed");
+        return;
+      }
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(events.size()));
+}
+
+void RawW3(benchmark::State& state) {
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(rocksdb::Options(), LoadedRawStore(), &raw).ok()) {
+    state.SkipWithError("open failed");
+    return;
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  const size_t per_stream = WorkloadSize() / kStreams;
+  std::mt19937 rng(42);
+  std::vector<int> picks(kReads);
+  for (int& pick : picks) pick = static_cast<int>(rng() % kStreams);
+  std::vector<double> latencies_us;
+  latencies_us.reserve(kReads);
+  size_t bytes = 0;
+  for (auto _ : state) {
+    for (int pick : picks) {
+      const auto start = std::chrono::steady_clock::now();
+      const std::string prefix = RawKey('S', StreamName(pick));
+      const std::string upper = RawKey('S', StreamName(pick), std::string(8, '\xff'));
+      rocksdb::Slice upper_slice(upper);
+      rocksdb::ReadOptions read_options;
+      read_options.iterate_upper_bound = &upper_slice;
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options));
+      size_t count = 0;
+      for (it->Seek(prefix); it->Valid(); it->Next(), ++count) {
+        RawRecordView view;
+        rocksdb::Slice value = it->value();
+        if (DecodeRawRecord(std::string_view(value.data(), value.size()), &view)) {
+          bytes += view.payload.size();
+        }
+      }
+      if (count != per_stream) {
+        state.SkipWithError("short stream read");
+        return;
+      }
+      latencies_us.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  benchmark::DoNotOptimize(bytes);
+  state.SetItemsProcessed(kReads);
+  state.counters["p50_us"] = Percentile(latencies_us, 50);
+  state.counters["p99_us"] = Percentile(latencies_us, 99);
+}
+
+void RawW4(benchmark::State& state) {
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(rocksdb::Options(), LoadedRawStore(), &raw).ok()) {
+    state.SkipWithError("open failed");
+    return;
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  size_t count = 0, checksum = 0;
+  for (auto _ : state) {
+    const std::string lower = "L", upper = "M";
+    rocksdb::Slice lower_slice(lower), upper_slice(upper);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_lower_bound = &lower_slice;
+    read_options.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options));
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++count) {
+      RawRecordView view;
+      rocksdb::Slice value = it->value();
+      if (!DecodeRawRecord(std::string_view(value.data(), value.size()), &view)) {
+        state.SkipWithError("bad record");
+        return;
+      }
+      checksum += view.stream.size() + view.revision + view.type.size() + view.payload.size();
+    }
+  }
+  benchmark::DoNotOptimize(checksum);
+  state.SetItemsProcessed(static_cast<int64_t>(count));
+}
+
+void RawW5(benchmark::State& state) {
+  constexpr int kWriters = 8;
+  const auto& events = Workload();
+  const size_t count = std::min(kDurableEvents * 2, events.size());
+  BenchDir dir;
+  auto db = OpenRaw(state, dir.path("raw"));
+  if (!db) return;
+  std::atomic<uint64_t> next_position{0};
+  std::atomic<bool> failed{false};
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  for (auto _ : state) {
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] {
+        for (size_t k = 0; k < count; ++k) {
+          if (events[k].stream_index % kWriters != w) continue;
+          rocksdb::WriteBatch batch;
+          AddEvent(batch, ++next_position, events[k]);
+          if (!db->Write(write_options, &batch).ok()) failed = true;
+        }
+      });
+    }
+    for (std::thread& writer : writers) writer.join();
+  }
+  if (failed) state.SkipWithError("a write failed");
+  state.SetItemsProcessed(static_cast<int64_t>(count));
+}
+
+const bool registered = [] {
+  auto configure = [](benchmark::internal::Benchmark* b) {
+    b->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+  };
+  configure(benchmark::RegisterBenchmark("W1-durable/raw",
+                                         [](benchmark::State& s) { RawW1(s, true, kDurableEvents); }));
+  configure(benchmark::RegisterBenchmark("W1-fast/raw",
+                                         [](benchmark::State& s) { RawW1(s, false, SIZE_MAX); }));
+  configure(benchmark::RegisterBenchmark("W2-durable/raw", [](benchmark::State& s) { RawW2(s, true); }));
+  configure(benchmark::RegisterBenchmark("W2-fast/raw", [](benchmark::State& s) { RawW2(s, false); }));
+  configure(benchmark::RegisterBenchmark("W3/raw", RawW3));
+  configure(benchmark::RegisterBenchmark("W4/raw", RawW4));
+  configure(benchmark::RegisterBenchmark("W5/raw", RawW5));
+  return true;
+}();
+
+}  // namespace
+}  // namespace annals::bench

@@ -1,0 +1,191 @@
+#include "workload.h"
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace annals::bench {
+
+size_t WorkloadSize() {
+  static const size_t size = [] {
+    const char* env = std::getenv("ANNALS_BENCH_EVENTS");
+    size_t n = env != nullptr ? std::strtoull(env, nullptr, 10) : 200000;
+    // Whole rounds of the 2,000 streams.
+    return std::max<size_t>(kStreams, n - n % kStreams);
+  }();
+  return size;
+}
+
+const std::string& StreamName(int stream_index) {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (int i = 0; i < kStreams; ++i) out.push_back(absl::StrFormat("order-%05d", i));
+    return out;
+  }();
+  return names[stream_index];
+}
+
+const std::vector<WorkloadEvent>& Workload() {
+  static const std::vector<WorkloadEvent> events = [] {
+    static constexpr const char* kTypes[] = {"ItemAdded", "ItemRemoved", "PriceChanged",
+                                             "NoteAdded"};
+    std::vector<WorkloadEvent> out;
+    out.reserve(WorkloadSize());
+    for (size_t k = 0; k < WorkloadSize(); ++k) {
+      WorkloadEvent e;
+      e.stream_index = static_cast<int>(k % kStreams);
+      e.revision = k / kStreams;
+      e.type = kTypes[e.revision % 4];
+      std::string json = absl::StrFormat(R"({"order":%d,"revision":%d,"sku":"SKU-%06d","qty":%d,"note":")",
+                                         e.stream_index, e.revision, (k * 7919) % 1000000, k % 9 + 1);
+      json.append(200 - json.size() - 2, 'x');
+      json += "\"}";
+      e.payload = std::move(json);
+      out.push_back(std::move(e));
+    }
+    return out;
+  }();
+  return events;
+}
+
+BenchDir::BenchDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "annals-bench-XXXXXX").string();
+  root_ = ::mkdtemp(pattern.data());
+}
+
+BenchDir::~BenchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(root_, ec);
+}
+
+StoreOptions AnnalsOptions(bool sync) {
+  StoreOptions options;
+  options.create_if_missing = true;
+  options.sync = sync;
+  return options;
+}
+
+EventData ToEventData(const WorkloadEvent& event) {
+  EventData data;
+  data.type = event.type;
+  data.data = event.payload;
+  data.content_type = "application/json";
+  return data;
+}
+
+std::string BigEndian(uint64_t value) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(value & 0xff);
+    value >>= 8;
+  }
+  return out;
+}
+
+std::string RawKey(char prefix, std::string_view a, std::string_view b) {
+  std::string key;
+  key.reserve(1 + a.size() + b.size());
+  key.push_back(prefix);
+  key.append(a);
+  key.append(b);
+  return key;
+}
+
+namespace {
+void PutU32(std::string* out, uint32_t v) { out->append(reinterpret_cast<const char*>(&v), 4); }
+uint32_t GetU32(std::string_view in) {
+  uint32_t v;
+  std::copy_n(in.data(), 4, reinterpret_cast<char*>(&v));
+  return v;
+}
+}  // namespace
+
+std::string EncodeRawRecord(std::string_view stream, uint64_t revision, std::string_view type,
+                            std::string_view payload) {
+  std::string out;
+  out.reserve(20 + stream.size() + type.size() + payload.size());
+  PutU32(&out, static_cast<uint32_t>(stream.size()));
+  out.append(stream);
+  out.append(reinterpret_cast<const char*>(&revision), 8);
+  PutU32(&out, static_cast<uint32_t>(type.size()));
+  out.append(type);
+  out.append(payload);
+  return out;
+}
+
+bool DecodeRawRecord(std::string_view value, RawRecordView* out) {
+  if (value.size() < 16) return false;
+  uint32_t stream_size = GetU32(value);
+  if (value.size() < 16 + stream_size) return false;
+  out->stream = value.substr(4, stream_size);
+  std::copy_n(value.data() + 4 + stream_size, 8, reinterpret_cast<char*>(&out->revision));
+  std::string_view rest = value.substr(12 + stream_size);
+  uint32_t type_size = GetU32(rest);
+  if (rest.size() < 4 + type_size) return false;
+  out->type = rest.substr(4, type_size);
+  out->payload = rest.substr(4 + type_size);
+  return true;
+}
+
+double Percentile(std::vector<double>& samples, double p) {
+  if (samples.empty()) return 0;
+  std::sort(samples.begin(), samples.end());
+  size_t index = static_cast<size_t>(p / 100.0 * (samples.size() - 1));
+  return samples[index];
+}
+
+}  // namespace annals::bench
+
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+
+namespace annals::bench {
+
+const std::string& LoadedAnnalsStore() {
+  static BenchDir dir;
+  static const std::string path = [] {
+    std::string p = dir.path("annals-loaded");
+    auto store = EventStore::Open(p, AnnalsOptions(/*sync=*/false));
+    if (!store.ok()) std::abort();
+    for (const WorkloadEvent& e : Workload()) {
+      ExpectedRevision expected = e.revision == 0 ? ExpectedRevision::NoStream()
+                                                  : ExpectedRevision::Exact(Revision(e.revision - 1));
+      if (!(*store)->Append({StreamName(e.stream_index), expected, {ToEventData(e)}}).ok()) {
+        std::abort();
+      }
+    }
+    if (!(*store)->Close().ok()) std::abort();
+    return p;
+  }();
+  return path;
+}
+
+const std::string& LoadedRawStore() {
+  static BenchDir dir;
+  static const std::string path = [] {
+    std::string p = dir.path("raw-loaded");
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    if (!rocksdb::DB::Open(options, p, &db).ok()) std::abort();
+    uint64_t position = 0;
+    for (const WorkloadEvent& e : Workload()) {
+      const std::string& stream = StreamName(e.stream_index);
+      std::string record = EncodeRawRecord(stream, e.revision, e.type, e.payload);
+      rocksdb::WriteBatch batch;
+      batch.Put(RawKey('L', BigEndian(++position)), record);
+      batch.Put(RawKey('S', stream, BigEndian(e.revision)), record);
+      if (!db->Write(rocksdb::WriteOptions(), &batch).ok()) std::abort();
+    }
+    delete db;
+    return p;
+  }();
+  return path;
+}
+
+}  // namespace annals::bench

@@ -1,0 +1,79 @@
+// The PERF.md v1 workload, generated before timing, and helpers shared by
+// the benchmark files: temporary directories, the raw-RocksDB record format,
+// and the annals store options used by every case.
+#ifndef ANNALS_BENCH_WORKLOAD_H_
+#define ANNALS_BENCH_WORKLOAD_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "annals/event_store.h"
+
+namespace annals::bench {
+
+inline constexpr int kStreams = 2000;
+
+struct WorkloadEvent {
+  int stream_index;
+  uint64_t revision;
+  std::string type;
+  std::string payload;  // exactly 200 bytes of JSON
+};
+
+// The first `count` events of the workload (200,000 in full): event k goes to
+// stream k % 2000 at revision k / 2000. Built once and cached.
+const std::vector<WorkloadEvent>& Workload();
+// Events in the workload (ANNALS_BENCH_EVENTS, default 200,000).
+size_t WorkloadSize();
+const std::string& StreamName(int stream_index);  // "order-00042"
+
+// A fresh temporary directory, removed by the destructor.
+class BenchDir {
+ public:
+  BenchDir();
+  ~BenchDir();
+  BenchDir(const BenchDir&) = delete;
+  BenchDir& operator=(const BenchDir&) = delete;
+  std::string path(std::string_view name) const { return root_ + "/" + std::string(name); }
+
+ private:
+  std::string root_;
+};
+
+StoreOptions AnnalsOptions(bool sync);
+EventData ToEventData(const WorkloadEvent& event);
+
+// The raw baseline's record: the minimum a replay needs, hand-packed.
+std::string EncodeRawRecord(std::string_view stream, uint64_t revision, std::string_view type,
+                            std::string_view payload);
+struct RawRecordView {
+  std::string_view stream;
+  uint64_t revision;
+  std::string_view type;
+  std::string_view payload;
+};
+bool DecodeRawRecord(std::string_view value, RawRecordView* out);
+std::string BigEndian(uint64_t value);
+// prefix + a + b, built by appending (GCC 12 misreports operator+ chains).
+std::string RawKey(char prefix, std::string_view a, std::string_view b = {});
+
+// p-th percentile (0..100) of `samples` (sorted in place).
+double Percentile(std::vector<double>& samples, double p);
+
+}  // namespace annals::bench
+
+#endif  // ANNALS_BENCH_WORKLOAD_H_
+
+namespace annals::bench {
+
+// A store holding the whole workload, appended in workload order (one event
+// per append, interleaved across streams as in W1), then closed and
+// reopened so reads come from SST files. Built once per process.
+const std::string& LoadedAnnalsStore();
+// The raw baseline's equivalent: 'L' + position -> record and
+// 'S' + stream + revision -> record (the covering layout).
+const std::string& LoadedRawStore();
+
+}  // namespace annals::bench
