@@ -6,15 +6,31 @@
 
 namespace annals::internal {
 
+namespace {
+
+// OpenSSL 3 looks the algorithm up on every init unless it is fetched once,
+// and a context costs an allocation: both are kept per thread. The hash is on
+// the writer's path for every event, so this is measurable (W2).
+struct Sha256Context {
+  Sha256Context() : md(EVP_MD_fetch(nullptr, "SHA256", nullptr)), ctx(EVP_MD_CTX_new()) {}
+  ~Sha256Context() {
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
+  }
+  EVP_MD* md;
+  EVP_MD_CTX* ctx;
+};
+
+}  // namespace
+
 ChainHash ComputeChainHash(const ChainHash& previous, std::string_view hashed_bytes) {
+  thread_local Sha256Context sha;
   ChainHash out;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   unsigned int length = 0;
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, previous.data(), previous.size());
-  EVP_DigestUpdate(ctx, hashed_bytes.data(), hashed_bytes.size());
-  EVP_DigestFinal_ex(ctx, out.data(), &length);
-  EVP_MD_CTX_free(ctx);
+  EVP_DigestInit_ex(sha.ctx, sha.md, nullptr);
+  EVP_DigestUpdate(sha.ctx, previous.data(), previous.size());
+  EVP_DigestUpdate(sha.ctx, hashed_bytes.data(), hashed_bytes.size());
+  EVP_DigestFinal_ex(sha.ctx, out.data(), &length);
   return out;
 }
 

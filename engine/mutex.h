@@ -45,6 +45,24 @@ class ABSL_LOCKABLE Mutex {
     return result;
   }
 
+  // As Await / AwaitWithTimeout, but sleeping on `cv` rather than the shared
+  // condition variable, so that a waker can wake exactly this waiter
+  // (cv.notify_one()) instead of every thread waiting on the mutex.
+  template <typename Predicate>
+  void AwaitOn(std::condition_variable& cv, Predicate ready) ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
+    cv.wait(lock, ready);
+    lock.release();
+  }
+  template <typename Predicate>
+  bool AwaitOnWithTimeout(std::condition_variable& cv, Predicate ready, absl::Duration timeout)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
+    bool result = cv.wait_for(lock, absl::ToChronoNanoseconds(timeout), ready);
+    lock.release();
+    return result;
+  }
+
   // Wakes every waiter so it re-checks its condition. Call after changing
   // state a waiter's condition reads. (absl::Mutex does this implicitly on
   // unlock; a std::condition_variable needs it said.)

@@ -88,34 +88,65 @@ Writer::Writer(std::shared_ptr<Storage> storage, const StoreOptions& options,
       published_head_(recovered.head.value()) {}
 
 absl::StatusOr<std::vector<AppendResult>> Writer::Submit(MultiAppendRequest input) {
-  Request request{std::move(input), absl::UnknownError("not committed"), false};
+  Request request{std::move(input), absl::UnknownError("not committed"), false, {}};
   queue_mu_.Lock();
   if (closed_) {
     queue_mu_.Unlock();
     return absl::UnavailableError("the store is closed");
   }
   queue_.push_back(&request);
-  queue_mu_.Await([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-    return request.done || !leader_active_;
+  if (waiting_leader_ != nullptr) waiting_leader_->wake.notify_one();
+  // Sleep until a leader has committed this request, or until it is first in
+  // line with no leader: then this caller leads.
+  queue_mu_.AwaitOn(request.wake, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return request.done || (!leader_active_ && queue_.front() == &request);
   });
-  // Not done and no leader: this caller leads groups until its own request
-  // has been committed (it may sit beyond the first group's size limit).
+  // This caller leads groups until its own request has been committed (it
+  // may sit beyond the first group's size limit).
   while (!request.done) {
     leader_active_ = true;
+    AwaitGroupFill(request);
     std::vector<Request*> group;
     while (!queue_.empty() && group.size() < options_.tuning.max_group_requests) {
       group.push_back(queue_.front());
       queue_.pop_front();
     }
+    last_group_size_ = group.size();
     queue_mu_.Unlock();
     CommitGroup(group);
     queue_mu_.Lock();
-    for (Request* r : group) r->done = true;
+    for (Request* r : group) {
+      r->done = true;
+      if (r != &request) r->wake.notify_one();
+    }
     leader_active_ = false;
+    // The next in line leads the next group; Close() and AwaitPublished()
+    // wait on the shared condition.
+    if (!queue_.empty() && queue_.front() != &request) queue_.front()->wake.notify_one();
     queue_mu_.SignalAll();
   }
   queue_mu_.Unlock();
   return std::move(request.result);
+}
+
+void Writer::AwaitGroupFill(Request& leader) {
+  // Commit delay (PostgreSQL's commit_delay, made adaptive). The writers the
+  // last group released are on their way back with their next request; if
+  // fewer are queued than were in that group, wait up to half an fsync for
+  // them, so that one fsync covers them all. A lone writer (last group of
+  // one) and unsynced stores never wait.
+  if (!options_.sync || queue_.size() >= last_group_size_) return;
+  const int64_t sync_micros = last_sync_micros_.load(std::memory_order_relaxed);
+  const absl::Duration delay = absl::Microseconds(std::min<int64_t>(sync_micros / 2, 2000));
+  if (delay <= absl::ZeroDuration()) return;
+  waiting_leader_ = &leader;
+  queue_mu_.AwaitOnWithTimeout(
+      leader.wake,
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return queue_.size() >= last_group_size_ || closed_;
+      },
+      delay);
+  waiting_leader_ = nullptr;
 }
 
 void Writer::AwaitPublished(Position position) {
@@ -417,7 +448,12 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
+  const absl::Time write_start = absl::Now();
   rocksdb::Status s = storage_->db()->Write(write_options, &group.batch);
+  if (options_.sync) {
+    last_sync_micros_.store(absl::ToInt64Microseconds(absl::Now() - write_start),
+                            std::memory_order_relaxed);
+  }
   if (!s.ok()) {
     absl::Status error = FromRocksDb(s, "commit append group");
     for (Request* request : staged_requests) request->result = error;

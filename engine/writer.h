@@ -12,6 +12,7 @@
 #define ANNALS_ENGINE_WRITER_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -73,8 +74,14 @@ class Writer {
     MultiAppendRequest input;
     absl::StatusOr<std::vector<AppendResult>> result;  // written by the leader
     bool done = false;                                  // guarded by queue_mu_
+    // Its caller sleeps here until done or at the queue's front with no
+    // leader; the leader wakes exactly the callers it completed.
+    std::condition_variable wake;
   };
   struct GroupState;
+
+  // Before taking a group: waits briefly for writers expected back soon.
+  void AwaitGroupFill(Request& leader) ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
 
   // Commits `group` as one WriteBatch and fills each request's result.
   // REQUIRES: called by the current leader only.
@@ -95,6 +102,10 @@ class Writer {
   std::deque<Request*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool leader_active_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool closed_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // Requests in the last group, and whether a leader is waiting for the
+  // next group to fill (commit delay, see Submit).
+  size_t last_group_size_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  Request* waiting_leader_ ABSL_GUARDED_BY(queue_mu_) = nullptr;
 
   // Held by the leader while it builds and commits a group; never contended
   // (leader_active_ admits one leader), it names the state only a leader may
@@ -108,6 +119,9 @@ class Writer {
 
   // Readers load it without a lock; the leader stores it after each commit.
   std::atomic<uint64_t> published_head_;
+  // Duration of the last synced commit in µs: bounds the commit delay.
+  // Written by the leader, read by the next one.
+  std::atomic<int64_t> last_sync_micros_{0};
 };
 
 }  // namespace annals::internal
