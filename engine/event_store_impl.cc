@@ -10,6 +10,7 @@
 #include "key_codec.h"
 #include "reader.h"
 #include "status_util.h"
+#include "stream_heads.h"
 #include "validation.h"
 
 namespace annals {
@@ -140,22 +141,25 @@ absl::StatusOr<EventStoreImpl::Handles> EventStoreImpl::Acquire() const {
 }
 
 absl::StatusOr<AppendResult> EventStoreImpl::Append(AppendRequest request) {
-  ANNALS_RETURN_IF_ERROR(ValidateAppend(request, options_));
+  bool caller_ids = false;
+  ANNALS_RETURN_IF_ERROR(ValidateAppend(request, options_, &caller_ids));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   MultiAppendRequest multi;
   multi.appends.push_back(std::move(request));
   std::vector<AppendResult> results;
-  ANNALS_ASSIGN_OR_RETURN(results, handles.writer->Submit(std::move(multi)));
+  ANNALS_ASSIGN_OR_RETURN(results, handles.writer->Submit(std::move(multi), {caller_ids}));
   return results.front();
 }
 
 absl::StatusOr<MultiAppendResult> EventStoreImpl::AppendMulti(MultiAppendRequest request) {
-  ANNALS_RETURN_IF_ERROR(ValidateMultiAppend(request, options_));
+  std::vector<bool> caller_ids;
+  ANNALS_RETURN_IF_ERROR(ValidateMultiAppend(request, options_, &caller_ids));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   MultiAppendResult result;
-  ANNALS_ASSIGN_OR_RETURN(result.results, handles.writer->Submit(std::move(request)));
+  ANNALS_ASSIGN_OR_RETURN(result.results,
+                          handles.writer->Submit(std::move(request), std::move(caller_ids)));
   return result;
 }
 
@@ -163,21 +167,16 @@ absl::StatusOr<StreamInfo> EventStoreImpl::GetStreamInfo(std::string_view stream
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  std::string value;
-  rocksdb::Status s = handles.storage->db()->Get(
-      rocksdb::ReadOptions(), handles.storage->cf(Cf::kStreams), StreamKey(stream), &value);
-  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
-  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("read stream info of '", std::string(stream), "'")));
-  storage::v1::StreamInfo info;
-  if (!info.ParseFromString(value)) {
-    return absl::DataLossError(absl::StrCat("stream info of '", std::string(stream), "' does not parse"));
-  }
-  // The commit that wrote this info may not be published yet; readers must
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  if (!record) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
+  StreamTail tail;
+  ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamTail(*handles.storage, record->stream_id));
+  // The commit that wrote this tail may not be published yet; readers must
   // never see past the head, so wait for it (a few microseconds at most).
-  handles.writer->AwaitPublished(Position(info.last_position()));
-  return StreamInfo{std::string(stream), Revision(info.last_revision()),
-                    Position(info.last_position()), FromMicros(info.created_at_us()),
-                    FromMicros(info.updated_at_us())};
+  handles.writer->AwaitPublished(tail.last_position);
+  return StreamInfo{std::string(stream), tail.last_revision, tail.last_position,
+                    FromMicros(record->created_at_us), FromMicros(tail.last_recorded_at_us)};
 }
 
 absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadStream(
@@ -185,31 +184,28 @@ absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadStream(
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  std::string value;
-  rocksdb::Status s = handles.storage->db()->Get(
-      rocksdb::ReadOptions(), handles.storage->cf(Cf::kStreams), StreamKey(stream), &value);
-  if (s.IsNotFound()) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
-  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("read stream info of '", std::string(stream), "'")));
-  storage::v1::StreamInfo info;
-  if (!info.ParseFromString(value)) {
-    return absl::DataLossError(absl::StrCat("stream info of '", std::string(stream), "' does not parse"));
+  // The head first, then the stream: events committed after this point may
+  // be in the iterator's snapshot, and the iterator skips them (position >
+  // head), so the read sees whole commits only.
+  const Position head = handles.writer->head();
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  if (!record) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
+  const uint64_t id = record->stream_id;
+  std::string lower = StreamEventKey(id, Revision(0));
+  // Upper bounds keep the stream id's prefix: a backward read seeks for the
+  // last key before `upper`, and prefix seeks must stay inside one prefix.
+  // (Revision 2^64-1 is unreachable, so excluding it costs nothing.)
+  std::string upper = StreamEventKey(id, Revision(~uint64_t{0}));
+  if (options.from) {
+    if (options.direction == Direction::kForward) {
+      lower = StreamEventKey(id, *options.from);
+    } else if (options.from->value() < ~uint64_t{0}) {
+      upper = StreamEventKey(id, options.from->Next());
+    }
   }
-  handles.writer->AwaitPublished(Position(info.last_position()));
-  // The range ends at the revision the info names, so events committed after
-  // this call began stay out of the read: it sees whole commits only.
-  const uint64_t last = info.last_revision();
-  uint64_t lower = 0;
-  uint64_t upper = last + 1;
-  if (options.direction == Direction::kForward) {
-    if (options.from) lower = options.from->value();
-    if (lower > last) return NewEmptyEventIterator();
-  } else if (options.from) {
-    upper = std::min(last, options.from->value()) + 1;
-  }
-  return NewRangeEventIterator(handles.storage, Cf::kStreamEvents,
-                               StreamEventKey(info.stream_id(), Revision(lower)),
-                               StreamEventKey(info.stream_id(), Revision(upper)),
-                               options.direction, options.max_count);
+  return NewRangeEventIterator(handles.storage, Cf::kStreamEvents, std::move(lower),
+                               std::move(upper), options.direction, options.max_count, head);
 }
 
 absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadAll(
@@ -226,7 +222,8 @@ absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadAll(
   }
   if (lower >= upper) return NewEmptyEventIterator();
   return NewRangeEventIterator(handles.storage, Cf::kLog, LogKey(Position(lower)),
-                               LogKey(Position(upper)), options.direction, options.max_count);
+                               LogKey(Position(upper)), options.direction, options.max_count,
+                               Position(head));
 }
 
 Position EventStoreImpl::head() const {

@@ -13,13 +13,14 @@ namespace {
 class RangeEventIterator final : public EventIterator {
  public:
   RangeEventIterator(std::shared_ptr<Storage> storage, Cf cf, std::string lower,
-                     std::string upper, Direction direction, uint64_t max_count)
+                     std::string upper, Direction direction, uint64_t max_count, Position head)
       : storage_(std::move(storage)),
         lower_(std::move(lower)),
         upper_(std::move(upper)),
         lower_slice_(lower_),
         upper_slice_(upper_),
         direction_(direction),
+        head_(head),
         remaining_(max_count) {
     rocksdb::ReadOptions read_options;
     read_options.iterate_lower_bound = &lower_slice_;
@@ -56,13 +57,19 @@ class RangeEventIterator final : public EventIterator {
   void Load() {
     valid_ = false;
     if (remaining_ == 0) return;
-    if (!iterator_->Valid()) {
-      status_ = FromRocksDb(iterator_->status(), "read events");
-      return;
+    for (;;) {
+      if (!iterator_->Valid()) {
+        status_ = FromRocksDb(iterator_->status(), "read events");
+        return;
+      }
+      rocksdb::Slice value = iterator_->value();
+      status_ = DecodeStoredEvent(std::string_view(value.data(), value.size()), &scratch_, &record_);
+      if (!status_.ok()) return;
+      if (record_.position <= head_) break;
+      // Committed after this read began: not part of it.
+      if (direction_ == Direction::kForward) return;  // later revisions are later still
+      iterator_->Prev();
     }
-    rocksdb::Slice value = iterator_->value();
-    status_ = DecodeStoredEvent(std::string_view(value.data(), value.size()), &scratch_, &record_);
-    if (!status_.ok()) return;
     --remaining_;
     valid_ = true;
   }
@@ -74,6 +81,7 @@ class RangeEventIterator final : public EventIterator {
   const rocksdb::Slice lower_slice_;
   const rocksdb::Slice upper_slice_;
   const Direction direction_;
+  const Position head_;
 
   std::unique_ptr<rocksdb::Iterator> iterator_;
   uint64_t remaining_;
@@ -100,9 +108,10 @@ class EmptyEventIterator final : public EventIterator {
 
 std::unique_ptr<EventIterator> NewRangeEventIterator(std::shared_ptr<Storage> storage, Cf cf,
                                                      std::string lower, std::string upper,
-                                                     Direction direction, uint64_t max_count) {
+                                                     Direction direction, uint64_t max_count,
+                                                     Position head) {
   return std::make_unique<RangeEventIterator>(std::move(storage), cf, std::move(lower),
-                                              std::move(upper), direction, max_count);
+                                              std::move(upper), direction, max_count, head);
 }
 
 std::unique_ptr<EventIterator> NewEmptyEventIterator(absl::Status status) {

@@ -13,11 +13,13 @@
 namespace annals::internal {
 
 // Events whose keys lie in [lower, upper) of `cf`, in key order (forward) or
-// reverse key order (backward), at most `max_count` of them. Keeps `storage`
-// open while it lives.
+// reverse key order (backward), at most `max_count` of them, skipping any
+// event past `head` (committed after the read began, not yet published).
+// Keeps `storage` open while it lives.
 std::unique_ptr<EventIterator> NewRangeEventIterator(std::shared_ptr<Storage> storage, Cf cf,
                                                      std::string lower, std::string upper,
-                                                     Direction direction, uint64_t max_count);
+                                                     Direction direction, uint64_t max_count,
+                                                     Position head);
 
 // An iterator with no events, or one that reports `status` at once.
 std::unique_ptr<EventIterator> NewEmptyEventIterator(absl::Status status = absl::OkStatus());

@@ -34,9 +34,8 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
       // Event bodies: large memtables, LZ4 below L0 where data settles.
       cfo.write_buffer_size = options.tuning.write_buffer_bytes;
       cfo.compression = rocksdb::kLZ4Compression;
-      cfo.level0_file_num_compaction_trigger = 8;
-      cfo.level0_slowdown_writes_trigger = 24;
-      cfo.level0_stop_writes_trigger = 40;
+      // Reads merge every L0 file: keep few of them (RocksDB's default 4).
+      table.block_size = 16 << 10;
       cfo.max_bytes_for_level_base = 512 << 20;
       cfo.target_file_size_base = 64 << 20;
       if (cf == Cf::kStreamEvents) {

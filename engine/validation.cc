@@ -75,7 +75,9 @@ size_t EventBytes(const EventData& event) {
 
 }  // namespace
 
-absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options) {
+absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options,
+                            bool* caller_ids) {
+  *caller_ids = false;
   if (absl::Status s = ValidateStreamName(request.stream, options); !s.ok()) return s;
   if (request.events.empty()) {
     return absl::InvalidArgumentError(
@@ -97,7 +99,11 @@ absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options)
                                                      options.max_event_bytes));
     }
     total += bytes;
-    if (event.event_id.is_nil()) event.event_id = EventId::Generate();
+    if (event.event_id.is_nil()) {
+      event.event_id = EventId::Generate();
+    } else {
+      *caller_ids = true;
+    }
     if (!ids.insert(event.event_id).second) {
       return absl::InvalidArgumentError(
           absl::StrCat(where(), "event id ", event.event_id.ToString(), " appears twice"));
@@ -111,12 +117,16 @@ absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options)
   return absl::OkStatus();
 }
 
-absl::Status ValidateMultiAppend(MultiAppendRequest& request, const StoreOptions& options) {
+absl::Status ValidateMultiAppend(MultiAppendRequest& request, const StoreOptions& options,
+                                 std::vector<bool>* caller_ids) {
+  caller_ids->clear();
   if (request.appends.empty()) return absl::InvalidArgumentError("multi-stream append has no appends");
   absl::flat_hash_set<std::string> streams;
   size_t total = 0;
   for (AppendRequest& append : request.appends) {
-    if (absl::Status s = ValidateAppend(append, options); !s.ok()) return s;
+    bool append_caller_ids = false;
+    if (absl::Status s = ValidateAppend(append, options, &append_caller_ids); !s.ok()) return s;
+    caller_ids->push_back(append_caller_ids);
     if (!streams.insert(append.stream).second) {
       return absl::InvalidArgumentError(absl::StrCat(
           "stream '", append.stream, "' appears twice in one multi-stream append"));

@@ -4,6 +4,7 @@
 #define ANNALS_ENGINE_VALIDATION_H_
 
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "annals/append.h"
@@ -18,11 +19,15 @@ bool IsValidUtf8(std::string_view text);
 absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& options);
 
 // Checks one append request and assigns ids to events that have none.
+// `*caller_ids` says whether any event came with an id of the caller's.
 // InvalidArgument naming the stream and event index on any problem.
-absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options);
+absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options,
+                            bool* caller_ids);
 
-// Checks a multi-stream append: each part as above, each stream at most once.
-absl::Status ValidateMultiAppend(MultiAppendRequest& request, const StoreOptions& options);
+// Checks a multi-stream append: each part as above (one caller_ids entry per
+// append), each stream at most once.
+absl::Status ValidateMultiAppend(MultiAppendRequest& request, const StoreOptions& options,
+                                 std::vector<bool>* caller_ids);
 
 }  // namespace annals::internal
 

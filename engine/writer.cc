@@ -10,6 +10,7 @@
 #include "event_codec.h"
 #include "key_codec.h"
 #include "status_util.h"
+#include "stream_heads.h"
 
 namespace annals::internal {
 namespace {
@@ -87,8 +88,10 @@ Writer::Writer(std::shared_ptr<Storage> storage, const StoreOptions& options,
       next_stream_id_(recovered.next_stream_id),
       published_head_(recovered.head.value()) {}
 
-absl::StatusOr<std::vector<AppendResult>> Writer::Submit(MultiAppendRequest input) {
-  Request request{std::move(input), absl::UnknownError("not committed"), false, {}};
+absl::StatusOr<std::vector<AppendResult>> Writer::Submit(MultiAppendRequest input,
+                                                         std::vector<bool> caller_ids) {
+  Request request{std::move(input), std::move(caller_ids), absl::UnknownError("not committed"),
+                  false, {}};
   queue_mu_.Lock();
   if (closed_) {
     queue_mu_.Unlock();
@@ -170,22 +173,17 @@ absl::StatusOr<StreamHead> Writer::LoadHead(const std::string& stream, const Gro
   if (auto it = group.staged.heads.find(stream); it != group.staged.heads.end()) return it->second;
   if (auto it = heads_.find(stream); it != heads_.end()) return it->second;
 
-  std::string value;
-  rocksdb::Status s = storage_->db()->Get(rocksdb::ReadOptions(), storage_->cf(Cf::kStreams),
-                                          StreamKey(stream), &value);
   StreamHead head;
-  if (s.ok()) {
-    storage::v1::StreamInfo info;
-    if (!info.ParseFromString(value)) {
-      return absl::DataLossError(absl::StrCat("stream info of '", stream, "' does not parse"));
-    }
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*storage_, stream));
+  if (record.has_value()) {
+    StreamTail tail;
+    ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamTail(*storage_, record->stream_id));
     head.exists = true;
-    head.stream_id = info.stream_id();
-    head.last_revision = Revision(info.last_revision());
-    head.last_position = Position(info.last_position());
-    head.created_at_us = info.created_at_us();
-  } else if (!s.IsNotFound()) {
-    return FromRocksDb(s, absl::StrCat("read stream info of '", stream, "'"));
+    head.stream_id = record->stream_id;
+    head.created_at_us = record->created_at_us;
+    head.last_revision = tail.last_revision;
+    head.last_position = tail.last_position;
   }
   if (heads_.size() >= kMaxCachedHeads) heads_.clear();
   heads_[stream] = head;
@@ -307,7 +305,7 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
     using Kind = ExpectedRevision::Kind;
     std::optional<IdMatch> match;
     bool passes = Satisfies(expected, head);
-    if (passes && head.exists &&
+    if (passes && head.exists && request.caller_ids[i] &&
         (expected.kind() == Kind::kAny || expected.kind() == Kind::kStreamExists)) {
       ANNALS_ASSIGN_OR_RETURN(match,
                               MatchStoredIds(storage, group.request, group.staged, head, append.events));
@@ -354,7 +352,15 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
       head.stream_id = group.next_stream_id++;
       group.stream_id_counter_dirty = true;
       head.created_at_us = group.recorded_at_us;
+      // The stream's one record, written with its first event.
+      storage::v1::StreamInfo info;
+      info.set_stream_id(head.stream_id);
+      info.set_created_at_us(head.created_at_us);
+      group.batch.Put(storage.cf(Cf::kStreams), StreamKey(append.stream), info.SerializeAsString());
     }
+    // Only ids the caller chose can come back in a retry; ids the store made
+    // up are never indexed (they cost W2 40% when they were).
+    const bool index_ids = request.caller_ids[i];
     AppendResult result;
     result.first_revision = head.exists ? head.last_revision.Next() : Revision(0);
     result.first_position = group.next_position;
@@ -379,11 +385,13 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
       group.batch.Put(storage.cf(Cf::kLog), LogKey(group.next_position), value);
       group.batch.Put(storage.cf(Cf::kStreamEvents), StreamEventKey(head.stream_id, revision),
                       value);
-      group.batch.Put(storage.cf(Cf::kEventIds), EventIdKey(event.event_id, head.stream_id),
-                      EncodeEventIdValue({group.next_position, revision}));
+      if (index_ids) {
+        group.batch.Put(storage.cf(Cf::kEventIds), EventIdKey(event.event_id, head.stream_id),
+                        EncodeEventIdValue({group.next_position, revision}));
+        group.request.ids[{event.event_id, head.stream_id}] = {group.next_position, revision};
+      }
       group.request.events[{head.stream_id, revision.value()}] = {event.event_id,
                                                                   group.next_position};
-      group.request.ids[{event.event_id, head.stream_id}] = {group.next_position, revision};
       result.last_revision = revision;
       result.last_position = group.next_position;
       revision = revision.Next();
@@ -392,13 +400,6 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
     head.exists = true;
     head.last_revision = result.last_revision;
     head.last_position = result.last_position;
-    storage::v1::StreamInfo info;
-    info.set_stream_id(head.stream_id);
-    info.set_last_revision(head.last_revision.value());
-    info.set_last_position(head.last_position.value());
-    info.set_created_at_us(head.created_at_us);
-    info.set_updated_at_us(group.recorded_at_us);
-    group.batch.Put(storage.cf(Cf::kStreams), StreamKey(append.stream), info.SerializeAsString());
     group.request.heads[append.stream] = head;
     results.push_back(result);
   }

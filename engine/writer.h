@@ -55,8 +55,11 @@ class Writer {
   Writer& operator=(const Writer&) = delete;
 
   // Commits `request` (already validated) with the next group. Blocks until
-  // it is committed or rejected. Unavailable once Close() has begun.
-  absl::StatusOr<std::vector<AppendResult>> Submit(MultiAppendRequest request)
+  // it is committed or rejected. `caller_ids[i]` says whether the events of
+  // request.appends[i] carry ids the caller chose (only those are indexed
+  // for idempotency). Unavailable once Close() has begun.
+  absl::StatusOr<std::vector<AppendResult>> Submit(MultiAppendRequest request,
+                                                   std::vector<bool> caller_ids)
       ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
 
   // The last published position: every position up to it is committed.
@@ -72,6 +75,7 @@ class Writer {
  private:
   struct Request {
     MultiAppendRequest input;
+    std::vector<bool> caller_ids;  // per append, see Submit
     absl::StatusOr<std::vector<AppendResult>> result;  // written by the leader
     bool done = false;                                  // guarded by queue_mu_
     // Its caller sleeps here until done or at the queue's front with no
