@@ -19,10 +19,9 @@ namespace annals::internal {
 std::string EncodeStoredEvent(const storage::v1::StoredEvent& event, const ChainHash& previous,
                               ChainHash* hash);
 
-// Decodes a stored value into `*record`. `scratch` is reused between calls to
-// save allocations. DataLoss if the bytes do not parse.
-absl::Status DecodeStoredEvent(std::string_view value, storage::v1::StoredEvent* scratch,
-                               EventRecord* record);
+// Decodes a stored value into `*record`, reusing the capacity of its
+// strings. DataLoss if the bytes do not parse.
+absl::Status DecodeStoredEvent(std::string_view value, EventRecord* record);
 
 absl::Time FromMicros(int64_t micros);
 

@@ -2,7 +2,6 @@
 
 #include <utility>
 
-#include "annals/storage/v1/stored_event.pb.h"
 #include "event_codec.h"
 #include "rocksdb/db.h"
 #include "status_util.h"
@@ -63,7 +62,7 @@ class RangeEventIterator final : public EventIterator {
         return;
       }
       rocksdb::Slice value = iterator_->value();
-      status_ = DecodeStoredEvent(std::string_view(value.data(), value.size()), &scratch_, &record_);
+      status_ = DecodeStoredEvent(std::string_view(value.data(), value.size()), &record_);
       if (!status_.ok()) return;
       if (record_.position <= head_) break;
       // Committed after this read began: not part of it.
@@ -88,7 +87,6 @@ class RangeEventIterator final : public EventIterator {
   bool valid_ = false;
   absl::Status status_;
   EventRecord record_;
-  storage::v1::StoredEvent scratch_;
 };
 
 class EmptyEventIterator final : public EventIterator {

@@ -120,6 +120,15 @@ TEST_F(IdempotencyTest, StreamExistsDeduplicatesByEventId) {
   EXPECT_EQ(store_->head(), Position(2));
 }
 
+TEST_F(IdempotencyTest, AppendsWithoutCallerIdsAreNeverDeduplicated) {
+  // Ids the store generates cannot come back in a retry: each append is new.
+  AppendRequest request{"order-1", ExpectedRevision::Any(), {Event("A"), Event("B")}};
+  ASSERT_OK(store_->Append(request));
+  ASSERT_OK_AND_ASSIGN(AppendResult second, store_->Append(request));
+  EXPECT_EQ(second.first_revision, Revision(2));
+  EXPECT_EQ(store_->head(), Position(4));
+}
+
 TEST_F(IdempotencyTest, SameEventIdMayBeUsedInAnotherStream) {
   ASSERT_OK(store_->Append({"order-1", ExpectedRevision::Any(), {WithId("A", 1)}}));
   ASSERT_OK_AND_ASSIGN(AppendResult other,
