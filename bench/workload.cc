@@ -141,10 +141,27 @@ double Percentile(std::vector<double>& samples, double p) {
 
 }  // namespace annals::bench
 
+#include <chrono>
+#include <thread>
+
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 
 namespace annals::bench {
+namespace {
+
+// Both loaded stores get the same time, open and idle, for background
+// compaction to settle before W3/W4 read them; otherwise the figures depend
+// on which store happens to be compacting while it is read.
+constexpr auto kSettle = std::chrono::seconds(3);
+
+void SettleAnnals(const std::string& path) {
+  auto store = EventStore::Open(path, AnnalsOptions(false));
+  if (!store.ok()) std::abort();
+  std::this_thread::sleep_for(kSettle);
+}
+
+}  // namespace
 
 const std::string& LoadedAnnalsStore() {
   static BenchDir dir;
@@ -159,7 +176,9 @@ const std::string& LoadedAnnalsStore() {
         std::abort();
       }
     }
-    if (!(*store)->Close().ok()) std::abort();
+    if (!(*store)->Close().ok()) std::abort();  // flushes
+    store->reset();
+    SettleAnnals(p);
     return p;
   }();
   return path;
@@ -182,6 +201,10 @@ const std::string& LoadedRawStore() {
       batch.Put(RawKey('S', stream, BigEndian(e.revision)), record);
       if (!db->Write(rocksdb::WriteOptions(), &batch).ok()) std::abort();
     }
+    rocksdb::FlushOptions flush;
+    if (!db->Flush(flush).ok()) std::abort();
+    // Let background compaction finish, as for the annals store.
+    std::this_thread::sleep_for(kSettle);
     delete db;
     return p;
   }();

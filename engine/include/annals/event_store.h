@@ -82,9 +82,10 @@ class EventStore {
   // position up to it is readable.
   virtual Position head() const = 0;
 
-  // Waits for in-flight appends, then closes. Later calls return Unavailable.
-  // Open iterators stay usable; the files close when the last one is gone.
-  // Idempotent.
+  // Waits for in-flight appends, flushes memory to disk, then closes. Later
+  // calls return Unavailable. Open iterators stay usable; the files close
+  // when the last one is gone. Idempotent. A non-OK status reports a failed
+  // flush; every acknowledged append is durable regardless.
   virtual absl::Status Close() = 0;
 
  protected:
