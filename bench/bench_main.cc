@@ -54,6 +54,14 @@ class RatioReporter : public benchmark::ConsoleReporter {
                   raw->second.rate, raw->second.rate > 0 ? ours->second.rate / raw->second.rate : 0,
                   t.target, Latency(ours->second).c_str(), Latency(raw->second).c_str());
     }
+    // The layout check of DESIGN.md §3: our W3 against a raw pointer index.
+    auto ours = results_.find("W3/annals");
+    auto pointer = results_.find("W3-pointer/raw");
+    if (ours != results_.end() && pointer != results_.end() && pointer->second.rate > 0) {
+      std::printf("| W3 vs raw pointer layout | %.0f | %.0f | %.2fx | covering copy pays | %s | %s |\n",
+                  ours->second.rate, pointer->second.rate, ours->second.rate / pointer->second.rate,
+                  Latency(ours->second).c_str(), Latency(pointer->second).c_str());
+    }
   }
 
  private:

@@ -199,6 +199,8 @@ const std::string& LoadedRawStore() {
       rocksdb::WriteBatch batch;
       batch.Put(RawKey('L', BigEndian(++position)), record);
       batch.Put(RawKey('S', stream, BigEndian(e.revision)), record);
+      // The pointer layout DESIGN.md §3 rejected: (stream, revision) -> position.
+      batch.Put(RawKey('P', stream, BigEndian(e.revision)), BigEndian(position));
       if (!db->Write(rocksdb::WriteOptions(), &batch).ok()) std::abort();
     }
     rocksdb::FlushOptions flush;

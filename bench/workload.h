@@ -72,8 +72,9 @@ namespace annals::bench {
 // per append, interleaved across streams as in W1), then closed and
 // reopened so reads come from SST files. Built once per process.
 const std::string& LoadedAnnalsStore();
-// The raw baseline's equivalent: 'L' + position -> record and
-// 'S' + stream + revision -> record (the covering layout).
+// The raw baseline's equivalent: 'L' + position -> record,
+// 'S' + stream + revision -> record (the covering layout) and
+// 'P' + stream + revision -> position (the pointer layout, for comparison).
 const std::string& LoadedRawStore();
 
 }  // namespace annals::bench

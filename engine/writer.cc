@@ -102,7 +102,8 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Submit(MultiAppendRequest inpu
   // Sleep until a leader has committed this request, or until it is first in
   // line with no leader: then this caller leads.
   queue_mu_.AwaitOn(request.wake, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-    return request.done || (!leader_active_ && queue_.front() == &request);
+    return request.done ||
+           (!leader_active_ && !queue_.empty() && queue_.front() == &request);
   });
   // This caller leads groups until its own request has been committed (it
   // may sit beyond the first group's size limit).
