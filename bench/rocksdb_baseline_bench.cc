@@ -4,9 +4,8 @@
 // one WriteBatch per append; no encoding beyond a packed record, no checks.
 // Reads use the covering layout (W3) and a plain log scan (W4).
 #include <atomic>
-#include <chrono>
+#include <functional>
 #include <memory>
-#include <random>
 #include <thread>
 #include <vector>
 
@@ -19,7 +18,6 @@ namespace annals::bench {
 namespace {
 
 constexpr size_t kDurableEvents = 4000;
-constexpr int kReads = 20000;
 
 std::unique_ptr<rocksdb::DB> OpenRaw(benchmark::State& state, const std::string& path) {
   rocksdb::Options options;
@@ -80,106 +78,67 @@ void RawW2(benchmark::State& state, bool sync) {
   state.SetItemsProcessed(static_cast<int64_t>(events.size()));
 }
 
+std::unique_ptr<rocksdb::DB> OpenLoadedRaw(benchmark::State& state) {
+  rocksdb::DB* db = nullptr;
+  if (!rocksdb::DB::Open(rocksdb::Options(), LoadedRawStore(), &db).ok()) {
+    state.SkipWithError("open failed");
+  }
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
+// Iterates the keys `prefix` + stream + revision of one stream; returns how
+// many there were, calling `visit` with each value.
+size_t ScanStream(rocksdb::DB& db, char prefix, int stream_index,
+                  const std::function<void(const rocksdb::Slice&)>& visit) {
+  const std::string lower = RawKey(prefix, StreamName(stream_index));
+  const std::string upper = RawKey(prefix, StreamName(stream_index), std::string(8, '\xff'));
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(read_options));
+  size_t count = 0;
+  for (it->Seek(lower); it->Valid(); it->Next(), ++count) visit(it->value());
+  return count;
+}
+
+// W3 through the covering layout: the stream's own key range holds its events.
+void RawW3(benchmark::State& state) {
+  auto db = OpenLoadedRaw(state);
+  if (!db) return;
+  size_t bytes = 0;
+  RunStreamReads(state, [&](int stream_index) {
+    return ScanStream(*db, 'S', stream_index, [&](const rocksdb::Slice& value) {
+      RawRecordView view;
+      if (DecodeRawRecord(std::string_view(value.data(), value.size()), &view)) {
+        bytes += view.payload.size();
+      }
+    });
+  });
+  benchmark::DoNotOptimize(bytes);
+}
+
 // W3 through the pointer layout: the stream's index entries, then one point
 // read of the log per event. DESIGN.md §3 chose the covering copy over this.
 void RawW3Pointer(benchmark::State& state) {
-  rocksdb::DB* raw = nullptr;
-  if (!rocksdb::DB::Open(rocksdb::Options(), LoadedRawStore(), &raw).ok()) {
-    state.SkipWithError("open failed");
-    return;
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
-  const size_t per_stream = WorkloadSize() / kStreams;
-  std::mt19937 rng(42);
-  std::vector<int> picks(kReads);
-  for (int& pick : picks) pick = static_cast<int>(rng() % kStreams);
-  std::vector<double> latencies_us;
-  latencies_us.reserve(kReads);
+  auto db = OpenLoadedRaw(state);
+  if (!db) return;
   size_t bytes = 0;
   std::string value;
-  for (auto _ : state) {
-    for (int pick : picks) {
-      const auto start = std::chrono::steady_clock::now();
-      const std::string prefix = RawKey('P', StreamName(pick));
-      const std::string upper = RawKey('P', StreamName(pick), std::string(8, '\xff'));
-      rocksdb::Slice upper_slice(upper);
-      rocksdb::ReadOptions read_options;
-      read_options.iterate_upper_bound = &upper_slice;
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options));
-      size_t count = 0;
-      for (it->Seek(prefix); it->Valid(); it->Next(), ++count) {
-        const std::string log_key = RawKey('L', it->value().ToString());
-        RawRecordView view;
-        if (db->Get(rocksdb::ReadOptions(), log_key, &value).ok() && DecodeRawRecord(value, &view)) {
-          bytes += view.payload.size();
-        }
+  RunStreamReads(state, [&](int stream_index) {
+    return ScanStream(*db, 'P', stream_index, [&](const rocksdb::Slice& position) {
+      RawRecordView view;
+      if (db->Get(rocksdb::ReadOptions(), RawKey('L', position.ToString()), &value).ok() &&
+          DecodeRawRecord(value, &view)) {
+        bytes += view.payload.size();
       }
-      if (count != per_stream) {
-        state.SkipWithError("short stream read");
-        return;
-      }
-      latencies_us.push_back(
-          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
-    }
-  }
+    });
+  });
   benchmark::DoNotOptimize(bytes);
-  state.SetItemsProcessed(kReads);
-  state.counters["p50_us"] = Percentile(latencies_us, 50);
-  state.counters["p99_us"] = Percentile(latencies_us, 99);
-}
-
-void RawW3(benchmark::State& state) {
-  rocksdb::DB* raw = nullptr;
-  if (!rocksdb::DB::Open(rocksdb::Options(), LoadedRawStore(), &raw).ok()) {
-    state.SkipWithError("open failed");
-    return;
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
-  const size_t per_stream = WorkloadSize() / kStreams;
-  std::mt19937 rng(42);
-  std::vector<int> picks(kReads);
-  for (int& pick : picks) pick = static_cast<int>(rng() % kStreams);
-  std::vector<double> latencies_us;
-  latencies_us.reserve(kReads);
-  size_t bytes = 0;
-  for (auto _ : state) {
-    for (int pick : picks) {
-      const auto start = std::chrono::steady_clock::now();
-      const std::string prefix = RawKey('S', StreamName(pick));
-      const std::string upper = RawKey('S', StreamName(pick), std::string(8, '\xff'));
-      rocksdb::Slice upper_slice(upper);
-      rocksdb::ReadOptions read_options;
-      read_options.iterate_upper_bound = &upper_slice;
-      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options));
-      size_t count = 0;
-      for (it->Seek(prefix); it->Valid(); it->Next(), ++count) {
-        RawRecordView view;
-        rocksdb::Slice value = it->value();
-        if (DecodeRawRecord(std::string_view(value.data(), value.size()), &view)) {
-          bytes += view.payload.size();
-        }
-      }
-      if (count != per_stream) {
-        state.SkipWithError("short stream read");
-        return;
-      }
-      latencies_us.push_back(
-          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
-    }
-  }
-  benchmark::DoNotOptimize(bytes);
-  state.SetItemsProcessed(kReads);
-  state.counters["p50_us"] = Percentile(latencies_us, 50);
-  state.counters["p99_us"] = Percentile(latencies_us, 99);
 }
 
 void RawW4(benchmark::State& state) {
-  rocksdb::DB* raw = nullptr;
-  if (!rocksdb::DB::Open(rocksdb::Options(), LoadedRawStore(), &raw).ok()) {
-    state.SkipWithError("open failed");
-    return;
-  }
-  std::unique_ptr<rocksdb::DB> db(raw);
+  auto db = OpenLoadedRaw(state);
+  if (!db) return;
   size_t count = 0, checksum = 0;
   for (auto _ : state) {
     const std::string lower = "L", upper = "M";

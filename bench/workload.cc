@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <chrono>
 #include <filesystem>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -130,6 +132,30 @@ bool DecodeRawRecord(std::string_view value, RawRecordView* out) {
   out->type = rest.substr(4, type_size);
   out->payload = rest.substr(4 + type_size);
   return true;
+}
+
+void RunStreamReads(benchmark::State& state, const std::function<size_t(int)>& read_stream) {
+  constexpr int kReads = 20000;
+  const size_t per_stream = WorkloadSize() / kStreams;
+  std::mt19937 rng(42);
+  std::vector<int> picks(kReads);
+  for (int& pick : picks) pick = static_cast<int>(rng() % kStreams);
+  std::vector<double> latencies_us;
+  latencies_us.reserve(kReads);
+  for (auto _ : state) {
+    for (int pick : picks) {
+      const auto start = std::chrono::steady_clock::now();
+      if (read_stream(pick) != per_stream) {
+        state.SkipWithError("short stream read");
+        return;
+      }
+      latencies_us.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  state.SetItemsProcessed(kReads);
+  state.counters["p50_us"] = Percentile(latencies_us, 50);
+  state.counters["p99_us"] = Percentile(latencies_us, 99);
 }
 
 double Percentile(std::vector<double>& samples, double p) {

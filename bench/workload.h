@@ -5,11 +5,13 @@
 #define ANNALS_BENCH_WORKLOAD_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "annals/event_store.h"
+#include "benchmark/benchmark.h"
 
 namespace annals::bench {
 
@@ -61,6 +63,12 @@ std::string RawKey(char prefix, std::string_view a, std::string_view b = {});
 
 // p-th percentile (0..100) of `samples` (sorted in place).
 double Percentile(std::vector<double>& samples, double p);
+
+// The W3 loop shared by every layout: reads 20,000 pseudo-random streams
+// (fixed seed, so every case reads the same ones) with `read_stream`, which
+// returns the number of events it read (all of the stream's, or the case
+// fails). Reports reads/s and p50/p99 latency in µs.
+void RunStreamReads(benchmark::State& state, const std::function<size_t(int)>& read_stream);
 
 }  // namespace annals::bench
 
