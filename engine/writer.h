@@ -106,8 +106,8 @@ class Writer {
   std::deque<Request*> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool leader_active_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool closed_ ABSL_GUARDED_BY(queue_mu_) = false;
-  // Requests in the last group, and whether a leader is waiting for the
-  // next group to fill (commit delay, see Submit).
+  // Requests in the last group, and the leader (if any) waiting for the
+  // next group to fill (commit delay, see AwaitGroupFill).
   size_t last_group_size_ ABSL_GUARDED_BY(queue_mu_) = 0;
   Request* waiting_leader_ ABSL_GUARDED_BY(queue_mu_) = nullptr;
 
