@@ -5,9 +5,12 @@
 #include "absl/strings/str_cat.h"
 #include "annals/storage/v1/meta.pb.h"
 #include "annals/storage/v1/stored_event.pb.h"
+#include "annals/storage/v1/checkpoint.pb.h"
 #include "event_codec.h"
+#include "indexes.h"
 #include "key_codec.h"
 #include "reader.h"
+#include "scavenge.h"
 #include "status_util.h"
 #include "stream_heads.h"
 #include "validation.h"
@@ -41,7 +44,8 @@ absl::Status ValidateOptions(const StoreOptions& options) {
   return absl::OkStatus();
 }
 
-// Checks (or, for a new store, writes) the format record.
+// Checks (or, for a new store, writes) the format record; upgrades a store of
+// an older format in place.
 absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions& options) {
   std::string value;
   rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
@@ -72,6 +76,8 @@ absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions
   if (format.format_version() < 1) {
     return absl::DataLossError(absl::StrCat("format record holds version ", format.format_version()));
   }
+  // Format 1 had no secondary indexes: build them from the log.
+  if (format.format_version() == 1) return BackfillIndexes(storage);
   return absl::OkStatus();
 }
 
@@ -164,24 +170,33 @@ absl::StatusOr<MultiAppendResult> EventStoreImpl::AppendMulti(MultiAppendRequest
 }
 
 absl::StatusOr<StreamInfo> EventStoreImpl::GetStreamInfo(std::string_view stream) {
-  ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
+  ANNALS_RETURN_IF_ERROR(ValidateReadableStreamName(stream, options_));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   std::optional<StreamRecord> record;
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
-  if (!record) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
-  StreamTail tail;
-  ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamTail(*handles.storage, record->stream_id));
+  std::optional<StreamTail> tail;
+  if (record) {
+    ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*handles.storage, *record));
+  }
+  if (!tail) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
   // The commit that wrote this tail may not be published yet; readers must
   // never see past the head, so wait for it (a few microseconds at most).
-  handles.writer->AwaitPublished(tail.last_position);
-  return StreamInfo{std::string(stream), tail.last_revision, tail.last_position,
-                    FromMicros(record->created_at_us), FromMicros(tail.last_recorded_at_us)};
+  handles.writer->AwaitPublished(tail->last_position);
+  StreamInfo info{std::string(stream), tail->last_revision, tail->last_position,
+                  FromMicros(record->created_at_us), FromMicros(tail->last_recorded_at_us),
+                  StreamState::kActive, record->metadata()};
+  if (record->tombstoned) {
+    info.state = StreamState::kTombstoned;
+  } else if (record->truncate_before && *record->truncate_before > tail->last_revision.value()) {
+    info.state = StreamState::kDeleted;
+  }
+  return info;
 }
 
 absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadStream(
     std::string_view stream, const ReadStreamOptions& options) {
-  ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
+  ANNALS_RETURN_IF_ERROR(ValidateReadableStreamName(stream, options_));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   // The head first, then the stream: events committed after this point may
@@ -190,40 +205,209 @@ absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadStream(
   const Position head = handles.writer->head();
   std::optional<StreamRecord> record;
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
-  if (!record) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
+  auto not_found = [&] {
+    return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
+  };
+  if (!record) return not_found();
+  if (record->tombstoned) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("stream '", std::string(stream), "' is deleted (tombstoned)"));
+  }
+  // Retention (applied at read time): the first revision still visible.
+  uint64_t first_visible = 0;
+  if (record->truncate_before || record->max_count || record->last_revision) {
+    std::optional<StreamTail> tail;
+    ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*handles.storage, *record));
+    if (!tail) return not_found();
+    const uint64_t end = tail->last_revision.value() + 1;
+    first_visible = record->truncate_before.value_or(0);
+    // Soft-deleted (or truncated past the end): no stream to read.
+    if (first_visible >= end) return not_found();
+    if (record->max_count && end > *record->max_count) {
+      first_visible = std::max(first_visible, end - *record->max_count);
+    }
+  }
+  int64_t min_recorded_at_us = std::numeric_limits<int64_t>::min();
+  if (record->max_age_us) {
+    min_recorded_at_us =
+        absl::ToUnixMicros(options_.clock ? options_.clock() : absl::Now()) - *record->max_age_us;
+  }
   const uint64_t id = record->stream_id;
-  std::string lower = StreamEventKey(id, Revision(0));
+  std::string lower = StreamEventKey(id, Revision(first_visible));
   // Upper bounds keep the stream id's prefix: a backward read seeks for the
   // last key before `upper`, and prefix seeks must stay inside one prefix.
   // (Revision 2^64-1 is unreachable, so excluding it costs nothing.)
   std::string upper = StreamEventKey(id, Revision(~uint64_t{0}));
   if (options.from) {
     if (options.direction == Direction::kForward) {
-      lower = StreamEventKey(id, *options.from);
+      if (options.from->value() > first_visible) lower = StreamEventKey(id, *options.from);
     } else if (options.from->value() < ~uint64_t{0}) {
+      if (options.from->value() < first_visible) return NewEmptyEventIterator();
       upper = StreamEventKey(id, options.from->Next());
     }
   }
   return NewRangeEventIterator(handles.storage, Cf::kStreamEvents, std::move(lower),
-                               std::move(upper), options.direction, options.max_count, head);
+                               std::move(upper), options.direction, options.max_count, head,
+                               Position(0), min_recorded_at_us);
 }
 
 absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadAll(
     const ReadAllOptions& options) {
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  const uint64_t head = handles.writer->head().value();
-  uint64_t lower = 1;
-  uint64_t upper = head + 1;
-  if (options.direction == Direction::kForward) {
-    if (options.from) lower = std::max<uint64_t>(1, options.from->value());
-  } else if (options.from) {
-    upper = std::min(head, options.from->value()) + 1;
+  return NewLogRead(handles.storage, handles.writer->head(), SourceForFilter(options.filter),
+                    options);
+}
+
+absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadIndex(
+    Cf cf, std::string_view what, std::string_view key, const ReadAllOptions& options) {
+  ANNALS_RETURN_IF_ERROR(ValidateIndexKey(what, key));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  return NewLogRead(handles.storage, handles.writer->head(), ReadSource{cf, {std::string(key)}},
+                    options);
+}
+
+absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadCategory(
+    std::string_view category, const ReadAllOptions& options) {
+  return ReadIndex(Cf::kByCategory, "category", category, options);
+}
+
+absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadEventType(
+    std::string_view type, const ReadAllOptions& options) {
+  return ReadIndex(Cf::kByType, "event type", type, options);
+}
+
+absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadCorrelation(
+    std::string_view correlation_id, const ReadAllOptions& options) {
+  return ReadIndex(Cf::kByCorrelation, "correlation id", correlation_id, options);
+}
+
+absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadCausation(
+    std::string_view causation_id, const ReadAllOptions& options) {
+  return ReadIndex(Cf::kByCausation, "causation id", causation_id, options);
+}
+
+absl::StatusOr<Position> EventStoreImpl::FindPosition(absl::Time time) {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  int64_t us = absl::ToUnixMicros(time);
+  if (absl::FromUnixMicros(us) < time) ++us;
+  return FindPositionAt(*handles.storage, us, handles.writer->head());
+}
+
+namespace {
+
+absl::Status ValidateLifecycle(std::string_view stream, const LifecycleOptions& lifecycle,
+                               const StoreOptions& options) {
+  ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options));
+  if (!IsValidUtf8(lifecycle.actor) || !IsValidUtf8(lifecycle.reason)) {
+    return absl::InvalidArgumentError("LifecycleOptions: actor and reason must be valid UTF-8");
   }
-  if (lower >= upper) return NewEmptyEventIterator();
-  return NewRangeEventIterator(handles.storage, Cf::kLog, LogKey(Position(lower)),
-                               LogKey(Position(upper)), options.direction, options.max_count,
-                               Position(head));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Position> EventStoreImpl::ChangeLifecycle(LifecycleChange change) {
+  ANNALS_RETURN_IF_ERROR(ValidateLifecycle(change.stream, change.options, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  return handles.writer->SubmitLifecycle(std::move(change));
+}
+
+absl::StatusOr<Position> EventStoreImpl::SetStreamMetadata(std::string_view stream,
+                                                           const StreamMetadata& metadata,
+                                                           const LifecycleOptions& options) {
+  if (metadata.max_count && *metadata.max_count == 0) {
+    return absl::InvalidArgumentError("StreamMetadata::max_count must be >= 1");
+  }
+  if (metadata.max_age && *metadata.max_age < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("StreamMetadata::max_age must be >= 1 second");
+  }
+  return ChangeLifecycle(
+      {LifecycleChange::Kind::kSetMetadata, std::string(stream), metadata, options});
+}
+
+absl::StatusOr<StreamMetadata> EventStoreImpl::GetStreamMetadata(std::string_view stream) {
+  ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  return record ? record->metadata() : StreamMetadata{};
+}
+
+absl::StatusOr<Position> EventStoreImpl::DeleteStream(std::string_view stream,
+                                                      const LifecycleOptions& options) {
+  return ChangeLifecycle({LifecycleChange::Kind::kDelete, std::string(stream), {}, options});
+}
+
+absl::StatusOr<Position> EventStoreImpl::TombstoneStream(std::string_view stream,
+                                                         const LifecycleOptions& options) {
+  return ChangeLifecycle({LifecycleChange::Kind::kTombstone, std::string(stream), {}, options});
+}
+
+absl::StatusOr<ScavengeResult> EventStoreImpl::Scavenge() {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  return internal::Scavenge(*handles.storage, *handles.writer, options_);
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> EventStoreImpl::Subscribe(
+    const SubscribeOptions& options) {
+  if (!options.stream.empty()) {
+    ANNALS_RETURN_IF_ERROR(ValidateReadableStreamName(options.stream, options_));
+  }
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  return SubscriptionImpl::Create(handles.storage, handles.writer, open_subscribers_, options,
+                                  options_.sync);
+}
+
+absl::StatusOr<std::vector<SubscriberInfo>> EventStoreImpl::ListSubscribers() {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  const uint64_t head = handles.writer->head().value();
+  std::vector<SubscriberInfo> subscribers;
+  std::unique_ptr<rocksdb::Iterator> it(handles.storage->db()->NewIterator(
+      rocksdb::ReadOptions(), handles.storage->cf(Cf::kCheckpoints)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    storage::v1::SubscriberCheckpoint checkpoint;
+    if (!checkpoint.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(absl::StrCat("checkpoint of '", it->key().ToString(), "' does not parse"));
+    }
+    const uint64_t position = checkpoint.position();
+    subscribers.push_back(SubscriberInfo{it->key().ToString(), checkpoint.stream(),
+                                         Position(position), head > position ? head - position : 0,
+                                         FromMicros(checkpoint.updated_at_us())});
+  }
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "list subscribers"));
+  return subscribers;
+}
+
+absl::Status EventStoreImpl::DeleteSubscriber(std::string_view name) {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  {
+    MutexLock lock(&open_subscribers_->mu);
+    if (open_subscribers_->names.contains(std::string(name))) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("durable subscriber '", std::string(name), "' has an open subscription"));
+    }
+  }
+  std::string value;
+  rocksdb::Status s = handles.storage->db()->Get(
+      rocksdb::ReadOptions(), handles.storage->cf(Cf::kCheckpoints), name, &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no durable subscriber '", std::string(name), "'"));
+  }
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, "read checkpoint"));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  return FromRocksDb(handles.storage->db()->Delete(write_options,
+                                                   handles.storage->cf(Cf::kCheckpoints), name),
+                     "delete checkpoint");
 }
 
 Position EventStoreImpl::head() const {

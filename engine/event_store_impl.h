@@ -9,6 +9,7 @@
 #include "annals/event_store.h"
 #include "mutex.h"
 #include "storage.h"
+#include "subscription_impl.h"
 #include "writer.h"
 
 namespace annals::internal {
@@ -24,7 +25,28 @@ class EventStoreImpl final : public EventStore {
   absl::StatusOr<std::unique_ptr<EventIterator>> ReadStream(
       std::string_view stream, const ReadStreamOptions& options) override;
   absl::StatusOr<std::unique_ptr<EventIterator>> ReadAll(const ReadAllOptions& options) override;
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCategory(
+      std::string_view category, const ReadAllOptions& options) override;
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadEventType(
+      std::string_view type, const ReadAllOptions& options) override;
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCorrelation(
+      std::string_view correlation_id, const ReadAllOptions& options) override;
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCausation(
+      std::string_view causation_id, const ReadAllOptions& options) override;
+  absl::StatusOr<Position> FindPosition(absl::Time time) override;
   absl::StatusOr<StreamInfo> GetStreamInfo(std::string_view stream) override;
+  absl::StatusOr<Position> SetStreamMetadata(std::string_view stream,
+                                             const StreamMetadata& metadata,
+                                             const LifecycleOptions& options) override;
+  absl::StatusOr<StreamMetadata> GetStreamMetadata(std::string_view stream) override;
+  absl::StatusOr<Position> DeleteStream(std::string_view stream,
+                                        const LifecycleOptions& options) override;
+  absl::StatusOr<Position> TombstoneStream(std::string_view stream,
+                                           const LifecycleOptions& options) override;
+  absl::StatusOr<ScavengeResult> Scavenge() override;
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options) override;
+  absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() override;
+  absl::Status DeleteSubscriber(std::string_view name) override;
   Position head() const override;
   absl::Status Close() override ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -38,9 +60,14 @@ class EventStoreImpl final : public EventStore {
   };
   // The open storage and writer; Unavailable once closed.
   absl::StatusOr<Handles> Acquire() const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadIndex(Cf cf, std::string_view what,
+                                                           std::string_view key,
+                                                           const ReadAllOptions& options);
+  absl::StatusOr<Position> ChangeLifecycle(LifecycleChange change);
 
   // Constant after construction.
   const StoreOptions options_;
+  const std::shared_ptr<OpenSubscribers> open_subscribers_ = std::make_shared<OpenSubscribers>();
 
   // State below is guarded by mu_; Close() clears it.
   mutable Mutex mu_;

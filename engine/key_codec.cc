@@ -70,4 +70,24 @@ std::optional<EventIdValue> DecodeEventIdValue(std::string_view value) {
   return EventIdValue{Position(ReadBigEndian64(value)), Revision(ReadBigEndian64(value.substr(8)))};
 }
 
+std::string IndexKey(std::string_view name, Position position) {
+  std::string key;
+  key.reserve(name.size() + 9);
+  key.append(name);
+  key.push_back('\0');
+  AppendBigEndian64(&key, position.value());
+  return key;
+}
+
+std::optional<Position> ParseIndexKeyPosition(std::string_view key) {
+  if (key.size() < 9 || key[key.size() - 9] != '\0') return std::nullopt;
+  return Position(ReadBigEndian64(key.substr(key.size() - 8)));
+}
+
+std::string TimeKey(int64_t recorded_at_us) {
+  std::string key;
+  AppendBigEndian64(&key, static_cast<uint64_t>(recorded_at_us) ^ (uint64_t{1} << 63));
+  return key;
+}
+
 }  // namespace annals::internal

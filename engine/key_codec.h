@@ -43,6 +43,17 @@ struct EventIdValue {
 std::string EncodeEventIdValue(const EventIdValue& value);
 std::optional<EventIdValue> DecodeEventIdValue(std::string_view value);
 
+// `by_category`, `by_type`, `by_correlation`, `by_causation`: name, 0x00,
+// position. Names never hold NUL (validation), so one name's keys form one
+// contiguous range, in position order. Value: empty.
+std::string IndexKey(std::string_view name, Position position);
+// Parses the position from an index key; nullopt if malformed.
+std::optional<Position> ParseIndexKeyPosition(std::string_view key);
+
+// `by_time`: recorded_at in µs since the epoch (sign bit flipped, so that
+// byte order is numeric order). Value: the position (8 bytes BE).
+std::string TimeKey(int64_t recorded_at_us);
+
 // `streams`: the stream name itself.
 inline std::string StreamKey(std::string_view stream) { return std::string(stream); }
 

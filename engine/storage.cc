@@ -19,7 +19,11 @@
 namespace annals::internal {
 namespace {
 
-constexpr std::string_view kCfNames[] = {"log", "stream_events", "streams", "event_ids", "meta"};
+constexpr std::string_view kCfNames[] = {"log",         "stream_events",  "streams",
+                                         "event_ids",   "meta",           "by_category",
+                                         "by_type",     "by_correlation", "by_causation",
+                                         "by_time",     "checkpoints"};
+static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
 constexpr std::string_view kLockFile = "ANNALS.lock";
 
 rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
@@ -54,7 +58,19 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
       table.cache_index_and_filter_blocks = true;
       cfo.compression = rocksdb::kLZ4Compression;
       break;
+    case Cf::kByCategory:
+    case Cf::kByType:
+    case Cf::kByCorrelation:
+    case Cf::kByCausation:
+    case Cf::kByTime:
+      // Keys only, read as ranges in position order: small memtables, LZ4
+      // (names repeat), no bloom filters (no point lookups).
+      cfo.write_buffer_size = 16 << 20;
+      cfo.compression = rocksdb::kLZ4Compression;
+      table.block_size = 16 << 10;
+      break;
     case Cf::kMeta:
+    case Cf::kCheckpoints:
     case Cf::kCount:
       cfo.write_buffer_size = 1 << 20;
       break;

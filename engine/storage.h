@@ -16,7 +16,22 @@
 namespace annals::internal {
 
 // Column families (docs/FORMAT.md). The enum value indexes Storage's handles.
-enum class Cf { kLog = 0, kStreamEvents, kStreams, kEventIds, kMeta, kCount };
+enum class Cf {
+  kLog = 0,
+  kStreamEvents,
+  kStreams,
+  kEventIds,
+  kMeta,
+  // Secondary indexes (format 2): name + 0x00 + position -> empty.
+  kByCategory,
+  kByType,
+  kByCorrelation,
+  kByCausation,
+  // recorded_at (µs) of the first event of each commit that moved it -> position.
+  kByTime,
+  kCheckpoints,
+  kCount
+};
 std::string_view CfName(Cf cf);
 
 class Storage {

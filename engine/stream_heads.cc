@@ -10,6 +10,30 @@
 
 namespace annals::internal {
 
+StreamMetadata StreamRecord::metadata() const {
+  StreamMetadata metadata;
+  metadata.max_count = max_count;
+  if (max_age_us) metadata.max_age = absl::Microseconds(*max_age_us);
+  if (truncate_before) metadata.truncate_before = Revision(*truncate_before);
+  return metadata;
+}
+
+std::string StreamRecord::Encode() const {
+  storage::v1::StreamInfo info;
+  info.set_stream_id(stream_id);
+  info.set_created_at_us(created_at_us);
+  if (truncate_before) info.set_truncate_before(*truncate_before);
+  if (max_count) info.set_max_count(*max_count);
+  if (max_age_us) info.set_max_age_us(*max_age_us);
+  info.set_tombstoned(tombstoned);
+  if (last_revision) {
+    info.set_last_revision(*last_revision);
+    info.set_last_position(last_position);
+    info.set_last_recorded_at_us(last_recorded_at_us);
+  }
+  return info.SerializeAsString();
+}
+
 absl::StatusOr<std::optional<StreamRecord>> ReadStreamRecord(Storage& storage,
                                                              std::string_view stream) {
   std::string value;
@@ -21,10 +45,22 @@ absl::StatusOr<std::optional<StreamRecord>> ReadStreamRecord(Storage& storage,
   if (!info.ParseFromString(value) || info.stream_id() == 0) {
     return absl::DataLossError(absl::StrCat("stream record of '", std::string(stream), "' is malformed"));
   }
-  return StreamRecord{info.stream_id(), info.created_at_us()};
+  StreamRecord record;
+  record.stream_id = info.stream_id();
+  record.created_at_us = info.created_at_us();
+  if (info.has_truncate_before()) record.truncate_before = info.truncate_before();
+  if (info.has_max_count()) record.max_count = info.max_count();
+  if (info.has_max_age_us()) record.max_age_us = info.max_age_us();
+  record.tombstoned = info.tombstoned();
+  if (info.has_last_revision()) {
+    record.last_revision = info.last_revision();
+    record.last_position = info.last_position();
+    record.last_recorded_at_us = info.last_recorded_at_us();
+  }
+  return record;
 }
 
-absl::StatusOr<StreamTail> ReadStreamTail(Storage& storage, uint64_t stream_id) {
+absl::StatusOr<std::optional<StreamTail>> ReadStreamTail(Storage& storage, uint64_t stream_id) {
   const std::string lower = StreamEventKey(stream_id, Revision(0));
   const std::string upper = StreamEventsEnd(stream_id);
   rocksdb::Slice lower_slice(lower), upper_slice(upper);
@@ -37,13 +73,24 @@ absl::StatusOr<StreamTail> ReadStreamTail(Storage& storage, uint64_t stream_id) 
   it->SeekForPrev(StreamEventKey(stream_id, Revision(~uint64_t{0})));
   if (!it->Valid()) {
     ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "read stream tail"));
-    return absl::DataLossError(absl::StrCat("stream id ", stream_id, " has a record but no events"));
+    return std::nullopt;
   }
   storage::v1::StoredEvent last;
   if (!last.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
     return absl::DataLossError(absl::StrCat("last event of stream id ", stream_id, " does not parse"));
   }
   return StreamTail{Revision(last.revision()), Position(last.position()), last.recorded_at_us()};
+}
+
+absl::StatusOr<std::optional<StreamTail>> ReadStreamHead(Storage& storage,
+                                                         const StreamRecord& record) {
+  std::optional<StreamTail> tail;
+  ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamTail(storage, record.stream_id));
+  if (record.last_revision && (!tail || tail->last_revision.value() < *record.last_revision)) {
+    return StreamTail{Revision(*record.last_revision), Position(record.last_position),
+                      record.last_recorded_at_us};
+  }
+  return tail;
 }
 
 }  // namespace annals::internal

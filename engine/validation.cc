@@ -64,6 +64,21 @@ absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& opt
   return absl::OkStatus();
 }
 
+absl::Status ValidateReadableStreamName(std::string_view stream, const StoreOptions& options) {
+  if (stream.starts_with("$$") && stream.size() > 2) {
+    return ValidateStreamName(stream.substr(2), options);
+  }
+  return ValidateStreamName(stream, options);
+}
+
+absl::Status ValidateIndexKey(std::string_view what, std::string_view key) {
+  if (key.empty()) return absl::InvalidArgumentError(absl::StrCat(std::string(what), " is empty"));
+  if (key.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(what), " contains a NUL byte"));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 size_t EventBytes(const EventData& event) {
@@ -91,6 +106,16 @@ absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options,
     if (event.type.empty()) return absl::InvalidArgumentError(where() + "event type is empty");
     if (!IsValidUtf8(event.type)) {
       return absl::InvalidArgumentError(where() + "event type is not valid UTF-8");
+    }
+    // Index keys end their name with a NUL byte (docs/FORMAT.md).
+    if (event.type.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(where() + "event type contains a NUL byte");
+    }
+    if (event.correlation_id.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(where() + "correlation id contains a NUL byte");
+    }
+    if (event.causation_id.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError(where() + "causation id contains a NUL byte");
     }
     size_t bytes = EventBytes(event);
     if (bytes > options.max_event_bytes) {

@@ -18,6 +18,14 @@ bool IsValidUtf8(std::string_view text);
 // most options.max_stream_name_bytes, valid UTF-8, no NUL, no leading '$'.
 absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& options);
 
+// As ValidateStreamName, but also accepts `$$<stream>`, the audit stream of
+// a stream's lifecycle operations (readable, never appended to by users).
+absl::Status ValidateReadableStreamName(std::string_view stream, const StoreOptions& options);
+
+// InvalidArgument if an index read's key (category, type, correlation or
+// causation id) is empty or holds a NUL byte.
+absl::Status ValidateIndexKey(std::string_view what, std::string_view key);
+
 // Checks one append request and assigns ids to events that have none.
 // `*caller_ids` says whether any event came with an id of the caller's.
 // InvalidArgument naming the stream and event index on any problem.

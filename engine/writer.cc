@@ -8,6 +8,7 @@
 #include "annals/storage/v1/stored_event.pb.h"
 #include "annals/storage/v1/stream_info.pb.h"
 #include "event_codec.h"
+#include "indexes.h"
 #include "key_codec.h"
 #include "status_util.h"
 #include "stream_heads.h"
@@ -27,11 +28,11 @@ bool Satisfies(ExpectedRevision expected, const StreamHead& head) {
     case ExpectedRevision::Kind::kAny:
       return true;
     case ExpectedRevision::Kind::kNoStream:
-      return !head.exists;
+      return !head.visible();
     case ExpectedRevision::Kind::kStreamExists:
-      return head.exists;
+      return head.visible();
     case ExpectedRevision::Kind::kExact:
-      return head.exists && head.last_revision == expected.revision();
+      return head.visible() && head.last_revision == expected.revision();
   }
   return false;
 }
@@ -39,8 +40,18 @@ bool Satisfies(ExpectedRevision expected, const StreamHead& head) {
 StreamConflict ConflictOf(const std::string& stream, ExpectedRevision expected,
                           const StreamHead& head) {
   StreamConflict conflict{stream, expected, std::nullopt};
-  if (head.exists) conflict.actual = head.last_revision;
+  if (head.visible()) conflict.actual = head.last_revision;
   return conflict;
+}
+
+absl::Status TombstonedError(const std::string& stream) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("stream '", stream, "' is deleted (tombstoned); its name cannot be used again"));
+}
+
+// A JSON number member, for the audit events' data.
+void AddJsonMember(std::string* json, std::string_view name, uint64_t value) {
+  absl::StrAppend(json, json->size() > 1 ? "," : "", "\"", std::string(name), "\":", value);
 }
 
 // Writes staged by one request: merged into the group only if the whole
@@ -90,8 +101,45 @@ Writer::Writer(std::shared_ptr<Storage> storage, const StoreOptions& options,
 
 absl::StatusOr<std::vector<AppendResult>> Writer::Submit(MultiAppendRequest input,
                                                          std::vector<bool> caller_ids) {
-  Request request{std::move(input), std::move(caller_ids), absl::UnknownError("not committed"),
-                  false, {}};
+  Request request{std::move(input), std::nullopt, std::move(caller_ids),
+                  absl::UnknownError("not committed"), false, {}};
+  return SubmitRequest(request);
+}
+
+absl::StatusOr<Position> Writer::SubmitLifecycle(LifecycleChange change) {
+  Request request{{}, std::move(change), {}, absl::UnknownError("not committed"), false, {}};
+  absl::StatusOr<std::vector<AppendResult>> result = SubmitRequest(request);
+  if (!result.ok()) return result.status();
+  return result->front().last_position;
+}
+
+void Writer::RunExclusive(const std::string& stream, const std::function<void()>& fn) {
+  MutexLock lock(&write_mu_);
+  fn();
+  heads_.erase(stream);
+}
+
+Writer::Wake Writer::AwaitHeadBeyond(Position seen, absl::Time deadline,
+                                     const std::atomic<bool>& stop) {
+  auto stopped = [&] {
+    return stop.load(std::memory_order_acquire) ||
+           subscriptions_closed_.load(std::memory_order_acquire);
+  };
+  MutexLock lock(&notify_mu_);
+  const bool woke = notify_mu_.AwaitOnWithTimeout(
+      notify_cv_, [&] { return head() > seen || stopped(); },
+      std::max(deadline - absl::Now(), absl::ZeroDuration()));
+  if (stopped()) return Wake::kStopped;
+  return woke ? Wake::kAdvanced : Wake::kTimeout;
+}
+
+void Writer::WakeWaiters() {
+  // Taking the lock orders this wake after any waiter's predicate check.
+  { MutexLock lock(&notify_mu_); }
+  notify_cv_.notify_all();
+}
+
+absl::StatusOr<std::vector<AppendResult>> Writer::SubmitRequest(Request& request) {
   queue_mu_.Lock();
   if (closed_) {
     queue_mu_.Unlock();
@@ -160,11 +208,15 @@ void Writer::AwaitPublished(Position position) {
 }
 
 void Writer::Close() {
-  MutexLock lock(&queue_mu_);
-  closed_ = true;
-  queue_mu_.Await([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-    return queue_.empty() && !leader_active_;
-  });
+  {
+    MutexLock lock(&queue_mu_);
+    closed_ = true;
+    queue_mu_.Await([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+      return queue_.empty() && !leader_active_;
+    });
+  }
+  subscriptions_closed_.store(true, std::memory_order_release);
+  WakeWaiters();
 }
 
 absl::StatusOr<StreamHead> Writer::LoadHead(const std::string& stream, const GroupState& group) {
@@ -178,13 +230,14 @@ absl::StatusOr<StreamHead> Writer::LoadHead(const std::string& stream, const Gro
   std::optional<StreamRecord> record;
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*storage_, stream));
   if (record.has_value()) {
-    StreamTail tail;
-    ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamTail(*storage_, record->stream_id));
-    head.exists = true;
-    head.stream_id = record->stream_id;
-    head.created_at_us = record->created_at_us;
-    head.last_revision = tail.last_revision;
-    head.last_position = tail.last_position;
+    head.record = *record;
+    std::optional<StreamTail> tail;
+    ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*storage_, *record));
+    if (tail.has_value()) {
+      head.exists = true;
+      head.last_revision = tail->last_revision;
+      head.last_position = tail->last_position;
+    }
   }
   if (heads_.size() >= kMaxCachedHeads) heads_.clear();
   heads_[stream] = head;
@@ -222,7 +275,7 @@ absl::StatusOr<IdMatch> MatchStoredFrom(Storage& storage, const Staged& request,
     Revision revision(first.value() + k);
     if (revision > head.last_revision) break;
     ANNALS_ASSIGN_OR_RETURN(auto found,
-                            FindEventAt(storage, request, group, head.stream_id, revision));
+                            FindEventAt(storage, request, group, head.stream_id(), revision));
     if (!found.has_value() || found->first != events[k].event_id) continue;
     if (match.matched == 0) match.original.first_position = found->second;
     ++match.matched;
@@ -240,7 +293,7 @@ absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request,
   IdMatch match;
   bool consecutive = true;
   for (size_t k = 0; k < events.size(); ++k) {
-    EventIdStreamKey key{events[k].event_id, head.stream_id};
+    EventIdStreamKey key{events[k].event_id, head.stream_id()};
     std::optional<EventIdValue> found;
     if (auto it = request.ids.find(key); it != request.ids.end()) {
       found = it->second;
@@ -250,7 +303,7 @@ absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request,
       std::string value;
       rocksdb::Status s =
           storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kEventIds),
-                            EventIdKey(events[k].event_id, head.stream_id), &value);
+                            EventIdKey(events[k].event_id, head.stream_id()), &value);
       if (!s.ok() && !s.IsNotFound()) return FromRocksDb(s, "read event id");
       if (s.ok()) {
         found = DecodeEventIdValue(value);
@@ -274,6 +327,12 @@ absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request,
   return match;
 }
 
+}  // namespace
+
+std::string AuditStreamOf(std::string_view stream) { return absl::StrCat("$$", std::string(stream)); }
+
+namespace {
+
 absl::Status PartialOverlapError(const std::string& stream, const IdMatch& match,
                                  size_t event_count) {
   return absl::AlreadyExistsError(absl::StrCat(
@@ -288,8 +347,10 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
   MultiAppendRequest& input = request.input;
   Storage& storage = *storage_;
   std::vector<StreamConflict> conflicts;
+  if (request.lifecycle.has_value()) return StageLifecycle(*request.lifecycle, group);
   for (const StreamCondition& condition : input.conditions) {
     ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(condition.stream, group));
+    if (head.record.tombstoned) return TombstonedError(condition.stream);
     if (!Satisfies(condition.expected, head)) {
       conflicts.push_back(ConflictOf(condition.stream, condition.expected, head));
     }
@@ -301,16 +362,17 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
   for (size_t i = 0; i < input.appends.size(); ++i) {
     const AppendRequest& append = input.appends[i];
     ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(append.stream, group));
+    if (head.record.tombstoned) return TombstonedError(append.stream);
     heads.push_back(head);
     const ExpectedRevision expected = append.expected;
     using Kind = ExpectedRevision::Kind;
     std::optional<IdMatch> match;
     bool passes = Satisfies(expected, head);
-    if (passes && head.exists && request.caller_ids[i] &&
+    if (passes && head.visible() && request.caller_ids[i] &&
         (expected.kind() == Kind::kAny || expected.kind() == Kind::kStreamExists)) {
       ANNALS_ASSIGN_OR_RETURN(match,
                               MatchStoredIds(storage, group.request, group.staged, head, append.events));
-    } else if (!passes && head.exists &&
+    } else if (!passes && head.visible() &&
                (expected.kind() == Kind::kNoStream ||
                 (expected.kind() == Kind::kExact && expected.revision() < head.last_revision))) {
       Revision first = expected.kind() == Kind::kNoStream ? Revision(0) : expected.revision().Next();
@@ -348,63 +410,146 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
   results.reserve(input.appends.size());
   for (size_t i = 0; i < input.appends.size(); ++i) {
     AppendRequest& append = input.appends[i];
-    StreamHead head = heads[i];
-    if (head.stream_id == 0) {
-      head.stream_id = group.next_stream_id++;
-      group.stream_id_counter_dirty = true;
-      head.created_at_us = group.recorded_at_us;
-      // The stream's one record, written with its first event.
-      storage::v1::StreamInfo info;
-      info.set_stream_id(head.stream_id);
-      info.set_created_at_us(head.created_at_us);
-      group.batch.Put(storage.cf(Cf::kStreams), StreamKey(append.stream), info.SerializeAsString());
-    }
     // Only ids the caller chose can come back in a retry; ids the store made
     // up are never indexed (they cost W2 40% when they were).
-    const bool index_ids = request.caller_ids[i];
-    AppendResult result;
-    result.first_revision = head.exists ? head.last_revision.Next() : Revision(0);
-    result.first_position = group.next_position;
-    Revision revision = result.first_revision;
-    for (EventData& event : append.events) {
-      storage::v1::StoredEvent& stored = group.scratch;
-      stored.Clear();
-      stored.set_stream_id(head.stream_id);
-      stored.set_stream(append.stream);
-      stored.set_revision(revision.value());
-      stored.set_position(group.next_position.value());
-      stored.set_event_id(std::string(event.event_id.AsBytes()));
-      stored.set_type(std::move(event.type));
-      stored.set_data(std::move(event.data));
-      stored.set_content_type(std::move(event.content_type));
-      for (auto& [key, value] : event.metadata) (*stored.mutable_metadata())[key] = value;
-      stored.set_correlation_id(std::move(event.correlation_id));
-      stored.set_causation_id(std::move(event.causation_id));
-      stored.set_recorded_at_us(group.recorded_at_us);
-      std::string value = EncodeStoredEvent(stored, group.chain, &group.chain);
-
-      group.batch.Put(storage.cf(Cf::kLog), LogKey(group.next_position), value);
-      group.batch.Put(storage.cf(Cf::kStreamEvents), StreamEventKey(head.stream_id, revision),
-                      value);
-      if (index_ids) {
-        group.batch.Put(storage.cf(Cf::kEventIds), EventIdKey(event.event_id, head.stream_id),
-                        EncodeEventIdValue({group.next_position, revision}));
-        group.request.ids[{event.event_id, head.stream_id}] = {group.next_position, revision};
-      }
-      group.request.events[{head.stream_id, revision.value()}] = {event.event_id,
-                                                                  group.next_position};
-      result.last_revision = revision;
-      result.last_position = group.next_position;
-      revision = revision.Next();
-      group.next_position = group.next_position.Next();
-    }
-    head.exists = true;
-    head.last_revision = result.last_revision;
-    head.last_position = result.last_position;
-    group.request.heads[append.stream] = head;
-    results.push_back(result);
+    results.push_back(
+        StageEvents(append.stream, heads[i], append.events, request.caller_ids[i], group));
   }
   return results;
+}
+
+AppendResult Writer::StageEvents(const std::string& stream, StreamHead head,
+                                 std::vector<EventData>& events, bool index_ids,
+                                 GroupState& group) {
+  Storage& storage = *storage_;
+  if (head.record.stream_id == 0) {
+    head.record.stream_id = group.next_stream_id++;
+    group.stream_id_counter_dirty = true;
+    head.record.created_at_us = group.recorded_at_us;
+    // The stream's record, written with its first event.
+    group.batch.Put(storage.cf(Cf::kStreams), StreamKey(stream), head.record.Encode());
+  }
+  const uint64_t stream_id = head.record.stream_id;
+  AppendResult result;
+  result.first_revision = head.exists ? head.last_revision.Next() : Revision(0);
+  result.first_position = group.next_position;
+  Revision revision = result.first_revision;
+  for (EventData& event : events) {
+    const Position position = group.next_position;
+    // Secondary indexes, in the same batch as the event (never out of step).
+    ForEachIndexKey(stream, event.type, event.correlation_id, event.causation_id, position,
+                    [&](Cf cf, const std::string& key) {
+                      group.batch.Put(storage.cf(cf), key, rocksdb::Slice());
+                    });
+    storage::v1::StoredEvent& stored = group.scratch;
+    stored.Clear();
+    stored.set_stream_id(stream_id);
+    stored.set_stream(stream);
+    stored.set_revision(revision.value());
+    stored.set_position(position.value());
+    stored.set_event_id(std::string(event.event_id.AsBytes()));
+    stored.set_type(std::move(event.type));
+    stored.set_data(std::move(event.data));
+    stored.set_content_type(std::move(event.content_type));
+    for (auto& [key, value] : event.metadata) (*stored.mutable_metadata())[key] = value;
+    stored.set_correlation_id(std::move(event.correlation_id));
+    stored.set_causation_id(std::move(event.causation_id));
+    stored.set_recorded_at_us(group.recorded_at_us);
+    std::string value = EncodeStoredEvent(stored, group.chain, &group.chain);
+
+    group.batch.Put(storage.cf(Cf::kLog), LogKey(position), value);
+    group.batch.Put(storage.cf(Cf::kStreamEvents), StreamEventKey(stream_id, revision), value);
+    if (index_ids) {
+      group.batch.Put(storage.cf(Cf::kEventIds), EventIdKey(event.event_id, stream_id),
+                      EncodeEventIdValue({position, revision}));
+      group.request.ids[{event.event_id, stream_id}] = {position, revision};
+    }
+    group.request.events[{stream_id, revision.value()}] = {event.event_id, position};
+    result.last_revision = revision;
+    result.last_position = position;
+    revision = revision.Next();
+    group.next_position = group.next_position.Next();
+  }
+  head.exists = true;
+  head.last_revision = result.last_revision;
+  head.last_position = result.last_position;
+  group.request.heads[stream] = head;
+  return result;
+}
+
+absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const LifecycleChange& change,
+                                                                 GroupState& group) {
+  using Kind = LifecycleChange::Kind;
+  ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(change.stream, group));
+  if (head.record.tombstoned) return TombstonedError(change.stream);
+  if (!Satisfies(change.options.expected, head)) {
+    return WrongExpectedRevisionError(
+        WrongExpectedRevision{{ConflictOf(change.stream, change.options.expected, head)}});
+  }
+  StreamRecord& record = head.record;
+  EventData audit;
+  std::string json = "{";
+  switch (change.kind) {
+    case Kind::kSetMetadata: {
+      audit.type = "$metadata";
+      record.max_count = change.metadata.max_count;
+      record.max_age_us.reset();
+      if (change.metadata.max_age) {
+        record.max_age_us = absl::ToInt64Microseconds(*change.metadata.max_age);
+      }
+      // New settings never undelete: a soft delete's truncation stays.
+      std::optional<uint64_t> truncate;
+      if (change.metadata.truncate_before) truncate = change.metadata.truncate_before->value();
+      if (head.deleted() && (!truncate || *truncate < *record.truncate_before)) {
+        truncate = record.truncate_before;
+      }
+      record.truncate_before = truncate;
+      if (record.max_count) AddJsonMember(&json, "maxCount", *record.max_count);
+      if (record.max_age_us) AddJsonMember(&json, "maxAgeSeconds", *record.max_age_us / 1000000);
+      if (record.truncate_before) AddJsonMember(&json, "truncateBefore", *record.truncate_before);
+      break;
+    }
+    case Kind::kDelete:
+      if (!head.visible()) {
+        return absl::NotFoundError(absl::StrCat("stream '", change.stream, "' not found"));
+      }
+      audit.type = "$streamDeleted";
+      record.truncate_before = head.last_revision.value() + 1;
+      AddJsonMember(&json, "truncateBefore", *record.truncate_before);
+      break;
+    case Kind::kTombstone:
+      if (!head.exists) {
+        return absl::NotFoundError(absl::StrCat("stream '", change.stream, "' not found"));
+      }
+      audit.type = "$streamTombstoned";
+      record.tombstoned = true;
+      break;
+  }
+  json += "}";
+  if (head.exists) {
+    // Scavenge may remove every event; the record keeps the numbering.
+    record.last_revision = head.last_revision.value();
+    record.last_position = head.last_position.value();
+    record.last_recorded_at_us = group.recorded_at_us;
+  }
+  if (record.stream_id == 0) {
+    record.stream_id = group.next_stream_id++;
+    group.stream_id_counter_dirty = true;
+    record.created_at_us = group.recorded_at_us;
+  }
+  group.batch.Put(storage_->cf(Cf::kStreams), StreamKey(change.stream), record.Encode());
+  group.request.heads[change.stream] = head;
+
+  audit.data = std::move(json);
+  audit.content_type = "application/json";
+  if (!change.options.actor.empty()) audit.metadata["actor"] = change.options.actor;
+  if (!change.options.reason.empty()) audit.metadata["reason"] = change.options.reason;
+  audit.event_id = EventId::Generate();
+  const std::string audit_stream = AuditStreamOf(change.stream);
+  ANNALS_ASSIGN_OR_RETURN(StreamHead audit_head, LoadHead(audit_stream, group));
+  std::vector<EventData> events;
+  events.push_back(std::move(audit));
+  return std::vector<AppendResult>{StageEvents(audit_stream, audit_head, events, false, group)};
 }
 
 void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
@@ -442,6 +587,12 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
   }
   if (staged_requests.empty()) return;
 
+  if (group.recorded_at_us > last_recorded_at_us_) {
+    // The time index: the first position recorded at this time.
+    std::string position;
+    AppendBigEndian64(&position, committed_head_.value() + 1);
+    group.batch.Put(storage_->cf(Cf::kByTime), TimeKey(group.recorded_at_us), position);
+  }
   if (group.stream_id_counter_dirty) {
     storage::v1::StreamIdCounter counter;
     counter.set_next_stream_id(group.next_stream_id);
@@ -468,6 +619,7 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
   next_stream_id_ = group.next_stream_id;
   last_recorded_at_us_ = group.recorded_at_us;
   published_head_.store(committed_head_.value(), std::memory_order_release);
+  WakeWaiters();
 }
 
 }  // namespace annals::internal

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,21 +25,47 @@
 #include "annals/append.h"
 #include "annals/errors.h"
 #include "annals/options.h"
+#include "annals/streams.h"
 #include "hash_chain.h"
 #include "mutex.h"
 #include "rocksdb/write_batch.h"
 #include "storage.h"
+#include "stream_heads.h"
 
 namespace annals::internal {
 
 // What the writer knows of one stream.
 struct StreamHead {
+  // The stream has had events: its numbering continues after last_revision
+  // (even when they are deleted).
   bool exists = false;
-  uint64_t stream_id = 0;
   Revision last_revision;
   Position last_position;
-  int64_t created_at_us = 0;
+  // The `streams` record; record.stream_id == 0 while there is none.
+  StreamRecord record;
+
+  uint64_t stream_id() const { return record.stream_id; }
+  // Soft-deleted: every event hidden by truncate_before.
+  bool deleted() const {
+    return exists && record.truncate_before.has_value() &&
+           *record.truncate_before > last_revision.value();
+  }
+  // What expected-revision checks see: a soft-deleted stream is no stream.
+  bool visible() const { return exists && !deleted(); }
 };
+
+// A lifecycle operation (annals/streams.h), committed through the writer so
+// that it is ordered with appends and recorded in `$$<stream>`.
+struct LifecycleChange {
+  enum class Kind { kSetMetadata, kDelete, kTombstone };
+  Kind kind = Kind::kSetMetadata;
+  std::string stream;
+  StreamMetadata metadata;  // kSetMetadata
+  LifecycleOptions options;
+};
+
+// The audit stream of `stream`'s lifecycle operations.
+std::string AuditStreamOf(std::string_view stream);
 
 // The state recovered from disk when the store opens.
 struct RecoveredState {
@@ -62,6 +89,28 @@ class Writer {
                                                    std::vector<bool> caller_ids)
       ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
 
+  // Commits a lifecycle operation with the next group. Returns the position
+  // of its audit event.
+  absl::StatusOr<Position> SubmitLifecycle(LifecycleChange change)
+      ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
+
+  // Runs `fn` with no group being committed (Scavenge's deletes), then
+  // forgets the cached head of `stream` so the next use rereads its record.
+  void RunExclusive(const std::string& stream, const std::function<void()>& fn)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+
+  // Subscriptions: waits until head() > `seen`, `stop` is set, subscriptions
+  // are closed, or `deadline`. Returns true if the head moved past `seen`.
+  enum class Wake { kAdvanced, kTimeout, kStopped };
+  Wake AwaitHeadBeyond(Position seen, absl::Time deadline, const std::atomic<bool>& stop)
+      ABSL_LOCKS_EXCLUDED(notify_mu_);
+  // Wakes every AwaitHeadBeyond so it rechecks `stop`.
+  void WakeWaiters() ABSL_LOCKS_EXCLUDED(notify_mu_);
+  // True once Close() has run: subscriptions end.
+  bool closed_for_subscriptions() const {
+    return subscriptions_closed_.load(std::memory_order_acquire);
+  }
+
   // The last published position: every position up to it is committed.
   Position head() const { return Position(published_head_.load(std::memory_order_acquire)); }
 
@@ -75,6 +124,7 @@ class Writer {
  private:
   struct Request {
     MultiAppendRequest input;
+    std::optional<LifecycleChange> lifecycle;  // instead of `input`
     std::vector<bool> caller_ids;  // per append, see Submit
     absl::StatusOr<std::vector<AppendResult>> result;  // written by the leader
     bool done = false;                                  // guarded by queue_mu_
@@ -94,8 +144,18 @@ class Writer {
   // request's results or its error (then nothing of it is staged).
   absl::StatusOr<std::vector<AppendResult>> Stage(Request& request, GroupState& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::StatusOr<std::vector<AppendResult>> StageLifecycle(const LifecycleChange& change,
+                                                           GroupState& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Stages `events` at the end of `stream` (head as loaded) with their index
+  // entries; creates the stream's record if it has none.
+  AppendResult StageEvents(const std::string& stream, StreamHead head,
+                           std::vector<EventData>& events, bool index_ids, GroupState& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<StreamHead> LoadHead(const std::string& stream, const GroupState& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::StatusOr<std::vector<AppendResult>> SubmitRequest(Request& request)
+      ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
 
   // Constant after construction.
   const std::shared_ptr<Storage> storage_;
@@ -123,6 +183,10 @@ class Writer {
 
   // Readers load it without a lock; the leader stores it after each commit.
   std::atomic<uint64_t> published_head_;
+  // Subscriptions sleep on notify_cv_ until the head moves (AwaitHeadBeyond).
+  Mutex notify_mu_;
+  std::condition_variable notify_cv_;
+  std::atomic<bool> subscriptions_closed_{false};
   // Duration of the last synced commit in µs: bounds the commit delay.
   // Written by the leader, read by the next one.
   std::atomic<int64_t> last_sync_micros_{0};

@@ -31,6 +31,12 @@ class EventIterator {
   virtual const EventRecord& record() const = 0;
   // OK unless the read failed (DataLoss for a corrupt event).
   virtual absl::Status status() const = 0;
+  // How far the read has looked, whether or not events matched: forward,
+  // every position at or before it was returned or filtered out (backward:
+  // at or after it). At the end of a forward read it is the head the read
+  // saw, so a consumer whose filter rarely matches still advances: continue
+  // with `from = reached() + 1`. Position(0) before anything was looked at.
+  virtual Position reached() const = 0;
 
  protected:
   EventIterator() = default;

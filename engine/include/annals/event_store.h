@@ -1,7 +1,9 @@
 // annals/event_store.h: EventStore, the handle to one store directory. Start
 // here: open a store, append events to streams with optimistic concurrency,
-// read a stream or the global log ($all). Related: annals/append.h (requests),
-// annals/options.h, annals/event_iterator.h, annals/errors.h.
+// read a stream, the global log ($all) or an index, subscribe, and manage a
+// stream's lifecycle. Related: annals/append.h (requests), annals/options.h,
+// annals/event_iterator.h, annals/filter.h, annals/subscription.h,
+// annals/streams.h, annals/errors.h.
 #ifndef ANNALS_EVENT_STORE_H_
 #define ANNALS_EVENT_STORE_H_
 
@@ -16,27 +18,22 @@
 #include "annals/append.h"
 #include "annals/event.h"
 #include "annals/event_iterator.h"
+#include "annals/filter.h"
 #include "annals/options.h"
+#include "annals/streams.h"
+#include "annals/subscription.h"
 #include "annals/types.h"
 
 namespace annals {
 
-// What the store knows about one stream.
-struct StreamInfo {
-  std::string stream;
-  Revision last_revision;
-  Position last_position;
-  absl::Time created_at;
-  absl::Time updated_at;
-};
-
-// The on-disk format version this library writes (docs/FORMAT.md).
-inline constexpr uint32_t kFormatVersion = 1;
+// The on-disk format version this library writes (docs/FORMAT.md). Stores of
+// an older version are upgraded in place by Open.
+inline constexpr uint32_t kFormatVersion = 2;
 
 // Handle to one store directory. Thread-safe: every method may be called from
 // any thread. The only thread-like work is group commit: concurrent appends
 // are committed together, in one fsync, by whichever caller leads the group.
-// The store runs no user code.
+// The store runs no user code (subscriptions are pulled).
 class EventStore {
  public:
   // Opens the store in directory `path`. Returns the open store.
@@ -66,24 +63,86 @@ class EventStore {
   // (nothing written); otherwise as Append.
   virtual absl::StatusOr<MultiAppendResult> AppendMulti(MultiAppendRequest request) = 0;
 
-  // Reads the events of `stream`. Returns an iterator (see EventIterator).
-  // NotFound if the stream has no events; InvalidArgument for a bad name.
+  // Reads the events of `stream`, applying its retention (StreamMetadata).
+  // Returns an iterator (see EventIterator). NotFound if the stream has no
+  // events or was soft-deleted; FailedPrecondition if tombstoned;
+  // InvalidArgument for a bad name. `$$<stream>` names the stream's audit
+  // stream of lifecycle operations.
   virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadStream(
       std::string_view stream, const ReadStreamOptions& options = {}) = 0;
 
-  // Reads the global log ($all) in position order. Returns an iterator.
+  // Reads the global log ($all) in position order, narrowed by
+  // options.filter and options.since/until. The log shows every event still
+  // on disk: retention hides events from stream reads at once, from the log
+  // and the indexes when Scavenge removes them (as KurrentDB's $all).
   virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadAll(
       const ReadAllOptions& options = {}) = 0;
 
-  // Returns what the store knows about `stream`. NotFound if it has no events.
+  // Index reads: the events of one category (stream names `category-...`),
+  // of one event type, or with one correlation / causation id, in position
+  // order, with every ReadAllOptions bound and filter applied on top.
+  // InvalidArgument for an empty or malformed key.
+  virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadCategory(
+      std::string_view category, const ReadAllOptions& options = {}) = 0;
+  virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadEventType(
+      std::string_view type, const ReadAllOptions& options = {}) = 0;
+  virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadCorrelation(
+      std::string_view correlation_id, const ReadAllOptions& options = {}) = 0;
+  virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadCausation(
+      std::string_view causation_id, const ReadAllOptions& options = {}) = 0;
+
+  // The position of the first event recorded at or after `time`; head + 1
+  // if there is none yet. One index seek.
+  virtual absl::StatusOr<Position> FindPosition(absl::Time time) = 0;
+
+  // Returns what the store knows about `stream`, deleted or not. NotFound if
+  // it never had events.
   virtual absl::StatusOr<StreamInfo> GetStreamInfo(std::string_view stream) = 0;
+
+  // Stream lifecycle (KurrentDB semantics). Each checks options.expected
+  // like an append (Aborted with the typed payload on a mismatch), is
+  // recorded as an event of `$$<stream>`, and returns that event's position.
+  // FailedPrecondition on a tombstoned stream.
+  //
+  // Sets the stream's retention (replacing the previous settings). The
+  // stream need not exist yet. InvalidArgument for max_count 0 or max_age
+  // under a second.
+  virtual absl::StatusOr<Position> SetStreamMetadata(std::string_view stream,
+                                                     const StreamMetadata& metadata,
+                                                     const LifecycleOptions& options = {}) = 0;
+  // The stream's retention settings (empty if never set).
+  virtual absl::StatusOr<StreamMetadata> GetStreamMetadata(std::string_view stream) = 0;
+  // Soft delete: hides every current event (reads answer NotFound); the
+  // next append recreates the stream with revisions continuing after the
+  // old last one. NotFound if the stream has no events.
+  virtual absl::StatusOr<Position> DeleteStream(std::string_view stream,
+                                                const LifecycleOptions& options = {}) = 0;
+  // Hard delete: the stream and its name are gone for good; reads and
+  // appends answer FailedPrecondition. NotFound if the stream has no events.
+  virtual absl::StatusOr<Position> TombstoneStream(std::string_view stream,
+                                                   const LifecycleOptions& options = {}) = 0;
+  // Physically removes the events that deletes, tombstones and retention
+  // hide, with their index entries, then compacts so the disk space is
+  // returned. Appends and reads go on meanwhile.
+  virtual absl::StatusOr<ScavengeResult> Scavenge() = 0;
+
+  // Subscribes to a stream, $all or a filter (see annals/subscription.h).
+  // InvalidArgument for bad options; FailedPrecondition if the durable name
+  // is in use by an open subscription, or stored for another target.
+  virtual absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(
+      const SubscribeOptions& options) = 0;
+  // Every durable subscriber with its checkpoint and lag, by name.
+  virtual absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() = 0;
+  // Forgets a durable subscriber's checkpoint. NotFound if unknown.
+  virtual absl::Status DeleteSubscriber(std::string_view name) = 0;
 
   // The position of the last committed event (0 for an empty store). Every
   // position up to it is readable.
   virtual Position head() const = 0;
 
-  // Waits for in-flight appends, flushes memory to disk, then closes. Later
-  // calls return Unavailable. Open iterators stay usable; the files close
+  // Waits for in-flight appends, stops every subscription (their Next
+  // returns Cancelled), flushes memory to disk, then closes. Later calls
+  // return Unavailable. Open iterators stay usable; the files close
   // when the last one is gone. Idempotent. A non-OK status reports a failed
   // flush; every acknowledged append is durable regardless.
   virtual absl::Status Close() = 0;

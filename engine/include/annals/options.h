@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "absl/time/time.h"
+#include "annals/filter.h"
 #include "annals/types.h"
 
 namespace annals {
@@ -61,15 +62,23 @@ struct ReadStreamOptions {
   uint64_t max_count = std::numeric_limits<uint64_t>::max();
 };
 
-// How to read the global log ($all). Thread-compatible.
+// How to read the global log ($all), or the part of it an index selects
+// (ReadCategory, ReadEventType, ReadCorrelation, ReadCausation). Events come
+// in position order (descending for backward reads). Thread-compatible.
 struct ReadAllOptions {
   // Default: kForward.
   Direction direction = Direction::kForward;
-  // First position returned. Forward: at or after it; backward: at or before
-  // it. Default: position 1 (forward) or the head (backward).
+  // First position considered. Forward: at or after it; backward: at or
+  // before it. Default: position 1 (forward) or the head (backward).
   std::optional<Position> from;
   // Most events returned. Default: unbounded.
   uint64_t max_count = std::numeric_limits<uint64_t>::max();
+  // Only events this filter selects. Default: all.
+  EventFilter filter;
+  // Only events recorded in [since, until): `since` finds the first event
+  // recorded at or after it with one index seek. Default: no bound.
+  std::optional<absl::Time> since;
+  std::optional<absl::Time> until;
 };
 
 }  // namespace annals

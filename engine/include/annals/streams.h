@@ -1,0 +1,73 @@
+// annals/streams.h: what the store knows about one stream (StreamInfo), its
+// retention settings (StreamMetadata), and the lifecycle operations' options
+// and results (delete, tombstone, scavenge). Read annals/event_store.h first.
+#ifndef ANNALS_STREAMS_H_
+#define ANNALS_STREAMS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "annals/types.h"
+
+namespace annals {
+
+// Retention of one stream, applied when the stream is read (KurrentDB's
+// $maxCount, $maxAge, $tb). An event is hidden when any limit hides it;
+// Scavenge() later removes hidden events from disk. Plain value.
+struct StreamMetadata {
+  // Keep only the newest `max_count` events (>= 1).
+  std::optional<uint64_t> max_count;
+  // Keep only events recorded within this long before the read (>= 1 s).
+  std::optional<absl::Duration> max_age;
+  // Hide every event with a lower revision.
+  std::optional<Revision> truncate_before;
+
+  friend bool operator==(const StreamMetadata&, const StreamMetadata&) = default;
+};
+
+enum class StreamState {
+  kActive,
+  // Soft-deleted: reads answer NotFound until the next append recreates the
+  // stream, whose revisions continue after the old last one.
+  kDeleted,
+  // Hard-deleted: reads and appends answer FailedPrecondition forever.
+  kTombstoned,
+};
+
+// What the store knows about one stream.
+struct StreamInfo {
+  std::string stream;
+  // The last revision and position ever written, deleted or not.
+  Revision last_revision;
+  Position last_position;
+  absl::Time created_at;
+  absl::Time updated_at;
+  StreamState state = StreamState::kActive;
+  StreamMetadata metadata;
+};
+
+// Who changes a stream's lifecycle, and on what condition. Each operation is
+// itself recorded as an event of the stream's audit stream `$$<stream>`
+// (readable with ReadStream), carrying `actor` and `reason` as metadata.
+struct LifecycleOptions {
+  // Checked against the stream like an append's expected revision.
+  ExpectedRevision expected = ExpectedRevision::Any();
+  std::string actor;
+  std::string reason;
+};
+
+// What Scavenge() removed.
+struct ScavengeResult {
+  uint64_t streams_scavenged = 0;
+  uint64_t events_removed = 0;
+  uint64_t index_entries_removed = 0;
+  // Live SST bytes of the store before and after (after compaction).
+  uint64_t bytes_before = 0;
+  uint64_t bytes_after = 0;
+};
+
+}  // namespace annals
+
+#endif  // ANNALS_STREAMS_H_

@@ -1,0 +1,187 @@
+#include "scavenge.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "event_codec.h"
+#include "indexes.h"
+#include "key_codec.h"
+#include "rocksdb/db.h"
+#include "status_util.h"
+#include "stream_heads.h"
+
+namespace annals::internal {
+namespace {
+
+// Events removed per batch: bounds both the batch and how long appends wait.
+constexpr size_t kEventsPerBatch = 1000;
+
+constexpr Cf kScavengedCfs[] = {Cf::kLog,           Cf::kStreamEvents, Cf::kEventIds,
+                                Cf::kByCategory,    Cf::kByType,       Cf::kByCorrelation,
+                                Cf::kByCausation,   Cf::kStreams};
+
+uint64_t LiveBytes(Storage& storage) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
+    uint64_t bytes = 0;
+    if (storage.db()->GetIntProperty(storage.cf(static_cast<Cf>(i)),
+                                     rocksdb::DB::Properties::kLiveSstFilesSize, &bytes)) {
+      total += bytes;
+    }
+  }
+  return total;
+}
+
+absl::Status FlushAll(Storage& storage) {
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
+    cfs.push_back(storage.cf(static_cast<Cf>(i)));
+  }
+  return FromRocksDb(storage.db()->Flush(rocksdb::FlushOptions(), cfs), "flush for scavenge");
+}
+
+// The first revision of the stream that stays (everything below goes).
+absl::StatusOr<uint64_t> KeepFrom(Storage& storage, const StreamRecord& record,
+                                  const StreamTail& head, int64_t now_us) {
+  const uint64_t end = head.last_revision.value() + 1;
+  if (record.tombstoned) return end;
+  uint64_t keep = std::min(record.truncate_before.value_or(0), end);
+  if (record.max_count && end > *record.max_count) keep = std::max(keep, end - *record.max_count);
+  if (record.max_age_us) {
+    // Revisions are in recorded_at order: skip the expired prefix.
+    const int64_t cutoff = now_us - *record.max_age_us;
+    const std::string lower = StreamEventKey(record.stream_id, Revision(keep));
+    const std::string upper = StreamEventsEnd(record.stream_id);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(
+        storage.db()->NewIterator(read_options, storage.cf(Cf::kStreamEvents)));
+    EventRecord event;
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      ANNALS_RETURN_IF_ERROR(
+          DecodeStoredEvent(std::string_view(it->value().data(), it->value().size()), &event));
+      if (absl::ToUnixMicros(event.recorded_at) >= cutoff) break;
+      keep = event.revision.value() + 1;
+    }
+    ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "scan expired events"));
+  }
+  return keep;
+}
+
+// Removes up to kEventsPerBatch hidden events of `stream`. Returns how many
+// it removed (0: nothing left to remove). REQUIRES: no group committing.
+absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stream,
+                                       const StoreOptions& options, int64_t now_us,
+                                       ScavengeResult* result) {
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(storage, stream));
+  if (!record) return 0;
+  std::optional<StreamTail> head;
+  ANNALS_ASSIGN_OR_RETURN(head, ReadStreamHead(storage, *record));
+  if (!head) return 0;
+  uint64_t keep_from;
+  ANNALS_ASSIGN_OR_RETURN(keep_from, KeepFrom(storage, *record, *head, now_us));
+  if (keep_from == 0) return 0;
+
+  const std::string upper = StreamEventKey(record->stream_id, Revision(keep_from));
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(
+      storage.db()->NewIterator(read_options, storage.cf(Cf::kStreamEvents)));
+  rocksdb::WriteBatch batch;
+  uint64_t removed = 0;
+  std::string first_key, last_key;
+  EventRecord event;
+  for (it->Seek(StreamEventKey(record->stream_id, Revision(0)));
+       it->Valid() && removed < kEventsPerBatch; it->Next()) {
+    ANNALS_RETURN_IF_ERROR(
+        DecodeStoredEvent(std::string_view(it->value().data(), it->value().size()), &event));
+    if (removed == 0) first_key = it->key().ToString();
+    last_key = it->key().ToString();
+    batch.Delete(storage.cf(Cf::kLog), LogKey(event.position));
+    ForEachIndexKey(event.stream, event.type, event.correlation_id, event.causation_id,
+                    event.position, [&](Cf cf, const std::string& key) {
+                      batch.Delete(storage.cf(cf), key);
+                      ++result->index_entries_removed;
+                    });
+    batch.Delete(storage.cf(Cf::kEventIds), EventIdKey(event.event_id, record->stream_id));
+    ++removed;
+  }
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "scan hidden events"));
+  if (removed == 0) return 0;
+  // One range tombstone for the stream's own copies: [first, last].
+  std::string end_key = last_key;
+  end_key.push_back('\0');
+  batch.DeleteRange(storage.cf(Cf::kStreamEvents), first_key, end_key);
+  if (keep_from > head->last_revision.value() && !record->last_revision) {
+    // The last event goes too: the record keeps the head from now on.
+    record->last_revision = head->last_revision.value();
+    record->last_position = head->last_position.value();
+    record->last_recorded_at_us = head->last_recorded_at_us;
+    batch.Put(storage.cf(Cf::kStreams), StreamKey(stream), record->Encode());
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options.sync;
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(storage.db()->Write(write_options, &batch), "scavenge batch"));
+  result->events_removed += removed;
+  return removed;
+}
+
+}  // namespace
+
+absl::StatusOr<ScavengeResult> Scavenge(Storage& storage, Writer& writer,
+                                        const StoreOptions& options) {
+  ScavengeResult result;
+  ANNALS_RETURN_IF_ERROR(FlushAll(storage));
+  result.bytes_before = LiveBytes(storage);
+  const int64_t now_us = absl::ToUnixMicros(options.clock ? options.clock() : absl::Now());
+
+  // Streams with anything to hide: a lifecycle setting in their record.
+  std::vector<std::string> candidates;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(Cf::kStreams)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string stream = it->key().ToString();
+      std::optional<StreamRecord> record;
+      ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(storage, stream));
+      if (record && (record->tombstoned || record->truncate_before || record->max_count ||
+                     record->max_age_us)) {
+        candidates.push_back(std::move(stream));
+      }
+    }
+    ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "scan streams"));
+  }
+
+  for (const std::string& stream : candidates) {
+    bool any = false;
+    for (;;) {
+      absl::StatusOr<uint64_t> removed = 0;
+      writer.RunExclusive(stream, [&] {
+        removed = ScavengeBatch(storage, stream, options, now_us, &result);
+      });
+      if (!removed.ok()) return removed.status();
+      if (*removed == 0) break;
+      any = true;
+    }
+    if (any) ++result.streams_scavenged;
+  }
+
+  if (result.events_removed > 0) {
+    ANNALS_RETURN_IF_ERROR(FlushAll(storage));
+    rocksdb::CompactRangeOptions compact;
+    compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    for (Cf cf : kScavengedCfs) {
+      ANNALS_RETURN_IF_ERROR(FromRocksDb(
+          storage.db()->CompactRange(compact, storage.cf(cf), nullptr, nullptr), "compact"));
+    }
+  }
+  result.bytes_after = LiveBytes(storage);
+  return result;
+}
+
+}  // namespace annals::internal

@@ -1,0 +1,360 @@
+// Stream lifecycle (KurrentDB semantics): soft delete, tombstone, retention
+// metadata applied at read time, the `$$stream` audit trail, and Scavenge,
+// which removes hidden events with all their index entries and gives the
+// disk space back.
+#include <random>
+#include <string>
+#include <vector>
+
+#include "annals/errors.h"
+#include "annals/event_store.h"
+#include "event_codec.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "key_codec.h"
+#include "rocksdb/db.h"
+#include "storage.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_store.h"
+
+namespace annals {
+namespace {
+
+using ::annals::testing::Drain;
+using ::annals::testing::Event;
+using ::annals::testing::IsOkAndHolds;
+using ::annals::testing::StatusIs;
+using ::annals::testing::TempStore;
+using ::annals::testing::TestOptions;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+std::vector<uint64_t> Revisions(absl::StatusOr<std::unique_ptr<EventIterator>> it) {
+  EXPECT_OK(it.status());
+  std::vector<uint64_t> out;
+  if (!it.ok()) return out;
+  for (const EventRecord& r : Drain(**it)) out.push_back(r.revision.value());
+  return out;
+}
+
+class LifecycleTest : public ::testing::Test {
+ protected:
+  LifecycleTest() : store_(Options()) {}
+  StoreOptions Options() {
+    StoreOptions options = TestOptions();
+    auto now = now_us_;
+    options.clock = [now] { return absl::FromUnixMicros(now->load()); };
+    return options;
+  }
+  void AppendN(const std::string& stream, int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_OK(store_->Append({stream, ExpectedRevision::Any(), {Event("E" + std::to_string(i))}}));
+    }
+  }
+
+  std::shared_ptr<std::atomic<int64_t>> now_us_ =
+      std::make_shared<std::atomic<int64_t>>(1'000'000'000);
+  TempStore store_;
+};
+
+TEST_F(LifecycleTest, SoftDeleteHidesTheStreamAndAnAppendRecreatesIt) {
+  AppendN("order-1", 3);
+  ASSERT_OK(store_->DeleteStream("order-1", {.expected = ExpectedRevision::Exact(Revision(2))}));
+  EXPECT_THAT(store_->ReadStream("order-1"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(StreamInfo info, store_->GetStreamInfo("order-1"));
+  EXPECT_EQ(info.state, StreamState::kDeleted);
+  EXPECT_EQ(info.last_revision, Revision(2));
+  // A deleted stream is "no stream" to expected-revision checks.
+  auto exists = store_->Append({"order-1", ExpectedRevision::StreamExists(), {Event("X")}});
+  ASSERT_TRUE(IsWrongExpectedRevision(exists.status()));
+  EXPECT_EQ(GetWrongExpectedRevision(exists.status())->conflicts[0].actual, std::nullopt);
+  // Recreated: numbering continues after the old last revision.
+  ASSERT_OK_AND_ASSIGN(AppendResult result,
+                       store_->Append({"order-1", ExpectedRevision::NoStream(), {Event("Again")}}));
+  EXPECT_EQ(result.first_revision, Revision(3));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(3));
+  store_.Reopen();
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(3));
+  ASSERT_OK_AND_ASSIGN(info, store_->GetStreamInfo("order-1"));
+  EXPECT_EQ(info.state, StreamState::kActive);
+}
+
+TEST_F(LifecycleTest, DeletingAMissingOrDeletedStreamIsNotFound) {
+  EXPECT_THAT(store_->DeleteStream("order-404"), StatusIs(absl::StatusCode::kNotFound));
+  AppendN("order-1", 1);
+  ASSERT_OK(store_->DeleteStream("order-1"));
+  EXPECT_THAT(store_->DeleteStream("order-1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(LifecycleTest, TombstoneIsForever) {
+  AppendN("order-1", 2);
+  AppendN("order-2", 1);
+  ASSERT_OK(store_->TombstoneStream("order-1", {.actor = "ops", .reason = "GDPR"}));
+  const Position head = store_->head();
+  auto deleted = absl::StatusCode::kFailedPrecondition;
+  EXPECT_THAT(store_->ReadStream("order-1"), StatusIs(deleted));
+  EXPECT_THAT(store_->Append({"order-1", ExpectedRevision::Any(), {Event("X")}}), StatusIs(deleted));
+  EXPECT_THAT(store_->Append({"order-1", ExpectedRevision::NoStream(), {Event("X")}}),
+              StatusIs(deleted));
+  MultiAppendRequest multi;
+  multi.appends.push_back({"order-2", ExpectedRevision::Any(), {Event("Y")}});
+  multi.appends.push_back({"order-1", ExpectedRevision::Any(), {Event("X")}});
+  EXPECT_THAT(store_->AppendMulti(multi), StatusIs(deleted));
+  MultiAppendRequest checked;
+  checked.appends.push_back({"order-2", ExpectedRevision::Any(), {Event("Y")}});
+  checked.conditions.push_back({"order-1", ExpectedRevision::Any()});
+  EXPECT_THAT(store_->AppendMulti(checked), StatusIs(deleted));
+  EXPECT_THAT(store_->DeleteStream("order-1"), StatusIs(deleted));
+  EXPECT_THAT(store_->TombstoneStream("order-1"), StatusIs(deleted));
+  EXPECT_THAT(store_->SetStreamMetadata("order-1", {.max_count = 5}), StatusIs(deleted));
+  EXPECT_EQ(store_->head(), head);  // nothing written
+  store_.Reopen();
+  EXPECT_THAT(store_->Append({"order-1", ExpectedRevision::Any(), {Event("X")}}), StatusIs(deleted));
+  ASSERT_OK_AND_ASSIGN(StreamInfo info, store_->GetStreamInfo("order-1"));
+  EXPECT_EQ(info.state, StreamState::kTombstoned);
+  EXPECT_EQ(info.last_revision, Revision(1));
+}
+
+TEST_F(LifecycleTest, LifecycleChecksTheExpectedRevisionAndWritesNothingOnMismatch) {
+  AppendN("order-1", 2);
+  const Position head = store_->head();
+  auto status = store_->DeleteStream("order-1", {.expected = ExpectedRevision::Exact(Revision(0))});
+  ASSERT_TRUE(IsWrongExpectedRevision(status.status()));
+  EXPECT_EQ(GetWrongExpectedRevision(status.status())->conflicts[0].actual, Revision(1));
+  EXPECT_TRUE(IsWrongExpectedRevision(
+      store_->TombstoneStream("order-1", {.expected = ExpectedRevision::NoStream()}).status()));
+  EXPECT_TRUE(IsWrongExpectedRevision(
+      store_->SetStreamMetadata("order-1", {.max_count = 1}, {.expected = ExpectedRevision::NoStream()})
+          .status()));
+  EXPECT_EQ(store_->head(), head);
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(0, 1));
+}
+
+TEST_F(LifecycleTest, BadLifecycleInputIsInvalidArgumentAndWritesNothing) {
+  AppendN("order-1", 1);
+  const Position head = store_->head();
+  auto invalid = absl::StatusCode::kInvalidArgument;
+  EXPECT_THAT(store_->SetStreamMetadata("order-1", {.max_count = 0}), StatusIs(invalid));
+  EXPECT_THAT(store_->SetStreamMetadata("order-1", {.max_age = absl::Milliseconds(500)}),
+              StatusIs(invalid));
+  EXPECT_THAT(store_->SetStreamMetadata("$$order-1", {.max_count = 1}), StatusIs(invalid));
+  EXPECT_THAT(store_->DeleteStream(""), StatusIs(invalid));
+  EXPECT_THAT(store_->TombstoneStream("$system"), StatusIs(invalid));
+  EXPECT_THAT(store_->DeleteStream("order-1", {.actor = std::string("\xff", 1)}), StatusIs(invalid));
+  EXPECT_EQ(store_->head(), head);
+}
+
+TEST_F(LifecycleTest, MaxCountKeepsTheNewestEvents) {
+  AppendN("order-1", 10);
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 3}));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(7, 8, 9));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.direction = Direction::kBackward})),
+              ElementsAre(9, 8, 7));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.from = Revision(2)})), ElementsAre(7, 8, 9));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.direction = Direction::kBackward,
+                                                        .from = Revision(5)})),
+              IsEmpty());
+  ASSERT_OK_AND_ASSIGN(StreamMetadata metadata, store_->GetStreamMetadata("order-1"));
+  EXPECT_EQ(metadata.max_count, 3u);
+  AppendN("order-1", 1);
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(8, 9, 10));
+}
+
+TEST_F(LifecycleTest, TruncateBeforeAndMaxAge) {
+  AppendN("order-1", 4);                  // recorded at t0
+  now_us_->fetch_add(60'000'000);         // +60 s
+  AppendN("order-1", 2);                  // revisions 4, 5
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.truncate_before = Revision(2)}));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(2, 3, 4, 5));
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_age = absl::Seconds(30)}));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(4, 5));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.direction = Direction::kBackward})),
+              ElementsAre(5, 4));
+  now_us_->fetch_add(60'000'000);  // everything is old now: the stream reads empty
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), IsEmpty());
+}
+
+TEST_F(LifecycleTest, NewMetadataNeverUndeletes) {
+  AppendN("order-1", 3);
+  ASSERT_OK(store_->DeleteStream("order-1"));
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 10}));
+  EXPECT_THAT(store_->ReadStream("order-1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(LifecycleTest, MetadataCanPrecedeTheStream) {
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 2}));
+  EXPECT_THAT(store_->ReadStream("order-1"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK(store_->Append({"order-1", ExpectedRevision::NoStream(), {Event("A"), Event("B"), Event("C")}}));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(1, 2));
+}
+
+TEST_F(LifecycleTest, EveryLifecycleOperationIsRecordedInTheAuditStream) {
+  AppendN("order-1", 2);
+  ASSERT_OK_AND_ASSIGN(Position p1, store_->SetStreamMetadata("order-1", {.max_count = 5},
+                                                             {.actor = "alice", .reason = "limit"}));
+  ASSERT_OK(store_->DeleteStream("order-1", {.actor = "bob"}));
+  ASSERT_OK(store_->TombstoneStream("order-1", {.actor = "carol", .reason = "GDPR request"}));
+  auto it = store_->ReadStream("$$order-1");
+  ASSERT_OK(it.status());
+  std::vector<EventRecord> audit = Drain(**it);
+  ASSERT_EQ(audit.size(), 3u);
+  EXPECT_EQ(audit[0].position, p1);
+  EXPECT_EQ(audit[0].type, "$metadata");
+  EXPECT_EQ(audit[0].data, R"({"maxCount":5})");
+  EXPECT_EQ(audit[0].metadata.at("actor"), "alice");
+  EXPECT_EQ(audit[0].metadata.at("reason"), "limit");
+  EXPECT_EQ(audit[1].type, "$streamDeleted");
+  EXPECT_EQ(audit[1].data, R"({"truncateBefore":2})");
+  EXPECT_EQ(audit[1].metadata.at("actor"), "bob");
+  EXPECT_EQ(audit[2].type, "$streamTombstoned");
+  EXPECT_EQ(audit[2].metadata.at("reason"), "GDPR request");
+  // Audit events are part of $all; users cannot append to audit streams.
+  auto system = store_->ReadAll({.filter = {.exclude_system_events = true}});
+  ASSERT_OK(system.status());
+  EXPECT_EQ(Drain(**system).size(), 2u);
+  EXPECT_THAT(store_->Append({"$$order-1", ExpectedRevision::Any(), {Event("X")}}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// --- Scavenge ---------------------------------------------------------------
+
+// Every index, event-id and stream entry must point to an event in the log.
+void ExpectNoDanglingEntries(const std::string& path, uint64_t* log_events) {
+  bool created = false;
+  auto storage_or = internal::Storage::Open(path, TestOptions(), &created);
+  ASSERT_OK(storage_or.status());
+  auto storage = *storage_or;
+  rocksdb::DB* db = storage->db();
+  auto in_log = [&](uint64_t position) {
+    std::string value;
+    return db->Get(rocksdb::ReadOptions(), storage->cf(internal::Cf::kLog),
+                   internal::LogKey(Position(position)), &value)
+        .ok();
+  };
+  for (internal::Cf cf : {internal::Cf::kByCategory, internal::Cf::kByType,
+                          internal::Cf::kByCorrelation, internal::Cf::kByCausation}) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), storage->cf(cf)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto position = internal::ParseIndexKeyPosition(it->key().ToStringView());
+      ASSERT_TRUE(position.has_value());
+      EXPECT_TRUE(in_log(position->value()))
+          << internal::CfName(cf) << " points to removed position " << position->value();
+    }
+  }
+  std::unique_ptr<rocksdb::Iterator> ids(
+      db->NewIterator(rocksdb::ReadOptions(), storage->cf(internal::Cf::kEventIds)));
+  for (ids->SeekToFirst(); ids->Valid(); ids->Next()) {
+    auto value = internal::DecodeEventIdValue(ids->value().ToStringView());
+    ASSERT_TRUE(value.has_value());
+    EXPECT_TRUE(in_log(value->position.value())) << "event id points to a removed event";
+  }
+  std::unique_ptr<rocksdb::Iterator> copies(
+      db->NewIterator(rocksdb::ReadOptions(), storage->cf(internal::Cf::kStreamEvents)));
+  EventRecord record;
+  for (copies->SeekToFirst(); copies->Valid(); copies->Next()) {
+    ASSERT_OK(internal::DecodeStoredEvent(copies->value().ToStringView(), &record));
+    EXPECT_TRUE(in_log(record.position.value())) << "stream copy of a removed event";
+  }
+  *log_events = 0;
+  std::unique_ptr<rocksdb::Iterator> log(
+      db->NewIterator(rocksdb::ReadOptions(), storage->cf(internal::Cf::kLog)));
+  for (log->SeekToFirst(); log->Valid(); log->Next()) ++*log_events;
+}
+
+std::string RandomPayload(std::mt19937_64& rng, size_t bytes) {
+  std::string payload(bytes, '\0');
+  for (char& c : payload) c = static_cast<char>('a' + rng() % 26);
+  return payload;
+}
+
+TEST_F(LifecycleTest, ScavengeRemovesADeletedStreamWithItsIndexEntriesAndFreesSpace) {
+  std::mt19937_64 rng(42);
+  constexpr int kBig = 4000;
+  for (int batch = 0; batch < kBig / 100; ++batch) {
+    std::vector<EventData> events;
+    for (int i = 0; i < 100; ++i) {
+      EventData event = Event(i % 2 ? "Big" : "Bigger", RandomPayload(rng, 2000));
+      event.correlation_id = "corr-" + std::to_string(i % 7);
+      event.causation_id = "cause-" + std::to_string(i % 5);
+      event.event_id = EventId::Generate();  // caller ids: event_ids entries too
+      events.push_back(std::move(event));
+    }
+    ASSERT_OK(store_->Append({"big-1", ExpectedRevision::Any(), std::move(events)}));
+    ASSERT_OK(store_->Append({"small-1", ExpectedRevision::Any(), {Event("Big")}}));
+  }
+  ASSERT_OK(store_->DeleteStream("big-1", {.actor = "test"}));
+  ASSERT_OK_AND_ASSIGN(ScavengeResult result, store_->Scavenge());
+  EXPECT_EQ(result.events_removed, static_cast<uint64_t>(kBig));
+  EXPECT_EQ(result.streams_scavenged, 1u);
+  EXPECT_GE(result.index_entries_removed, 4u * kBig);
+  // 4000 x 2 KB of incompressible-ish payload, stored twice: most of it goes.
+  EXPECT_GT(result.bytes_before, 8'000'000u);
+  EXPECT_LT(result.bytes_after, result.bytes_before / 4);
+
+  // What stays is intact, and the deleted stream's numbering survives.
+  {
+    // (An open iterator keeps the files open: drop it before reopening.)
+    auto small = store_->ReadStream("small-1");
+    ASSERT_OK(small.status());
+    EXPECT_EQ(Drain(**small).size(), static_cast<size_t>(kBig / 100));
+  }
+  EXPECT_THAT(Revisions(store_->ReadCategory("big")), IsEmpty());
+  store_.Reopen();
+  ASSERT_OK_AND_ASSIGN(AppendResult again,
+                       store_->Append({"big-1", ExpectedRevision::NoStream(), {Event("New")}}));
+  EXPECT_EQ(again.first_revision, Revision(kBig));
+  store_.Close();
+  uint64_t log_events = 0;
+  ExpectNoDanglingEntries(store_.path() + "/store", &log_events);
+  // small-1's events, one audit event, the new big-1 event.
+  EXPECT_EQ(log_events, static_cast<uint64_t>(kBig / 100 + 2));
+}
+
+TEST_F(LifecycleTest, ScavengeAppliesRetentionAndTombstones) {
+  AppendN("order-1", 20);
+  AppendN("order-2", 5);
+  AppendN("order-3", 5);
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 4}));
+  ASSERT_OK(store_->TombstoneStream("order-2"));
+  ASSERT_OK_AND_ASSIGN(ScavengeResult result, store_->Scavenge());
+  EXPECT_EQ(result.events_removed, 16u + 5u);
+  EXPECT_EQ(result.streams_scavenged, 2u);
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(16, 17, 18, 19));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-3")), ElementsAre(0, 1, 2, 3, 4));
+  EXPECT_THAT(store_->ReadStream("order-2"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  // A second scavenge finds nothing more.
+  ASSERT_OK_AND_ASSIGN(ScavengeResult again, store_->Scavenge());
+  EXPECT_EQ(again.events_removed, 0u);
+  store_.Reopen();
+  EXPECT_THAT(store_->Append({"order-2", ExpectedRevision::Any(), {Event("X")}}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(StreamInfo info, store_->GetStreamInfo("order-2"));
+  EXPECT_EQ(info.last_revision, Revision(4));
+  store_.Close();
+  uint64_t log_events = 0;
+  ExpectNoDanglingEntries(store_.path() + "/store", &log_events);
+  EXPECT_EQ(log_events, 4u + 5u + 2u);  // order-1 kept, order-3, two audit events
+}
+
+TEST_F(LifecycleTest, AppendsGoOnDuringScavenge) {
+  AppendN("order-1", 500);
+  ASSERT_OK(store_->DeleteStream("order-1"));
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    int i = 0;
+    while (!done.load()) {
+      ASSERT_OK(store_->Append({"live-1", ExpectedRevision::Any(), {Event("E" + std::to_string(i++))}}));
+    }
+  });
+  ASSERT_OK_AND_ASSIGN(ScavengeResult result, store_->Scavenge());
+  done = true;
+  writer.join();
+  EXPECT_EQ(result.events_removed, 500u);
+  auto live = store_->ReadStream("live-1");
+  ASSERT_OK(live.status());
+  std::vector<EventRecord> events = Drain(**live);
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].revision, Revision(i));
+}
+
+}  // namespace
+}  // namespace annals

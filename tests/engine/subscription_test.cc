@@ -1,0 +1,339 @@
+// Subscriptions: catch-up then live with concurrent writers (order, no gap,
+// no duplicate at the switch), filters, streams, slow consumers, Stop and
+// Close waking a waiting Next, durable checkpoints across reopen, and the
+// callback worker. Run under TSan in CI.
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "annals/event_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_store.h"
+
+namespace annals {
+namespace {
+
+using ::annals::testing::Drain;
+using ::annals::testing::Event;
+using ::annals::testing::StatusIs;
+using ::annals::testing::TempStore;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr absl::Duration kLong = absl::Seconds(60);
+
+// Writers appending `per_writer` events each to streams `<category>-<w>`.
+class Writers {
+ public:
+  Writers(EventStore* store, int writers, int per_writer, std::string category = "order") {
+    for (int w = 0; w < writers; ++w) {
+      threads_.emplace_back([=] {
+        const std::string stream = category + "-" + std::to_string(w);
+        for (int i = 0; i < per_writer; ++i) {
+          auto result = store->Append({stream, ExpectedRevision::Any(), {Event("E")}});
+          ASSERT_TRUE(result.ok()) << result.status();
+        }
+      });
+    }
+  }
+  void Join() {
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+  ~Writers() { Join(); }
+
+ private:
+  std::vector<std::thread> threads_;
+};
+
+std::vector<EventRecord> Take(Subscription& sub, size_t n) {
+  std::vector<EventRecord> out;
+  while (out.size() < n) {
+    absl::StatusOr<EventRecord> event = sub.Next(kLong);
+    EXPECT_OK(event.status());
+    if (!event.ok()) break;
+    out.push_back(*std::move(event));
+  }
+  return out;
+}
+
+void ExpectPositionsExactly(const std::vector<EventRecord>& events, uint64_t first) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    ASSERT_EQ(events[i].position.value(), first + i) << "gap or duplicate at index " << i;
+  }
+}
+
+TEST(SubscriptionTest, AllFromStartCatchesUpThenGoesLiveWithoutGapOrDuplicate) {
+  TempStore store;
+  constexpr int kWriters = 4, kEach = 500;
+  // Some history first, then subscribe while writers keep appending: the
+  // subscription crosses from catch-up to live mid-stream.
+  Writers history(store.get(), 2, 200);
+  history.Join();
+  Writers writers(store.get(), kWriters, kEach);
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({}));
+  std::vector<EventRecord> events = Take(*sub, 400 + kWriters * kEach);
+  ExpectPositionsExactly(events, 1);
+  // Nothing more arrives.
+  EXPECT_THAT(sub->Next(absl::Milliseconds(20)), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(sub->reached(), store->head());
+}
+
+TEST(SubscriptionTest, ManySubscribersSeeTheSameLog) {
+  TempStore store;
+  std::vector<std::unique_ptr<Subscription>> subs;
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.batch_size = static_cast<size_t>(1 + i * 7)}));
+    subs.push_back(std::move(sub));
+  }
+  std::vector<std::thread> readers;
+  std::vector<std::vector<EventRecord>> seen(subs.size());
+  for (size_t i = 0; i < subs.size(); ++i) {
+    readers.emplace_back([&, i] { seen[i] = Take(*subs[i], 1200); });
+  }
+  {
+    Writers writers(store.get(), 3, 400);
+  }
+  for (auto& t : readers) t.join();
+  for (const auto& events : seen) ExpectPositionsExactly(events, 1);
+}
+
+TEST(SubscriptionTest, FilteredSubscriptionDeliversExactlyTheMatchingEventsInOrder) {
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.filter = {.categories = {"order"}}}));
+  {
+    Writers orders(store.get(), 2, 300, "order");
+    Writers others(store.get(), 2, 300, "invoice");
+  }
+  std::vector<EventRecord> events = Take(*sub, 600);
+  auto expected = store->ReadCategory("order");
+  ASSERT_OK(expected.status());
+  std::vector<EventRecord> want = Drain(**expected);
+  ASSERT_EQ(events.size(), want.size());
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].position, want[i].position);
+  EXPECT_THAT(sub->Next(absl::Milliseconds(20)), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // Past the last match, the filter still advanced over the others.
+  EXPECT_EQ(sub->reached(), store->head());
+}
+
+TEST(SubscriptionTest, ARarelyMatchingFilterStillAdvancesItsCheckpoint) {
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.filter = {.event_types = {"Rare"}},
+                                                   .durable_name = "rare"}));
+  { Writers writers(store.get(), 2, 100); }
+  EXPECT_THAT(sub->Next(absl::Milliseconds(20)), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(sub->reached(), Position(200));
+  ASSERT_OK(sub->SaveCheckpoint());
+  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  ASSERT_EQ(subscribers.size(), 1u);
+  EXPECT_EQ(subscribers[0].checkpoint, Position(200));
+  EXPECT_EQ(subscribers[0].lag, 0u);
+}
+
+TEST(SubscriptionTest, StreamSubscriptionFollowsOneStream) {
+  TempStore store;
+  // Subscribed before the stream exists: waits for it.
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.stream = "order-0", .batch_size = 16}));
+  {
+    Writers writers(store.get(), 3, 300);  // order-0, order-1, order-2
+  }
+  std::vector<EventRecord> events = Take(*sub, 300);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].stream, "order-0");
+    EXPECT_EQ(events[i].revision, Revision(i));
+  }
+  EXPECT_THAT(sub->Next(absl::Milliseconds(20)), StatusIs(absl::StatusCode::kDeadlineExceeded));
+}
+
+TEST(SubscriptionTest, StartFromEndAndAfter) {
+  TempStore store;
+  { Writers writers(store.get(), 1, 10); }  // order-0 revisions 0..9, positions 1..10
+  ASSERT_OK_AND_ASSIGN(auto from_end, store->Subscribe({.start = StartFrom::End()}));
+  ASSERT_OK_AND_ASSIGN(auto stream_end,
+                       store->Subscribe({.stream = "order-0", .start = StartFrom::End()}));
+  ASSERT_OK_AND_ASSIGN(auto after_pos,
+                       store->Subscribe({.start = StartFrom::AfterPosition(Position(7))}));
+  ASSERT_OK_AND_ASSIGN(auto after_rev, store->Subscribe({.stream = "order-0",
+                                                         .start = StartFrom::AfterRevision(Revision(8))}));
+  EXPECT_THAT(from_end->Next(absl::Milliseconds(10)), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  ASSERT_OK(store->Append({"order-0", ExpectedRevision::Any(), {Event("New")}}));
+  EXPECT_EQ(Take(*from_end, 1)[0].position, Position(11));
+  EXPECT_EQ(Take(*stream_end, 1)[0].revision, Revision(10));
+  std::vector<EventRecord> after = Take(*after_pos, 4);
+  ExpectPositionsExactly(after, 8);
+  std::vector<EventRecord> revs = Take(*after_rev, 2);
+  EXPECT_EQ(revs[0].revision, Revision(9));
+  EXPECT_EQ(revs[1].revision, Revision(10));
+}
+
+TEST(SubscriptionTest, ASlowSubscriberNeitherBlocksAppendsNorLosesEvents) {
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(auto slow, store->Subscribe({.batch_size = 8}));
+  EXPECT_THAT(slow->Next(absl::Milliseconds(1)), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  // 20,000 events while the subscriber reads nothing: appends all complete.
+  { Writers writers(store.get(), 4, 5000); }
+  EXPECT_EQ(store->head(), Position(20000));
+  std::vector<EventRecord> events = Take(*slow, 20000);
+  ExpectPositionsExactly(events, 1);
+}
+
+TEST(SubscriptionTest, StopWakesAWaitingNextFromAnotherThread) {
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({}));
+  absl::Status result;
+  std::thread consumer([&] { result = sub->Next(absl::Hours(1)).status(); });
+  absl::SleepFor(absl::Milliseconds(20));
+  sub->Stop();
+  consumer.join();  // would hang for an hour if Stop did not wake it
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(sub->Next(kLong), StatusIs(absl::StatusCode::kCancelled));
+}
+
+TEST(SubscriptionTest, CloseStopsEverySubscription) {
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(auto a, store->Subscribe({}));
+  ASSERT_OK_AND_ASSIGN(auto b, store->Subscribe({.stream = "order-1"}));
+  absl::Status ra, rb;
+  std::thread ta([&] { ra = a->Next(absl::Hours(1)).status(); });
+  std::thread tb([&] { rb = b->Next(absl::Hours(1)).status(); });
+  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_OK(store->Close());
+  ta.join();
+  tb.join();
+  EXPECT_THAT(ra, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(rb, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(store->Subscribe({}), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST(SubscriptionTest, DurableSubscriberResumesAfterItsCheckpoint) {
+  TempStore store;
+  { Writers writers(store.get(), 1, 30); }
+  {
+    ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.durable_name = "billing"}));
+    // One open subscription per name.
+    EXPECT_THAT(store->Subscribe({.durable_name = "billing"}),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(store->DeleteSubscriber("billing"), StatusIs(absl::StatusCode::kFailedPrecondition));
+    std::vector<EventRecord> first = Take(*sub, 10);
+    ExpectPositionsExactly(first, 1);
+    ASSERT_OK(sub->SaveCheckpoint());
+    Take(*sub, 5);  // handled but not checkpointed: delivered again later
+  }
+  store.Reopen();
+  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  ASSERT_EQ(subscribers.size(), 1u);
+  EXPECT_EQ(subscribers[0].name, "billing");
+  EXPECT_EQ(subscribers[0].checkpoint, Position(10));
+  EXPECT_EQ(subscribers[0].lag, 20u);
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.durable_name = "billing"}));
+  std::vector<EventRecord> rest = Take(*sub, 20);
+  ExpectPositionsExactly(rest, 11);
+  // Another target under the same name is refused.
+  sub.reset();
+  EXPECT_THAT(store->Subscribe({.stream = "order-0", .durable_name = "billing"}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK(store->DeleteSubscriber("billing"));
+  EXPECT_THAT(store->DeleteSubscriber("billing"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(subscribers, store->ListSubscribers());
+  EXPECT_THAT(subscribers, IsEmpty());
+}
+
+TEST(SubscriptionTest, DurableStreamSubscriberResumesByRevision) {
+  TempStore store;
+  { Writers writers(store.get(), 2, 20); }
+  {
+    ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.stream = "order-1", .durable_name = "s"}));
+    std::vector<EventRecord> first = Take(*sub, 5);
+    EXPECT_EQ(first.back().revision, Revision(4));
+    ASSERT_OK(sub->SaveCheckpoint());
+  }
+  store.Reopen();
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.stream = "order-1", .durable_name = "s"}));
+  std::vector<EventRecord> rest = Take(*sub, 15);
+  for (size_t i = 0; i < rest.size(); ++i) EXPECT_EQ(rest[i].revision, Revision(5 + i));
+}
+
+TEST(SubscriptionTest, NonDurableSubscriptionHasNoCheckpoint) {
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({}));
+  EXPECT_THAT(sub->SaveCheckpoint(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(SubscriptionTest, BadOptionsAreInvalidArgument) {
+  TempStore store;
+  auto invalid = absl::StatusCode::kInvalidArgument;
+  EXPECT_THAT(store->Subscribe({.batch_size = 0}), StatusIs(invalid));
+  EXPECT_THAT(store->Subscribe({.stream = "order-1", .filter = {.categories = {"order"}}}),
+              StatusIs(invalid));
+  EXPECT_THAT(store->Subscribe({.stream = std::string("a\0b", 3)}), StatusIs(invalid));
+  EXPECT_THAT(store->Subscribe({.durable_name = std::string("\xff", 1)}), StatusIs(invalid));
+  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  EXPECT_THAT(subscribers, IsEmpty());
+}
+
+TEST(SubscriptionTest, AStreamSubscriptionEndsWhenTheStreamIsTombstoned) {
+  TempStore store;
+  { Writers writers(store.get(), 1, 3); }
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.stream = "order-0"}));
+  Take(*sub, 3);
+  ASSERT_OK(store->TombstoneStream("order-0"));
+  EXPECT_THAT(sub->Next(kLong), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(SubscriptionWorkerTest, CallsTheHandlerInOrderAndCheckpointsOnStop) {
+  TempStore store;
+  std::vector<uint64_t> seen;  // the worker's thread only, read after Stop
+  {
+    ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.durable_name = "worker"}));
+    SubscriptionWorker worker(std::move(sub), [&](const EventRecord& e) {
+      seen.push_back(e.position.value());
+      return absl::OkStatus();
+    }, /*checkpoint_every=*/7);
+    { Writers writers(store.get(), 2, 50); }
+    // Wait until it has handled everything, via the stored checkpoint.
+    while (true) {
+      auto subscribers = store->ListSubscribers();
+      ASSERT_OK(subscribers.status());
+      if (!subscribers->empty() && (*subscribers)[0].checkpoint.value() >= 98) break;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    worker.Stop();
+    EXPECT_OK(worker.status());
+  }
+  ASSERT_EQ(seen.size(), 100u);
+  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1);
+  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  EXPECT_EQ(subscribers[0].checkpoint, Position(100));
+}
+
+TEST(SubscriptionWorkerTest, AHandlerErrorStopsTheWorkerWithoutCheckpointingTheEvent) {
+  TempStore store;
+  { Writers writers(store.get(), 1, 10); }
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.durable_name = "fails"}));
+  std::atomic<int> calls{0};
+  SubscriptionWorker worker(std::move(sub), [&](const EventRecord& e) {
+    ++calls;
+    return e.position == Position(5) ? absl::InternalError("boom") : absl::OkStatus();
+  }, /*checkpoint_every=*/1);
+  while (calls.load() < 5) absl::SleepFor(absl::Milliseconds(2));
+  worker.Stop();
+  EXPECT_THAT(worker.status(), StatusIs(absl::StatusCode::kInternal));
+  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  EXPECT_EQ(subscribers[0].checkpoint, Position(4));
+}
+
+TEST(SubscriptionWorkerTest, CloseEndsTheWorkerAndStopJoinsIt) {
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({}));
+  SubscriptionWorker worker(std::move(sub), [](const EventRecord&) { return absl::OkStatus(); });
+  ASSERT_OK(store->Close());
+  worker.Stop();
+  EXPECT_OK(worker.status());
+}
+
+}  // namespace
+}  // namespace annals
