@@ -62,6 +62,32 @@ class RatioReporter : public benchmark::ConsoleReporter {
                   ours->second.rate, pointer->second.rate, ours->second.rate / pointer->second.rate,
                   Latency(ours->second).c_str(), Latency(pointer->second).c_str());
     }
+    // Issue [2]: index reads against ReadAll of the same store, and
+    // subscriptions (no raw counterpart: rates and latencies as measured).
+    auto all = results_.find("IDX-ReadAll/annals");
+    std::printf("\n| read | events/s | vs ReadAll |\n| --- | ---: | ---: |\n");
+    for (const char* name : {"IDX-ReadAll/annals", "IDX-Category/annals", "IDX-Type/annals",
+                             "IDX-FilteredAll/annals"}) {
+      auto r = results_.find(name);
+      if (r == results_.end() || all == results_.end() || all->second.rate <= 0) continue;
+      std::printf("| %s | %.0f | %.2fx |\n", name, r->second.rate, r->second.rate / all->second.rate);
+    }
+    auto w1raw = results_.find("W1-fast/raw");
+    std::printf("\n| subscriptions | rate (/s) | p50/p99 us | note |\n| --- | ---: | ---: | --- |\n");
+    for (const char* name : {"SUB-latency-1/annals", "SUB-latency-8/annals",
+                             "SUB-live-appends/annals", "SUB-live-delivery/annals"}) {
+      auto r = results_.find(name);
+      if (r == results_.end()) continue;
+      std::string note;
+      if (std::string(name).find("live") != std::string::npos && w1raw != results_.end() &&
+          w1raw->second.rate > 0) {
+        char text[64];
+        std::snprintf(text, sizeof(text), "%.2fx W1-fast/raw", r->second.rate / w1raw->second.rate);
+        note = text;
+      }
+      std::printf("| %s | %.0f | %s | %s |\n", name, r->second.rate, Latency(r->second).c_str(),
+                  note.c_str());
+    }
   }
 
  private:
