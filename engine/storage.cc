@@ -26,6 +26,18 @@ constexpr std::string_view kCfNames[] = {"log",         "stream_events",  "strea
 static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
 constexpr std::string_view kLockFile = "ANNALS.lock";
 
+// The name part of an index key (everything before the 8-byte position).
+// Appends insert each name's keys in ascending order, so the memtable can
+// insert next to the previous key of the same name instead of searching.
+class IndexNamePrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "annals.IndexNamePrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 9; }
+};
+
 rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
                                        const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions cfo;
@@ -68,6 +80,9 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
       cfo.write_buffer_size = 16 << 20;
       cfo.compression = rocksdb::kLZ4Compression;
       table.block_size = 16 << 10;
+      if (cf != Cf::kByTime) {
+        cfo.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexNamePrefix>();
+      }
       break;
     case Cf::kMeta:
     case Cf::kCheckpoints:
