@@ -403,11 +403,9 @@ absl::Status EventStoreImpl::DeleteSubscriber(std::string_view name) {
     return absl::NotFoundError(absl::StrCat("no durable subscriber '", std::string(name), "'"));
   }
   ANNALS_RETURN_IF_ERROR(FromRocksDb(s, "read checkpoint"));
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync;
-  return FromRocksDb(handles.storage->db()->Delete(write_options,
-                                                   handles.storage->cf(Cf::kCheckpoints), name),
-                     "delete checkpoint");
+  rocksdb::WriteBatch batch;
+  batch.Delete(handles.storage->cf(Cf::kCheckpoints), rocksdb::Slice(name.data(), name.size()));
+  return handles.writer->WriteExclusive(batch, options_.sync);
 }
 
 Position EventStoreImpl::head() const {

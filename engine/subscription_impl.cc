@@ -220,11 +220,9 @@ absl::Status SubscriptionImpl::SaveCheckpoint() {
   checkpoint.set_position(reached_.load(std::memory_order_acquire));
   checkpoint.set_next_revision(delivered_next_revision_);
   checkpoint.set_updated_at_us(absl::ToUnixMicros(absl::Now()));
-  rocksdb::WriteOptions write_options;
-  write_options.sync = sync_;
-  return FromRocksDb(storage_->db()->Put(write_options, storage_->cf(Cf::kCheckpoints),
-                                         options_.durable_name, checkpoint.SerializeAsString()),
-                     "save checkpoint");
+  rocksdb::WriteBatch batch;
+  batch.Put(storage_->cf(Cf::kCheckpoints), options_.durable_name, checkpoint.SerializeAsString());
+  return writer_->WriteExclusive(batch, sync_);
 }
 
 }  // namespace annals::internal

@@ -119,6 +119,13 @@ void Writer::RunExclusive(const std::string& stream, const std::function<void()>
   heads_.erase(stream);
 }
 
+absl::Status Writer::WriteExclusive(rocksdb::WriteBatch& batch, bool sync) {
+  MutexLock lock(&write_mu_);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  return FromRocksDb(storage_->db()->Write(write_options, &batch), "write");
+}
+
 Writer::Wake Writer::AwaitHeadBeyond(Position seen, absl::Time deadline,
                                      const std::atomic<bool>& stop) {
   auto stopped = [&] {

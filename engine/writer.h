@@ -99,6 +99,12 @@ class Writer {
   void RunExclusive(const std::string& stream, const std::function<void()>& fn)
       ABSL_LOCKS_EXCLUDED(write_mu_);
 
+  // Writes `batch` while no group is committing. Every write to RocksDB
+  // outside group commit (checkpoints) goes through here, so RocksDB never
+  // merges writers itself: its write-group hand-off is invisible to TSan in
+  // an uninstrumented librocksdb.
+  absl::Status WriteExclusive(rocksdb::WriteBatch& batch, bool sync) ABSL_LOCKS_EXCLUDED(write_mu_);
+
   // Subscriptions: waits until head() > `seen`, `stop` is set, subscriptions
   // are closed, or `deadline`. Returns true if the head moved past `seen`.
   enum class Wake { kAdvanced, kTimeout, kStopped };
