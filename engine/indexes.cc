@@ -1,5 +1,6 @@
 #include "indexes.h"
 
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -29,7 +30,8 @@ absl::Status BackfillIndexes(Storage& storage) {
                       batch.Put(storage.cf(cf), key, rocksdb::Slice());
                     });
     const int64_t recorded_at_us = absl::ToUnixMicros(record.recorded_at);
-    if (recorded_at_us > last_recorded_at_us) {
+    if (last_recorded_at_us == std::numeric_limits<int64_t>::min() ||
+        TimeIndexBucket(recorded_at_us) > TimeIndexBucket(last_recorded_at_us)) {
       std::string position;
       AppendBigEndian64(&position, record.position.value());
       batch.Put(storage.cf(Cf::kByTime), TimeKey(recorded_at_us), position);

@@ -90,4 +90,9 @@ std::string TimeKey(int64_t recorded_at_us) {
   return key;
 }
 
+std::optional<int64_t> ParseTimeKey(std::string_view key) {
+  if (key.size() != 8) return std::nullopt;
+  return static_cast<int64_t>(ReadBigEndian64(key) ^ (uint64_t{1} << 63));
+}
+
 }  // namespace annals::internal

@@ -51,8 +51,17 @@ std::string IndexKey(std::string_view name, Position position);
 std::optional<Position> ParseIndexKeyPosition(std::string_view key);
 
 // `by_time`: recorded_at in µs since the epoch (sign bit flipped, so that
-// byte order is numeric order). Value: the position (8 bytes BE).
+// byte order is numeric order). Value: the position (8 bytes BE). One entry
+// per bucket of kTimeIndexBucketUs that has events: the first event of the
+// bucket, at its exact recorded_at.
 std::string TimeKey(int64_t recorded_at_us);
+std::optional<int64_t> ParseTimeKey(std::string_view key);
+inline constexpr int64_t kTimeIndexBucketUs = 1000;
+inline int64_t TimeIndexBucket(int64_t recorded_at_us) {
+  // Floor division, also for times before the epoch.
+  return recorded_at_us >= 0 ? recorded_at_us / kTimeIndexBucketUs
+                             : -((-recorded_at_us - 1) / kTimeIndexBucketUs) - 1;
+}
 
 // `streams`: the stream name itself.
 inline std::string StreamKey(std::string_view stream) { return std::string(stream); }

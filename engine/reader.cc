@@ -372,16 +372,35 @@ ReadSource SourceForFilter(const EventFilter& filter) {
 }
 
 absl::StatusOr<Position> FindPositionAt(Storage& storage, int64_t time_us, Position head) {
+  // The last bucket entry at or before `time_us`; the answer lies in its
+  // bucket (or is the next entry), so the log scan below stays within one
+  // bucket's events.
   std::unique_ptr<rocksdb::Iterator> it(
       storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(Cf::kByTime)));
-  it->Seek(TimeKey(time_us));
+  it->SeekForPrev(TimeKey(time_us));
   if (!it->Valid()) {
     ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "read time index"));
-    return head.Next();
+    // Before every entry: every event is at or after `time_us`.
+    return Position(std::min<uint64_t>(1, head.value() + 1));
   }
-  if (it->value().size() != 8) return absl::DataLossError("malformed time index entry");
-  const uint64_t position = ReadBigEndian64(std::string_view(it->value().data(), 8));
-  return Position(std::min(position, head.value() + 1));
+  std::optional<int64_t> entry_us = ParseTimeKey(it->key().ToStringView());
+  if (!entry_us || it->value().size() != 8) return absl::DataLossError("malformed time index entry");
+  const uint64_t start = ReadBigEndian64(std::string_view(it->value().data(), 8));
+  if (*entry_us == time_us) return Position(std::min(start, head.value() + 1));
+  const std::string upper = LogKey(head.Next());
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> log(
+      storage.db()->NewIterator(read_options, storage.cf(Cf::kLog)));
+  EventRecord record;
+  for (log->Seek(LogKey(Position(start))); log->Valid(); log->Next()) {
+    ANNALS_RETURN_IF_ERROR(
+        DecodeStoredEvent(std::string_view(log->value().data(), log->value().size()), &record));
+    if (absl::ToUnixMicros(record.recorded_at) >= time_us) return record.position;
+  }
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(log->status(), "scan log for a time"));
+  return head.Next();
 }
 
 absl::StatusOr<std::unique_ptr<EventIterator>> NewLogRead(std::shared_ptr<Storage> storage,

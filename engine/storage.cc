@@ -61,6 +61,11 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
         table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
         table.whole_key_filtering = true;
       }
+      // Keys arrive in ascending order per stream (stream_events) and
+      // overall (log): memtable inserts start from the previous key of the
+      // same prefix instead of searching the skiplist.
+      cfo.memtable_insert_with_hint_prefix_extractor.reset(
+          rocksdb::NewFixedPrefixTransform(cf == Cf::kStreamEvents ? 8 : 0));
       break;
     case Cf::kStreams:
     case Cf::kEventIds:

@@ -594,8 +594,10 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
   }
   if (staged_requests.empty()) return;
 
-  if (group.recorded_at_us > last_recorded_at_us_) {
-    // The time index: the first position recorded at this time.
+  if (TimeIndexBucket(group.recorded_at_us) > TimeIndexBucket(last_recorded_at_us_) ||
+      committed_head_.value() == 0) {
+    // The time index: the first position recorded in this bucket, keyed by
+    // its exact recorded_at (FindPositionAt scans the rest of a bucket).
     std::string position;
     AppendBigEndian64(&position, committed_head_.value() + 1);
     group.batch.Put(storage_->cf(Cf::kByTime), TimeKey(group.recorded_at_us), position);

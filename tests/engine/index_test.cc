@@ -181,6 +181,23 @@ TEST_F(IndexTest, TimeBoundsFindTheFirstEventAtOrAfter) {
               ElementsAre(3, 4, 6));
 }
 
+TEST_F(IndexTest, TimesInsideOneIndexBucketAreExact) {
+  // Three commits within one millisecond: the index holds the first, the
+  // lookup scans the rest of the bucket.
+  clock_.us->store(5'000'100);
+  Append("order-3", Event("A"));  // 7
+  clock_.us->store(5'000'400);
+  Append("order-3", Event("B"));  // 8
+  clock_.us->store(5'000'700);
+  Append("order-3", Event("C"));  // 9
+  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'100)), IsOkAndHolds(Position(7)));
+  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'101)), IsOkAndHolds(Position(8)));
+  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'400)), IsOkAndHolds(Position(8)));
+  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'699)), IsOkAndHolds(Position(9)));
+  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'701)), IsOkAndHolds(Position(10)));
+  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(4'999'999)), IsOkAndHolds(Position(7)));
+}
+
 TEST_F(IndexTest, AClockGoingBackDoesNotBreakTimeReads) {
   clock_.us->store(500'000);  // before everything: recorded_at is clamped
   Append("order-3", Event("Placed"));
