@@ -6,6 +6,7 @@
 #include "annals/storage/v1/meta.pb.h"
 #include "annals/storage/v1/stored_event.pb.h"
 #include "annals/storage/v1/checkpoint.pb.h"
+#include "annals/storage/v1/snapshot.pb.h"
 #include "event_codec.h"
 #include "indexes.h"
 #include "key_codec.h"
@@ -78,6 +79,15 @@ absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions
   }
   // Format 1 had no secondary indexes: build them from the log.
   if (format.format_version() == 1) return BackfillIndexes(storage);
+  // Format 2 lacked only the `snapshots` column family, which opening created.
+  if (format.format_version() < kFormatVersion) {
+    format.set_format_version(kFormatVersion);
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    return FromRocksDb(storage.db()->Put(write_options, storage.cf(Cf::kMeta),
+                                         std::string(kMetaFormatKey), format.SerializeAsString()),
+                       "upgrade format record");
+  }
   return absl::OkStatus();
 }
 
@@ -192,6 +202,150 @@ absl::StatusOr<StreamInfo> EventStoreImpl::GetStreamInfo(std::string_view stream
     info.state = StreamState::kDeleted;
   }
   return info;
+}
+
+absl::StatusOr<std::optional<EventRecord>> EventStoreImpl::FindEvent(std::string_view stream,
+                                                                     const EventId& event_id) {
+  ANNALS_RETURN_IF_ERROR(ValidateReadableStreamName(stream, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  Storage& storage = *handles.storage;
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(storage, stream));
+  if (!record) return std::nullopt;
+  std::string value;
+  rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kEventIds),
+                                        EventIdKey(event_id, record->stream_id), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, "read event id"));
+  std::optional<EventIdValue> found = DecodeEventIdValue(value);
+  if (!found) return absl::DataLossError("event id entry is malformed");
+  // Committed but perhaps not yet published: readers never see past the head.
+  handles.writer->AwaitPublished(found->position);
+  s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kStreamEvents),
+                        StreamEventKey(record->stream_id, found->revision), &value);
+  if (s.IsNotFound()) return std::nullopt;  // scavenged
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, "read event"));
+  EventRecord event;
+  ANNALS_RETURN_IF_ERROR(DecodeStoredEvent(value, &event));
+  return event;
+}
+
+namespace {
+
+std::string SnapshotKey(uint64_t stream_id, Revision revision) {
+  return StreamEventKey(stream_id, revision);  // the same layout as stream_events
+}
+
+absl::StatusOr<Snapshot> DecodeSnapshot(std::string_view stream, std::string_view key,
+                                        std::string_view value) {
+  std::optional<StreamEventKeyParts> parts = ParseStreamEventKey(key);
+  storage::v1::StoredSnapshot stored;
+  if (!parts || !stored.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(absl::StrCat("snapshot of '", std::string(stream), "' is malformed"));
+  }
+  Snapshot snapshot;
+  snapshot.stream = std::string(stream);
+  snapshot.revision = parts->revision;
+  snapshot.schema_version = stored.schema_version();
+  snapshot.state = std::move(*stored.mutable_state());
+  snapshot.folded_from = Revision(stored.folded_from());
+  snapshot.created_at = FromMicros(stored.created_at_us());
+  snapshot.position = Position(stored.position());
+  return snapshot;
+}
+
+}  // namespace
+
+absl::Status EventStoreImpl::WriteSnapshot(const Snapshot& snapshot) {
+  ANNALS_RETURN_IF_ERROR(ValidateStreamName(snapshot.stream, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, snapshot.stream));
+  std::optional<StreamTail> tail;
+  if (record) {
+    ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*handles.storage, *record));
+  }
+  if (!tail || tail->last_revision < snapshot.revision) {
+    return absl::NotFoundError(absl::StrCat("stream '", snapshot.stream, "' has no revision ",
+                                            snapshot.revision.value()));
+  }
+  if (record->tombstoned) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("stream '", snapshot.stream, "' is deleted (tombstoned)"));
+  }
+  storage::v1::StoredSnapshot stored;
+  stored.set_schema_version(snapshot.schema_version);
+  stored.set_state(snapshot.state);
+  stored.set_folded_from(snapshot.folded_from.value());
+  stored.set_position(snapshot.position.value());
+  stored.set_created_at_us(absl::ToUnixMicros(options_.clock ? options_.clock() : absl::Now()));
+  rocksdb::WriteBatch batch;
+  batch.Put(handles.storage->cf(Cf::kSnapshots), SnapshotKey(record->stream_id, snapshot.revision),
+            stored.SerializeAsString());
+  return handles.writer->WriteExclusive(batch, options_.sync);
+}
+
+absl::StatusOr<std::optional<Snapshot>> EventStoreImpl::ReadSnapshot(std::string_view stream,
+                                                                     Revision at_or_below) {
+  ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  if (!record) return std::nullopt;
+  const std::string lower = SnapshotKey(record->stream_id, Revision(0));
+  const std::string upper = StreamEventsEnd(record->stream_id);
+  rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_lower_bound = &lower_slice;
+  read_options.iterate_upper_bound = &upper_slice;
+  read_options.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(handles.storage->db()->NewIterator(
+      read_options, handles.storage->cf(Cf::kSnapshots)));
+  it->SeekForPrev(SnapshotKey(record->stream_id, at_or_below));
+  if (!it->Valid()) {
+    ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "read snapshot"));
+    return std::nullopt;
+  }
+  return DecodeSnapshot(stream, it->key().ToStringView(), it->value().ToStringView());
+}
+
+absl::StatusOr<std::vector<Snapshot>> EventStoreImpl::ListSnapshots(std::string_view stream) {
+  ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  std::vector<Snapshot> snapshots;
+  if (!record) return snapshots;
+  const std::string upper = StreamEventsEnd(record->stream_id);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(handles.storage->db()->NewIterator(
+      read_options, handles.storage->cf(Cf::kSnapshots)));
+  for (it->Seek(SnapshotKey(record->stream_id, Revision(0))); it->Valid(); it->Next()) {
+    ANNALS_ASSIGN_OR_RETURN(Snapshot snapshot, DecodeSnapshot(stream, it->key().ToStringView(),
+                                                              it->value().ToStringView()));
+    snapshots.push_back(std::move(snapshot));
+  }
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "list snapshots"));
+  return snapshots;
+}
+
+absl::Status EventStoreImpl::DeleteSnapshots(std::string_view stream) {
+  ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  std::optional<StreamRecord> record;
+  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  if (!record) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  batch.DeleteRange(handles.storage->cf(Cf::kSnapshots), SnapshotKey(record->stream_id, Revision(0)),
+                    StreamEventsEnd(record->stream_id));
+  return handles.writer->WriteExclusive(batch, options_.sync);
 }
 
 absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadStream(

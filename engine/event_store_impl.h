@@ -35,6 +35,13 @@ class EventStoreImpl final : public EventStore {
       std::string_view causation_id, const ReadAllOptions& options) override;
   absl::StatusOr<Position> FindPosition(absl::Time time) override;
   absl::StatusOr<StreamInfo> GetStreamInfo(std::string_view stream) override;
+  absl::StatusOr<std::optional<EventRecord>> FindEvent(std::string_view stream,
+                                                       const EventId& event_id) override;
+  absl::Status WriteSnapshot(const Snapshot& snapshot) override;
+  absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(std::string_view stream,
+                                                       Revision at_or_below) override;
+  absl::StatusOr<std::vector<Snapshot>> ListSnapshots(std::string_view stream) override;
+  absl::Status DeleteSnapshots(std::string_view stream) override;
   absl::StatusOr<Position> SetStreamMetadata(std::string_view stream,
                                              const StreamMetadata& metadata,
                                              const LifecycleOptions& options) override;

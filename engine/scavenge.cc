@@ -20,7 +20,7 @@ constexpr size_t kEventsPerBatch = 1000;
 
 constexpr Cf kScavengedCfs[] = {Cf::kLog,           Cf::kStreamEvents, Cf::kEventIds,
                                 Cf::kByCategory,    Cf::kByType,       Cf::kByCorrelation,
-                                Cf::kByCausation,   Cf::kStreams};
+                                Cf::kByCausation,   Cf::kStreams,      Cf::kSnapshots};
 
 uint64_t LiveBytes(Storage& storage) {
   uint64_t total = 0;
@@ -117,6 +117,9 @@ absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stre
   std::string end_key = last_key;
   end_key.push_back('\0');
   batch.DeleteRange(storage.cf(Cf::kStreamEvents), first_key, end_key);
+  // Snapshots below the first kept revision folded removed events.
+  batch.DeleteRange(storage.cf(Cf::kSnapshots), StreamEventKey(record->stream_id, Revision(0)),
+                    StreamEventKey(record->stream_id, Revision(keep_from)));
   if (keep_from > head->last_revision.value() && !record->last_revision) {
     // The last event goes too: the record keeps the head from now on.
     record->last_revision = head->last_revision.value();

@@ -22,7 +22,7 @@ namespace {
 constexpr std::string_view kCfNames[] = {"log",         "stream_events",  "streams",
                                          "event_ids",   "meta",           "by_category",
                                          "by_type",     "by_correlation", "by_causation",
-                                         "by_time",     "checkpoints"};
+                                         "by_time",     "checkpoints",    "snapshots"};
 static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
 constexpr std::string_view kLockFile = "ANNALS.lock";
 
@@ -88,6 +88,11 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
       if (cf != Cf::kByTime) {
         cfo.memtable_insert_with_hint_prefix_extractor = std::make_shared<IndexNamePrefix>();
       }
+      break;
+    case Cf::kSnapshots:
+      cfo.write_buffer_size = 8 << 20;
+      cfo.compression = rocksdb::kLZ4Compression;
+      cfo.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
       break;
     case Cf::kMeta:
     case Cf::kCheckpoints:

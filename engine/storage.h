@@ -30,6 +30,8 @@ enum class Cf {
   // recorded_at (µs) of the first event of each commit that moved it -> position.
   kByTime,
   kCheckpoints,
+  // Format 3: stream id + revision -> StoredSnapshot.
+  kSnapshots,
   kCount
 };
 std::string_view CfName(Cf cf);

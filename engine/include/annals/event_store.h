@@ -20,6 +20,7 @@
 #include "annals/event_iterator.h"
 #include "annals/filter.h"
 #include "annals/options.h"
+#include "annals/snapshot.h"
 #include "annals/streams.h"
 #include "annals/subscription.h"
 #include "annals/types.h"
@@ -28,7 +29,7 @@ namespace annals {
 
 // The on-disk format version this library writes (docs/FORMAT.md). Stores of
 // an older version are upgraded in place by Open.
-inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion = 3;
 
 // Handle to one store directory. Thread-safe: every method may be called from
 // any thread. The only thread-like work is group commit: concurrent appends
@@ -94,6 +95,23 @@ class EventStore {
   // The position of the first event recorded at or after `time`; head + 1
   // if there is none yet. One index seek.
   virtual absl::StatusOr<Position> FindPosition(absl::Time time) = 0;
+
+  // The event with id `event_id` in `stream`, if the append that wrote it
+  // gave the id (store-generated ids are not indexed); nullopt otherwise.
+  // Answers idempotency questions such as "was this command handled?".
+  virtual absl::StatusOr<std::optional<EventRecord>> FindEvent(std::string_view stream,
+                                                               const EventId& event_id) = 0;
+
+  // Snapshots (annals/snapshot.h). WriteSnapshot stores one (replacing one
+  // at the same revision): NotFound if the stream has no such revision,
+  // FailedPrecondition if tombstoned, InvalidArgument for a bad name.
+  // ReadSnapshot returns the newest at or below `at_or_below` (nullopt if
+  // none). Scavenge removes those of removed events; DeleteSnapshots all.
+  virtual absl::Status WriteSnapshot(const Snapshot& snapshot) = 0;
+  virtual absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(std::string_view stream,
+                                                               Revision at_or_below) = 0;
+  virtual absl::StatusOr<std::vector<Snapshot>> ListSnapshots(std::string_view stream) = 0;
+  virtual absl::Status DeleteSnapshots(std::string_view stream) = 0;
 
   // Returns what the store knows about `stream`, deleted or not. NotFound if
   // it never had events.

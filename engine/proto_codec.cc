@@ -1,0 +1,64 @@
+// The non-template parts of annals/proto_codec.h.
+#include "annals/proto_codec.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace annals {
+namespace proto_codec_internal {
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) return absl::InvalidArgumentError(std::string(status.message()));
+  return json;
+}
+
+absl::Status FromJson(std::string_view json, google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;  // newer writers may add fields
+  auto status = google::protobuf::util::JsonStringToMessage(std::string(json), message, options);
+  if (!status.ok()) {
+    return absl::DataLossError(absl::StrCat("JSON payload does not parse as ",
+                                            std::string(message->GetDescriptor()->full_name()), ": ",
+                                            std::string(status.message())));
+  }
+  return absl::OkStatus();
+}
+
+std::string ContentType(bool json, const google::protobuf::Message& message) {
+  return absl::StrCat(json ? "application/json" : "application/x-protobuf",
+                      "; messageType=", std::string(message.GetDescriptor()->full_name()));
+}
+
+bool IsJson(std::string_view content_type) { return content_type.starts_with("application/json"); }
+
+}  // namespace proto_codec_internal
+
+absl::Status CheckRequiredFields(const google::protobuf::Message& message,
+                                 std::initializer_list<std::string_view> fields) {
+  const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<std::string> missing;
+  for (std::string_view name : fields) {
+    const google::protobuf::FieldDescriptor* field = descriptor->FindFieldByName(std::string(name));
+    if (field == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(std::string(descriptor->full_name()),
+                                                     " has no field '", std::string(name), "'"));
+    }
+    const bool present = field->is_repeated() ? reflection->FieldSize(message, field) > 0
+                                              : reflection->HasField(message, field);
+    if (!present) missing.push_back(std::string(name));
+  }
+  if (missing.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(std::string(descriptor->name()), ": missing ",
+                                                 absl::StrJoin(missing, ", ")));
+}
+
+}  // namespace annals
