@@ -159,17 +159,21 @@ class CommandHandler {
     for (const auto& validate : validators_) {
       if (absl::Status s = validate(command); !s.ok()) return s;
     }
-    if (!context.command_id.empty()) {
-      absl::StatusOr<std::optional<Result>> repeated = Repeated(stream, context.command_id);
-      if (!repeated.ok()) return repeated.status();
-      if (*repeated) return **repeated;
-    }
     for (int attempt = 0;; ++attempt) {
       Result result;
       result.retries = attempt;
       const absl::Time load_start = absl::Now();
       absl::StatusOr<Loaded<State>> loaded = aggregates_.Load(stream);
       if (!loaded.ok()) return loaded.status();
+      if (!context.command_id.empty()) {
+        // Checked after the load: a first handling committed before it is
+        // found here; one committing after it makes our append conflict,
+        // and the store then recognises the same event ids (or the retry
+        // finds them here).
+        absl::StatusOr<std::optional<Result>> repeated = Repeated(stream, context.command_id);
+        if (!repeated.ok()) return repeated.status();
+        if (*repeated) return **repeated;
+      }
       const absl::Time decide_start = absl::Now();
       result.timings.load = decide_start - load_start;
       absl::StatusOr<std::vector<Event>> events =
