@@ -3,6 +3,7 @@
 //   annals read STORE [STREAM] [--backward] [--from N] [--limit N]
 //                                          a stream, or $all without STREAM
 // docs/CLI.md documents them. Uses the public API only.
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <iostream>
@@ -10,11 +11,23 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 #include "annals/event_store.h"
 
 namespace {
+
+// The payload as one TSV field: printable text as is, anything else
+// (binary protobuf, tabs, newlines) as "base64:...".
+std::string PrintableData(const std::string& data) {
+  const bool printable = std::all_of(data.begin(), data.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x20 && u != 0x7f;  // bytes >= 0x80 are UTF-8 text
+  });
+  return printable ? data : "base64:" + absl::Base64Escape(data);
+}
+
 
 constexpr char kUsage[] =
     "usage: annals info STORE\n"
@@ -95,7 +108,7 @@ int Read(const std::vector<std::string>& args) {
     const annals::EventRecord& r = (*it)->record();
     std::cout << r.position << "\t" << r.stream << "\t" << r.revision << "\t"
               << absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", r.recorded_at, absl::UTCTimeZone())
-              << "\t" << r.type << "\t" << r.event_id << "\t" << r.data << "\n";
+              << "\t" << r.type << "\t" << r.event_id << "\t" << PrintableData(r.data) << "\n";
   }
   if (!(*it)->status().ok()) return Fail((*it)->status());
   return 0;

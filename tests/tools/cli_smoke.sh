@@ -18,10 +18,16 @@ read_out=$("$annals" read "$dir/store" order-42)
 awk -F'\t' 'NR==2 && ($1 != "1" || $2 != "order-42" || $3 != "0" || $5 != "OrderPlaced") {exit 1}' \
   <<<"$read_out" || fail "first row of order-42: $read_out"
 
-all_out=$("$annals" read "$dir/store" --backward --limit 2)
-[ "$(cut -f1 <<<"$all_out" | tr '\n' ' ')" = "position 4 3 " ] || fail "backward \$all: $all_out"
+grep -q "ShipOrder repeated with the same command id: recognised" <<<"$out" || fail "demo command idempotency"
+grep -q "as of revision 1: open, 1 lines" <<<"$out" || fail "demo time travel"
 
-"$annals" info "$dir/store" | grep -q $'^head_position\t4$' || fail "info head"
+"$annals" read "$dir/store" order-77 | awk -F'\t' 'NR==2 && $7 !~ /^base64:/ {exit 1}' ||
+  fail "binary payloads must print as base64"
+
+head=$("$annals" info "$dir/store" | awk -F'\t' '$1 == "head_position" {print $2}')
+[ "$head" -gt 4 ] || fail "info head: $head"
+all_out=$("$annals" read "$dir/store" --backward --limit 2)
+[ "$(cut -f1 <<<"$all_out" | tr '\n' ' ')" = "position $head $((head - 1)) " ] || fail "backward \$all: $all_out"
 
 set +e
 "$annals" read "$dir/store" order-404 2>/dev/null; [ $? -eq 1 ] || fail "unknown stream must exit 1"
