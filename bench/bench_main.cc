@@ -39,6 +39,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
       auto p50 = run.counters.find("p50_us");
       auto p99 = run.counters.find("p99_us");
       if (p50 != run.counters.end()) result.p50 = p50->second.value;
+      const char* share_names[] = {"load_pct", "decide_pct", "append_pct"};
+      for (int i = 0; i < 3; ++i) {
+        auto share = run.counters.find(share_names[i]);
+        if (share != run.counters.end()) result.shares[i] = share->second.value;
+      }
       if (p99 != run.counters.end()) result.p99 = p99->second.value;
     }
   }
@@ -88,11 +93,29 @@ class RatioReporter : public benchmark::ConsoleReporter {
       std::printf("| %s | %.0f | %s | %s |\n", name, r->second.rate, Latency(r->second).c_str(),
                   note.c_str());
     }
+    // Issue [3]: aggregate loads and command handling.
+    std::printf("\n| write side | rate (/s) | p50/p99 us | load / decide / append %% |\n"
+                "| --- | ---: | ---: | --- |\n");
+    for (const char* name : {"LOAD-1000/annals", "LOAD-1000-snapshot/annals", "CMD-1-fast/annals",
+                             "CMD-8-fast/annals", "CMD-1-durable/annals", "CMD-8-durable/annals"}) {
+      auto r = results_.find(name);
+      if (r == results_.end()) continue;
+      std::string shares;
+      if (r->second.shares[0] >= 0) {
+        char text[64];
+        std::snprintf(text, sizeof(text), "%.0f / %.0f / %.0f", r->second.shares[0],
+                      r->second.shares[1], r->second.shares[2]);
+        shares = text;
+      }
+      std::printf("| %s | %.0f | %s | %s |\n", name, r->second.rate, Latency(r->second).c_str(),
+                  shares.c_str());
+    }
   }
 
  private:
   struct Result {
     double rate = 0, p50 = -1, p99 = -1;
+    double shares[3] = {-1, -1, -1};  // load / decide / append, percent
     bool from_median = false;
   };
   static std::string Latency(const Result& r) {

@@ -325,6 +325,35 @@ TEST(SnapshotTest, ASoftDeleteMakesOldSnapshotsUnusable) {
   EXPECT_EQ(loaded.revision, Revision(4));
 }
 
+TEST(SnapshotTest, APredicateCanAskForASnapshot) {
+  TempStore store;
+  OrderHandler::Options options;
+  options.snapshot_when = [](const OrderState& s) { return s.status() == OrderState::SHIPPED; };
+  OrderHandler handler(*store, OrderDecider{}, OrderEvents{}, OrderSnapshots{1}, options);
+  ASSERT_OK(handler.Handle("order-1", Place("c")).status());
+  ASSERT_OK(handler.Handle("order-1", Add("a", 1, 1)).status());
+  ASSERT_OK(handler.Handle("order-1", Ship()).status());
+  handler.FlushSnapshots();
+  ASSERT_OK_AND_ASSIGN(auto snapshots, store->ListSnapshots("order-1"));
+  ASSERT_EQ(snapshots.size(), 1u);
+  EXPECT_EQ(snapshots[0].revision, Revision(2));
+}
+
+TEST(SnapshotTest, RetentionFoldsOnlyVisibleEventsAndSkipsSnapshots) {
+  TempStore store;
+  OrderHandler handler(*store, OrderDecider{}, OrderEvents{}, OrderSnapshots{1},
+                       {.snapshots = {.every_events = 2}});
+  ASSERT_OK(handler.Handle("order-1", Place("c")).status());
+  for (int i = 0; i < 5; ++i) ASSERT_OK(handler.Handle("order-1", Add("s", 1, 10)).status());
+  handler.FlushSnapshots();
+  ASSERT_OK(store->SetStreamMetadata("order-1", {.max_count = 3}));
+  ASSERT_OK_AND_ASSIGN(auto loaded, handler.aggregates().Load("order-1"));
+  EXPECT_EQ(loaded.snapshot_revision, std::nullopt);
+  EXPECT_EQ(loaded.events_folded, 3u);  // revisions 3..5: what a reader sees
+  EXPECT_EQ(loaded.state.items_size(), 3);
+  EXPECT_EQ(loaded.revision, Revision(5));
+}
+
 TEST(SnapshotTest, BadSnapshotWritesAreRejected) {
   TempStore store;
   Snapshot snapshot{.stream = "order-1", .revision = Revision(0), .schema_version = 1};

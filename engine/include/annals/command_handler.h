@@ -122,6 +122,9 @@ class CommandHandler {
   struct Options {
     RetryPolicy retry;
     SnapshotPolicy snapshots;
+    // Also snapshot after a command whose resulting state passes this check
+    // (e.g. a status change), whatever the count. Optional.
+    std::function<bool(const State&)> snapshot_when;
   };
 
   CommandHandler(EventStore& store, D decider, EventCodec codec, StateCodec state_codec = {},
@@ -129,7 +132,7 @@ class CommandHandler {
       : aggregates_(store, std::move(decider), std::move(codec), std::move(state_codec)),
         options_(options) {
     if constexpr (Aggregates::kSnapshots) {
-      if (options_.snapshots.every_events > 0) {
+      if (options_.snapshots.every_events > 0 || options_.snapshot_when) {
         snapshots_ = std::make_unique<command_internal::SnapshotWriter>(store);
       }
     }
@@ -298,10 +301,11 @@ class CommandHandler {
                      const Result& result) const {
     if constexpr (Aggregates::kSnapshots) {
       const uint64_t every = options_.snapshots.every_events;
-      if (!snapshots_ || every == 0 || !loaded.snapshots_usable) return;
+      if (!snapshots_ || !loaded.snapshots_usable) return;
       const uint64_t before = loaded.revision ? loaded.revision->value() + 1 : 0;
       const uint64_t after = result.revision->value() + 1;
-      if (after / every == before / every) return;
+      const bool by_count = every > 0 && after / every != before / every;
+      if (!by_count && !(options_.snapshot_when && options_.snapshot_when(result.state))) return;
       // The state is copied now; serialized and written on the writer's thread.
       snapshots_->Enqueue([this, stream = std::string(stream), state = result.state,
                            revision = *result.revision, position = result.events.back().position,
