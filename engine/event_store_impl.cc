@@ -79,7 +79,8 @@ absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions
   }
   // Format 1 had no secondary indexes: build them from the log.
   if (format.format_version() == 1) return BackfillIndexes(storage);
-  // Format 2 lacked only the `snapshots` column family, which opening created.
+  // Formats 2 and 3 lacked only column families (snapshots; read_models and
+  // projections), which opening created empty.
   if (format.format_version() < kFormatVersion) {
     format.set_format_version(kFormatVersion);
     rocksdb::WriteOptions write_options;
@@ -560,6 +561,18 @@ absl::Status EventStoreImpl::DeleteSubscriber(std::string_view name) {
   rocksdb::WriteBatch batch;
   batch.Delete(handles.storage->cf(Cf::kCheckpoints), rocksdb::Slice(name.data(), name.size()));
   return handles.writer->WriteExclusive(batch, options_.sync);
+}
+
+absl::StatusOr<EngineHandles> EventStoreImpl::InternalHandles() const {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  return EngineHandles{handles.storage, handles.writer, options_.sync};
+}
+
+absl::StatusOr<EngineHandles> EngineHandlesOf(EventStore& store) {
+  auto* impl = dynamic_cast<EventStoreImpl*>(&store);
+  if (impl == nullptr) return absl::InvalidArgumentError("not an annals EventStore");
+  return impl->InternalHandles();
 }
 
 Position EventStoreImpl::head() const {

@@ -9,6 +9,7 @@
 #include "annals/event_store.h"
 #include "mutex.h"
 #include "storage.h"
+#include "internal_access.h"
 #include "subscription_impl.h"
 #include "writer.h"
 
@@ -56,6 +57,9 @@ class EventStoreImpl final : public EventStore {
   absl::Status DeleteSubscriber(std::string_view name) override;
   Position head() const override;
   absl::Status Close() override ABSL_LOCKS_EXCLUDED(mu_);
+
+  // For internal_access.h.
+  absl::StatusOr<EngineHandles> InternalHandles() const;
 
  private:
   EventStoreImpl(const StoreOptions& options, std::shared_ptr<Storage> storage,

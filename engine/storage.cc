@@ -22,7 +22,8 @@ namespace {
 constexpr std::string_view kCfNames[] = {"log",         "stream_events",  "streams",
                                          "event_ids",   "meta",           "by_category",
                                          "by_type",     "by_correlation", "by_causation",
-                                         "by_time",     "checkpoints",    "snapshots"};
+                                         "by_time",     "checkpoints",    "snapshots",
+                                         "read_models", "projections"};
 static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
 constexpr std::string_view kLockFile = "ANNALS.lock";
 
@@ -94,8 +95,14 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
       cfo.compression = rocksdb::kLZ4Compression;
       cfo.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
       break;
+    case Cf::kReadModels:
+      cfo.write_buffer_size = 32 << 20;
+      cfo.compression = rocksdb::kLZ4Compression;
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      break;
     case Cf::kMeta:
     case Cf::kCheckpoints:
+    case Cf::kProjections:
     case Cf::kCount:
       cfo.write_buffer_size = 1 << 20;
       break;

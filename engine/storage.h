@@ -32,6 +32,11 @@ enum class Cf {
   kCheckpoints,
   // Format 3: stream id + revision -> StoredSnapshot.
   kSnapshots,
+  // Format 4: projection read models (name 0x00 version(u32 BE) key ->
+  // value) and projection bookkeeping (checkpoints, parked events,
+  // serving versions; see projections/).
+  kReadModels,
+  kProjections,
   kCount
 };
 std::string_view CfName(Cf cf);

@@ -16,8 +16,7 @@ constexpr int kMaxLines = 100;
 
 }  // namespace
 
-OrderState OrderDecider::evolve(const OrderState& state, const Event& event) const {
-  OrderState next = state;
+OrderState OrderDecider::evolve(OrderState next, const Event& event) const {
   std::visit(Overloaded{
                  [&](const OrderPlaced& e) {
                    next.set_status(OrderState::OPEN);

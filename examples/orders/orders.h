@@ -24,7 +24,8 @@ struct OrderDecider {
   using Command = std::variant<PlaceOrder, AddItem, ShipOrder, CancelOrder>;
 
   State initial_state() const { return State(); }
-  State evolve(const State& state, const Event& event) const;
+  // Takes the state by value: loads move it in and it is updated in place.
+  State evolve(State state, const Event& event) const;
   absl::StatusOr<std::vector<Event>> decide(const Command& command, const State& state) const;
 };
 

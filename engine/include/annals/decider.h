@@ -11,12 +11,14 @@
 //     using Event = std::variant<Placed, Shipped>;
 //     using Command = std::variant<Place, Ship>;
 //     State initial_state() const;
-//     State evolve(const State&, const Event&) const;
+//     State evolve(State, const Event&) const;   // or (const State&, ...)
 //     absl::StatusOr<std::vector<Event>> decide(const Command&, const State&) const;
 //   };
 //
-// `decide` returns the events a command causes, or a rejection (a non-OK
-// status; nothing is written). It must depend on its arguments only, so
+// `evolve` may take the state by value: loads move it in, so a large state
+// is updated in place rather than copied per event. `decide` returns the
+// events a command causes, or a rejection (a non-OK status; nothing is
+// written). It must depend on its arguments only, so
 // that a retried command decides the same again.
 #ifndef ANNALS_DECIDER_H_
 #define ANNALS_DECIDER_H_

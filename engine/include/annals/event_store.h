@@ -29,7 +29,7 @@ namespace annals {
 
 // The on-disk format version this library writes (docs/FORMAT.md). Stores of
 // an older version are upgraded in place by Open.
-inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFormatVersion = 4;
 
 // Handle to one store directory. Thread-safe: every method may be called from
 // any thread. The only thread-like work is group commit: concurrent appends

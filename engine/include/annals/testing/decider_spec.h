@@ -93,7 +93,7 @@ class DeciderSpec {
     absl::StatusOr<std::vector<Event>> actual = Decide();
     if (!actual.ok()) return actual.status();
     State state = Fold(given_);
-    for (const Event& e : *actual) state = decider_.evolve(state, e);
+    for (const Event& e : *actual) state = decider_.evolve(std::move(state), e);
     return check(state) ? absl::OkStatus()
                         : absl::FailedPreconditionError("the state after the command fails the check");
   }
@@ -101,7 +101,7 @@ class DeciderSpec {
  private:
   State Fold(const std::vector<Event>& events) const {
     State state = decider_.initial_state();
-    for (const Event& e : events) state = decider_.evolve(state, e);
+    for (const Event& e : events) state = decider_.evolve(std::move(state), e);
     return state;
   }
   absl::StatusOr<std::vector<Event>> Decide() const {
