@@ -85,7 +85,10 @@ enum class ProjectionState { kCatchingUp, kLive, kStopped, kFailed };
 
 struct ProjectionStatus {
   std::string name;
+  // The version running, and the version queries read (older while a new
+  // version rebuilds; they switch when it has caught up).
   uint32_t version = 0;
+  uint32_t serving_version = 0;
   ProjectionState state = ProjectionState::kStopped;
   // Every position up to it is applied (or skipped by the filter).
   Position checkpoint;

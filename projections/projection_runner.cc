@@ -1,0 +1,677 @@
+// ProjectionRunner (annals/projection.h). One thread per projection pulls
+// events from a filtered subscription, applies a batch to a staged
+// read-model writer, and commits the writes and the checkpoint in one
+// WriteBatch through the store's writer (docs/ARCHITECTURE.md, "Read side").
+#include "annals/projection.h"
+
+#include <condition_variable>
+#include <map>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "annals/storage/v1/projection.pb.h"
+#include "internal_access.h"
+#include "key_codec.h"
+#include "mutex.h"
+#include "rocksdb/db.h"
+#include "status_util.h"
+
+namespace annals {
+namespace {
+
+using internal::Cf;
+using internal::EngineHandles;
+using internal::Mutex;
+using internal::MutexLock;
+
+void AppendBigEndian32(std::string* out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
+}
+
+// `read_models` keys: name 0x00 version(u32 BE) key.
+std::string ModelPrefix(std::string_view name, uint32_t version) {
+  std::string prefix(name);
+  prefix.push_back('\0');
+  AppendBigEndian32(&prefix, version);
+  return prefix;
+}
+// `projections` keys: tag 0x00 name [0x00 version(u32 BE) [position(u64 BE)]].
+std::string MetaKey(char tag, std::string_view name) {
+  std::string key(1, tag);
+  key.push_back('\0');
+  key.append(name);
+  return key;
+}
+std::string MetaKey(char tag, std::string_view name, uint32_t version) {
+  std::string key = MetaKey(tag, name);
+  key.push_back('\0');
+  AppendBigEndian32(&key, version);
+  return key;
+}
+std::string CheckpointKey(std::string_view name, uint32_t version) { return MetaKey('c', name, version); }
+std::string ParkedPrefix(std::string_view name, uint32_t version) { return MetaKey('p', name, version); }
+std::string ServingKey(std::string_view name) { return MetaKey('s', name); }
+// The first key after every key starting with `prefix` (prefixes here never
+// end in 0xff bytes only).
+std::string PrefixEnd(std::string prefix) {
+  while (!prefix.empty() && static_cast<unsigned char>(prefix.back()) == 0xff) prefix.pop_back();
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+bool ValidName(std::string_view name) {
+  if (name.empty() || name.size() > 200) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// The read-model writes of one batch: each event's writes are staged apart
+// and kept only if its apply succeeds. Get reads through both.
+class StagedWriter final : public ReadModelWriter {
+ public:
+  StagedWriter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, std::string prefix)
+      : db_(db), cf_(cf), prefix_(std::move(prefix)) {}
+
+  void Put(std::string_view key, std::string_view value) override {
+    event_[prefix_ + std::string(key)] = std::string(value);
+  }
+  void Delete(std::string_view key) override { event_[prefix_ + std::string(key)] = std::nullopt; }
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override {
+    const std::string full = prefix_ + std::string(key);
+    if (auto it = event_.find(full); it != event_.end()) return it->second;
+    if (auto it = batch_.find(full); it != batch_.end()) return it->second;
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, full, &value);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) return internal::FromRocksDb(s, "read model get");
+    return value;
+  }
+
+  void Accept() {
+    for (auto& [key, value] : event_) batch_[key] = std::move(value);
+    event_.clear();
+  }
+  void Discard() { event_.clear(); }
+  void Fill(rocksdb::WriteBatch& batch) const {
+    for (const auto& [key, value] : batch_) {
+      if (value) {
+        batch.Put(cf_, key, *value);
+      } else {
+        batch.Delete(cf_, key);
+      }
+    }
+  }
+
+ private:
+  rocksdb::DB* const db_;
+  rocksdb::ColumnFamilyHandle* const cf_;
+  const std::string prefix_;
+  std::map<std::string, std::optional<std::string>> batch_;
+  std::map<std::string, std::optional<std::string>> event_;
+};
+
+}  // namespace
+
+// One registered projection and its thread.
+struct Projector {
+  ProjectionSpec spec;
+  EngineHandles engine;
+  std::string model_prefix;  // of spec.version
+
+  // Held while a batch (or a parked retry, skip or reset) changes the read
+  // model, so those never interleave.
+  Mutex apply_mu ABSL_ACQUIRED_BEFORE(mu);
+  absl::flat_hash_set<std::string> parked_streams ABSL_GUARDED_BY(apply_mu);
+
+  // Status, read by any thread.
+  mutable Mutex mu;
+  mutable std::condition_variable progress;
+  uint64_t checkpoint ABSL_GUARDED_BY(mu) = 0;
+  ProjectionState state ABSL_GUARDED_BY(mu) = ProjectionState::kCatchingUp;
+  absl::Status error ABSL_GUARDED_BY(mu);
+  uint64_t parked ABSL_GUARDED_BY(mu) = 0;
+  uint32_t serving_version ABSL_GUARDED_BY(mu) = 0;
+
+  std::atomic<bool> stop{false};
+  std::unique_ptr<Subscription> subscription;  // set before the thread starts
+  std::thread thread;
+};
+
+class ProjectionRunner::Impl {
+ public:
+  explicit Impl(EventStore& store) : store_(store) {}
+
+  absl::Status Register(ProjectionSpec spec);
+  void Stop();
+  absl::StatusOr<Projector*> Find(std::string_view name) const;
+  EventStore& store() const { return store_; }
+
+  // Starts (or restarts) `p`'s thread from its stored checkpoint.
+  absl::Status Start(Projector& p);
+  void Halt(Projector& p);
+
+ private:
+  void Run(Projector& p);
+  absl::Status ApplyWithRetries(Projector& p, const EventRecord& event, StagedWriter& writer);
+  void Park(Projector& p, const EventRecord& event, const std::string& why,
+            rocksdb::WriteBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p.apply_mu);
+  absl::Status Commit(Projector& p, rocksdb::WriteBatch& batch, uint64_t checkpoint);
+  void MaybeSwitchServing(Projector& p);
+  void Fail(Projector& p, absl::Status error);
+
+  EventStore& store_;
+  mutable Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Projector>> projectors_ ABSL_GUARDED_BY(mu_);
+};
+
+absl::Status ProjectionRunner::Impl::Register(ProjectionSpec spec) {
+  if (!ValidName(spec.name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "projection name '", spec.name, "' must be 1-200 letters, digits, '-', '_' or '.'"));
+  }
+  if (!spec.apply) return absl::InvalidArgumentError("ProjectionSpec::apply is empty");
+  if (spec.batch_size == 0) return absl::InvalidArgumentError("ProjectionSpec::batch_size must be > 0");
+  if (spec.max_attempts < 1) return absl::InvalidArgumentError("ProjectionSpec::max_attempts must be >= 1");
+  if (spec.version == 0) return absl::InvalidArgumentError("ProjectionSpec::version must be >= 1");
+  absl::StatusOr<EngineHandles> engine = internal::EngineHandlesOf(store_);
+  if (!engine.ok()) return engine.status();
+  rocksdb::DB* db = engine->storage->db();
+
+  auto p = std::make_unique<Projector>();
+  p->engine = *engine;
+  p->model_prefix = ModelPrefix(spec.name, spec.version);
+  // The version queries read: the stored one, or this one for a new name.
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), engine->storage->cf(Cf::kProjections),
+                              ServingKey(spec.name), &value);
+  uint32_t serving = spec.version;
+  if (s.ok()) {
+    storage::v1::ServingVersion stored;
+    if (!stored.ParseFromString(value)) return absl::DataLossError("serving version is malformed");
+    serving = stored.version();
+    if (serving > spec.version) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "projection '", spec.name, "' already serves version ", serving, "; register version ",
+          serving, " or newer"));
+    }
+  } else if (s.IsNotFound()) {
+    storage::v1::ServingVersion stored;
+    stored.set_version(serving);
+    rocksdb::WriteBatch batch;
+    batch.Put(engine->storage->cf(Cf::kProjections), ServingKey(spec.name), stored.SerializeAsString());
+    ANNALS_RETURN_IF_ERROR(engine->writer->WriteExclusive(batch, engine->sync));
+  } else {
+    return internal::FromRocksDb(s, "read serving version");
+  }
+  {
+    MutexLock lock(&p->mu);
+    p->serving_version = serving;
+  }
+  p->spec = std::move(spec);
+  Projector* raw = p.get();
+  {
+    MutexLock lock(&mu_);
+    if (!projectors_.emplace(raw->spec.name, std::move(p)).second) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("projection '", raw->spec.name, "' is already registered"));
+    }
+  }
+  return Start(*raw);
+}
+
+absl::Status ProjectionRunner::Impl::Start(Projector& p) {
+  rocksdb::DB* db = p.engine.storage->db();
+  rocksdb::ColumnFamilyHandle* meta = p.engine.storage->cf(Cf::kProjections);
+  uint64_t checkpoint = 0;
+  std::string value;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, CheckpointKey(p.spec.name, p.spec.version), &value);
+  if (s.ok()) {
+    storage::v1::ProjectionCheckpoint stored;
+    if (!stored.ParseFromString(value)) return absl::DataLossError("projection checkpoint is malformed");
+    checkpoint = stored.position();
+  } else if (!s.IsNotFound()) {
+    return internal::FromRocksDb(s, "read projection checkpoint");
+  }
+  // Parked streams, from the stored parked events.
+  uint64_t parked = 0;
+  {
+    MutexLock lock(&p.apply_mu);
+    p.parked_streams.clear();
+    const std::string prefix = ParkedPrefix(p.spec.name, p.spec.version);
+    const std::string end = PrefixEnd(prefix);
+    rocksdb::Slice end_slice(end);
+    rocksdb::ReadOptions read_options;
+    read_options.iterate_upper_bound = &end_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, meta));
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      storage::v1::ParkedRecord record;
+      if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError("parked record is malformed");
+      }
+      p.parked_streams.insert(record.stream());
+      ++parked;
+    }
+    ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(it->status(), "read parked events"));
+  }
+  SubscribeOptions options;
+  options.filter = p.spec.filter;
+  options.start = StartFrom::AfterPosition(Position(checkpoint));
+  options.batch_size = p.spec.batch_size;
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = store_.Subscribe(options);
+  if (!subscription.ok()) return subscription.status();
+  p.subscription = *std::move(subscription);
+  {
+    MutexLock lock(&p.mu);
+    p.checkpoint = checkpoint;
+    p.parked = parked;
+    p.state = ProjectionState::kCatchingUp;
+    p.error = absl::OkStatus();
+  }
+  p.stop = false;
+  p.thread = std::thread([this, &p] { Run(p); });
+  return absl::OkStatus();
+}
+
+void ProjectionRunner::Impl::Halt(Projector& p) {
+  p.stop = true;
+  if (p.subscription) p.subscription->Stop();
+  if (p.thread.joinable()) p.thread.join();
+  MutexLock lock(&p.mu);
+  if (p.state != ProjectionState::kFailed) p.state = ProjectionState::kStopped;
+  p.progress.notify_all();
+}
+
+void ProjectionRunner::Impl::Stop() {
+  std::vector<Projector*> all;
+  {
+    MutexLock lock(&mu_);
+    for (auto& [name, p] : projectors_) all.push_back(p.get());
+  }
+  for (Projector* p : all) Halt(*p);
+}
+
+absl::StatusOr<Projector*> ProjectionRunner::Impl::Find(std::string_view name) const {
+  MutexLock lock(&mu_);
+  auto it = projectors_.find(std::string(name));
+  if (it == projectors_.end()) {
+    return absl::NotFoundError(absl::StrCat("no projection '", std::string(name), "' is registered"));
+  }
+  return it->second.get();
+}
+
+absl::Status ProjectionRunner::Impl::ApplyWithRetries(Projector& p, const EventRecord& event,
+                                                      StagedWriter& writer) {
+  absl::Duration backoff = p.spec.retry_backoff;
+  absl::Status status;
+  for (int attempt = 1; attempt <= p.spec.max_attempts; ++attempt) {
+    status = p.spec.apply(event, writer);
+    if (status.ok()) {
+      writer.Accept();
+      return status;
+    }
+    writer.Discard();
+    if (attempt < p.spec.max_attempts && !p.stop) {
+      absl::SleepFor(backoff);
+      backoff *= 2;
+    }
+  }
+  return status;
+}
+
+void ProjectionRunner::Impl::Park(Projector& p, const EventRecord& event, const std::string& why,
+                                  rocksdb::WriteBatch& batch) {
+  storage::v1::ParkedRecord record;
+  record.set_stream(event.stream);
+  record.set_error(why);
+  record.set_parked_at_us(absl::ToUnixMicros(absl::Now()));
+  std::string key = ParkedPrefix(p.spec.name, p.spec.version);
+  internal::AppendBigEndian64(&key, event.position.value());
+  batch.Put(p.engine.storage->cf(Cf::kProjections), key, record.SerializeAsString());
+  p.parked_streams.insert(event.stream);
+  MutexLock lock(&p.mu);
+  ++p.parked;
+}
+
+absl::Status ProjectionRunner::Impl::Commit(Projector& p, rocksdb::WriteBatch& batch,
+                                            uint64_t checkpoint) {
+  storage::v1::ProjectionCheckpoint stored;
+  stored.set_position(checkpoint);
+  stored.set_updated_at_us(absl::ToUnixMicros(absl::Now()));
+  batch.Put(p.engine.storage->cf(Cf::kProjections), CheckpointKey(p.spec.name, p.spec.version),
+            stored.SerializeAsString());
+  // The read-model writes and the checkpoint: one write, all or nothing.
+  ANNALS_RETURN_IF_ERROR(p.engine.writer->WriteExclusive(batch, p.engine.sync));
+  const bool live = checkpoint >= p.engine.writer->head().value();
+  MutexLock lock(&p.mu);
+  p.checkpoint = checkpoint;
+  if (live) p.state = ProjectionState::kLive;
+  p.progress.notify_all();
+  return absl::OkStatus();
+}
+
+void ProjectionRunner::Impl::MaybeSwitchServing(Projector& p) {
+  uint32_t serving;
+  {
+    MutexLock lock(&p.mu);
+    if (p.state != ProjectionState::kLive || p.serving_version == p.spec.version) return;
+    serving = p.serving_version;
+  }
+  // Rebuilt and caught up: queries move to the new version in one write,
+  // and the old version's data goes with it.
+  rocksdb::ColumnFamilyHandle* meta = p.engine.storage->cf(Cf::kProjections);
+  rocksdb::WriteBatch batch;
+  storage::v1::ServingVersion stored;
+  stored.set_version(p.spec.version);
+  batch.Put(meta, ServingKey(p.spec.name), stored.SerializeAsString());
+  const std::string old_model = ModelPrefix(p.spec.name, serving);
+  batch.DeleteRange(p.engine.storage->cf(Cf::kReadModels), old_model, PrefixEnd(old_model));
+  batch.Delete(meta, CheckpointKey(p.spec.name, serving));
+  const std::string old_parked = ParkedPrefix(p.spec.name, serving);
+  batch.DeleteRange(meta, old_parked, PrefixEnd(old_parked));
+  if (absl::Status s = p.engine.writer->WriteExclusive(batch, p.engine.sync); !s.ok()) {
+    Fail(p, s);
+    return;
+  }
+  MutexLock lock(&p.mu);
+  p.serving_version = p.spec.version;
+}
+
+void ProjectionRunner::Impl::Fail(Projector& p, absl::Status error) {
+  MutexLock lock(&p.mu);
+  p.state = ProjectionState::kFailed;
+  p.error = std::move(error);
+  p.progress.notify_all();
+}
+
+void ProjectionRunner::Impl::Run(Projector& p) {
+  Subscription& subscription = *p.subscription;
+  rocksdb::DB* db = p.engine.storage->db();
+  rocksdb::ColumnFamilyHandle* models = p.engine.storage->cf(Cf::kReadModels);
+  uint64_t committed;
+  {
+    MutexLock lock(&p.mu);
+    committed = p.checkpoint;
+  }
+  while (!p.stop) {
+    absl::StatusOr<EventRecord> first = subscription.Next(absl::Milliseconds(100));
+    if (absl::IsDeadlineExceeded(first.status())) {
+      // Nothing selected lately: still record how far the filter looked, so
+      // waiting for a position that holds no selected event ends.
+      const uint64_t reached = subscription.reached().value();
+      if (reached > committed || committed >= p.engine.writer->head().value()) {
+        rocksdb::WriteBatch batch;
+        if (reached > committed) {
+          if (absl::Status s = Commit(p, batch, reached); !s.ok()) return Fail(p, s);
+          committed = reached;
+        } else {
+          MutexLock lock(&p.mu);
+          p.state = ProjectionState::kLive;
+        }
+      }
+      MaybeSwitchServing(p);
+      continue;
+    }
+    if (absl::IsCancelled(first.status())) return;
+    if (!first.ok()) return Fail(p, first.status());
+    std::vector<EventRecord> events;
+    events.push_back(*std::move(first));
+    while (events.size() < p.spec.batch_size) {
+      absl::StatusOr<EventRecord> more = subscription.Next(absl::ZeroDuration());
+      if (!more.ok()) break;  // none ready now (or stopping): commit what we have
+      events.push_back(*std::move(more));
+    }
+    MutexLock apply(&p.apply_mu);
+    StagedWriter writer(db, models, p.model_prefix);
+    rocksdb::WriteBatch batch;
+    uint64_t checkpoint = subscription.reached().value();
+    absl::Status failure;
+    for (const EventRecord& event : events) {
+      if (p.parked_streams.contains(event.stream)) {
+        // A stream with a parked event: later ones wait behind it, in order.
+        Park(p, event, "an earlier event of this stream is parked", batch);
+        continue;
+      }
+      absl::Status applied = ApplyWithRetries(p, event, writer);
+      if (applied.ok()) continue;
+      if (p.spec.on_failure == OnFailure::kPark) {
+        Park(p, event, applied.ToString(), batch);
+        continue;
+      }
+      // Stop: commit everything before this event, which stays unapplied.
+      checkpoint = event.position.value() - 1;
+      failure = absl::Status(applied.code(),
+                             absl::StrCat("projection '", p.spec.name, "' failed on ", event.stream,
+                                          "@", event.revision.value(), " (position ",
+                                          event.position.value(), "): ", applied.message()));
+      break;
+    }
+    writer.Fill(batch);
+    if (absl::Status s = Commit(p, batch, checkpoint); !s.ok()) return Fail(p, s);
+    committed = checkpoint;
+    if (!failure.ok()) return Fail(p, failure);
+  }
+}
+
+ProjectionRunner::ProjectionRunner(EventStore& store) : impl_(std::make_unique<Impl>(store)) {}
+
+ProjectionRunner::~ProjectionRunner() { Stop(); }
+
+absl::Status ProjectionRunner::Register(ProjectionSpec spec) { return impl_->Register(std::move(spec)); }
+
+void ProjectionRunner::Stop() { impl_->Stop(); }
+
+absl::StatusOr<ProjectionStatus> ProjectionRunner::Status(std::string_view name) const {
+  absl::StatusOr<Projector*> p = impl_->Find(name);
+  if (!p.ok()) return p.status();
+  ProjectionStatus status;
+  status.name = (*p)->spec.name;
+  status.version = (*p)->spec.version;
+  {
+    MutexLock lock(&(*p)->mu);
+    status.state = (*p)->state;
+    status.checkpoint = Position((*p)->checkpoint);
+    status.error = (*p)->error;
+    status.parked = (*p)->parked;
+    status.serving_version = (*p)->serving_version;
+  }
+  const uint64_t head = (*p)->engine.writer->head().value();
+  status.lag = head > status.checkpoint.value() ? head - status.checkpoint.value() : 0;
+  if (status.lag > 0) {
+    // How old the first event it has not applied is.
+    auto it = impl_->store().ReadAll({.from = status.checkpoint.Next(), .max_count = 1});
+    if (it.ok() && (*it)->Valid()) {
+      status.time_behind = std::max(absl::ZeroDuration(), absl::Now() - (*it)->record().recorded_at);
+    }
+  }
+  return status;
+}
+
+absl::Status ProjectionRunner::WaitForPosition(std::string_view name, Position position,
+                                               absl::Duration timeout) const {
+  absl::StatusOr<Projector*> found = impl_->Find(name);
+  if (!found.ok()) return found.status();
+  Projector& p = **found;
+  MutexLock lock(&p.mu);
+  const bool done = p.mu.AwaitOnWithTimeout(
+      p.progress,
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(p.mu) {
+        return p.checkpoint >= position.value() || p.state == ProjectionState::kFailed ||
+               p.state == ProjectionState::kStopped;
+      },
+      timeout);
+  if (p.checkpoint >= position.value()) return absl::OkStatus();
+  if (p.state == ProjectionState::kFailed) {
+    return absl::FailedPreconditionError(absl::StrCat("projection failed: ", p.error.ToString()));
+  }
+  if (p.state == ProjectionState::kStopped) {
+    return absl::FailedPreconditionError("projection is stopped");
+  }
+  (void)done;
+  return absl::DeadlineExceededError(absl::StrCat("projection '", std::string(name),
+                                                  "' is at position ", p.checkpoint, ", not ",
+                                                  position.value()));
+}
+
+namespace {
+
+absl::StatusOr<std::string> ServingPrefix(const Projector& p) {
+  MutexLock lock(&p.mu);
+  return ModelPrefix(p.spec.name, p.serving_version);
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> ProjectionRunner::Get(std::string_view name,
+                                                                 std::string_view key) const {
+  absl::StatusOr<Projector*> p = impl_->Find(name);
+  if (!p.ok()) return p.status();
+  absl::StatusOr<std::string> prefix = ServingPrefix(**p);
+  if (!prefix.ok()) return prefix.status();
+  std::string value;
+  rocksdb::Status s = (*p)->engine.storage->db()->Get(
+      rocksdb::ReadOptions(), (*p)->engine.storage->cf(Cf::kReadModels), *prefix + std::string(key),
+      &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return internal::FromRocksDb(s, "read model get");
+  return value;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ProjectionRunner::Scan(
+    std::string_view name, std::string_view from, std::string_view to, size_t limit) const {
+  absl::StatusOr<Projector*> p = impl_->Find(name);
+  if (!p.ok()) return p.status();
+  absl::StatusOr<std::string> prefix = ServingPrefix(**p);
+  if (!prefix.ok()) return prefix.status();
+  const std::string lower = *prefix + std::string(from);
+  const std::string upper = to.empty() ? PrefixEnd(*prefix) : *prefix + std::string(to);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions read_options;  // the iterator reads one consistent snapshot
+  read_options.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it((*p)->engine.storage->db()->NewIterator(
+      read_options, (*p)->engine.storage->cf(Cf::kReadModels)));
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (it->Seek(lower); it->Valid() && rows.size() < limit; it->Next()) {
+    rows.emplace_back(it->key().ToString().substr(prefix->size()), it->value().ToString());
+  }
+  ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(it->status(), "read model scan"));
+  return rows;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ProjectionRunner::ScanPrefix(
+    std::string_view name, std::string_view prefix, size_t limit) const {
+  const std::string end = PrefixEnd(std::string(prefix));
+  if (prefix.empty()) return Scan(name, "", "", limit);
+  return Scan(name, prefix, end, limit);
+}
+
+absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::Parked(std::string_view name) const {
+  absl::StatusOr<Projector*> found = impl_->Find(name);
+  if (!found.ok()) return found.status();
+  Projector& p = **found;
+  rocksdb::DB* db = p.engine.storage->db();
+  const std::string prefix = ParkedPrefix(p.spec.name, p.spec.version);
+  const std::string end = PrefixEnd(prefix);
+  rocksdb::Slice end_slice(end);
+  rocksdb::ReadOptions read_options;
+  read_options.iterate_upper_bound = &end_slice;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(read_options, p.engine.storage->cf(Cf::kProjections)));
+  std::vector<ParkedEvent> parked;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    storage::v1::ParkedRecord record;
+    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("parked record is malformed");
+    }
+    const Position position(internal::ReadBigEndian64(it->key().ToStringView().substr(prefix.size())));
+    auto event = impl_->store().ReadAll({.from = position, .max_count = 1});
+    if (!event.ok()) return event.status();
+    if (!(*event)->Valid() || (*event)->record().position != position) continue;  // scavenged
+    parked.push_back({(*event)->record(), record.error()});
+  }
+  ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(it->status(), "read parked events"));
+  return parked;
+}
+
+absl::Status ProjectionRunner::RetryParked(std::string_view name, std::string_view stream) {
+  absl::StatusOr<Projector*> found = impl_->Find(name);
+  if (!found.ok()) return found.status();
+  Projector& p = **found;
+  absl::StatusOr<std::vector<ParkedEvent>> parked = Parked(name);
+  if (!parked.ok()) return parked.status();
+  MutexLock apply(&p.apply_mu);
+  StagedWriter writer(p.engine.storage->db(), p.engine.storage->cf(Cf::kReadModels), p.model_prefix);
+  rocksdb::WriteBatch batch;
+  bool all_applied = true;
+  uint64_t released = 0;
+  absl::Status first_error;
+  for (const ParkedEvent& entry : *parked) {
+    if (entry.event.stream != stream) continue;
+    absl::Status applied = p.spec.apply(entry.event, writer);
+    if (!applied.ok()) {
+      // Order is kept: this one and every later one of the stream stay.
+      writer.Discard();
+      all_applied = false;
+      first_error = applied;
+      break;
+    }
+    writer.Accept();
+    std::string key = ParkedPrefix(p.spec.name, p.spec.version);
+    internal::AppendBigEndian64(&key, entry.event.position.value());
+    batch.Delete(p.engine.storage->cf(Cf::kProjections), key);
+    ++released;
+  }
+  writer.Fill(batch);
+  ANNALS_RETURN_IF_ERROR(p.engine.writer->WriteExclusive(batch, p.engine.sync));
+  if (all_applied) p.parked_streams.erase(std::string(stream));
+  {
+    MutexLock lock(&p.mu);
+    p.parked -= released;
+  }
+  return first_error;
+}
+
+absl::Status ProjectionRunner::SkipParked(std::string_view name, std::string_view stream) {
+  absl::StatusOr<Projector*> found = impl_->Find(name);
+  if (!found.ok()) return found.status();
+  Projector& p = **found;
+  absl::StatusOr<std::vector<ParkedEvent>> parked = Parked(name);
+  if (!parked.ok()) return parked.status();
+  MutexLock apply(&p.apply_mu);
+  rocksdb::WriteBatch batch;
+  uint64_t dropped = 0;
+  for (const ParkedEvent& entry : *parked) {
+    if (entry.event.stream != stream) continue;
+    std::string key = ParkedPrefix(p.spec.name, p.spec.version);
+    internal::AppendBigEndian64(&key, entry.event.position.value());
+    batch.Delete(p.engine.storage->cf(Cf::kProjections), key);
+    ++dropped;
+  }
+  ANNALS_RETURN_IF_ERROR(p.engine.writer->WriteExclusive(batch, p.engine.sync));
+  p.parked_streams.erase(std::string(stream));
+  MutexLock lock(&p.mu);
+  p.parked -= dropped;
+  return absl::OkStatus();
+}
+
+absl::Status ProjectionRunner::Reset(std::string_view name) {
+  absl::StatusOr<Projector*> found = impl_->Find(name);
+  if (!found.ok()) return found.status();
+  Projector& p = **found;
+  impl_->Halt(p);
+  rocksdb::WriteBatch batch;
+  rocksdb::ColumnFamilyHandle* meta = p.engine.storage->cf(Cf::kProjections);
+  batch.DeleteRange(p.engine.storage->cf(Cf::kReadModels), p.model_prefix, PrefixEnd(p.model_prefix));
+  batch.Delete(meta, CheckpointKey(p.spec.name, p.spec.version));
+  const std::string parked = ParkedPrefix(p.spec.name, p.spec.version);
+  batch.DeleteRange(meta, parked, PrefixEnd(parked));
+  ANNALS_RETURN_IF_ERROR(p.engine.writer->WriteExclusive(batch, p.engine.sync));
+  return impl_->Start(p);
+}
+
+}  // namespace annals

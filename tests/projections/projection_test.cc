@@ -1,0 +1,311 @@
+// The projection runner: folds equal to an independent fold of the log under
+// concurrent appends, read-your-own-batch gets, filters advancing the
+// checkpoint, restart without double effects, stop and park failure
+// policies (ordered per stream), rebuild without a half-built model ever
+// served, reset, queries, lag and wait-for-position. Run under TSan in CI.
+#include <atomic>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "annals/event_store.h"
+#include "annals/projection.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_store.h"
+
+namespace annals {
+namespace {
+
+using ::annals::testing::Drain;
+using ::annals::testing::Event;
+using ::annals::testing::IsOkAndHolds;
+using ::annals::testing::StatusIs;
+using ::annals::testing::TempStore;
+using ::testing::ElementsAre;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+// Counts events per stream (key = stream) and in total (key "total"),
+// reading its own batch's writes.
+absl::Status Count(const EventRecord& e, ReadModelWriter& rm) {
+  for (const std::string& key : {e.stream, std::string("total")}) {
+    absl::StatusOr<std::optional<std::string>> current = rm.Get(key);
+    if (!current.ok()) return current.status();
+    rm.Put(key, std::to_string((*current ? std::stoll(**current) : 0) + 1));
+  }
+  return absl::OkStatus();
+}
+
+ProjectionSpec Counter(std::string name = "counts", EventFilter filter = {}) {
+  return {.name = std::move(name), .filter = std::move(filter), .apply = Count};
+}
+
+// The same fold, computed from the log directly.
+std::map<std::string, int64_t> FoldLog(EventStore& store, const EventFilter& filter) {
+  std::map<std::string, int64_t> counts;
+  auto it = store.ReadAll({.filter = filter});
+  EXPECT_OK(it.status());
+  for (const EventRecord& e : Drain(**it)) {
+    ++counts[e.stream];
+    ++counts["total"];
+  }
+  return counts;
+}
+
+std::map<std::string, int64_t> ReadModel(ProjectionRunner& runner, const std::string& name) {
+  std::map<std::string, int64_t> counts;
+  auto rows = runner.Scan(name, "");
+  EXPECT_OK(rows.status());
+  for (auto& [key, value] : *rows) counts[key] = std::stoll(value);
+  return counts;
+}
+
+void AppendFromThreads(EventStore& store, int threads, int each, const std::string& category) {
+  std::vector<std::thread> writers;
+  for (int t = 0; t < threads; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < each; ++i) {
+        ASSERT_OK(store.Append({category + "-" + std::to_string(t), ExpectedRevision::Any(),
+                                {Event(i % 2 ? "Odd" : "Even")}}));
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+}
+
+TEST(ProjectionTest, TheReadModelEqualsAFoldOfTheLogUnderConcurrentAppends) {
+  TempStore store;
+  AppendFromThreads(*store, 2, 100, "order");  // history to catch up on
+  ProjectionRunner runner(*store);
+  ASSERT_OK(runner.Register(Counter()));
+  AppendFromThreads(*store, 4, 300, "order");  // live, while it runs
+  ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
+  EXPECT_EQ(ReadModel(runner, "counts"), FoldLog(*store, {}));
+  ASSERT_OK_AND_ASSIGN(ProjectionStatus status, runner.Status("counts"));
+  EXPECT_EQ(status.checkpoint, store->head());
+  EXPECT_EQ(status.lag, 0u);
+  EXPECT_EQ(status.time_behind, absl::ZeroDuration());
+  EXPECT_THAT(runner.Get("counts", "total"), IsOkAndHolds(std::optional<std::string>("1400")));
+  EXPECT_THAT(runner.Get("counts", "nothing"), IsOkAndHolds(std::optional<std::string>()));
+}
+
+TEST(ProjectionTest, SeveralProjectionsSideBySideWithFilters) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  EventFilter orders{.categories = {"order"}};
+  EventFilter odd{.event_types = {"Odd"}};
+  ASSERT_OK(runner.Register(Counter("orders", orders)));
+  ASSERT_OK(runner.Register(Counter("odd", odd)));
+  AppendFromThreads(*store, 2, 200, "order");
+  AppendFromThreads(*store, 2, 200, "invoice");
+  // The last events are invoices: waiting for the head still ends, since
+  // skipped events advance the checkpoint.
+  ASSERT_OK(runner.WaitForPosition("orders", store->head(), kWait));
+  ASSERT_OK(runner.WaitForPosition("odd", store->head(), kWait));
+  EXPECT_EQ(ReadModel(runner, "orders"), FoldLog(*store, orders));
+  EXPECT_EQ(ReadModel(runner, "odd"), FoldLog(*store, odd));
+}
+
+TEST(ProjectionTest, ARestartResumesFromTheCheckpointWithoutDoubleEffects) {
+  TempStore store;
+  {
+    ProjectionRunner runner(*store);
+    ASSERT_OK(runner.Register(Counter()));
+    AppendFromThreads(*store, 2, 150, "order");
+    ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
+  }
+  AppendFromThreads(*store, 2, 50, "order");  // while no runner runs
+  store.Reopen();
+  ProjectionRunner runner(*store);
+  ASSERT_OK(runner.Register(Counter()));
+  ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
+  EXPECT_EQ(ReadModel(runner, "counts"), FoldLog(*store, {}));
+}
+
+TEST(ProjectionTest, WaitForPositionTimesOutAndReportsFailure) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  ASSERT_OK(runner.Register(Counter()));
+  EXPECT_THAT(runner.WaitForPosition("counts", Position(5), absl::Milliseconds(20)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(runner.WaitForPosition("nope", Position(1), kWait), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(ProjectionTest, StopPolicyStopsBeforeTheFailingEventWithTheErrorVisible) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  std::atomic<int> calls{0};
+  ASSERT_OK(runner.Register({.name = "fragile",
+                             .apply = [&](const EventRecord& e, ReadModelWriter& rm) {
+                               ++calls;
+                               if (e.type == "Poison") return absl::InternalError("cannot digest");
+                               return Count(e, rm);
+                             },
+                             .max_attempts = 3,
+                             .retry_backoff = absl::Milliseconds(1)}));
+  for (const char* type : {"A", "B", "Poison", "C"}) {
+    ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event(type)}}));
+  }
+  EXPECT_THAT(runner.WaitForPosition("fragile", Position(4), kWait),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(ProjectionStatus status, runner.Status("fragile"));
+  EXPECT_EQ(status.state, ProjectionState::kFailed);
+  EXPECT_EQ(status.checkpoint, Position(2));
+  EXPECT_THAT(status.error, StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("order-1@2")));
+  EXPECT_THAT(runner.Get("fragile", "total"), IsOkAndHolds(std::optional<std::string>("2")));
+  EXPECT_EQ(calls.load(), 2 + 3);  // two events, then three attempts at the poison
+}
+
+TEST(ProjectionTest, ParkingKeepsPerStreamOrderAndOtherStreamsGoOn) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  std::atomic<bool> fixed{false};
+  std::vector<std::string> applied;  // the projection's thread, or RetryParked's caller
+  std::mutex applied_mu;
+  ASSERT_OK(runner.Register({.name = "parking",
+                             .apply = [&](const EventRecord& e, ReadModelWriter& rm) {
+                               if (e.type == "Poison" && !fixed) return absl::InternalError("bad");
+                               std::lock_guard<std::mutex> lock(applied_mu);
+                               applied.push_back(e.stream + ":" + e.type);
+                               return Count(e, rm);
+                             },
+                             .on_failure = OnFailure::kPark,
+                             .max_attempts = 1}));
+  auto append = [&](const char* stream, const char* type) {
+    ASSERT_OK(store->Append({stream, ExpectedRevision::Any(), {Event(type)}}));
+  };
+  append("order-1", "A");
+  append("order-1", "Poison");
+  append("order-2", "X");
+  append("order-1", "B");  // behind the poison: parked too
+  append("order-2", "Y");
+  ASSERT_OK(runner.WaitForPosition("parking", store->head(), kWait));
+  ASSERT_OK_AND_ASSIGN(auto parked, runner.Parked("parking"));
+  ASSERT_EQ(parked.size(), 2u);
+  EXPECT_EQ(parked[0].event.type, "Poison");
+  EXPECT_THAT(parked[0].error, ::testing::HasSubstr("bad"));
+  EXPECT_EQ(parked[1].event.type, "B");
+  EXPECT_THAT(runner.Get("parking", "order-2"), IsOkAndHolds(std::optional<std::string>("2")));
+  EXPECT_THAT(runner.Get("parking", "order-1"), IsOkAndHolds(std::optional<std::string>("1")));
+  // Still broken: a retry keeps both parked.
+  EXPECT_FALSE(runner.RetryParked("parking", "order-1").ok());
+  ASSERT_OK_AND_ASSIGN(parked, runner.Parked("parking"));
+  EXPECT_EQ(parked.size(), 2u);
+  // Fixed: released in order, and the stream flows again.
+  fixed = true;
+  ASSERT_OK(runner.RetryParked("parking", "order-1"));
+  ASSERT_OK_AND_ASSIGN(parked, runner.Parked("parking"));
+  EXPECT_TRUE(parked.empty());
+  append("order-1", "C");
+  ASSERT_OK(runner.WaitForPosition("parking", store->head(), kWait));
+  EXPECT_THAT(runner.Get("parking", "order-1"), IsOkAndHolds(std::optional<std::string>("4")));
+  std::lock_guard<std::mutex> lock(applied_mu);
+  EXPECT_THAT(applied, ElementsAre("order-1:A", "order-2:X", "order-2:Y", "order-1:Poison",
+                                   "order-1:B", "order-1:C"));
+}
+
+TEST(ProjectionTest, SkipParkedDropsTheParkedEvents) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  ASSERT_OK(runner.Register({.name = "skipper",
+                             .apply = [](const EventRecord& e, ReadModelWriter& rm) {
+                               if (e.type == "Poison") return absl::InternalError("bad");
+                               return Count(e, rm);
+                             },
+                             .on_failure = OnFailure::kPark,
+                             .max_attempts = 1}));
+  ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("Poison")}}));
+  ASSERT_OK(runner.WaitForPosition("skipper", store->head(), kWait));
+  ASSERT_OK(runner.SkipParked("skipper", "order-1"));
+  ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("A")}}));
+  ASSERT_OK(runner.WaitForPosition("skipper", store->head(), kWait));
+  ASSERT_OK_AND_ASSIGN(auto parked, runner.Parked("skipper"));
+  EXPECT_TRUE(parked.empty());
+  EXPECT_THAT(runner.Get("skipper", "order-1"), IsOkAndHolds(std::optional<std::string>("1")));
+}
+
+TEST(ProjectionTest, ARebuildServesTheOldVersionUntilTheNewOneHasCaughtUp) {
+  TempStore store;
+  AppendFromThreads(*store, 2, 100, "order");
+  {
+    ProjectionRunner runner(*store);
+    ASSERT_OK(runner.Register(Counter()));
+    ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
+  }
+  ProjectionRunner runner(*store);
+  // Version 2 counts double, slowly.
+  ASSERT_OK(runner.Register({.name = "counts",
+                             .version = 2,
+                             .apply = [](const EventRecord& e, ReadModelWriter& rm) {
+                               absl::SleepFor(absl::Microseconds(200));
+                               auto total = rm.Get("total");
+                               if (!total.ok()) return total.status();
+                               rm.Put("total", std::to_string((*total ? std::stoll(**total) : 0) + 2));
+                               return absl::OkStatus();
+                             },
+                             .batch_size = 16}));
+  // Every answer is the old model's (200) or the finished new one's (400).
+  bool saw_new = false;
+  const absl::Time give_up = absl::Now() + kWait;
+  while (!saw_new && absl::Now() < give_up) {
+    ASSERT_OK_AND_ASSIGN(auto total, runner.Get("counts", "total"));
+    ASSERT_TRUE(total.has_value());
+    ASSERT_THAT(*total, ::testing::AnyOf("200", "400"));
+    saw_new = *total == "400";
+  }
+  EXPECT_TRUE(saw_new);
+  ASSERT_OK_AND_ASSIGN(ProjectionStatus status, runner.Status("counts"));
+  EXPECT_EQ(status.serving_version, 2u);
+  // Registering an older version than the one served is refused.
+  ProjectionRunner other(*store);
+  EXPECT_THAT(other.Register(Counter()), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(ProjectionTest, ResetDropsAndReplays) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  ASSERT_OK(runner.Register(Counter()));
+  AppendFromThreads(*store, 1, 50, "order");
+  ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
+  ASSERT_OK(runner.Reset("counts"));
+  ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
+  EXPECT_EQ(ReadModel(runner, "counts"), FoldLog(*store, {}));
+}
+
+TEST(ProjectionTest, QueriesScanByRangeAndPrefix) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  ASSERT_OK(runner.Register(Counter()));
+  for (const char* stream : {"order-1", "order-2", "order-3", "user-1"}) {
+    ASSERT_OK(store->Append({stream, ExpectedRevision::Any(), {Event("E")}}));
+  }
+  ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
+  ASSERT_OK_AND_ASSIGN(auto orders, runner.ScanPrefix("counts", "order-"));
+  ASSERT_EQ(orders.size(), 3u);
+  EXPECT_EQ(orders[0].first, "order-1");
+  ASSERT_OK_AND_ASSIGN(auto range, runner.Scan("counts", "order-2", "order-3"));
+  ASSERT_EQ(range.size(), 1u);
+  EXPECT_EQ(range[0].first, "order-2");
+  ASSERT_OK_AND_ASSIGN(auto limited, runner.Scan("counts", "", "", 2));
+  EXPECT_EQ(limited.size(), 2u);
+}
+
+TEST(ProjectionTest, BadSpecsAreRejected) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  auto invalid = absl::StatusCode::kInvalidArgument;
+  EXPECT_THAT(runner.Register({.name = "", .apply = Count}), StatusIs(invalid));
+  EXPECT_THAT(runner.Register({.name = "has space", .apply = Count}), StatusIs(invalid));
+  EXPECT_THAT(runner.Register({.name = "x"}), StatusIs(invalid));
+  EXPECT_THAT(runner.Register({.name = "x", .apply = Count, .batch_size = 0}), StatusIs(invalid));
+  EXPECT_THAT(runner.Register({.name = "x", .version = 0, .apply = Count}), StatusIs(invalid));
+  ASSERT_OK(runner.Register(Counter()));
+  EXPECT_THAT(runner.Register(Counter()), StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(runner.Status("nope"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace annals
