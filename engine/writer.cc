@@ -119,6 +119,19 @@ void Writer::RunExclusive(const std::string& stream, const std::function<void()>
   heads_.erase(stream);
 }
 
+absl::Status Writer::AddInlineHook(std::shared_ptr<InlineHook> hook,
+                                   const std::function<absl::Status()>& catch_up) {
+  MutexLock lock(&write_mu_);
+  ANNALS_RETURN_IF_ERROR(catch_up());
+  inline_hooks_.push_back(std::move(hook));
+  return absl::OkStatus();
+}
+
+void Writer::RemoveInlineHook(const InlineHook* hook) {
+  MutexLock lock(&write_mu_);
+  std::erase_if(inline_hooks_, [&](const auto& h) { return h.get() == hook; });
+}
+
 absl::Status Writer::WriteExclusive(rocksdb::WriteBatch& batch, bool sync) {
   MutexLock lock(&write_mu_);
   rocksdb::WriteOptions write_options;
@@ -419,15 +432,17 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
     AppendRequest& append = input.appends[i];
     // Only ids the caller chose can come back in a retry; ids the store made
     // up are never indexed (they cost W2 40% when they were).
-    results.push_back(
+    ANNALS_ASSIGN_OR_RETURN(
+        AppendResult result,
         StageEvents(append.stream, heads[i], append.events, request.caller_ids[i], group));
+    results.push_back(result);
   }
   return results;
 }
 
-AppendResult Writer::StageEvents(const std::string& stream, StreamHead head,
-                                 std::vector<EventData>& events, bool index_ids,
-                                 GroupState& group) {
+absl::StatusOr<AppendResult> Writer::StageEvents(const std::string& stream, StreamHead head,
+                                                 std::vector<EventData>& events, bool index_ids,
+                                                 GroupState& group) {
   Storage& storage = *storage_;
   if (head.record.stream_id == 0) {
     head.record.stream_id = group.next_stream_id++;
@@ -464,6 +479,12 @@ AppendResult Writer::StageEvents(const std::string& stream, StreamHead head,
     stored.set_recorded_at_us(group.recorded_at_us);
     std::string value = EncodeStoredEvent(stored, group.chain, &group.chain);
 
+    if (!inline_hooks_.empty()) {
+      // Inline projections see the event as stored and write into this batch.
+      EventRecord record;
+      ANNALS_RETURN_IF_ERROR(DecodeStoredEvent(value, &record));
+      for (const auto& hook : inline_hooks_) ANNALS_RETURN_IF_ERROR(hook->Apply(record, group.batch));
+    }
     group.batch.Put(storage.cf(Cf::kLog), LogKey(position), value);
     group.batch.Put(storage.cf(Cf::kStreamEvents), StreamEventKey(stream_id, revision), value);
     if (index_ids) {
@@ -556,7 +577,9 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
   ANNALS_ASSIGN_OR_RETURN(StreamHead audit_head, LoadHead(audit_stream, group));
   std::vector<EventData> events;
   events.push_back(std::move(audit));
-  return std::vector<AppendResult>{StageEvents(audit_stream, audit_head, events, false, group)};
+  ANNALS_ASSIGN_OR_RETURN(AppendResult result,
+                          StageEvents(audit_stream, audit_head, events, false, group));
+  return std::vector<AppendResult>{result};
 }
 
 void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
@@ -590,9 +613,16 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
       group.next_stream_id = saved_stream_id;
       group.stream_id_counter_dirty = saved_dirty;
     }
+    for (const auto& hook : inline_hooks_) hook->EndRequest(result.ok());
     request->result = std::move(result);
   }
-  if (staged_requests.empty()) return;
+  if (staged_requests.empty()) {
+    for (const auto& hook : inline_hooks_) hook->AfterWrite(false);
+    return;
+  }
+  for (const auto& hook : inline_hooks_) {
+    hook->BeforeWrite(group.batch, Position(group.next_position.value() - 1));
+  }
 
   if (TimeIndexBucket(group.recorded_at_us) > TimeIndexBucket(last_recorded_at_us_) ||
       committed_head_.value() == 0) {
@@ -616,6 +646,7 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
     last_sync_micros_.store(absl::ToInt64Microseconds(absl::Now() - write_start),
                             std::memory_order_relaxed);
   }
+  for (const auto& hook : inline_hooks_) hook->AfterWrite(s.ok());
   if (!s.ok()) {
     absl::Status error = FromRocksDb(s, "commit append group");
     for (Request* request : staged_requests) request->result = error;

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "annals/append.h"
 #include "annals/errors.h"
+#include "annals/event.h"
 #include "annals/options.h"
 #include "annals/streams.h"
 #include "hash_chain.h"
@@ -75,6 +76,23 @@ struct RecoveredState {
   uint64_t next_stream_id = 1;
 };
 
+// Runs inside group commit for inline projections (projections/): sees each
+// event as it is staged and writes into the same WriteBatch, so its effects
+// commit (or roll back) with the append itself. Called by the committing
+// thread, one group at a time, under the writer's lock.
+class InlineHook {
+ public:
+  virtual ~InlineHook() = default;
+  // A non-OK status rejects the request the event belongs to.
+  virtual absl::Status Apply(const EventRecord& event, rocksdb::WriteBatch& batch) = 0;
+  // The request staged since the last call was kept, or rolled back.
+  virtual void EndRequest(bool kept) = 0;
+  // Before the group's write: `last` is its last position.
+  virtual void BeforeWrite(rocksdb::WriteBatch& batch, Position last) = 0;
+  // After it (or when nothing was written): whether it committed.
+  virtual void AfterWrite(bool committed) = 0;
+};
+
 class Writer {
  public:
   Writer(std::shared_ptr<Storage> storage, const StoreOptions& options, RecoveredState recovered);
@@ -98,6 +116,13 @@ class Writer {
   // forgets the cached head of `stream` so the next use rereads its record.
   void RunExclusive(const std::string& stream, const std::function<void()>& fn)
       ABSL_LOCKS_EXCLUDED(write_mu_);
+
+  // Runs `catch_up` with no group committing, then (if it succeeded)
+  // installs `hook` for every later group: nothing commits in between.
+  absl::Status AddInlineHook(std::shared_ptr<InlineHook> hook,
+                             const std::function<absl::Status()>& catch_up)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+  void RemoveInlineHook(const InlineHook* hook) ABSL_LOCKS_EXCLUDED(write_mu_);
 
   // Writes `batch` while no group is committing. Every write to RocksDB
   // outside group commit (checkpoints) goes through here, so RocksDB never
@@ -155,8 +180,9 @@ class Writer {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Stages `events` at the end of `stream` (head as loaded) with their index
   // entries; creates the stream's record if it has none.
-  AppendResult StageEvents(const std::string& stream, StreamHead head,
-                           std::vector<EventData>& events, bool index_ids, GroupState& group)
+  absl::StatusOr<AppendResult> StageEvents(const std::string& stream, StreamHead head,
+                                           std::vector<EventData>& events, bool index_ids,
+                                           GroupState& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<StreamHead> LoadHead(const std::string& stream, const GroupState& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
@@ -186,6 +212,7 @@ class Writer {
   ChainHash chain_head_ ABSL_GUARDED_BY(write_mu_);
   int64_t last_recorded_at_us_ ABSL_GUARDED_BY(write_mu_);
   uint64_t next_stream_id_ ABSL_GUARDED_BY(write_mu_);
+  std::vector<std::shared_ptr<InlineHook>> inline_hooks_ ABSL_GUARDED_BY(write_mu_);
 
   // Readers load it without a lock; the leader stores it after each commit.
   std::atomic<uint64_t> published_head_;

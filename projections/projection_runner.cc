@@ -141,23 +141,111 @@ struct Projector {
   std::atomic<bool> stop{false};
   std::unique_ptr<Subscription> subscription;  // set before the thread starts
   std::thread thread;
+  // Inline mode: the hook inside the store's group commit (no thread).
+  std::shared_ptr<internal::InlineHook> inline_hook;
 };
+
+namespace {
+
+// An inline projection: applies each event as the writer stages it, into
+// the group's own WriteBatch, and moves its checkpoint with the group.
+class InlineProjector final : public internal::InlineHook {
+ public:
+  explicit InlineProjector(Projector& p) : p_(p) {}
+
+  absl::Status Apply(const EventRecord& event, rocksdb::WriteBatch& batch) override {
+    if (!p_.spec.filter.Matches(event)) return absl::OkStatus();
+    Writer writer(*this, batch);
+    absl::Status applied = p_.spec.apply(event, writer);
+    if (applied.ok()) return applied;
+    return absl::FailedPreconditionError(
+        absl::StrCat("inline projection '", p_.spec.name, "' rejected ", event.stream, "@",
+                     event.revision.value(), ": ", applied.ToString()));
+  }
+  void EndRequest(bool kept) override {
+    if (kept) {
+      for (auto& [key, value] : request_) group_[key] = std::move(value);
+    }
+    request_.clear();
+  }
+  void BeforeWrite(rocksdb::WriteBatch& batch, Position last) override {
+    storage::v1::ProjectionCheckpoint stored;
+    stored.set_position(last.value());
+    stored.set_updated_at_us(absl::ToUnixMicros(absl::Now()));
+    batch.Put(p_.engine.storage->cf(Cf::kProjections), CheckpointKey(p_.spec.name, p_.spec.version),
+              stored.SerializeAsString());
+    last_ = last.value();
+  }
+  void AfterWrite(bool committed) override {
+    group_.clear();
+    if (!committed || last_ == 0) return;
+    MutexLock lock(&p_.mu);
+    p_.checkpoint = last_;
+    p_.progress.notify_all();
+  }
+
+ private:
+  // Writes straight into the group's batch (rolled back with a failed
+  // request); reads through this request's and this group's writes.
+  class Writer final : public ReadModelWriter {
+   public:
+    Writer(InlineProjector& owner, rocksdb::WriteBatch& batch) : owner_(owner), batch_(batch) {}
+    void Put(std::string_view key, std::string_view value) override {
+      const std::string full = owner_.p_.model_prefix + std::string(key);
+      batch_.Put(owner_.p_.engine.storage->cf(Cf::kReadModels), full, rocksdb::Slice(value.data(), value.size()));
+      owner_.request_[full] = std::string(value);
+    }
+    void Delete(std::string_view key) override {
+      const std::string full = owner_.p_.model_prefix + std::string(key);
+      batch_.Delete(owner_.p_.engine.storage->cf(Cf::kReadModels), full);
+      owner_.request_[full] = std::nullopt;
+    }
+    absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override {
+      const std::string full = owner_.p_.model_prefix + std::string(key);
+      if (auto it = owner_.request_.find(full); it != owner_.request_.end()) return it->second;
+      if (auto it = owner_.group_.find(full); it != owner_.group_.end()) return it->second;
+      std::string value;
+      rocksdb::Status s = owner_.p_.engine.storage->db()->Get(
+          rocksdb::ReadOptions(), owner_.p_.engine.storage->cf(Cf::kReadModels), full, &value);
+      if (s.IsNotFound()) return std::nullopt;
+      if (!s.ok()) return internal::FromRocksDb(s, "read model get");
+      return value;
+    }
+
+   private:
+    InlineProjector& owner_;
+    rocksdb::WriteBatch& batch_;
+  };
+
+  Projector& p_;
+  // Touched only under the store's writer lock (one group at a time).
+  std::map<std::string, std::optional<std::string>> group_;
+  std::map<std::string, std::optional<std::string>> request_;
+  uint64_t last_ = 0;
+};
+
+}  // namespace
 
 class ProjectionRunner::Impl {
  public:
   explicit Impl(EventStore& store) : store_(store) {}
 
-  absl::Status Register(ProjectionSpec spec);
+  absl::Status Register(ProjectionSpec spec, bool inline_mode);
   void Stop();
   absl::StatusOr<Projector*> Find(std::string_view name) const;
   EventStore& store() const { return store_; }
 
-  // Starts (or restarts) `p`'s thread from its stored checkpoint.
+  // Starts (or restarts) `p`'s thread from its stored checkpoint, or (inline)
+  // catches it up and installs its hook.
   absl::Status Start(Projector& p);
+  absl::Status StartInline(Projector& p);
   void Halt(Projector& p);
 
  private:
   void Run(Projector& p);
+  // Applies the events after the stored checkpoint up to the head, in
+  // committed batches (`locked`: the caller holds the writer's lock).
+  absl::Status CatchUp(Projector& p, bool locked);
   absl::Status ApplyWithRetries(Projector& p, const EventRecord& event, StagedWriter& writer);
   void Park(Projector& p, const EventRecord& event, const std::string& why,
             rocksdb::WriteBatch& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p.apply_mu);
@@ -170,7 +258,7 @@ class ProjectionRunner::Impl {
   absl::flat_hash_map<std::string, std::unique_ptr<Projector>> projectors_ ABSL_GUARDED_BY(mu_);
 };
 
-absl::Status ProjectionRunner::Impl::Register(ProjectionSpec spec) {
+absl::Status ProjectionRunner::Impl::Register(ProjectionSpec spec, bool inline_mode) {
   if (!ValidName(spec.name)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "projection name '", spec.name, "' must be 1-200 letters, digits, '-', '_' or '.'"));
@@ -222,7 +310,83 @@ absl::Status ProjectionRunner::Impl::Register(ProjectionSpec spec) {
           absl::StrCat("projection '", raw->spec.name, "' is already registered"));
     }
   }
-  return Start(*raw);
+  absl::Status started = inline_mode ? StartInline(*raw) : Start(*raw);
+  if (!started.ok()) {
+    MutexLock lock(&mu_);
+    projectors_.erase(raw->spec.name);
+  }
+  return started;
+}
+
+absl::Status ProjectionRunner::Impl::CatchUp(Projector& p, bool locked) {
+  rocksdb::DB* db = p.engine.storage->db();
+  for (;;) {
+    uint64_t checkpoint;
+    {
+      MutexLock lock(&p.mu);
+      checkpoint = p.checkpoint;
+    }
+    if (checkpoint >= p.engine.writer->head().value()) return absl::OkStatus();
+    absl::StatusOr<std::unique_ptr<EventIterator>> it = store_.ReadAll(
+        {.from = Position(checkpoint + 1), .max_count = p.spec.batch_size, .filter = p.spec.filter});
+    if (!it.ok()) return it.status();
+    StagedWriter writer(db, p.engine.storage->cf(Cf::kReadModels), p.model_prefix);
+    for (; (*it)->Valid(); (*it)->Next()) {
+      absl::Status applied = ApplyWithRetries(p, (*it)->record(), writer);
+      if (!applied.ok()) return applied;
+    }
+    ANNALS_RETURN_IF_ERROR((*it)->status());
+    rocksdb::WriteBatch batch;
+    writer.Fill(batch);
+    const uint64_t reached = std::max(checkpoint + 1, (*it)->reached().value());
+    storage::v1::ProjectionCheckpoint stored;
+    stored.set_position(reached);
+    stored.set_updated_at_us(absl::ToUnixMicros(absl::Now()));
+    batch.Put(p.engine.storage->cf(Cf::kProjections), CheckpointKey(p.spec.name, p.spec.version),
+              stored.SerializeAsString());
+    if (locked) {
+      rocksdb::WriteOptions write_options;
+      write_options.sync = p.engine.sync;
+      ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(db->Write(write_options, &batch), "catch up"));
+    } else {
+      ANNALS_RETURN_IF_ERROR(p.engine.writer->WriteExclusive(batch, p.engine.sync));
+    }
+    MutexLock lock(&p.mu);
+    p.checkpoint = reached;
+    p.progress.notify_all();
+  }
+}
+
+absl::Status ProjectionRunner::Impl::StartInline(Projector& p) {
+  std::string value;
+  rocksdb::Status s = p.engine.storage->db()->Get(rocksdb::ReadOptions(),
+                                                  p.engine.storage->cf(Cf::kProjections),
+                                                  CheckpointKey(p.spec.name, p.spec.version), &value);
+  uint64_t checkpoint = 0;
+  if (s.ok()) {
+    storage::v1::ProjectionCheckpoint stored;
+    if (!stored.ParseFromString(value)) return absl::DataLossError("projection checkpoint is malformed");
+    checkpoint = stored.position();
+  } else if (!s.IsNotFound()) {
+    return internal::FromRocksDb(s, "read projection checkpoint");
+  }
+  {
+    MutexLock lock(&p.mu);
+    p.checkpoint = checkpoint;
+    p.state = ProjectionState::kCatchingUp;
+  }
+  // Most of the history without blocking appends, the rest with no group
+  // committing, then the hook: no event can fall between the two.
+  ANNALS_RETURN_IF_ERROR(CatchUp(p, /*locked=*/false));
+  p.inline_hook = std::make_shared<InlineProjector>(p);
+  ANNALS_RETURN_IF_ERROR(
+      p.engine.writer->AddInlineHook(p.inline_hook, [&] { return CatchUp(p, /*locked=*/true); }));
+  {
+    MutexLock lock(&p.mu);
+    p.state = ProjectionState::kLive;
+  }
+  MaybeSwitchServing(p);
+  return absl::OkStatus();
 }
 
 absl::Status ProjectionRunner::Impl::Start(Projector& p) {
@@ -279,6 +443,13 @@ absl::Status ProjectionRunner::Impl::Start(Projector& p) {
 }
 
 void ProjectionRunner::Impl::Halt(Projector& p) {
+  if (p.inline_hook) {
+    p.engine.writer->RemoveInlineHook(p.inline_hook.get());
+    MutexLock lock(&p.mu);
+    p.state = ProjectionState::kStopped;
+    p.progress.notify_all();
+    return;
+  }
   p.stop = true;
   if (p.subscription) p.subscription->Stop();
   if (p.thread.joinable()) p.thread.join();
@@ -462,7 +633,13 @@ ProjectionRunner::ProjectionRunner(EventStore& store) : impl_(std::make_unique<I
 
 ProjectionRunner::~ProjectionRunner() { Stop(); }
 
-absl::Status ProjectionRunner::Register(ProjectionSpec spec) { return impl_->Register(std::move(spec)); }
+absl::Status ProjectionRunner::Register(ProjectionSpec spec) {
+  return impl_->Register(std::move(spec), /*inline_mode=*/false);
+}
+
+absl::Status ProjectionRunner::RegisterInline(ProjectionSpec spec) {
+  return impl_->Register(std::move(spec), /*inline_mode=*/true);
+}
 
 void ProjectionRunner::Stop() { impl_->Stop(); }
 
@@ -671,6 +848,10 @@ absl::Status ProjectionRunner::Reset(std::string_view name) {
   const std::string parked = ParkedPrefix(p.spec.name, p.spec.version);
   batch.DeleteRange(meta, parked, PrefixEnd(parked));
   ANNALS_RETURN_IF_ERROR(p.engine.writer->WriteExclusive(batch, p.engine.sync));
+  if (p.inline_hook) {
+    p.inline_hook.reset();
+    return impl_->StartInline(p);
+  }
   return impl_->Start(p);
 }
 

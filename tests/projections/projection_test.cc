@@ -293,6 +293,47 @@ TEST(ProjectionTest, QueriesScanByRangeAndPrefix) {
   EXPECT_EQ(limited.size(), 2u);
 }
 
+TEST(InlineProjectionTest, TheReadModelIsNeverBehindAnAcknowledgedAppend) {
+  TempStore store;
+  AppendFromThreads(*store, 2, 100, "order");  // caught up at registration
+  ProjectionRunner runner(*store);
+  // Registered while other writers append: nothing falls between catch-up and hook.
+  std::thread busy([&] { AppendFromThreads(*store, 2, 200, "invoice"); });
+  ASSERT_OK(runner.RegisterInline(Counter()));
+  for (int i = 1; i <= 100; ++i) {
+    ASSERT_OK(store->Append({"mine-1", ExpectedRevision::Any(), {Event("E")}}));
+    // No wait: the count moved with the append itself.
+    ASSERT_THAT(runner.Get("counts", "mine-1"), IsOkAndHolds(std::optional<std::string>(std::to_string(i))));
+  }
+  busy.join();
+  EXPECT_EQ(ReadModel(runner, "counts"), FoldLog(*store, {}));
+  ASSERT_OK_AND_ASSIGN(ProjectionStatus status, runner.Status("counts"));
+  EXPECT_EQ(status.checkpoint, store->head());
+  EXPECT_EQ(status.state, ProjectionState::kLive);
+}
+
+TEST(InlineProjectionTest, AnApplyErrorRejectsTheAppendAndWritesNothing) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  ASSERT_OK(runner.RegisterInline({.name = "strict",
+                                   .apply = [](const EventRecord& e, ReadModelWriter& rm) {
+                                     if (e.type == "Poison") return absl::InternalError("no");
+                                     return Count(e, rm);
+                                   }}));
+  ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("A")}}));
+  const Position head = store->head();
+  auto rejected = store->Append({"order-1", ExpectedRevision::Any(), {Event("B"), Event("Poison")}});
+  EXPECT_THAT(rejected, StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("strict")));
+  EXPECT_EQ(store->head(), head);
+  EXPECT_THAT(runner.Get("strict", "order-1"), IsOkAndHolds(std::optional<std::string>("1")));
+  // Other appends in the same groups are unaffected.
+  ASSERT_OK(store->Append({"order-2", ExpectedRevision::Any(), {Event("A")}}));
+  EXPECT_THAT(runner.Get("strict", "total"), IsOkAndHolds(std::optional<std::string>("2")));
+  // Stopped: appends flow without it.
+  runner.Stop();
+  ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("Poison")}}));
+}
+
 TEST(ProjectionTest, BadSpecsAreRejected) {
   TempStore store;
   ProjectionRunner runner(*store);

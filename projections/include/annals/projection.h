@@ -120,6 +120,16 @@ class ProjectionRunner {
   // already registered.
   absl::Status Register(ProjectionSpec spec);
 
+  // Inline mode: after catching up, the projection runs inside the store's
+  // group commit and its writes go into the append's own WriteBatch, so the
+  // read model is never behind an acknowledged append (WaitForPosition is
+  // never needed). Costs: `apply` runs on the committing thread for every
+  // event (appends wait for it; a slow apply slows every writer), an apply
+  // error rejects the append itself (FailedPrecondition, nothing written;
+  // no retries, no parking), and the last part of the catch-up runs with
+  // appends paused. Same errors as Register.
+  absl::Status RegisterInline(ProjectionSpec spec);
+
   // Stops every projection: each finishes the batch in progress (committed
   // whole, or not at all) and its thread is joined. Idempotent.
   void Stop();
