@@ -16,7 +16,9 @@
 #include "annals/command_handler.h"
 #include "annals/errors.h"
 #include "annals/event_store.h"
+#include "annals/projection.h"
 #include "orders/orders.h"
+#include "orders/projections.h"
 
 namespace {
 
@@ -148,6 +150,28 @@ int RunCommands(annals::EventStore& store) {
   return 0;
 }
 
+// The read side: two projections fold the orders into read models; queries
+// wait until they have caught up with the last append (read your own writes).
+int RunProjections(annals::EventStore& store) {
+  annals::ProjectionRunner runner(store);
+  for (annals::ProjectionSpec spec : {orders::OrdersPerCustomer(), orders::RevenuePerDay()}) {
+    if (auto s = runner.Register(std::move(spec)); !s.ok()) return Fail(s);
+  }
+  std::cout << "\nProjections (caught up to position " << store.head() << "):\n";
+  for (const char* name : {"orders-per-customer", "revenue-per-day"}) {
+    if (auto s = runner.WaitForPosition(name, store.head(), absl::Seconds(10)); !s.ok()) return Fail(s);
+  }
+  auto customers = runner.Scan("orders-per-customer", "");
+  if (!customers.ok()) return Fail(customers.status());
+  for (const auto& [customer, count] : *customers) {
+    std::cout << "  orders-per-customer  " << customer << " = " << count << "\n";
+  }
+  auto days = runner.ScanPrefix("revenue-per-day", "day/");
+  if (!days.ok()) return Fail(days.status());
+  for (const auto& [day, cents] : *days) std::cout << "  revenue-per-day      " << day << " = " << cents << " cents\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -242,5 +266,6 @@ int main(int argc, char** argv) {
   subscription->reset();
 
   if (int failed = RunCommands(*store); failed != 0) return failed;
+  if (int failed = RunProjections(*store); failed != 0) return failed;
   return store->Close().ok() ? 0 : 1;
 }

@@ -20,6 +20,8 @@ awk -F'\t' 'NR==2 && ($1 != "1" || $2 != "order-42" || $3 != "0" || $5 != "Order
 
 grep -q "ShipOrder repeated with the same command id: recognised" <<<"$out" || fail "demo command idempotency"
 grep -q "as of revision 1: open, 1 lines" <<<"$out" || fail "demo time travel"
+grep -q "orders-per-customer  c-17 = 2" <<<"$out" || fail "demo projection query"
+grep -q "revenue-per-day      day/.* = 3495 cents" <<<"$out" || fail "demo revenue projection"
 
 "$annals" read "$dir/store" order-77 | awk -F'\t' 'NR==2 && $7 !~ /^base64:/ {exit 1}' ||
   fail "binary payloads must print as base64"
