@@ -110,6 +110,18 @@ class RatioReporter : public benchmark::ConsoleReporter {
       std::printf("| %s | %.0f | %s | %s |\n", name, r->second.rate, Latency(r->second).c_str(),
                   shares.c_str());
     }
+    // Issue [4]: projections. Catch-up rates are per projection; W4/raw is
+    // the raw log scan of the same run.
+    auto w4raw = results_.find("W4/raw");
+    std::printf("\n| read side | events/s | vs W4/raw | p50/p99 us |\n| --- | ---: | ---: | ---: |\n");
+    for (const char* name : {"PROJ-catchup-1/annals", "PROJ-catchup-4/annals", "PROJ-live-lag/annals"}) {
+      auto r = results_.find(name);
+      if (r == results_.end()) continue;
+      const double ratio = w4raw != results_.end() && w4raw->second.rate > 0
+                               ? r->second.rate / w4raw->second.rate : 0;
+      std::printf("| %s | %.0f | %.2fx | %s |\n", name, r->second.rate, ratio,
+                  Latency(r->second).c_str());
+    }
   }
 
  private:
