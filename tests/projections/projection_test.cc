@@ -92,6 +92,34 @@ TEST(ProjectionTest, TheReadModelEqualsAFoldOfTheLogUnderConcurrentAppends) {
   EXPECT_THAT(runner.Get("counts", "nothing"), IsOkAndHolds(std::optional<std::string>()));
 }
 
+TEST(ProjectionTest, WritersReadTheirOwnWritesUnderConcurrentAppends) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  ASSERT_OK(runner.Register(Counter()));
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      const std::string stream = "order-" + std::to_string(t);
+      for (int i = 1; i <= 50; ++i) {
+        auto appended = store->Append({stream, ExpectedRevision::Any(), {Event("E")}});
+        ASSERT_OK(appended.status());
+        ASSERT_OK(runner.WaitForPosition("counts", appended->last_position, kWait));
+        // Once waited for, the writer's own event is in the read model.
+        auto count = runner.Get("counts", stream);
+        ASSERT_OK(count.status());
+        ASSERT_TRUE(count->has_value());
+        ASSERT_EQ(std::stoi(**count), i);
+        auto status = runner.Status("counts");
+        ASSERT_OK(status.status());
+        ASSERT_GE(status->checkpoint, appended->last_position);
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_OK_AND_ASSIGN(ProjectionStatus status, runner.Status("counts"));
+  EXPECT_EQ(status.lag, store->head().value() - status.checkpoint.value());
+}
+
 TEST(ProjectionTest, SeveralProjectionsSideBySideWithFilters) {
   TempStore store;
   ProjectionRunner runner(*store);
@@ -157,6 +185,9 @@ TEST(ProjectionTest, StopPolicyStopsBeforeTheFailingEventWithTheErrorVisible) {
   EXPECT_THAT(status.error, StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("order-1@2")));
   EXPECT_THAT(runner.Get("fragile", "total"), IsOkAndHolds(std::optional<std::string>("2")));
   EXPECT_EQ(calls.load(), 2 + 3);  // two events, then three attempts at the poison
+  // Behind by two positions, and by the age of the first one not applied.
+  EXPECT_EQ(status.lag, 2u);
+  EXPECT_GT(status.time_behind, absl::ZeroDuration());
 }
 
 TEST(ProjectionTest, ParkingKeepsPerStreamOrderAndOtherStreamsGoOn) {
