@@ -53,6 +53,11 @@ std::string MetaKey(char tag, std::string_view name, uint32_t version) {
 std::string CheckpointKey(std::string_view name, uint32_t version) { return MetaKey('c', name, version); }
 std::string ParkedPrefix(std::string_view name, uint32_t version) { return MetaKey('p', name, version); }
 std::string ServingKey(std::string_view name) { return MetaKey('s', name); }
+std::string ParkedKey(std::string_view name, uint32_t version, Position position) {
+  std::string key = ParkedPrefix(name, version);
+  internal::AppendBigEndian64(&key, position.value());
+  return key;
+}
 // The first key after every key starting with `prefix` (prefixes here never
 // end in 0xff bytes only).
 std::string PrefixEnd(std::string prefix) {
@@ -128,6 +133,11 @@ struct Projector {
   // model, so those never interleave.
   Mutex apply_mu ABSL_ACQUIRED_BEFORE(mu);
   absl::flat_hash_set<std::string> parked_streams ABSL_GUARDED_BY(apply_mu);
+
+  // Held by a query from choosing the served version until its read is
+  // pinned (a Get done, an iterator created), and by the version switch
+  // around its write: a query never reads a version being dropped.
+  mutable Mutex serving_mu ABSL_ACQUIRED_BEFORE(mu);
 
   // Status, read by any thread.
   mutable Mutex mu;
@@ -501,9 +511,8 @@ void ProjectionRunner::Impl::Park(Projector& p, const EventRecord& event, const 
   record.set_stream(event.stream);
   record.set_error(why);
   record.set_parked_at_us(absl::ToUnixMicros(absl::Now()));
-  std::string key = ParkedPrefix(p.spec.name, p.spec.version);
-  internal::AppendBigEndian64(&key, event.position.value());
-  batch.Put(p.engine.storage->cf(Cf::kProjections), key, record.SerializeAsString());
+  batch.Put(p.engine.storage->cf(Cf::kProjections),
+            ParkedKey(p.spec.name, p.spec.version, event.position), record.SerializeAsString());
   p.parked_streams.insert(event.stream);
   MutexLock lock(&p.mu);
   ++p.parked;
@@ -545,6 +554,7 @@ void ProjectionRunner::Impl::MaybeSwitchServing(Projector& p) {
   batch.Delete(meta, CheckpointKey(p.spec.name, serving));
   const std::string old_parked = ParkedPrefix(p.spec.name, serving);
   batch.DeleteRange(meta, old_parked, PrefixEnd(old_parked));
+  MutexLock serving_lock(&p.serving_mu);
   if (absl::Status s = p.engine.writer->WriteExclusive(batch, p.engine.sync); !s.ok()) {
     Fail(p, s);
     return;
@@ -708,6 +718,7 @@ absl::StatusOr<std::optional<std::string>> ProjectionRunner::Get(std::string_vie
                                                                  std::string_view key) const {
   absl::StatusOr<Projector*> p = impl_->Find(name);
   if (!p.ok()) return p.status();
+  MutexLock serving_lock(&(*p)->serving_mu);
   absl::StatusOr<std::string> prefix = ServingPrefix(**p);
   if (!prefix.ok()) return prefix.status();
   std::string value;
@@ -723,15 +734,22 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ProjectionRunne
     std::string_view name, std::string_view from, std::string_view to, size_t limit) const {
   absl::StatusOr<Projector*> p = impl_->Find(name);
   if (!p.ok()) return p.status();
-  absl::StatusOr<std::string> prefix = ServingPrefix(**p);
-  if (!prefix.ok()) return prefix.status();
-  const std::string lower = *prefix + std::string(from);
-  const std::string upper = to.empty() ? PrefixEnd(*prefix) : *prefix + std::string(to);
-  rocksdb::Slice upper_slice(upper);
+  std::string lower, upper;
+  rocksdb::Slice upper_slice;
   rocksdb::ReadOptions read_options;  // the iterator reads one consistent snapshot
-  read_options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it((*p)->engine.storage->db()->NewIterator(
-      read_options, (*p)->engine.storage->cf(Cf::kReadModels)));
+  std::unique_ptr<rocksdb::Iterator> it;
+  absl::StatusOr<std::string> prefix;
+  {
+    MutexLock serving_lock(&(*p)->serving_mu);
+    prefix = ServingPrefix(**p);
+    if (!prefix.ok()) return prefix.status();
+    lower = *prefix + std::string(from);
+    upper = to.empty() ? PrefixEnd(*prefix) : *prefix + std::string(to);
+    upper_slice = rocksdb::Slice(upper);
+    read_options.iterate_upper_bound = &upper_slice;
+    it.reset((*p)->engine.storage->db()->NewIterator(read_options,
+                                                     (*p)->engine.storage->cf(Cf::kReadModels)));
+  }
   std::vector<std::pair<std::string, std::string>> rows;
   for (it->Seek(lower); it->Valid() && rows.size() < limit; it->Next()) {
     rows.emplace_back(it->key().ToString().substr(prefix->size()), it->value().ToString());
@@ -779,9 +797,10 @@ absl::Status ProjectionRunner::RetryParked(std::string_view name, std::string_vi
   absl::StatusOr<Projector*> found = impl_->Find(name);
   if (!found.ok()) return found.status();
   Projector& p = **found;
+  // Listed under the lock: the projection cannot park more meanwhile.
+  MutexLock apply(&p.apply_mu);
   absl::StatusOr<std::vector<ParkedEvent>> parked = Parked(name);
   if (!parked.ok()) return parked.status();
-  MutexLock apply(&p.apply_mu);
   StagedWriter writer(p.engine.storage->db(), p.engine.storage->cf(Cf::kReadModels), p.model_prefix);
   rocksdb::WriteBatch batch;
   bool all_applied = true;
@@ -798,9 +817,8 @@ absl::Status ProjectionRunner::RetryParked(std::string_view name, std::string_vi
       break;
     }
     writer.Accept();
-    std::string key = ParkedPrefix(p.spec.name, p.spec.version);
-    internal::AppendBigEndian64(&key, entry.event.position.value());
-    batch.Delete(p.engine.storage->cf(Cf::kProjections), key);
+    batch.Delete(p.engine.storage->cf(Cf::kProjections),
+                 ParkedKey(p.spec.name, p.spec.version, entry.event.position));
     ++released;
   }
   writer.Fill(batch);
@@ -817,16 +835,16 @@ absl::Status ProjectionRunner::SkipParked(std::string_view name, std::string_vie
   absl::StatusOr<Projector*> found = impl_->Find(name);
   if (!found.ok()) return found.status();
   Projector& p = **found;
+  // Listed under the lock: the projection cannot park more meanwhile.
+  MutexLock apply(&p.apply_mu);
   absl::StatusOr<std::vector<ParkedEvent>> parked = Parked(name);
   if (!parked.ok()) return parked.status();
-  MutexLock apply(&p.apply_mu);
   rocksdb::WriteBatch batch;
   uint64_t dropped = 0;
   for (const ParkedEvent& entry : *parked) {
     if (entry.event.stream != stream) continue;
-    std::string key = ParkedPrefix(p.spec.name, p.spec.version);
-    internal::AppendBigEndian64(&key, entry.event.position.value());
-    batch.Delete(p.engine.storage->cf(Cf::kProjections), key);
+    batch.Delete(p.engine.storage->cf(Cf::kProjections),
+                 ParkedKey(p.spec.name, p.spec.version, entry.event.position));
     ++dropped;
   }
   ANNALS_RETURN_IF_ERROR(p.engine.writer->WriteExclusive(batch, p.engine.sync));
