@@ -598,7 +598,13 @@ void ProjectionRunner::Impl::Run(Projector& p) {
       MaybeSwitchServing(p);
       continue;
     }
-    if (absl::IsCancelled(first.status())) return;
+    if (absl::IsCancelled(first.status())) {
+      // Stopped, or the store closed: waiters learn it at once.
+      MutexLock lock(&p.mu);
+      if (p.state != ProjectionState::kFailed) p.state = ProjectionState::kStopped;
+      p.progress.notify_all();
+      return;
+    }
     if (!first.ok()) return Fail(p, first.status());
     std::vector<EventRecord> events;
     events.push_back(*std::move(first));

@@ -365,6 +365,20 @@ TEST(InlineProjectionTest, AnApplyErrorRejectsTheAppendAndWritesNothing) {
   ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("Poison")}}));
 }
 
+TEST(ProjectionTest, ClosingTheStoreStopsProjectionsAndWaiters) {
+  TempStore store;
+  ProjectionRunner runner(*store);
+  ASSERT_OK(runner.Register(Counter()));
+  absl::Status waited;
+  std::thread waiter([&] { waited = runner.WaitForPosition("counts", Position(1000), absl::Hours(1)); });
+  absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_OK(store->Close());
+  waiter.join();  // would hang for an hour otherwise
+  EXPECT_THAT(waited, StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(ProjectionStatus status, runner.Status("counts"));
+  EXPECT_EQ(status.state, ProjectionState::kStopped);
+}
+
 TEST(ProjectionTest, BadSpecsAreRejected) {
   TempStore store;
   ProjectionRunner runner(*store);
