@@ -108,6 +108,35 @@ void LiveLag(benchmark::State& state) {
   state.counters["items_per_second"] = events.size() / ((end - start) / 1e9);
 }
 
+// The cost of inline mode: W1-fast with an inline counting projection (compare
+// W1-fast/annals of the same run).
+void InlineW1(benchmark::State& state) {
+  const auto& events = Workload();
+  BenchDir dir;
+  auto store = EventStore::Open(dir.path("store"), AnnalsOptions(false));
+  if (!store.ok()) {
+    state.SkipWithError(store.status().ToString().c_str());
+    return;
+  }
+  ProjectionRunner runner(**store);
+  if (!runner.RegisterInline({.name = "inline-count", .apply = CountTotal}).ok()) {
+    state.SkipWithError("register failed");
+    return;
+  }
+  for (auto _ : state) {
+    for (const WorkloadEvent& e : events) {
+      ExpectedRevision expected = e.revision == 0 ? ExpectedRevision::NoStream()
+                                                  : ExpectedRevision::Exact(Revision(e.revision - 1));
+      auto result = (*store)->Append({StreamName(e.stream_index), expected, {ToEventData(e)}});
+      if (!result.ok()) {
+        state.SkipWithError(result.status().ToString().c_str());
+        return;
+      }
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(events.size()));
+}
+
 const bool registered = [] {
   auto reg = [](const char* name, std::function<void(benchmark::State&)> fn) {
     benchmark::RegisterBenchmark(name, [fn](benchmark::State& s) { fn(s); })
@@ -116,6 +145,7 @@ const bool registered = [] {
   reg("PROJ-catchup-1/annals", [](benchmark::State& s) { CatchUp(s, 1); });
   reg("PROJ-catchup-4/annals", [](benchmark::State& s) { CatchUp(s, 4); });
   reg("PROJ-live-lag/annals", LiveLag);
+  reg("PROJ-inline-W1/annals", InlineW1);
   return true;
 }();
 
