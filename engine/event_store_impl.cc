@@ -51,6 +51,10 @@ absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions
   std::string value;
   rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
                                         std::string(kMetaFormatKey), &value);
+  if (storage.read_only() && s.IsNotFound()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store '", storage.path(), "' has no format record yet"));
+  }
   if (s.IsNotFound()) {
     if (!log_is_empty) {
       return absl::DataLossError(
@@ -76,6 +80,11 @@ absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions
   }
   if (format.format_version() < 1) {
     return absl::DataLossError(absl::StrCat("format record holds version ", format.format_version()));
+  }
+  if (storage.read_only() && format.format_version() < kFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store '", storage.path(), "' has on-disk format ", format.format_version(),
+        "; open it for writing once to upgrade it to ", kFormatVersion));
   }
   // Format 1 had no secondary indexes: build them from the log.
   if (format.format_version() == 1) return BackfillIndexes(storage);
@@ -157,7 +166,26 @@ absl::StatusOr<EventStoreImpl::Handles> EventStoreImpl::Acquire() const {
   return Handles{storage_, writer_};
 }
 
+absl::Status EventStoreImpl::CheckWritable() const {
+  if (options_.read_only) {
+    return absl::FailedPreconditionError("the store is open read-only (StoreOptions::read_only)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventStoreImpl::Refresh() {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  if (!options_.read_only) return absl::OkStatus();
+  ANNALS_RETURN_IF_ERROR(handles.storage->CatchUp());
+  RecoveredState recovered;
+  ANNALS_ASSIGN_OR_RETURN(recovered, Recover(*handles.storage));
+  handles.writer->PublishExternalHead(recovered.head);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<AppendResult> EventStoreImpl::Append(AppendRequest request) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
   bool caller_ids = false;
   ANNALS_RETURN_IF_ERROR(ValidateAppend(request, options_, &caller_ids));
   Handles handles;
@@ -170,6 +198,7 @@ absl::StatusOr<AppendResult> EventStoreImpl::Append(AppendRequest request) {
 }
 
 absl::StatusOr<MultiAppendResult> EventStoreImpl::AppendMulti(MultiAppendRequest request) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
   std::vector<bool> caller_ids;
   ANNALS_RETURN_IF_ERROR(ValidateMultiAppend(request, options_, &caller_ids));
   Handles handles;
@@ -259,6 +288,7 @@ absl::StatusOr<Snapshot> DecodeSnapshot(std::string_view stream, std::string_vie
 }  // namespace
 
 absl::Status EventStoreImpl::WriteSnapshot(const Snapshot& snapshot) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(snapshot.stream, options_));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
@@ -337,6 +367,7 @@ absl::StatusOr<std::vector<Snapshot>> EventStoreImpl::ListSnapshots(std::string_
 }
 
 absl::Status EventStoreImpl::DeleteSnapshots(std::string_view stream) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
@@ -465,6 +496,7 @@ absl::Status ValidateLifecycle(std::string_view stream, const LifecycleOptions& 
 }  // namespace
 
 absl::StatusOr<Position> EventStoreImpl::ChangeLifecycle(LifecycleChange change) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
   ANNALS_RETURN_IF_ERROR(ValidateLifecycle(change.stream, change.options, options_));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
@@ -504,6 +536,7 @@ absl::StatusOr<Position> EventStoreImpl::TombstoneStream(std::string_view stream
 }
 
 absl::StatusOr<ScavengeResult> EventStoreImpl::Scavenge() {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   return internal::Scavenge(*handles.storage, *handles.writer, options_);
@@ -514,6 +547,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> EventStoreImpl::Subscribe(
   if (!options.stream.empty()) {
     ANNALS_RETURN_IF_ERROR(ValidateReadableStreamName(options.stream, options_));
   }
+  if (!options.durable_name.empty()) ANNALS_RETURN_IF_ERROR(CheckWritable());
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   return SubscriptionImpl::Create(handles.storage, handles.writer, open_subscribers_, options,
@@ -542,6 +576,7 @@ absl::StatusOr<std::vector<SubscriberInfo>> EventStoreImpl::ListSubscribers() {
 }
 
 absl::Status EventStoreImpl::DeleteSubscriber(std::string_view name) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   {
@@ -593,7 +628,7 @@ absl::Status EventStoreImpl::Close() {
   // (a large log makes reopening slow, and replaying it leaves fresh L0 files
   // whose compaction then competes with the first reads).
   absl::Status flushed;
-  if (auto handles = Acquire(); handles.ok()) {
+  if (auto handles = Acquire(); handles.ok() && !options_.read_only) {
     rocksdb::DB* db = handles->storage->db();
     std::vector<rocksdb::ColumnFamilyHandle*> cfs;
     for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {

@@ -55,6 +55,7 @@ class EventStoreImpl final : public EventStore {
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options) override;
   absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() override;
   absl::Status DeleteSubscriber(std::string_view name) override;
+  absl::Status Refresh() override;
   Position head() const override;
   absl::Status Close() override ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -75,6 +76,8 @@ class EventStoreImpl final : public EventStore {
                                                            std::string_view key,
                                                            const ReadAllOptions& options);
   absl::StatusOr<Position> ChangeLifecycle(LifecycleChange change);
+  // FailedPrecondition for a read-only store.
+  absl::Status CheckWritable() const;
 
   // Constant after construction.
   const StoreOptions options_;

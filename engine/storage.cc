@@ -115,11 +115,52 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
 
 std::string_view CfName(Cf cf) { return kCfNames[static_cast<size_t>(cf)]; }
 
+absl::StatusOr<std::shared_ptr<Storage>> Storage::OpenReadOnly(const std::string& path,
+                                                               const StoreOptions& options) {
+  std::shared_ptr<Storage> storage(new Storage());
+  storage->path_ = path;
+  std::string pattern = (std::filesystem::temp_directory_path() / "annals-secondary-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create a directory for a read-only open: ", std::strerror(errno)));
+  }
+  storage->secondary_path_ = pattern;
+  rocksdb::DBOptions dbo;
+  dbo.max_open_files = -1;  // required by secondary instances
+  auto cache = rocksdb::NewLRUCache(options.tuning.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
+    descriptors.emplace_back(std::string(kCfNames[i]), CfOptions(static_cast<Cf>(i), options, cache));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::OpenAsSecondary(dbo, path, storage->secondary_path_, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsInvalidArgument()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot open '", path, "' read-only: ", s.ToString(),
+          " (an older format: open it for writing once to upgrade it)"));
+    }
+    return FromRocksDb(s, absl::StrCat("open '", path, "' read-only"));
+  }
+  storage->db_.reset(raw);
+  storage->default_handle_ = handles[0];
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) storage->handles_[i] = handles[i + 1];
+  return storage;
+}
+
 absl::StatusOr<std::shared_ptr<Storage>> Storage::Open(const std::string& path,
                                                        const StoreOptions& options,
                                                        bool* created) {
   std::error_code ec;
   bool exists = std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
+  if (options.read_only) {
+    if (!exists) return absl::FailedPreconditionError(absl::StrCat("no store at '", path, "'"));
+    *created = false;
+    return OpenReadOnly(path, options);
+  }
   if (!exists) {
     if (!options.create_if_missing) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -181,6 +222,11 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::Open(const std::string& path,
   return storage;
 }
 
+absl::Status Storage::CatchUp() {
+  if (!read_only()) return absl::OkStatus();
+  return FromRocksDb(db_->TryCatchUpWithPrimary(), "catch up with the writing process");
+}
+
 Storage::~Storage() {
   if (db_ != nullptr) {
     for (rocksdb::ColumnFamilyHandle* handle : handles_) {
@@ -197,6 +243,10 @@ Storage::~Storage() {
   if (lock_fd_ >= 0) {
     ::flock(lock_fd_, LOCK_UN);
     ::close(lock_fd_);
+  }
+  if (!secondary_path_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(secondary_path_, ec);
   }
 }
 

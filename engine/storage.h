@@ -49,19 +49,27 @@ class Storage {
                                                        const StoreOptions& options,
                                                        bool* created);
   ~Storage();
+
+  // Re-reads what the writing process has committed (read-only stores).
+  absl::Status CatchUp();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
   rocksdb::DB* db() const { return db_.get(); }
   rocksdb::ColumnFamilyHandle* cf(Cf cf) const { return handles_[static_cast<size_t>(cf)]; }
   const std::string& path() const { return path_; }
+  bool read_only() const { return !secondary_path_.empty(); }
 
  private:
   Storage() = default;
+  static absl::StatusOr<std::shared_ptr<Storage>> OpenReadOnly(const std::string& path,
+                                                               const StoreOptions& options);
 
   // Constant after construction.
   std::string path_;
   int lock_fd_ = -1;
+  // Read-only (secondary) instances keep RocksDB's own files here.
+  std::string secondary_path_;
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;

@@ -142,6 +142,12 @@ class Writer {
     return subscriptions_closed_.load(std::memory_order_acquire);
   }
 
+  // Read-only stores: publishes a head another process committed (Refresh).
+  void PublishExternalHead(Position head) {
+    published_head_.store(head.value(), std::memory_order_release);
+    WakeWaiters();
+  }
+
   // The last published position: every position up to it is committed.
   Position head() const { return Position(published_head_.load(std::memory_order_acquire)); }
 

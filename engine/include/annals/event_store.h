@@ -154,6 +154,11 @@ class EventStore {
   // Forgets a durable subscriber's checkpoint. NotFound if unknown.
   virtual absl::Status DeleteSubscriber(std::string_view name) = 0;
 
+  // Read-only stores (StoreOptions::read_only): catches up with what the
+  // writing process has committed since, and wakes subscriptions for it.
+  // A no-op for a store opened for writing.
+  virtual absl::Status Refresh() = 0;
+
   // The position of the last committed event (0 for an empty store). Every
   // position up to it is readable.
   virtual Position head() const = 0;

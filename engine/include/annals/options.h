@@ -20,6 +20,12 @@ namespace annals {
 struct StoreOptions {
   // Create the store if the directory holds none. Default: false.
   bool create_if_missing = false;
+  // Open for reading only, beside a process that may have the store open
+  // for writing (no lock is taken; RocksDB's secondary mode). The store
+  // shows the data as of Open, and as of each Refresh() after it; every
+  // write answers FailedPrecondition. A store of an older format must be
+  // opened for writing once first (to upgrade it). Default: false.
+  bool read_only = false;
   // Wait for fsync before acknowledging an append (durable). With false an
   // acknowledged append survives a process crash but not a power loss.
   // Default: true.
