@@ -12,6 +12,7 @@
 #include "key_codec.h"
 #include "reader.h"
 #include "scavenge.h"
+#include "verify.h"
 #include "status_util.h"
 #include "stream_heads.h"
 #include "validation.h"
@@ -533,6 +534,12 @@ absl::StatusOr<Position> EventStoreImpl::DeleteStream(std::string_view stream,
 absl::StatusOr<Position> EventStoreImpl::TombstoneStream(std::string_view stream,
                                                          const LifecycleOptions& options) {
   return ChangeLifecycle({LifecycleChange::Kind::kTombstone, std::string(stream), {}, options});
+}
+
+absl::StatusOr<VerifyReport> EventStoreImpl::Verify() {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  return VerifyStorage(*handles.storage, handles.writer->head());
 }
 
 absl::StatusOr<ScavengeResult> EventStoreImpl::Scavenge() {

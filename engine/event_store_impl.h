@@ -52,6 +52,7 @@ class EventStoreImpl final : public EventStore {
   absl::StatusOr<Position> TombstoneStream(std::string_view stream,
                                            const LifecycleOptions& options) override;
   absl::StatusOr<ScavengeResult> Scavenge() override;
+  absl::StatusOr<VerifyReport> Verify() override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options) override;
   absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() override;
   absl::Status DeleteSubscriber(std::string_view name) override;

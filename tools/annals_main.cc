@@ -31,7 +31,8 @@ std::string PrintableData(const std::string& data) {
 
 constexpr char kUsage[] =
     "usage: annals info STORE\n"
-    "       annals read STORE [STREAM] [--backward] [--from N] [--limit N]\n";
+    "       annals read STORE [STREAM] [--backward] [--from N] [--limit N]\n"
+    "       annals verify STORE\n";
 
 int Usage(const std::string& problem) {
   std::cerr << "annals: " << problem << "\n" << kUsage;
@@ -43,9 +44,30 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// Every command only reads: open read-only, so the tool works beside an
+// application that has the store open for writing.
 absl::StatusOr<std::unique_ptr<annals::EventStore>> OpenExisting(const std::string& path) {
   annals::StoreOptions options;  // create_if_missing = false
+  options.read_only = true;
   return annals::EventStore::Open(path, options);
+}
+
+int Verify(const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("verify takes exactly one STORE");
+  auto store = OpenExisting(args[0]);
+  if (!store.ok()) return Fail(store.status());
+  auto report = (*store)->Verify();
+  if (!report.ok()) return Fail(report.status());
+  std::cout << "events_checked\t" << report->events_checked << "\nindex_entries_checked\t"
+            << report->index_entries_checked << "\ngaps\t" << report->gaps << "\n";
+  if (report->ok()) {
+    std::cout << "result\tok\n";
+    return 0;
+  }
+  std::cout << "result\tcorrupt\n";
+  if (report->first_bad_position) std::cout << "first_bad_position\t" << *report->first_bad_position << "\n";
+  std::cout << "problem\t" << report->problem << "\n";
+  return 1;
 }
 
 int Info(const std::vector<std::string>& args) {
@@ -122,6 +144,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "info") return Info(args);
   if (command == "read") return Read(args);
+  if (command == "verify") return Verify(args);
   if (command == "--help" || command == "help") {
     std::cout << kUsage;
     return 0;

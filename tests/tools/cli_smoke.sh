@@ -31,9 +31,12 @@ head=$("$annals" info "$dir/store" | awk -F'\t' '$1 == "head_position" {print $2
 all_out=$("$annals" read "$dir/store" --backward --limit 2)
 [ "$(cut -f1 <<<"$all_out" | tr '\n' ' ')" = "position $head $((head - 1)) " ] || fail "backward \$all: $all_out"
 
+"$annals" verify "$dir/store" | grep -q $'^result\tok$' || fail "verify of the demo store"
+
 set +e
 "$annals" read "$dir/store" order-404 2>/dev/null; [ $? -eq 1 ] || fail "unknown stream must exit 1"
 "$annals" read "$dir/store" --limit 2>/dev/null; [ $? -eq 2 ] || fail "bad flag must exit 2"
 "$annals" frobnicate 2>/dev/null; [ $? -eq 2 ] || fail "unknown subcommand must exit 2"
+"$annals" verify 2>/dev/null; [ $? -eq 2 ] || fail "verify without a store must exit 2"
 "$annals" read "$dir/missing" 2>/dev/null; [ $? -eq 1 ] || fail "missing store must exit 1"
 echo "cli smoke: all checks passed"

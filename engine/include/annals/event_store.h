@@ -144,6 +144,13 @@ class EventStore {
   // returned. Appends and reads go on meanwhile.
   virtual absl::StatusOr<ScavengeResult> Scavenge() = 0;
 
+  // Checks the store's integrity up to the head: recomputes the hash chain
+  // over the log, checks each event's stream copy and index entries, and
+  // that every index, stream-copy and event-id entry points to a matching
+  // log event. Returns the report (report.ok() if all is well); an error
+  // status only if the check itself could not run.
+  virtual absl::StatusOr<VerifyReport> Verify() = 0;
+
   // Subscribes to a stream, $all or a filter (see annals/subscription.h).
   // InvalidArgument for bad options; FailedPrecondition if the durable name
   // is in use by an open subscription, or stored for another target.

@@ -68,6 +68,20 @@ struct ScavengeResult {
   uint64_t bytes_after = 0;
 };
 
+// What Verify() found. Corruption is reported here, not as an error status.
+struct VerifyReport {
+  uint64_t events_checked = 0;
+  uint64_t index_entries_checked = 0;
+  // Positions missing from the log (removed by Scavenge): the hash chain
+  // restarts after each gap, unverifiable at its first event.
+  uint64_t gaps = 0;
+  // The first problem: where (if it has a position) and what.
+  std::optional<Position> first_bad_position;
+  std::string problem;
+
+  bool ok() const { return !first_bad_position && problem.empty(); }
+};
+
 }  // namespace annals
 
 #endif  // ANNALS_STREAMS_H_
