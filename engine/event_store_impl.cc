@@ -1,5 +1,6 @@
 #include "event_store_impl.h"
 
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,7 @@
 #include "reader.h"
 #include "scavenge.h"
 #include "verify.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "status_util.h"
 #include "stream_heads.h"
 #include "validation.h"
@@ -540,6 +542,26 @@ absl::StatusOr<VerifyReport> EventStoreImpl::Verify() {
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   return VerifyStorage(*handles.storage, handles.writer->head());
+}
+
+absl::Status EventStoreImpl::Backup(std::string_view directory) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  if (directory.empty()) return absl::InvalidArgumentError("backup directory is empty");
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  std::error_code ec;
+  if (std::filesystem::exists(std::string(directory), ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backup directory '", std::string(directory), "' already exists"));
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  ANNALS_RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::Checkpoint::Create(handles.storage->db(), &raw), "start backup"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // Flushes first (log_size_for_flush = 0), so the copy needs no WAL and
+  // every acknowledged append up to now is in it.
+  return FromRocksDb(checkpoint->CreateCheckpoint(std::string(directory), /*log_size_for_flush=*/0),
+                     absl::StrCat("backup to '", std::string(directory), "'"));
 }
 
 absl::StatusOr<ScavengeResult> EventStoreImpl::Scavenge() {

@@ -53,6 +53,7 @@ class EventStoreImpl final : public EventStore {
                                            const LifecycleOptions& options) override;
   absl::StatusOr<ScavengeResult> Scavenge() override;
   absl::StatusOr<VerifyReport> Verify() override;
+  absl::Status Backup(std::string_view directory) override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options) override;
   absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() override;
   absl::Status DeleteSubscriber(std::string_view name) override;

@@ -151,6 +151,13 @@ class EventStore {
   // status only if the check itself could not run.
   virtual absl::StatusOr<VerifyReport> Verify() = 0;
 
+  // Writes a consistent copy of the store, as of now, into the new
+  // directory `directory` (RocksDB checkpoint: hard links where the file
+  // system allows, so it is fast and small), while appends go on. The copy
+  // opens as a store of its own. FailedPrecondition if `directory` exists or
+  // the store is read-only.
+  virtual absl::Status Backup(std::string_view directory) = 0;
+
   // Subscribes to a stream, $all or a filter (see annals/subscription.h).
   // InvalidArgument for bad options; FailedPrecondition if the durable name
   // is in use by an open subscription, or stored for another target.
