@@ -212,29 +212,70 @@ absl::StatusOr<MultiAppendResult> EventStoreImpl::AppendMulti(MultiAppendRequest
   return result;
 }
 
+namespace {
+
+// What GetStreamInfo answers for a stream whose record is `record`; nullopt
+// if it never had events.
+absl::StatusOr<std::optional<StreamInfo>> InfoOf(Storage& storage, Writer& writer,
+                                                 std::string_view stream,
+                                                 const StreamRecord& record) {
+  std::optional<StreamTail> tail;
+  ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(storage, record));
+  if (!tail) return std::nullopt;
+  // The commit that wrote this tail may not be published yet; readers must
+  // never see past the head, so wait for it (a few microseconds at most).
+  writer.AwaitPublished(tail->last_position);
+  StreamInfo info{std::string(stream), tail->last_revision, tail->last_position,
+                  FromMicros(record.created_at_us), FromMicros(tail->last_recorded_at_us),
+                  StreamState::kActive, record.metadata()};
+  if (record.tombstoned) {
+    info.state = StreamState::kTombstoned;
+  } else if (record.truncate_before && *record.truncate_before > tail->last_revision.value()) {
+    info.state = StreamState::kDeleted;
+  }
+  return info;
+}
+
+}  // namespace
+
 absl::StatusOr<StreamInfo> EventStoreImpl::GetStreamInfo(std::string_view stream) {
   ANNALS_RETURN_IF_ERROR(ValidateReadableStreamName(stream, options_));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   std::optional<StreamRecord> record;
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
-  std::optional<StreamTail> tail;
+  std::optional<StreamInfo> info;
   if (record) {
-    ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*handles.storage, *record));
+    ANNALS_ASSIGN_OR_RETURN(info, InfoOf(*handles.storage, *handles.writer, stream, *record));
   }
-  if (!tail) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
-  // The commit that wrote this tail may not be published yet; readers must
-  // never see past the head, so wait for it (a few microseconds at most).
-  handles.writer->AwaitPublished(tail->last_position);
-  StreamInfo info{std::string(stream), tail->last_revision, tail->last_position,
-                  FromMicros(record->created_at_us), FromMicros(tail->last_recorded_at_us),
-                  StreamState::kActive, record->metadata()};
-  if (record->tombstoned) {
-    info.state = StreamState::kTombstoned;
-  } else if (record->truncate_before && *record->truncate_before > tail->last_revision.value()) {
-    info.state = StreamState::kDeleted;
+  if (!info) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
+  return *std::move(info);
+}
+
+absl::StatusOr<std::vector<StreamInfo>> EventStoreImpl::ListStreams(
+    const ListStreamsOptions& options) {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  std::vector<StreamInfo> streams;
+  std::unique_ptr<rocksdb::Iterator> it(handles.storage->db()->NewIterator(
+      rocksdb::ReadOptions(), handles.storage->cf(Cf::kStreams)));
+  std::string start = options.prefix;
+  if (!options.after.empty() && options.after >= start) {
+    start = options.after;
+    start.push_back('\0');  // the first name after `after`
   }
-  return info;
+  for (it->Seek(start); it->Valid() && streams.size() < options.limit; it->Next()) {
+    const std::string_view name = it->key().ToStringView();
+    if (!name.starts_with(options.prefix)) break;
+    std::optional<StreamRecord> record;
+    ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, name));
+    if (!record) continue;
+    std::optional<StreamInfo> info;
+    ANNALS_ASSIGN_OR_RETURN(info, InfoOf(*handles.storage, *handles.writer, name, *record));
+    if (info) streams.push_back(*std::move(info));
+  }
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "list streams"));
+  return streams;
 }
 
 absl::StatusOr<std::optional<EventRecord>> EventStoreImpl::FindEvent(std::string_view stream,

@@ -36,6 +36,7 @@ class EventStoreImpl final : public EventStore {
       std::string_view causation_id, const ReadAllOptions& options) override;
   absl::StatusOr<Position> FindPosition(absl::Time time) override;
   absl::StatusOr<StreamInfo> GetStreamInfo(std::string_view stream) override;
+  absl::StatusOr<std::vector<StreamInfo>> ListStreams(const ListStreamsOptions& options) override;
   absl::StatusOr<std::optional<EventRecord>> FindEvent(std::string_view stream,
                                                        const EventId& event_id) override;
   absl::Status WriteSnapshot(const Snapshot& snapshot) override;

@@ -32,7 +32,11 @@ std::string PrintableData(const std::string& data) {
 constexpr char kUsage[] =
     "usage: annals info STORE\n"
     "       annals read STORE [STREAM] [--backward] [--from N] [--limit N]\n"
-    "       annals verify STORE\n";
+    "       annals verify STORE\n"
+    "       annals streams STORE [--prefix P] [--limit N]\n"
+    "       annals audit STORE [--stream S] [--category C] [--type T] [--correlation ID]\n"
+    "                    [--causation ID] [--since TIME] [--until TIME] [--meta KEY=VALUE]\n"
+    "                    [--limit N]   (TIME: RFC 3339, e.g. 2026-11-23T10:00:00Z)\n";
 
 int Usage(const std::string& problem) {
   std::cerr << "annals: " << problem << "\n" << kUsage;
@@ -50,6 +54,142 @@ absl::StatusOr<std::unique_ptr<annals::EventStore>> OpenExisting(const std::stri
   annals::StoreOptions options;  // create_if_missing = false
   options.read_only = true;
   return annals::EventStore::Open(path, options);
+}
+
+std::string Utc(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
+}
+
+const char* StateName(annals::StreamState state) {
+  switch (state) {
+    case annals::StreamState::kActive:
+      return "active";
+    case annals::StreamState::kDeleted:
+      return "deleted";
+    case annals::StreamState::kTombstoned:
+      return "tombstoned";
+  }
+  return "?";
+}
+
+int Streams(const std::vector<std::string>& args) {
+  std::optional<std::string> path;
+  annals::ListStreamsOptions options{.limit = std::numeric_limits<size_t>::max()};
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--prefix" && i + 1 < args.size()) {
+      options.prefix = args[++i];
+    } else if (arg == "--limit") {
+      if (i + 1 >= args.size() || !absl::SimpleAtoi(args[i + 1], &options.limit)) {
+        return Usage("--limit needs a non-negative number");
+      }
+      ++i;
+    } else if (arg.rfind("--", 0) == 0) {
+      return Usage("unknown flag or missing value: " + arg);
+    } else if (!path) {
+      path = arg;
+    } else {
+      return Usage("unexpected argument " + arg);
+    }
+  }
+  if (!path) return Usage("streams needs a STORE");
+  auto store = OpenExisting(*path);
+  if (!store.ok()) return Fail(store.status());
+  auto streams = (*store)->ListStreams(options);
+  if (!streams.ok()) return Fail(streams.status());
+  std::cout << "stream\tlast_revision\tlast_position\tupdated_at\tstate\n";
+  for (const annals::StreamInfo& s : *streams) {
+    std::cout << s.stream << "\t" << s.last_revision << "\t" << s.last_position << "\t"
+              << Utc(s.updated_at) << "\t" << StateName(s.state) << "\n";
+  }
+  return 0;
+}
+
+// Who did what when: the events matching every given criterion, read
+// through the most selective index that applies (never a full scan when
+// one does).
+int Audit(const std::vector<std::string>& args) {
+  std::optional<std::string> path, stream, category, type, correlation, causation, meta_key,
+      meta_value;
+  annals::ReadAllOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (arg.rfind("--", 0) == 0 && !has_value) return Usage(arg + " needs a value");
+    if (arg == "--stream") {
+      stream = args[++i];
+    } else if (arg == "--category") {
+      category = args[++i];
+    } else if (arg == "--type") {
+      type = args[++i];
+    } else if (arg == "--correlation") {
+      correlation = args[++i];
+    } else if (arg == "--causation") {
+      causation = args[++i];
+    } else if (arg == "--since" || arg == "--until") {
+      absl::Time t;
+      std::string error;
+      if (!absl::ParseTime(absl::RFC3339_full, args[i + 1], &t, &error)) {
+        return Usage(arg + " needs an RFC 3339 time: " + error);
+      }
+      (arg == "--since" ? options.since : options.until) = t;
+      ++i;
+    } else if (arg == "--meta") {
+      const std::string& kv = args[++i];
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) return Usage("--meta needs KEY=VALUE");
+      meta_key = kv.substr(0, eq);
+      meta_value = kv.substr(eq + 1);
+    } else if (arg == "--limit") {
+      if (!absl::SimpleAtoi(args[i + 1], &options.max_count)) {
+        return Usage("--limit needs a non-negative number");
+      }
+      ++i;
+    } else if (arg.rfind("--", 0) == 0) {
+      return Usage("unknown flag " + arg);
+    } else if (!path) {
+      path = arg;
+    } else {
+      return Usage("unexpected argument " + arg);
+    }
+  }
+  if (!path) return Usage("audit needs a STORE");
+  auto store = OpenExisting(*path);
+  if (!store.ok()) return Fail(store.status());
+  // Metadata and stream checks run here, so the limit applies after them.
+  const uint64_t limit = options.max_count;
+  const bool post_filter = meta_key.has_value() || stream.has_value();
+  if (post_filter) options.max_count = std::numeric_limits<uint64_t>::max();
+  if (category) options.filter.categories = {*category};
+  if (type) options.filter.event_types = {*type};
+  if (stream && !correlation && !causation) options.filter.stream_prefixes = {*stream};
+  absl::StatusOr<std::unique_ptr<annals::EventIterator>> it;
+  if (correlation) {
+    it = (*store)->ReadCorrelation(*correlation, options);
+  } else if (causation) {
+    it = (*store)->ReadCausation(*causation, options);
+  } else {
+    it = (*store)->ReadAll(options);  // picks the category or type index when given
+  }
+  if (!it.ok()) return Fail(it.status());
+  std::cout << "position\trecorded_at\tstream\trevision\ttype\tuser\tcorrelation_id\tcausation_id\n";
+  uint64_t printed = 0;
+  for (; (*it)->Valid() && printed < limit; (*it)->Next()) {
+    const annals::EventRecord& r = (*it)->record();
+    if (stream && r.stream != *stream) continue;
+    if (causation && correlation && r.causation_id != *causation) continue;
+    if (meta_key) {
+      auto m = r.metadata.find(*meta_key);
+      if (m == r.metadata.end() || m->second != *meta_value) continue;
+    }
+    auto user = r.metadata.find("user");
+    std::cout << r.position << "\t" << Utc(r.recorded_at) << "\t" << r.stream << "\t"
+              << r.revision << "\t" << r.type << "\t" << (user == r.metadata.end() ? "" : user->second)
+              << "\t" << r.correlation_id << "\t" << r.causation_id << "\n";
+    ++printed;
+  }
+  if (!(*it)->status().ok()) return Fail((*it)->status());
+  return 0;
 }
 
 int Verify(const std::vector<std::string>& args) {
@@ -129,8 +269,7 @@ int Read(const std::vector<std::string>& args) {
   for (; (*it)->Valid(); (*it)->Next()) {
     const annals::EventRecord& r = (*it)->record();
     std::cout << r.position << "\t" << r.stream << "\t" << r.revision << "\t"
-              << absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", r.recorded_at, absl::UTCTimeZone())
-              << "\t" << r.type << "\t" << r.event_id << "\t" << PrintableData(r.data) << "\n";
+              << Utc(r.recorded_at) << "\t" << r.type << "\t" << r.event_id << "\t" << PrintableData(r.data) << "\n";
   }
   if (!(*it)->status().ok()) return Fail((*it)->status());
   return 0;
@@ -145,6 +284,8 @@ int main(int argc, char** argv) {
   if (command == "info") return Info(args);
   if (command == "read") return Read(args);
   if (command == "verify") return Verify(args);
+  if (command == "streams") return Streams(args);
+  if (command == "audit") return Audit(args);
   if (command == "--help" || command == "help") {
     std::cout << kUsage;
     return 0;

@@ -216,6 +216,27 @@ TEST_F(LifecycleTest, EveryLifecycleOperationIsRecordedInTheAuditStream) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST_F(LifecycleTest, ListStreamsPagesInNameOrderWithStates) {
+  AppendN("order-2", 2);
+  AppendN("order-1", 1);
+  AppendN("user-1", 1);
+  ASSERT_OK(store_->DeleteStream("order-2"));
+  ASSERT_OK(store_->SetStreamMetadata("order-9", {.max_count = 1}));  // no events: not listed
+  ASSERT_OK_AND_ASSIGN(auto orders, store_->ListStreams({.prefix = "order-"}));
+  ASSERT_EQ(orders.size(), 2u);
+  EXPECT_EQ(orders[0].stream, "order-1");
+  EXPECT_EQ(orders[1].stream, "order-2");
+  EXPECT_EQ(orders[1].state, StreamState::kDeleted);
+  EXPECT_EQ(orders[1].last_revision, Revision(1));
+  ASSERT_OK_AND_ASSIGN(auto page, store_->ListStreams({.after = "order-1", .limit = 2}));
+  ASSERT_EQ(page.size(), 2u);
+  EXPECT_EQ(page[0].stream, "order-2");
+  EXPECT_EQ(page[1].stream, "user-1");
+  ASSERT_OK_AND_ASSIGN(auto all, store_->ListStreams());
+  EXPECT_EQ(all.size(), 5u);  // with the audit streams $$order-2 and $$order-9
+  EXPECT_EQ(all[0].stream, "$$order-2");
+}
+
 // --- Scavenge ---------------------------------------------------------------
 
 // Every index, event-id and stream entry must point to an event in the log.

@@ -113,6 +113,11 @@ class EventStore {
   virtual absl::StatusOr<std::vector<Snapshot>> ListSnapshots(std::string_view stream) = 0;
   virtual absl::Status DeleteSnapshots(std::string_view stream) = 0;
 
+  // Every stream that has had events (deleted and tombstoned ones too, and
+  // `$$` audit streams), in name order, as GetStreamInfo describes them.
+  virtual absl::StatusOr<std::vector<StreamInfo>> ListStreams(
+      const ListStreamsOptions& options = {}) = 0;
+
   // Returns what the store knows about `stream`, deleted or not. NotFound if
   // it never had events.
   virtual absl::StatusOr<StreamInfo> GetStreamInfo(std::string_view stream) = 0;

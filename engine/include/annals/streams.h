@@ -68,6 +68,14 @@ struct ScavengeResult {
   uint64_t bytes_after = 0;
 };
 
+// Which streams ListStreams returns: names starting with `prefix`, after
+// `after` (for paging), at most `limit`, in name order.
+struct ListStreamsOptions {
+  std::string prefix;
+  std::string after;
+  size_t limit = 1000;
+};
+
 // What Verify() found. Corruption is reported here, not as an error status.
 struct VerifyReport {
   uint64_t events_checked = 0;
