@@ -21,11 +21,6 @@ std::unique_ptr<EventStore> OpenOrDie(benchmark::State& state, const std::string
   return std::move(store).value();
 }
 
-ExpectedRevision ExpectedBefore(uint64_t revision) {
-  return revision == 0 ? ExpectedRevision::NoStream()
-                       : ExpectedRevision::Exact(Revision(revision - 1));
-}
-
 // W1: one event per append with the exact expected revision, in workload order.
 void W1(benchmark::State& state, bool sync, size_t count) {
   const auto& events = Workload();
@@ -36,8 +31,7 @@ void W1(benchmark::State& state, bool sync, size_t count) {
   for (auto _ : state) {
     for (size_t k = 0; k < count; ++k) {
       const WorkloadEvent& e = events[k];
-      auto result = store->Append({StreamName(e.stream_index), ExpectedBefore(e.revision),
-                                   {ToEventData(e)}});
+      auto result = AppendW1(*store, e);
       if (!result.ok()) {
         state.SkipWithError(result.status().ToString().c_str());
         return;
@@ -89,8 +83,7 @@ void W5(benchmark::State& state) {
         for (size_t k = 0; k < count; ++k) {
           const WorkloadEvent& e = events[k];
           if (e.stream_index % kWriters != w) continue;
-          auto result = store->Append({StreamName(e.stream_index), ExpectedBefore(e.revision),
-                                       {ToEventData(e)}});
+          auto result = AppendW1(*store, e);
           if (!result.ok()) failed = true;
         }
       });

@@ -87,9 +87,7 @@ void LiveLag(benchmark::State& state) {
   for (auto _ : state) {
     start = absl::GetCurrentTimeNanos();
     for (const WorkloadEvent& e : events) {
-      ExpectedRevision expected = e.revision == 0 ? ExpectedRevision::NoStream()
-                                                  : ExpectedRevision::Exact(Revision(e.revision - 1));
-      auto result = (*store)->Append({StreamName(e.stream_index), expected, {ToEventData(e)}});
+      auto result = AppendW1(**store, e);
       if (!result.ok()) {
         state.SkipWithError(result.status().ToString().c_str());
         break;
@@ -125,9 +123,7 @@ void InlineW1(benchmark::State& state) {
   }
   for (auto _ : state) {
     for (const WorkloadEvent& e : events) {
-      ExpectedRevision expected = e.revision == 0 ? ExpectedRevision::NoStream()
-                                                  : ExpectedRevision::Exact(Revision(e.revision - 1));
-      auto result = (*store)->Append({StreamName(e.stream_index), expected, {ToEventData(e)}});
+      auto result = AppendW1(**store, e);
       if (!result.ok()) {
         state.SkipWithError(result.status().ToString().c_str());
         return;

@@ -96,9 +96,7 @@ void LiveThroughput(benchmark::State& state, bool report_subscriber) {
   for (auto _ : state) {
     start = NowNanos();
     for (const WorkloadEvent& e : events) {
-      ExpectedRevision expected = e.revision == 0 ? ExpectedRevision::NoStream()
-                                                  : ExpectedRevision::Exact(Revision(e.revision - 1));
-      auto result = (*store)->Append({StreamName(e.stream_index), expected, {ToEventData(e)}});
+      auto result = AppendW1(**store, e);
       if (!result.ok()) {
         state.SkipWithError(result.status().ToString().c_str());
         break;

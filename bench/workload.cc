@@ -189,6 +189,13 @@ void SettleAnnals(const std::string& path) {
 
 }  // namespace
 
+absl::StatusOr<AppendResult> AppendW1(EventStore& store, const WorkloadEvent& e) {
+  const ExpectedRevision expected = e.revision == 0
+                                        ? ExpectedRevision::NoStream()
+                                        : ExpectedRevision::Exact(Revision(e.revision - 1));
+  return store.Append({StreamName(e.stream_index), expected, {ToEventData(e)}});
+}
+
 const std::string& LoadedAnnalsStore() {
   static BenchDir dir;
   static const std::string path = [] {
@@ -196,9 +203,7 @@ const std::string& LoadedAnnalsStore() {
     auto store = EventStore::Open(p, AnnalsOptions(/*sync=*/false));
     if (!store.ok()) std::abort();
     for (const WorkloadEvent& e : Workload()) {
-      ExpectedRevision expected = e.revision == 0 ? ExpectedRevision::NoStream()
-                                                  : ExpectedRevision::Exact(Revision(e.revision - 1));
-      if (!(*store)->Append({StreamName(e.stream_index), expected, {ToEventData(e)}}).ok()) {
+      if (!AppendW1(**store, e).ok()) {
         std::abort();
       }
     }

@@ -46,6 +46,8 @@ class BenchDir {
 
 StoreOptions AnnalsOptions(bool sync);
 EventData ToEventData(const WorkloadEvent& event);
+// Appends `event` alone with the exact expected revision (the W1 append).
+absl::StatusOr<AppendResult> AppendW1(EventStore& store, const WorkloadEvent& event);
 
 // The raw baseline's record: the minimum a replay needs, hand-packed.
 std::string EncodeRawRecord(std::string_view stream, uint64_t revision, std::string_view type,
