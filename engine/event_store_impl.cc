@@ -585,25 +585,6 @@ absl::StatusOr<VerifyReport> EventStoreImpl::Verify() {
   return VerifyStorage(*handles.storage, handles.writer->head());
 }
 
-absl::Status EventStoreImpl::Backup(std::string_view directory) {
-  ANNALS_RETURN_IF_ERROR(CheckWritable());
-  if (directory.empty()) return absl::InvalidArgumentError("backup directory is empty");
-  Handles handles;
-  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  std::error_code ec;
-  if (std::filesystem::exists(std::string(directory), ec)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("backup directory '", std::string(directory), "' already exists"));
-  }
-  rocksdb::Checkpoint* raw = nullptr;
-  ANNALS_RETURN_IF_ERROR(
-      FromRocksDb(rocksdb::Checkpoint::Create(handles.storage->db(), &raw), "start backup"));
-  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-  // Flushes first (log_size_for_flush = 0), so the copy needs no WAL and
-  // every acknowledged append up to now is in it.
-  return FromRocksDb(checkpoint->CreateCheckpoint(std::string(directory), /*log_size_for_flush=*/0),
-                     absl::StrCat("backup to '", std::string(directory), "'"));
-}
 
 absl::StatusOr<ScavengeResult> EventStoreImpl::Scavenge() {
   ANNALS_RETURN_IF_ERROR(CheckWritable());

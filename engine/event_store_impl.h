@@ -55,6 +55,10 @@ class EventStoreImpl final : public EventStore {
   absl::StatusOr<ScavengeResult> Scavenge() override;
   absl::StatusOr<VerifyReport> Verify() override;
   absl::Status Backup(std::string_view directory) override;
+  absl::Status Import(std::vector<EventRecord> events) override;
+  absl::Status RegisterSchemas(std::string_view file_descriptor_set,
+                               const std::map<std::string, std::string>& bindings) override;
+  absl::StatusOr<StoredSchemas> ReadSchemas() override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options) override;
   absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() override;
   absl::Status DeleteSubscriber(std::string_view name) override;

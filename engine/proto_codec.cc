@@ -1,11 +1,15 @@
 // The non-template parts of annals/proto_codec.h.
 #include "annals/proto_codec.h"
 
+#include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_join.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace annals {
@@ -38,6 +42,25 @@ std::string ContentType(bool json, const google::protobuf::Message& message) {
 }
 
 bool IsJson(std::string_view content_type) { return content_type.starts_with("application/json"); }
+
+absl::Status RegisterSchemas(EventStore& store,
+                             std::initializer_list<const google::protobuf::Descriptor*> messages) {
+  google::protobuf::FileDescriptorSet set;
+  std::set<std::string> added;
+  // Dependencies first, each file once.
+  std::function<void(const google::protobuf::FileDescriptor*)> add =
+      [&](const google::protobuf::FileDescriptor* file) {
+        if (!added.insert(std::string(file->name())).second) return;
+        for (int i = 0; i < file->dependency_count(); ++i) add(file->dependency(i));
+        file->CopyTo(set.add_file());
+      };
+  std::map<std::string, std::string> bindings;
+  for (const google::protobuf::Descriptor* message : messages) {
+    add(message->file());
+    bindings[std::string(message->name())] = std::string(message->full_name());
+  }
+  return store.RegisterSchemas(set.SerializeAsString(), bindings);
+}
 
 }  // namespace proto_codec_internal
 

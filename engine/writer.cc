@@ -54,6 +54,19 @@ void AddJsonMember(std::string* json, std::string_view name, uint64_t value) {
   absl::StrAppend(json, json->size() > 1 ? "," : "", "\"", std::string(name), "\":", value);
 }
 
+// A non-negative integer member of a lifecycle event's JSON data (as
+// StageLifecycle writes it: flat, no spaces); nullopt if absent.
+std::optional<uint64_t> JsonUintMember(std::string_view json, std::string_view name) {
+  const std::string needle = absl::StrCat("\"", std::string(name), "\":");
+  const size_t at = json.find(needle);
+  if (at == std::string_view::npos) return std::nullopt;
+  uint64_t value = 0;
+  size_t i = at + needle.size();
+  if (i >= json.size() || json[i] < '0' || json[i] > '9') return std::nullopt;
+  for (; i < json.size() && json[i] >= '0' && json[i] <= '9'; ++i) value = value * 10 + (json[i] - '0');
+  return value;
+}
+
 // Writes staged by one request: merged into the group only if the whole
 // request passes its checks.
 struct Staged {
@@ -660,6 +673,126 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
   last_recorded_at_us_ = group.recorded_at_us;
   published_head_.store(committed_head_.value(), std::memory_order_release);
   WakeWaiters();
+}
+
+}  // namespace annals::internal
+
+namespace annals::internal {
+
+absl::Status Writer::Import(std::vector<EventRecord> events) {
+  MutexLock lock(&write_mu_);
+  if (!inline_hooks_.empty()) {
+    return absl::FailedPreconditionError(
+        "cannot import while inline projections are installed; import first, then register them");
+  }
+  GroupState group;
+  group.chain = chain_head_;
+  group.next_stream_id = next_stream_id_;
+  Position last = committed_head_;
+  int64_t last_us = last_recorded_at_us_;
+  for (size_t i = 0; i < events.size(); ++i) {
+    EventRecord& e = events[i];
+    auto where = [&] {
+      return absl::StrCat("imported event ", i, " (", e.stream, "@", e.revision.value(), ", position ",
+                          e.position.value(), "): ");
+    };
+    if (e.position <= last) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where(), "positions must increase past ", last.value(), " (the store's head or the previous event)"));
+    }
+    const int64_t us = absl::ToUnixMicros(e.recorded_at);
+    if (us < last_us) return absl::InvalidArgumentError(where() + "recorded_at goes backwards");
+    ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(e.stream, group));
+    if (head.record.tombstoned) return TombstonedError(e.stream);
+    if (head.exists && e.revision <= head.last_revision) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), "revision must be after the stream's last, ",
+                                                     head.last_revision.value()));
+    }
+    // The time index, as the source's commits wrote it: one entry for the
+    // first event of each new bucket.
+    if (TimeIndexBucket(us) > TimeIndexBucket(last_us) || last.value() == 0) {
+      std::string position;
+      AppendBigEndian64(&position, e.position.value());
+      group.batch.Put(storage_->cf(Cf::kByTime), TimeKey(us), position);
+    }
+    group.next_position = e.position;
+    group.recorded_at_us = us;
+    const bool audit = e.stream.starts_with("$$");
+    if (audit) {
+      // The lifecycle operation this audit event records, applied again.
+      const std::string target = e.stream.substr(2);
+      ANNALS_ASSIGN_OR_RETURN(StreamHead target_head, LoadHead(target, group));
+      if (target_head.record.tombstoned) return TombstonedError(target);
+      StreamRecord& record = target_head.record;
+      if (e.type == "$metadata") {
+        record.max_count = JsonUintMember(e.data, "maxCount");
+        record.max_age_us.reset();
+        if (auto seconds = JsonUintMember(e.data, "maxAgeSeconds")) {
+          record.max_age_us = static_cast<int64_t>(*seconds) * 1000000;
+        }
+        record.truncate_before = JsonUintMember(e.data, "truncateBefore");
+      } else if (e.type == "$streamDeleted") {
+        record.truncate_before = JsonUintMember(e.data, "truncateBefore");
+        if (!record.truncate_before) {
+          return absl::InvalidArgumentError(where() + "$streamDeleted without truncateBefore");
+        }
+      } else if (e.type == "$streamTombstoned") {
+        record.tombstoned = true;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where(), "unknown lifecycle event type '", e.type, "'"));
+      }
+      if (target_head.exists) {
+        record.last_revision = target_head.last_revision.value();
+        record.last_position = target_head.last_position.value();
+        record.last_recorded_at_us = us;
+      }
+      if (record.stream_id == 0) {
+        record.stream_id = group.next_stream_id++;
+        group.stream_id_counter_dirty = true;
+        record.created_at_us = us;
+      }
+      group.batch.Put(storage_->cf(Cf::kStreams), StreamKey(target), record.Encode());
+      group.request.heads[target] = target_head;
+    }
+    // Revisions may skip (events scavenged in the source): numbering goes on
+    // from the imported one.
+    if (e.revision.value() > 0 && !(head.exists && head.last_revision.Next() == e.revision)) {
+      head.exists = true;
+      head.last_revision = Revision(e.revision.value() - 1);
+    }
+    std::vector<EventData> one(1);
+    EventData& data = one.front();
+    data.type = std::move(e.type);
+    data.data = std::move(e.data);
+    data.content_type = std::move(e.content_type);
+    data.metadata = std::move(e.metadata);
+    data.event_id = e.event_id;
+    data.correlation_id = std::move(e.correlation_id);
+    data.causation_id = std::move(e.causation_id);
+    ANNALS_RETURN_IF_ERROR(StageEvents(e.stream, head, one, /*index_ids=*/!audit, group).status());
+    last = e.position;
+    last_us = us;
+  }
+  if (events.empty()) return absl::OkStatus();
+  if (group.stream_id_counter_dirty) {
+    storage::v1::StreamIdCounter counter;
+    counter.set_next_stream_id(group.next_stream_id);
+    group.batch.Put(storage_->cf(Cf::kMeta), std::string(kMetaNextStreamIdKey),
+                    counter.SerializeAsString());
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(storage_->db()->Write(write_options, &group.batch), "import"));
+  if (heads_.size() + group.request.heads.size() > kMaxCachedHeads) heads_.clear();
+  for (auto& [stream, head] : group.request.heads) heads_[stream] = head;
+  committed_head_ = last;
+  chain_head_ = group.chain;
+  next_stream_id_ = group.next_stream_id;
+  last_recorded_at_us_ = last_us;
+  published_head_.store(committed_head_.value(), std::memory_order_release);
+  WakeWaiters();
+  return absl::OkStatus();
 }
 
 }  // namespace annals::internal

@@ -130,6 +130,10 @@ class Writer {
   // an uninstrumented librocksdb.
   absl::Status WriteExclusive(rocksdb::WriteBatch& batch, bool sync) ABSL_LOCKS_EXCLUDED(write_mu_);
 
+  // Commits imported events (EventStore::Import, already validated) as one
+  // synced batch while no group commits: each keeps its id, revision,
+  // position and recorded_at; `$$<stream>` lifecycle events take effect.
+  absl::Status Import(std::vector<EventRecord> events) ABSL_LOCKS_EXCLUDED(write_mu_);
   // Subscriptions: waits until head() > `seen`, `stop` is set, subscriptions
   // are closed, or `deadline`. Returns true if the head moved past `seen`.
   enum class Wake { kAdvanced, kTimeout, kStopped };

@@ -7,6 +7,7 @@
 #ifndef ANNALS_EVENT_STORE_H_
 #define ANNALS_EVENT_STORE_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "annals/event_iterator.h"
 #include "annals/filter.h"
 #include "annals/options.h"
+#include "annals/schemas.h"
 #include "annals/snapshot.h"
 #include "annals/streams.h"
 #include "annals/subscription.h"
@@ -159,9 +161,34 @@ class EventStore {
   // Writes a consistent copy of the store, as of now, into the new
   // directory `directory` (RocksDB checkpoint: hard links where the file
   // system allows, so it is fast and small), while appends go on. The copy
-  // opens as a store of its own. FailedPrecondition if `directory` exists or
-  // the store is read-only.
+  // opens as a store of its own. A read-only store (the `annals` tool beside
+  // a running application) copies what it has caught up to, key by key,
+  // instead. FailedPrecondition if `directory` exists.
   virtual absl::Status Backup(std::string_view directory) = 0;
+
+  // Restores events exactly as another store recorded them (`annals
+  // import`): ids, revisions, positions, recorded_at, metadata and payload
+  // bytes are kept, and the lifecycle events of `$$<stream>` audit streams
+  // ($metadata, $streamDeleted, $streamTombstoned) take effect again, so a
+  // store imported from an export is the exported one, chain hashes
+  // included. `events` must come in increasing position order after the
+  // head, each stream's revisions increasing, recorded_at non-decreasing.
+  // All or nothing, durable when it returns. InvalidArgument for events
+  // that break these rules (nothing written); FailedPrecondition if
+  // read-only, if inline projections are installed, or for a tombstoned
+  // stream.
+  virtual absl::Status Import(std::vector<EventRecord> events) = 0;
+
+  // The schema registry (annals/schemas.h). RegisterSchemas stores every
+  // file of `file_descriptor_set` (a serialized
+  // google.protobuf.FileDescriptorSet) and the event type -> message
+  // `bindings`. InvalidArgument, writing nothing, if the set does not parse,
+  // its files do not build together with those already stored, or a binding
+  // names a message they do not define. ReadSchemas returns the registry.
+  virtual absl::Status RegisterSchemas(
+      std::string_view file_descriptor_set,
+      const std::map<std::string, std::string>& bindings = {}) = 0;
+  virtual absl::StatusOr<StoredSchemas> ReadSchemas() = 0;
 
   // Subscribes to a stream, $all or a filter (see annals/subscription.h).
   // InvalidArgument for bad options; FailedPrecondition if the durable name

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "annals/event.h"
+#include "annals/event_store.h"
 #include "google/protobuf/message.h"
 
 namespace annals {
@@ -34,6 +35,8 @@ absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
 absl::Status FromJson(std::string_view json, google::protobuf::Message* message);
 std::string ContentType(bool json, const google::protobuf::Message& message);
 bool IsJson(std::string_view content_type);
+absl::Status RegisterSchemas(EventStore& store,
+                             std::initializer_list<const google::protobuf::Descriptor*> messages);
 
 }  // namespace proto_codec_internal
 
@@ -97,6 +100,15 @@ class ProtoEventCodec {
 
   Encoding encoding_;
 };
+
+// Stores the schemas of `Messages` (their .proto files and every file those
+// import) in the store's schema registry (annals/schemas.h), binding each
+// message's name — the event type ProtoEventCodec writes — to it, so tools
+// such as `annals read` print these events as JSON. Idempotent.
+template <typename... Messages>
+absl::Status RegisterProtoSchemas(EventStore& store) {
+  return proto_codec_internal::RegisterSchemas(store, {Messages::descriptor()...});
+}
 
 // Snapshots of a protobuf state message, tagged with `schema_version`.
 template <typename State>

@@ -1,0 +1,254 @@
+// Import (restoring an export): every field and lifecycle effect comes back,
+// bad input writes nothing. Also the schema registry and the logical backup
+// of a read-only store.
+#include <string>
+#include <vector>
+
+#include "annals/event_store.h"
+#include "annals/proto_codec.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_store.h"
+
+namespace annals {
+namespace {
+
+using ::annals::testing::Drain;
+using ::annals::testing::Event;
+using ::annals::testing::StatusIs;
+using ::annals::testing::TempDir;
+using ::annals::testing::TempStore;
+using ::annals::testing::TestOptions;
+
+std::vector<EventRecord> All(EventStore& store) {
+  auto it = store.ReadAll();
+  EXPECT_OK(it.status());
+  return Drain(**it);
+}
+
+void ExpectSameEvents(const std::vector<EventRecord>& a, const std::vector<EventRecord>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(a[i].stream, b[i].stream);
+    EXPECT_EQ(a[i].revision, b[i].revision);
+    EXPECT_EQ(a[i].position, b[i].position);
+    EXPECT_EQ(a[i].recorded_at, b[i].recorded_at);
+    EXPECT_EQ(a[i].type, b[i].type);
+    EXPECT_EQ(a[i].data, b[i].data);
+    EXPECT_EQ(a[i].content_type, b[i].content_type);
+    EXPECT_EQ(a[i].metadata, b[i].metadata);
+    EXPECT_EQ(a[i].event_id, b[i].event_id);
+    EXPECT_EQ(a[i].correlation_id, b[i].correlation_id);
+    EXPECT_EQ(a[i].causation_id, b[i].causation_id);
+  }
+}
+
+// A source store with every kind of event: metadata, ids, binary payloads,
+// retention, a soft delete followed by a re-append, and a tombstone.
+void FillSource(EventStore& store) {
+  for (int i = 0; i < 30; ++i) {
+    EventData e = Event(i % 2 ? "ItemAdded" : "OrderPlaced", "{\"n\":" + std::to_string(i) + "}");
+    e.metadata["user"] = i % 3 ? "alice" : "bob";
+    e.correlation_id = "c-" + std::to_string(i % 4);
+    e.causation_id = "cmd-" + std::to_string(i);
+    if (i % 5 == 0) e.event_id = EventId::Generate();
+    ASSERT_OK(store.Append({"order-" + std::to_string(i % 3), ExpectedRevision::Any(), {e}}).status());
+  }
+  ASSERT_OK(store.Append({"blob-1", ExpectedRevision::Any(), {Event("Raw", std::string("\0\xff\x01", 3))}})
+                .status());
+  StreamMetadata retention;
+  retention.max_count = 2;
+  ASSERT_OK(store.SetStreamMetadata("order-0", retention).status());
+  ASSERT_OK(store.DeleteStream("order-1").status());
+  ASSERT_OK(store.Append({"order-1", ExpectedRevision::Any(), {Event("OrderPlaced")}}).status());
+  ASSERT_OK(store.TombstoneStream("order-2").status());
+}
+
+TEST(ImportTest, AnImportedStoreIsTheSourceStore) {
+  TempStore source;
+  FillSource(*source);
+  const std::vector<EventRecord> events = All(*source);
+  TempStore target;
+  // In two calls, as `annals import` does in chunks.
+  const size_t half = events.size() / 2;
+  ASSERT_OK(target->Import({events.begin(), events.begin() + half}));
+  ASSERT_OK(target->Import({events.begin() + half, events.end()}));
+  EXPECT_EQ(target->head(), source->head());
+  ExpectSameEvents(All(*target), events);
+
+  {  // (iterators hold the store open: scoped before Reopen)
+  // Lifecycle effects came back with their audit events.
+  auto retention = target->GetStreamMetadata("order-0");
+  ASSERT_OK(retention.status());
+  EXPECT_EQ(retention->max_count, 2u);
+  auto order0 = target->ReadStream("order-0");
+  ASSERT_OK(order0.status());
+  EXPECT_EQ(Drain(**order0).size(), 2u);
+  auto order1 = target->ReadStream("order-1");
+  ASSERT_OK(order1.status());
+  const std::vector<EventRecord> order1_events = Drain(**order1);
+  ASSERT_EQ(order1_events.size(), 1u);  // the re-append after the delete
+  EXPECT_EQ(order1_events[0].revision, Revision(10));
+  EXPECT_THAT(target->ReadStream("order-2").status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(target->Append({"order-2", ExpectedRevision::Any(), {Event("X")}}).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  // Indexes, ids, time lookups and the hash chain are as in the source.
+  auto by_correlation = target->ReadCorrelation("c-1");
+  ASSERT_OK(by_correlation.status());
+  EXPECT_EQ(Drain(**by_correlation).size(), 8u);
+  auto found = target->FindEvent("order-0", events[0].event_id);
+  ASSERT_OK(found.status());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->position, events[0].position);
+  for (const EventRecord& e : {events[3], events[20], events.back()}) {
+    auto at_source = source->FindPosition(e.recorded_at);
+    auto at_target = target->FindPosition(e.recorded_at);
+    ASSERT_OK(at_target.status());
+    EXPECT_EQ(*at_target, *at_source);
+  }
+  auto report = target->Verify();
+  ASSERT_OK(report.status());
+  EXPECT_TRUE(report->ok()) << report->problem;
+  }
+
+  // The imported store goes on like any other, after reopening too.
+  target.Reopen();
+  auto next = target->Append({"order-0", ExpectedRevision::Exact(Revision(9)), {Event("ItemAdded")}});
+  ASSERT_OK(next.status());
+  EXPECT_EQ(next->first_position.value(), source->head().value() + 1);
+  auto report = target->Verify();
+  ASSERT_OK(report.status());
+  EXPECT_TRUE(report->ok()) << report->problem;
+}
+
+TEST(ImportTest, BadEventsWriteNothing) {
+  TempStore source;
+  FillSource(*source);
+  const std::vector<EventRecord> events = All(*source);
+  TempStore target;
+  ASSERT_OK(target->Import({events.begin(), events.begin() + 5}));
+
+  auto expect_rejected = [&](std::vector<EventRecord> batch, const std::string& why) {
+    SCOPED_TRACE(why);
+    EXPECT_THAT(target->Import(std::move(batch)), StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_EQ(target->head(), events[4].position);
+    EXPECT_EQ(All(*target).size(), 5u);
+  };
+  // Positions at or below the head (importing the same chunk twice).
+  expect_rejected({events.begin(), events.begin() + 5}, "repeated chunk");
+  // A revision that does not move the stream forward.
+  std::vector<EventRecord> stale{events[5]};
+  stale[0].revision = Revision(0);
+  stale[0].stream = events[0].stream;
+  expect_rejected(stale, "stale revision");
+  // Time going backwards.
+  std::vector<EventRecord> backwards{events[5]};
+  backwards[0].recorded_at = events[0].recorded_at - absl::Seconds(1);
+  expect_rejected(backwards, "recorded_at backwards");
+  // No id, no type, a bad stream name, an unknown lifecycle event.
+  std::vector<EventRecord> no_id{events[5]};
+  no_id[0].event_id = EventId();
+  expect_rejected(no_id, "nil id");
+  std::vector<EventRecord> no_type{events[5]};
+  no_type[0].type.clear();
+  expect_rejected(no_type, "empty type");
+  std::vector<EventRecord> bad_name{events[5]};
+  bad_name[0].stream = "$system";
+  expect_rejected(bad_name, "bad stream name");
+  std::vector<EventRecord> bad_lifecycle{events[5]};
+  bad_lifecycle[0].stream = "$$order-0";
+  bad_lifecycle[0].type = "$resurrected";
+  expect_rejected(bad_lifecycle, "unknown lifecycle type");
+  // A good event after a bad one in the same call: the whole call fails.
+  std::vector<EventRecord> mixed{events[5], events[6]};
+  mixed[1].event_id = EventId();
+  expect_rejected(mixed, "one bad event of two");
+}
+
+TEST(ImportTest, ReadOnlyStoresRefuseImport) {
+  TempStore store;
+  ASSERT_OK(store->Append({"a", ExpectedRevision::Any(), {Event("E")}}).status());
+  StoreOptions options = TestOptions();
+  options.read_only = true;
+  auto reader = EventStore::Open(store.path() + "/store", options);
+  ASSERT_OK(reader.status());
+  EXPECT_THAT((*reader)->Import({}), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT((*reader)->RegisterSchemas("x"), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(SchemaRegistryTest, RegistersFilesAndBindings) {
+  TempStore store;
+  ASSERT_OK((RegisterProtoSchemas<google::protobuf::Duration, google::protobuf::Timestamp>(*store)));
+  auto schemas = store->ReadSchemas();
+  ASSERT_OK(schemas.status());
+  EXPECT_EQ(schemas->files.size(), 2u);
+  EXPECT_TRUE(schemas->files.contains("google/protobuf/duration.proto"));
+  EXPECT_EQ(schemas->bindings.at("Duration"), "google.protobuf.Duration");
+  EXPECT_EQ(schemas->bindings.at("Timestamp"), "google.protobuf.Timestamp");
+  // Again: idempotent. And a read-only handle sees them.
+  ASSERT_OK((RegisterProtoSchemas<google::protobuf::Duration>(*store)));
+  store.Reopen();
+  schemas = store->ReadSchemas();
+  ASSERT_OK(schemas.status());
+  EXPECT_EQ(schemas->files.size(), 2u);
+  EXPECT_EQ(schemas->bindings.size(), 2u);
+}
+
+TEST(SchemaRegistryTest, BadSchemasWriteNothing) {
+  TempStore store;
+  EXPECT_THAT(store->RegisterSchemas("not a descriptor set \xff"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // A file whose import is missing.
+  google::protobuf::FileDescriptorSet set;
+  google::protobuf::FileDescriptorProto* file = set.add_file();
+  file->set_name("shop.proto");
+  file->set_package("shop");
+  file->add_dependency("missing.proto");
+  file->add_message_type()->set_name("Placed");
+  EXPECT_THAT(store->RegisterSchemas(set.SerializeAsString()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  // A binding to a message the files do not define.
+  file->clear_dependency();
+  EXPECT_THAT(store->RegisterSchemas(set.SerializeAsString(), {{"Placed", "shop.Nope"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(store->RegisterSchemas(set.SerializeAsString(), {{"", "shop.Placed"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  auto schemas = store->ReadSchemas();
+  ASSERT_OK(schemas.status());
+  EXPECT_TRUE(schemas->files.empty());
+  EXPECT_TRUE(schemas->bindings.empty());
+  // The good one is accepted.
+  ASSERT_OK(store->RegisterSchemas(set.SerializeAsString(), {{"Placed", "shop.Placed"}}));
+}
+
+TEST(ReadOnlyBackupTest, CopiesWhatTheReaderSees) {
+  TempStore store;
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_OK(store->Append({"s-" + std::to_string(i % 7), ExpectedRevision::Any(), {Event("E")}}).status());
+  }
+  StoreOptions options = TestOptions();
+  options.read_only = true;
+  auto reader = EventStore::Open(store.path() + "/store", options);
+  ASSERT_OK(reader.status());
+  TempDir backups;
+  ASSERT_OK((*reader)->Backup(backups.Sub("copy")));
+  EXPECT_THAT((*reader)->Backup(backups.Sub("copy")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  StoreOptions plain = TestOptions();
+  plain.create_if_missing = false;
+  auto copy = EventStore::Open(backups.Sub("copy"), plain);
+  ASSERT_OK(copy.status());
+  EXPECT_EQ((*copy)->head(), store->head());
+  ExpectSameEvents(All(**copy), All(*store));
+  auto report = (*copy)->Verify();
+  ASSERT_OK(report.status());
+  EXPECT_TRUE(report->ok()) << report->problem;
+}
+
+}  // namespace
+}  // namespace annals
