@@ -771,18 +771,18 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ProjectionRunne
   return Scan(name, prefix, end, limit);
 }
 
-absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::Parked(std::string_view name) const {
-  absl::StatusOr<Projector*> found = impl_->Find(name);
-  if (!found.ok()) return found.status();
-  Projector& p = **found;
-  rocksdb::DB* db = p.engine.storage->db();
-  const std::string prefix = ParkedPrefix(p.spec.name, p.spec.version);
+namespace {
+
+// The parked events of one version of a projection, in position order.
+absl::StatusOr<std::vector<ParkedEvent>> ReadParked(EventStore& store, const EngineHandles& engine,
+                                                    std::string_view name, uint32_t version) {
+  const std::string prefix = ParkedPrefix(name, version);
   const std::string end = PrefixEnd(prefix);
   rocksdb::Slice end_slice(end);
   rocksdb::ReadOptions read_options;
   read_options.iterate_upper_bound = &end_slice;
   std::unique_ptr<rocksdb::Iterator> it(
-      db->NewIterator(read_options, p.engine.storage->cf(Cf::kProjections)));
+      engine.storage->db()->NewIterator(read_options, engine.storage->cf(Cf::kProjections)));
   std::vector<ParkedEvent> parked;
   for (it->Seek(prefix); it->Valid(); it->Next()) {
     storage::v1::ParkedRecord record;
@@ -790,13 +790,84 @@ absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::Parked(std::string_vi
       return absl::DataLossError("parked record is malformed");
     }
     const Position position(internal::ReadBigEndian64(it->key().ToStringView().substr(prefix.size())));
-    auto event = impl_->store().ReadAll({.from = position, .max_count = 1});
+    auto event = store.ReadAll({.from = position, .max_count = 1});
     if (!event.ok()) return event.status();
     if (!(*event)->Valid() || (*event)->record().position != position) continue;  // scavenged
     parked.push_back({(*event)->record(), record.error()});
   }
   ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(it->status(), "read parked events"));
   return parked;
+}
+
+// The serving version of every projection the store knows, by name.
+absl::StatusOr<std::vector<std::pair<std::string, uint32_t>>> StoredServingVersions(
+    const EngineHandles& engine) {
+  const std::string prefix = MetaKey('s', "");
+  std::unique_ptr<rocksdb::Iterator> it(
+      engine.storage->db()->NewIterator(rocksdb::ReadOptions(), engine.storage->cf(Cf::kProjections)));
+  std::vector<std::pair<std::string, uint32_t>> names;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    storage::v1::ServingVersion stored;
+    if (!stored.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("serving version is malformed");
+    }
+    names.emplace_back(it->key().ToString().substr(prefix.size()), stored.version());
+  }
+  ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(it->status(), "list projections"));
+  return names;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::Parked(std::string_view name) const {
+  absl::StatusOr<Projector*> found = impl_->Find(name);
+  if (!found.ok()) return found.status();
+  Projector& p = **found;
+  return ReadParked(impl_->store(), p.engine, p.spec.name, p.spec.version);
+}
+
+absl::StatusOr<std::vector<ProjectionStatus>> ProjectionRunner::ListStored(EventStore& store) {
+  ANNALS_ASSIGN_OR_RETURN(EngineHandles engine, internal::EngineHandlesOf(store));
+  ANNALS_ASSIGN_OR_RETURN(auto names, StoredServingVersions(engine));
+  const uint64_t head = store.head().value();
+  std::vector<ProjectionStatus> statuses;
+  for (const auto& [name, version] : names) {
+    ProjectionStatus status;
+    status.name = name;
+    status.version = version;
+    status.serving_version = version;
+    status.state = ProjectionState::kStopped;
+    std::string value;
+    rocksdb::Status s = engine.storage->db()->Get(
+        rocksdb::ReadOptions(), engine.storage->cf(Cf::kProjections), CheckpointKey(name, version), &value);
+    if (s.ok()) {
+      storage::v1::ProjectionCheckpoint stored;
+      if (!stored.ParseFromString(value)) return absl::DataLossError("projection checkpoint is malformed");
+      status.checkpoint = Position(stored.position());
+      if (stored.updated_at_us() != 0 && head > stored.position()) {
+        // How far behind: the time of the first event not yet projected.
+        auto next = store.ReadAll({.from = Position(stored.position() + 1), .max_count = 1});
+        if (next.ok() && (*next)->Valid()) status.time_behind = absl::Now() - (*next)->record().recorded_at;
+      }
+    } else if (!s.IsNotFound()) {
+      return internal::FromRocksDb(s, "read projection checkpoint");
+    }
+    status.lag = head > status.checkpoint.value() ? head - status.checkpoint.value() : 0;
+    ANNALS_ASSIGN_OR_RETURN(auto parked, ReadParked(store, engine, name, version));
+    status.parked = parked.size();
+    statuses.push_back(std::move(status));
+  }
+  return statuses;
+}
+
+absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::StoredParked(EventStore& store,
+                                                                        std::string_view name) {
+  ANNALS_ASSIGN_OR_RETURN(EngineHandles engine, internal::EngineHandlesOf(store));
+  ANNALS_ASSIGN_OR_RETURN(auto names, StoredServingVersions(engine));
+  for (const auto& [stored_name, version] : names) {
+    if (stored_name == name) return ReadParked(store, engine, stored_name, version);
+  }
+  return absl::NotFoundError(absl::StrCat("no projection '", std::string(name), "' in this store"));
 }
 
 absl::Status ProjectionRunner::RetryParked(std::string_view name, std::string_view stream) {

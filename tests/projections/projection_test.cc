@@ -258,6 +258,42 @@ TEST(ProjectionTest, SkipParkedDropsTheParkedEvents) {
   EXPECT_THAT(runner.Get("skipper", "order-1"), IsOkAndHolds(std::optional<std::string>("1")));
 }
 
+TEST(ProjectionTest, StoredStatusIsReadableWithoutRunningTheProjections) {
+  TempStore store;
+  {
+    ProjectionRunner runner(*store);
+    ASSERT_OK(runner.Register({.name = "parker",
+                               .apply = [](const EventRecord& e, ReadModelWriter& rm) {
+                                 if (e.type == "Poison") return absl::InternalError("bad input");
+                                 return Count(e, rm);
+                               },
+                               .on_failure = OnFailure::kPark,
+                               .max_attempts = 1}));
+    ASSERT_OK(runner.Register(Counter("counts")));
+    ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("Poison"), Event("A")}}));
+    ASSERT_OK(runner.WaitForPosition("parker", store->head(), kWait));
+    ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
+    runner.Stop();
+  }
+  ASSERT_OK(store->Append({"order-2", ExpectedRevision::Any(), {Event("B")}}));
+  ASSERT_OK_AND_ASSIGN(auto stored, ProjectionRunner::ListStored(*store));
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[0].name, "counts");
+  EXPECT_EQ(stored[1].name, "parker");
+  for (const ProjectionStatus& status : stored) {
+    EXPECT_EQ(status.checkpoint, Position(2));
+    EXPECT_EQ(status.lag, 1u);
+    EXPECT_EQ(status.state, ProjectionState::kStopped);
+  }
+  EXPECT_EQ(stored[0].parked, 0u);
+  EXPECT_EQ(stored[1].parked, 2u);  // the poison and the event behind it
+  ASSERT_OK_AND_ASSIGN(auto parked, ProjectionRunner::StoredParked(*store, "parker"));
+  ASSERT_EQ(parked.size(), 2u);
+  EXPECT_EQ(parked[0].event.type, "Poison");
+  EXPECT_EQ(parked[0].error, "INTERNAL: bad input");
+  EXPECT_THAT(ProjectionRunner::StoredParked(*store, "nope"), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST(ProjectionTest, ARebuildServesTheOldVersionUntilTheNewOneHasCaughtUp) {
   TempStore store;
   AppendFromThreads(*store, 2, 100, "order");

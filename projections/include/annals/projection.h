@@ -164,6 +164,15 @@ class ProjectionRunner {
   // Drops the read model and checkpoint of `name` and replays from the start.
   absl::Status Reset(std::string_view name);
 
+  // What `store` holds about projections, without running them (for tools
+  // such as `annals projections`, and read-only stores): one status per
+  // projection name, of its serving version, with its stored checkpoint,
+  // lag to the head and parked count; state kStopped.
+  static absl::StatusOr<std::vector<ProjectionStatus>> ListStored(EventStore& store);
+  // The parked events of projection `name` (serving version), in position
+  // order. NotFound if the store has no projection of that name.
+  static absl::StatusOr<std::vector<ParkedEvent>> StoredParked(EventStore& store, std::string_view name);
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
