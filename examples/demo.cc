@@ -57,6 +57,13 @@ void PrintOrder(const char* label, const orders::OrderState& state,
 // domain (examples/orders): validation, business rules, a conflict retried,
 // an idempotent repeat, and time travel.
 int RunCommands(annals::EventStore& store) {
+  // The schema registry: tools (`annals read`, `replay`) print these
+  // protobuf payloads as JSON without this binary.
+  if (auto s = annals::RegisterProtoSchemas<orders::OrderPlaced, orders::ItemAdded, orders::OrderShipped,
+                                            orders::OrderCancelled>(store);
+      !s.ok()) {
+    return Fail(s);
+  }
   orders::OrderHandler handler(store, orders::OrderDecider{}, orders::OrderEvents{},
                                orders::OrderSnapshots{1}, {.snapshots = {.every_events = 3}});
   orders::AddOrderValidators(handler);

@@ -1,294 +1,185 @@
-// annals: the command-line tool. Subcommands so far:
-//   annals info STORE                      head position and format version
-//   annals read STORE [STREAM] [--backward] [--from N] [--limit N]
-//                                          a stream, or $all without STREAM
-// docs/CLI.md documents them. Uses the public API only.
-#include <algorithm>
-#include <cstdlib>
-#include <limits>
+// annals: the command-line tool. Inspect a store, travel through an
+// aggregate's history, run audit queries, export/import, verify, back up,
+// manage projections. Every subcommand is a client of the public library
+// API (commands_*.cc); docs/CLI.md documents them with examples.
+#include <functional>
 #include <iostream>
-#include <optional>
-#include <string>
-#include <vector>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
-#include "absl/time/time.h"
-#include "annals/event_store.h"
+#include "CLI/CLI.hpp"
+#include "context.h"
 
-namespace {
-
-// The payload as one TSV field: printable text as is, anything else
-// (binary protobuf, tabs, newlines) as "base64:...".
-std::string PrintableData(const std::string& data) {
-  const bool printable = std::all_of(data.begin(), data.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return u >= 0x20 && u != 0x7f;  // bytes >= 0x80 are UTF-8 text
-  });
-  return printable ? data : "base64:" + absl::Base64Escape(data);
-}
-
-
-constexpr char kUsage[] =
-    "usage: annals info STORE\n"
-    "       annals read STORE [STREAM] [--backward] [--from N] [--limit N]\n"
-    "       annals verify STORE\n"
-    "       annals streams STORE [--prefix P] [--limit N]\n"
-    "       annals audit STORE [--stream S] [--category C] [--type T] [--correlation ID]\n"
-    "                    [--causation ID] [--since TIME] [--until TIME] [--meta KEY=VALUE]\n"
-    "                    [--limit N]   (TIME: RFC 3339, e.g. 2026-11-23T10:00:00Z)\n";
-
-int Usage(const std::string& problem) {
-  std::cerr << "annals: " << problem << "\n" << kUsage;
-  return 2;
-}
-
-int Fail(const absl::Status& status) {
-  std::cerr << "annals: " << status << "\n";
-  return 1;
-}
-
-// Every command only reads: open read-only, so the tool works beside an
-// application that has the store open for writing.
-absl::StatusOr<std::unique_ptr<annals::EventStore>> OpenExisting(const std::string& path) {
-  annals::StoreOptions options;  // create_if_missing = false
-  options.read_only = true;
-  return annals::EventStore::Open(path, options);
-}
-
-std::string Utc(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
-}
-
-const char* StateName(annals::StreamState state) {
-  switch (state) {
-    case annals::StreamState::kActive:
-      return "active";
-    case annals::StreamState::kDeleted:
-      return "deleted";
-    case annals::StreamState::kTombstoned:
-      return "tombstoned";
-  }
-  return "?";
-}
-
-int Streams(const std::vector<std::string>& args) {
-  std::optional<std::string> path;
-  annals::ListStreamsOptions options{.limit = std::numeric_limits<size_t>::max()};
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--prefix" && i + 1 < args.size()) {
-      options.prefix = args[++i];
-    } else if (arg == "--limit") {
-      if (i + 1 >= args.size() || !absl::SimpleAtoi(args[i + 1], &options.limit)) {
-        return Usage("--limit needs a non-negative number");
-      }
-      ++i;
-    } else if (arg.rfind("--", 0) == 0) {
-      return Usage("unknown flag or missing value: " + arg);
-    } else if (!path) {
-      path = arg;
-    } else {
-      return Usage("unexpected argument " + arg);
-    }
-  }
-  if (!path) return Usage("streams needs a STORE");
-  auto store = OpenExisting(*path);
-  if (!store.ok()) return Fail(store.status());
-  auto streams = (*store)->ListStreams(options);
-  if (!streams.ok()) return Fail(streams.status());
-  std::cout << "stream\tlast_revision\tlast_position\tupdated_at\tstate\n";
-  for (const annals::StreamInfo& s : *streams) {
-    std::cout << s.stream << "\t" << s.last_revision << "\t" << s.last_position << "\t"
-              << Utc(s.updated_at) << "\t" << StateName(s.state) << "\n";
-  }
-  return 0;
-}
-
-// Who did what when: the events matching every given criterion, read
-// through the most selective index that applies (never a full scan when
-// one does).
-int Audit(const std::vector<std::string>& args) {
-  std::optional<std::string> path, stream, category, type, correlation, causation, meta_key,
-      meta_value;
-  annals::ReadAllOptions options;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    const bool has_value = i + 1 < args.size();
-    if (arg.rfind("--", 0) == 0 && !has_value) return Usage(arg + " needs a value");
-    if (arg == "--stream") {
-      stream = args[++i];
-    } else if (arg == "--category") {
-      category = args[++i];
-    } else if (arg == "--type") {
-      type = args[++i];
-    } else if (arg == "--correlation") {
-      correlation = args[++i];
-    } else if (arg == "--causation") {
-      causation = args[++i];
-    } else if (arg == "--since" || arg == "--until") {
-      absl::Time t;
-      std::string error;
-      if (!absl::ParseTime(absl::RFC3339_full, args[i + 1], &t, &error)) {
-        return Usage(arg + " needs an RFC 3339 time: " + error);
-      }
-      (arg == "--since" ? options.since : options.until) = t;
-      ++i;
-    } else if (arg == "--meta") {
-      const std::string& kv = args[++i];
-      const size_t eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0) return Usage("--meta needs KEY=VALUE");
-      meta_key = kv.substr(0, eq);
-      meta_value = kv.substr(eq + 1);
-    } else if (arg == "--limit") {
-      if (!absl::SimpleAtoi(args[i + 1], &options.max_count)) {
-        return Usage("--limit needs a non-negative number");
-      }
-      ++i;
-    } else if (arg.rfind("--", 0) == 0) {
-      return Usage("unknown flag " + arg);
-    } else if (!path) {
-      path = arg;
-    } else {
-      return Usage("unexpected argument " + arg);
-    }
-  }
-  if (!path) return Usage("audit needs a STORE");
-  auto store = OpenExisting(*path);
-  if (!store.ok()) return Fail(store.status());
-  // Metadata and stream checks run here, so the limit applies after them.
-  const uint64_t limit = options.max_count;
-  const bool post_filter = meta_key.has_value() || stream.has_value();
-  if (post_filter) options.max_count = std::numeric_limits<uint64_t>::max();
-  if (category) options.filter.categories = {*category};
-  if (type) options.filter.event_types = {*type};
-  if (stream && !correlation && !causation) options.filter.stream_prefixes = {*stream};
-  absl::StatusOr<std::unique_ptr<annals::EventIterator>> it;
-  if (correlation) {
-    it = (*store)->ReadCorrelation(*correlation, options);
-  } else if (causation) {
-    it = (*store)->ReadCausation(*causation, options);
-  } else {
-    it = (*store)->ReadAll(options);  // picks the category or type index when given
-  }
-  if (!it.ok()) return Fail(it.status());
-  std::cout << "position\trecorded_at\tstream\trevision\ttype\tuser\tcorrelation_id\tcausation_id\n";
-  uint64_t printed = 0;
-  for (; (*it)->Valid() && printed < limit; (*it)->Next()) {
-    const annals::EventRecord& r = (*it)->record();
-    if (stream && r.stream != *stream) continue;
-    if (causation && correlation && r.causation_id != *causation) continue;
-    if (meta_key) {
-      auto m = r.metadata.find(*meta_key);
-      if (m == r.metadata.end() || m->second != *meta_value) continue;
-    }
-    auto user = r.metadata.find("user");
-    std::cout << r.position << "\t" << Utc(r.recorded_at) << "\t" << r.stream << "\t"
-              << r.revision << "\t" << r.type << "\t" << (user == r.metadata.end() ? "" : user->second)
-              << "\t" << r.correlation_id << "\t" << r.causation_id << "\n";
-    ++printed;
-  }
-  if (!(*it)->status().ok()) return Fail((*it)->status());
-  return 0;
-}
-
-int Verify(const std::vector<std::string>& args) {
-  if (args.size() != 1) return Usage("verify takes exactly one STORE");
-  auto store = OpenExisting(args[0]);
-  if (!store.ok()) return Fail(store.status());
-  auto report = (*store)->Verify();
-  if (!report.ok()) return Fail(report.status());
-  std::cout << "events_checked\t" << report->events_checked << "\nindex_entries_checked\t"
-            << report->index_entries_checked << "\ngaps\t" << report->gaps << "\n";
-  if (report->ok()) {
-    std::cout << "result\tok\n";
-    return 0;
-  }
-  std::cout << "result\tcorrupt\n";
-  if (report->first_bad_position) std::cout << "first_bad_position\t" << *report->first_bad_position << "\n";
-  std::cout << "problem\t" << report->problem << "\n";
-  return 1;
-}
-
-int Info(const std::vector<std::string>& args) {
-  if (args.size() != 1) return Usage("info takes exactly one STORE");
-  auto store = OpenExisting(args[0]);
-  if (!store.ok()) return Fail(store.status());
-  std::cout << "store\t" << args[0] << "\nformat_version\t" << annals::kFormatVersion
-            << "\nhead_position\t" << (*store)->head() << "\n";
-  return 0;
-}
-
-int Read(const std::vector<std::string>& args) {
-  std::optional<std::string> path, stream;
-  bool backward = false;
-  std::optional<uint64_t> from;
-  uint64_t limit = std::numeric_limits<uint64_t>::max();
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--backward") {
-      backward = true;
-    } else if (arg == "--from" || arg == "--limit") {
-      uint64_t value = 0;
-      if (i + 1 >= args.size() || !absl::SimpleAtoi(args[i + 1], &value)) {
-        return Usage(arg + " needs a non-negative number");
-      }
-      if (arg == "--from") {
-        from = value;
-      } else {
-        limit = value;
-      }
-      ++i;
-    } else if (arg.rfind("--", 0) == 0) {
-      return Usage("unknown flag " + arg);
-    } else if (!path) {
-      path = arg;
-    } else if (!stream) {
-      stream = arg;
-    } else {
-      return Usage("unexpected argument " + arg);
-    }
-  }
-  if (!path) return Usage("read needs a STORE");
-  auto store = OpenExisting(*path);
-  if (!store.ok()) return Fail(store.status());
-  const annals::Direction direction =
-      backward ? annals::Direction::kBackward : annals::Direction::kForward;
-  absl::StatusOr<std::unique_ptr<annals::EventIterator>> it;
-  if (stream) {
-    annals::ReadStreamOptions options{.direction = direction, .max_count = limit};
-    if (from) options.from = annals::Revision(*from);
-    it = (*store)->ReadStream(*stream, options);
-  } else {
-    annals::ReadAllOptions options{.direction = direction, .max_count = limit};
-    if (from) options.from = annals::Position(*from);
-    it = (*store)->ReadAll(options);
-  }
-  if (!it.ok()) return Fail(it.status());
-  std::cout << "position\tstream\trevision\trecorded_at\ttype\tevent_id\tdata\n";
-  for (; (*it)->Valid(); (*it)->Next()) {
-    const annals::EventRecord& r = (*it)->record();
-    std::cout << r.position << "\t" << r.stream << "\t" << r.revision << "\t"
-              << Utc(r.recorded_at) << "\t" << r.type << "\t" << r.event_id << "\t" << PrintableData(r.data) << "\n";
-  }
-  if (!(*it)->status().ok()) return Fail((*it)->status());
-  return 0;
-}
-
-}  // namespace
+using annals::tool::Context;
 
 int main(int argc, char** argv) {
-  if (argc < 2) return Usage("missing subcommand");
-  const std::string command = argv[1];
-  std::vector<std::string> args(argv + 2, argv + argc);
-  if (command == "info") return Info(args);
-  if (command == "read") return Read(args);
-  if (command == "verify") return Verify(args);
-  if (command == "streams") return Streams(args);
-  if (command == "audit") return Audit(args);
-  if (command == "--help" || command == "help") {
-    std::cout << kUsage;
-    return 0;
+  CLI::App app{"annals: inspect, debug and operate an annals event store.", "annals"};
+  app.footer(
+      "Exit codes: 0 ok; 1 failed (or verify found a problem); 2 bad arguments; 3 not found (store, stream, "
+      "projection; bisect: the predicate never holds); 4 the store is in use by a writer (commands that "
+      "write).\nSee docs/CLI.md.");
+  app.require_subcommand(1);
+  app.fallthrough();
+  annals::tool::GlobalOptions global;
+  app.add_option("--store,-s", global.store, "The store directory")->envname("ANNALS_STORE");
+  auto* json = app.add_flag("--json", global.json, "Print JSON (one array or object)");
+  app.add_flag("--jsonl", global.jsonl, "Print one JSON object per line")->excludes(json);
+  app.add_flag("--no-color", global.no_color, "No colors in diffs (also: NO_COLOR set, or not a terminal)");
+  app.add_option("--plugin", global.plugins, "A domain plugin (shared library) with folds and projections")
+      ->envname("ANNALS_PLUGIN");
+
+  std::function<int(Context&)> action;
+
+  auto* info = app.add_subcommand("info", "Store statistics: head, streams, disk size, format");
+  info->callback([&] { action = [](Context& ctx) { return annals::tool::RunInfo(ctx); }; });
+
+  std::string prefix;
+  uint64_t streams_limit = UINT64_MAX;
+  auto* streams = app.add_subcommand("streams", "List streams with their size, last revision and time");
+  streams->add_option("--prefix", prefix, "Only streams whose names start with this");
+  streams->add_option("--limit", streams_limit, "At most this many");
+  streams->callback([&] { action = [&](Context& ctx) { return annals::tool::RunStreams(ctx, prefix, streams_limit); }; });
+
+  annals::tool::ReadArgs read_args;
+  auto* read = app.add_subcommand("read", "Read a stream, or the global log ($all) without STREAM");
+  read->add_option("stream", read_args.stream, "The stream (default: $all)");
+  read->add_flag("--backward", read_args.backward, "Newest first");
+  read->add_option("--from", read_args.from, "First revision (stream) or position ($all)");
+  read->add_option("--limit", read_args.limit, "At most this many events");
+  read->callback([&] { action = [&](Context& ctx) { return annals::tool::RunRead(ctx, read_args); }; });
+
+  std::string tail_stream;
+  uint64_t tail_count = 10;
+  bool follow = false;
+  double follow_seconds = 0;
+  auto* tail = app.add_subcommand("tail", "The last events of a stream or $all; -f follows new ones live");
+  tail->add_option("stream", tail_stream, "The stream (default: $all)");
+  tail->add_option("-n,--lines", tail_count, "How many past events to show (default 10)");
+  tail->add_flag("-f,--follow", follow, "Keep printing events as they are committed");
+  tail->add_option("--for", follow_seconds, "With -f: stop after this many seconds (default: never)");
+  tail->callback([&] {
+    action = [&](Context& ctx) { return annals::tool::RunTail(ctx, tail_stream, tail_count, follow, follow_seconds); };
+  });
+
+  annals::tool::AuditArgs audit_args;
+  auto* audit = app.add_subcommand("audit", "Who did what when: events matching every given filter, via the indexes");
+  audit->add_option("--stream", audit_args.stream, "Events of this stream");
+  audit->add_option("--category", audit_args.category, "Events of streams `CATEGORY-...`");
+  audit->add_option("--type", audit_args.type, "Events of this type");
+  audit->add_option("--correlation", audit_args.correlation, "Events with this correlation id");
+  audit->add_option("--causation", audit_args.causation, "Events with this causation id");
+  audit->add_option("--since", audit_args.since, "Recorded at or after this RFC 3339 time");
+  audit->add_option("--until", audit_args.until, "Recorded before this RFC 3339 time");
+  audit->add_option("--meta", audit_args.meta, "Metadata KEY=VALUE (repeatable), e.g. user=alice");
+  audit->add_option("--limit", audit_args.limit, "At most this many events");
+  audit->add_flag("--explain", audit_args.explain, "Print on stderr which index answered and how many events it read");
+  audit->callback([&] { action = [&](Context& ctx) { return annals::tool::RunAudit(ctx, audit_args); }; });
+
+  annals::tool::HistoryArgs history;
+  auto add_history = [&](CLI::App* sub) {
+    sub->add_option("stream", history.stream, "The stream")->required();
+    sub->add_option("--fold", history.fold, "The fold to use: a plugin's fold name, or 'json' (generic)");
+    sub->add_flag("--no-snapshots", history.no_snapshots, "Fold every event, ignoring snapshots");
+  };
+  std::string replay_from, replay_to;
+  bool replay_full = false;
+  auto* replay = app.add_subcommand("replay", "Each event of a stream with the state after it and the diff");
+  add_history(replay);
+  replay->add_option("--from", replay_from, "Start: revision (3), position (@120) or RFC 3339 time");
+  replay->add_option("--to", replay_to, "End (inclusive): revision, @position or time");
+  replay->add_flag("--full", replay_full, "Also print the whole state after each event");
+  replay->callback([&] {
+    action = [&](Context& ctx) { return annals::tool::RunReplay(ctx, history, replay_from, replay_to, replay_full); };
+  });
+
+  std::string at_revision, at_position, as_of;
+  auto* state = app.add_subcommand("state", "An aggregate's state at a revision, position or time (default: now)");
+  add_history(state);
+  state->add_option("--at-revision", at_revision, "After this revision");
+  state->add_option("--at-position", at_position, "After the stream's last event at or before this position");
+  state->add_option("--as-of", as_of, "As of this RFC 3339 time");
+  state->callback([&] {
+    action = [&](Context& ctx) { return annals::tool::RunState(ctx, history, at_revision, at_position, as_of); };
+  });
+
+  std::string diff_a, diff_b;
+  auto* diff = app.add_subcommand("diff", "The state difference between two points of a stream");
+  add_history(diff);
+  diff->add_option("a", diff_a, "From: revision (3), position (@120) or RFC 3339 time")->required();
+  diff->add_option("b", diff_b, "To: revision, @position or time")->required();
+  diff->callback([&] { action = [&](Context& ctx) { return annals::tool::RunDiff(ctx, history, diff_a, diff_b); }; });
+
+  std::string until;
+  auto* bisect = app.add_subcommand("bisect", "The first event after which a predicate on the state holds");
+  add_history(bisect);
+  bisect->add_option("--until", until, "Predicate: JSON pointer [op value], e.g. '/total_cents > 5000'")->required();
+  bisect->callback([&] { action = [&](Context& ctx) { return annals::tool::RunBisect(ctx, history, until); }; });
+
+  std::string export_output;
+  auto* exporter = app.add_subcommand("export", "Every event as JSON lines, exactly (import restores them)");
+  exporter->add_option("-o,--output", export_output, "Write to this file (default: standard output)");
+  exporter->callback([&] { action = [&](Context& ctx) { return annals::tool::RunExport(ctx, export_output); }; });
+
+  std::string import_input;
+  auto* importer = app.add_subcommand("import", "Restore an export into --store (created if missing)");
+  importer->add_option("file", import_input, "The export (JSON lines)")->required();
+  importer->callback([&] { action = [&](Context& ctx) { return annals::tool::RunImport(ctx, import_input); }; });
+
+  auto* verify = app.add_subcommand("verify", "Check the hash chain and every index entry; exit 1 if corrupt");
+  verify->callback([&] { action = [](Context& ctx) { return annals::tool::RunVerify(ctx); }; });
+
+  std::string backup_dir;
+  auto* backup = app.add_subcommand("backup", "Copy the store, consistently, while it is in use");
+  backup->add_option("directory", backup_dir, "A new directory for the copy")->required();
+  backup->callback([&] { action = [&](Context& ctx) { return annals::tool::RunBackup(ctx, backup_dir); }; });
+
+  std::string restore_from;
+  auto* restore = app.add_subcommand("restore", "Restore a backup into --store (a new directory)");
+  restore->add_option("backup", restore_from, "The backup directory")->required();
+  restore->callback([&] { action = [&](Context& ctx) { return annals::tool::RunRestore(ctx, restore_from); }; });
+
+  auto* compact = app.add_subcommand("compact", "Remove deleted, tombstoned and expired events; return disk space");
+  compact->callback([&] { action = [](Context& ctx) { return annals::tool::RunCompact(ctx); }; });
+
+  auto* schema = app.add_subcommand("schema", "The store's protobuf schema registry");
+  schema->require_subcommand(1);
+  std::string schema_file;
+  std::vector<std::string> bindings;
+  auto* schema_add = schema->add_subcommand("add", "Register a FileDescriptorSet (protoc --include_imports -o FILE)");
+  schema_add->add_option("file", schema_file, "The descriptor set")->required();
+  schema_add->add_option("--bind", bindings, "EVENT_TYPE=full.message.Name (repeatable; default: message names)");
+  schema_add->callback([&] { action = [&](Context& ctx) { return annals::tool::RunSchemaAdd(ctx, schema_file, bindings); }; });
+  auto* schema_list = schema->add_subcommand("list", "Registered messages and type bindings");
+  schema_list->callback([&] { action = [](Context& ctx) { return annals::tool::RunSchemaList(ctx); }; });
+
+  annals::tool::ProjectionArgs projection;
+  auto* projections = app.add_subcommand("projections", "Projections: list, status, lag, parked, retry, skip, rebuild");
+  projections->require_subcommand(1);
+  auto add_projection = [&](const std::string& name, const std::string& help, bool needs_name, bool needs_stream) {
+    auto* sub = projections->add_subcommand(name, help);
+    if (needs_name) sub->add_option("name", projection.name, "The projection")->required();
+    if (needs_stream) sub->add_option("stream", projection.stream, "The parked stream")->required();
+    if (name == "retry" || name == "skip" || name == "rebuild") {
+      sub->add_option("--timeout", projection.timeout_seconds, "Seconds to wait for it to catch up (default 600)");
+    }
+    sub->callback([&, name] {
+      projection.action = name;
+      action = [&](Context& ctx) { return annals::tool::RunProjections(ctx, projection); };
+    });
+  };
+  add_projection("list", "Every projection with its checkpoint, lag and parked count", false, false);
+  add_projection("status", "One projection's status", true, false);
+  add_projection("lag", "How far behind the head each projection is", false, false);
+  add_projection("parked", "A projection's parked events", true, false);
+  add_projection("retry", "Re-apply a stream's parked events (needs the plugin)", true, true);
+  add_projection("skip", "Drop a stream's parked events (needs the plugin)", true, true);
+  add_projection("rebuild", "Drop the read model and replay the log into it (needs the plugin)", true, false);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "annals: " << e.what() << "\nRun 'annals --help' (or 'annals SUBCOMMAND --help') for more information.\n";
+    return annals::tool::kExitUsage;
   }
-  return Usage("unknown subcommand '" + command + "'");
+  Context ctx(global);
+  return action ? action(ctx) : annals::tool::kExitUsage;
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 ANNALS_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang
   librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
 )
 
 annals_install_deps() {

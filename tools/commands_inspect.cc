@@ -1,0 +1,281 @@
+// Inspection: info, streams, read, tail, audit. All open the store read-only.
+#include <filesystem>
+#include <iostream>
+#include <limits>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "annals/projection.h"
+#include "context.h"
+
+namespace annals::tool {
+namespace {
+
+const char* StateName(StreamState state) {
+  switch (state) {
+    case StreamState::kActive:
+      return "active";
+    case StreamState::kDeleted:
+      return "deleted";
+    case StreamState::kTombstoned:
+      return "tombstoned";
+  }
+  return "?";
+}
+
+uint64_t DirectoryBytes(const std::string& path) {
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec)) bytes += it->file_size(ec);
+  }
+  return bytes;
+}
+
+// The columns of event listings (tables); JSON forms carry every field.
+const std::vector<std::string> kEventColumns = {"position", "stream", "revision", "recorded_at", "type", "data"};
+
+int PrintEvents(Context& ctx, EventIterator& it, uint64_t limit = UINT64_MAX) {
+  absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
+  if (!decoder.ok()) return ctx.Fail(decoder.status());
+  RowWriter rows(std::cout, ctx.format(), kEventColumns);
+  for (uint64_t n = 0; n < limit && it.Valid(); it.Next(), ++n) rows.Add(EventToJson(it.record(), **decoder));
+  rows.Finish();
+  if (!it.status().ok()) return ctx.Fail(it.status());
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunInfo(Context& ctx) {
+  absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
+  if (!store.ok()) return ctx.Fail(store.status());
+  EventStore& s = **store;
+  Json info = Json::object();
+  info["store"] = std::filesystem::absolute(ctx.options().store).string();
+  info["format_version"] = kFormatVersion;
+  info["head_position"] = s.head().value();
+  auto streams = s.ListStreams({.limit = std::numeric_limits<size_t>::max()});
+  if (!streams.ok()) return ctx.Fail(streams.status());
+  uint64_t user_streams = 0, deleted = 0;
+  for (const StreamInfo& stream : *streams) {
+    if (stream.stream.starts_with("$$")) continue;
+    ++user_streams;
+    if (stream.state != StreamState::kActive) ++deleted;
+  }
+  info["streams"] = user_streams;
+  info["deleted_streams"] = deleted;
+  auto first = s.ReadAll({.max_count = 1});
+  if (!first.ok()) return ctx.Fail(first.status());
+  auto last = s.ReadAll({.direction = Direction::kBackward, .max_count = 1});
+  if (!last.ok()) return ctx.Fail(last.status());
+  if ((*first)->Valid()) {
+    info["first_position"] = (*first)->record().position.value();
+    info["first_recorded_at"] = Rfc3339((*first)->record().recorded_at);
+    info["last_recorded_at"] = Rfc3339((*last)->record().recorded_at);
+  }
+  info["disk_bytes"] = DirectoryBytes(ctx.options().store);
+  auto schemas = s.ReadSchemas();
+  if (!schemas.ok()) return ctx.Fail(schemas.status());
+  info["schema_files"] = schemas->files.size();
+  info["schema_bindings"] = schemas->bindings.size();
+  auto subscribers = s.ListSubscribers();
+  if (!subscribers.ok()) return ctx.Fail(subscribers.status());
+  info["durable_subscribers"] = subscribers->size();
+  auto projections = ProjectionRunner::ListStored(s);
+  if (!projections.ok()) return ctx.Fail(projections.status());
+  info["projections"] = projections->size();
+  PrintObject(std::cout, ctx.format(), info);
+  return kExitOk;
+}
+
+int RunStreams(Context& ctx, const std::string& prefix, uint64_t limit) {
+  absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
+  if (!store.ok()) return ctx.Fail(store.status());
+  RowWriter rows(std::cout, ctx.format(), {"stream", "events", "last_revision", "last_position", "updated_at", "state"});
+  ListStreamsOptions options{.prefix = prefix, .limit = 1000};
+  uint64_t listed = 0;
+  // Pages of 1000, so a store with millions of streams lists in bounded memory.
+  while (listed < limit) {
+    options.limit = static_cast<size_t>(std::min<uint64_t>(1000, limit - listed));
+    auto page = (*store)->ListStreams(options);
+    if (!page.ok()) return ctx.Fail(page.status());
+    for (const StreamInfo& s : *page) {
+      Json row = Json::object();
+      row["stream"] = s.stream;
+      row["events"] = s.last_revision.value() + 1;
+      row["last_revision"] = s.last_revision.value();
+      row["last_position"] = s.last_position.value();
+      row["created_at"] = Rfc3339(s.created_at);
+      row["updated_at"] = Rfc3339(s.updated_at);
+      row["state"] = StateName(s.state);
+      rows.Add(std::move(row));
+    }
+    listed += page->size();
+    if (page->size() < options.limit) break;
+    options.after = page->back().stream;
+  }
+  return kExitOk;
+}
+
+int RunRead(Context& ctx, const ReadArgs& args) {
+  absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
+  if (!store.ok()) return ctx.Fail(store.status());
+  const Direction direction = args.backward ? Direction::kBackward : Direction::kForward;
+  uint64_t from = 0;
+  if (!args.from.empty() && !absl::SimpleAtoi(args.from, &from)) {
+    return ctx.Usage("--from needs a revision (with STREAM) or position number");
+  }
+  absl::StatusOr<std::unique_ptr<EventIterator>> it;
+  if (!args.stream.empty()) {
+    ReadStreamOptions options{.direction = direction, .max_count = args.limit};
+    if (!args.from.empty()) options.from = Revision(from);
+    it = (*store)->ReadStream(args.stream, options);
+  } else {
+    ReadAllOptions options{.direction = direction, .max_count = args.limit};
+    if (!args.from.empty()) options.from = Position(from);
+    it = (*store)->ReadAll(options);
+  }
+  if (!it.ok()) return ctx.Fail(it.status());
+  return PrintEvents(ctx, **it);
+}
+
+int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow, double follow_seconds) {
+  absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
+  if (!store.ok()) return ctx.Fail(store.status());
+  absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
+  if (!decoder.ok()) return ctx.Fail(decoder.status());
+  // The last `count` events, oldest first.
+  std::vector<EventRecord> last;
+  absl::StatusOr<std::unique_ptr<EventIterator>> it =
+      stream.empty() ? (*store)->ReadAll({.direction = Direction::kBackward, .max_count = count})
+                     : (*store)->ReadStream(stream, {.direction = Direction::kBackward, .max_count = count});
+  if (!it.ok() && !(follow && it.status().code() == absl::StatusCode::kNotFound)) return ctx.Fail(it.status());
+  if (it.ok()) {
+    for (; (*it)->Valid(); (*it)->Next()) last.push_back((*it)->record());
+    if (!(*it)->status().ok()) return ctx.Fail((*it)->status());
+  }
+  // Followed output goes line by line even in table form: one JSON object
+  // per event for --json too (a stream has no end to close an array with).
+  const Format format = follow && ctx.format() == Format::kJson ? Format::kJsonl : ctx.format();
+  RowWriter rows(std::cout, follow && format == Format::kTable ? Format::kJsonl : format, kEventColumns);
+  auto print = [&](const EventRecord& e) {
+    if (follow && format == Format::kTable) {
+      std::cout << e.position.value() << "  " << e.stream << "@" << e.revision.value() << "  "
+                << Rfc3339(e.recorded_at) << "  " << e.type << "  " << Cell((*decoder)->Display(e)) << std::endl;
+    } else {
+      rows.Add(EventToJson(e, **decoder));
+    }
+  };
+  for (auto r = last.rbegin(); r != last.rend(); ++r) print(*r);
+  if (!follow) return kExitOk;
+  std::cout.flush();
+  // Live: a subscription on the read-only store, refreshed from the
+  // writer's commits a few times a second.
+  SubscribeOptions options;
+  options.stream = stream;
+  if (!last.empty()) {
+    options.start = stream.empty() ? StartFrom::AfterPosition(last.front().position)
+                                   : StartFrom::AfterRevision(last.front().revision);
+  } else {
+    options.start = count == 0 ? StartFrom::End() : StartFrom::Start();  // no events yet: all are new
+  }
+  auto subscription = (*store)->Subscribe(options);
+  if (!subscription.ok()) return ctx.Fail(subscription.status());
+  const absl::Time deadline =
+      follow_seconds > 0 ? absl::Now() + absl::Seconds(follow_seconds) : absl::InfiniteFuture();
+  while (absl::Now() < deadline) {
+    absl::StatusOr<EventRecord> event = (*subscription)->Next(absl::Milliseconds(100));
+    if (event.ok()) {
+      print(*event);
+      continue;
+    }
+    if (event.status().code() != absl::StatusCode::kDeadlineExceeded) return ctx.Fail(event.status());
+    // Nothing new here: catch up with what the writer committed since.
+    if (absl::Status s = (*store)->Refresh(); !s.ok()) return ctx.Fail(s);
+  }
+  return kExitOk;
+}
+
+// Who did what when: the events matching every given criterion, read
+// through the most selective index that applies; the rest are checked on
+// the events the index returns.
+int RunAudit(Context& ctx, const AuditArgs& args) {
+  ReadAllOptions options;
+  if (!args.since.empty()) {
+    std::optional<absl::Time> t = ParseRfc3339(args.since);
+    if (!t) return ctx.Usage("--since needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+    options.since = *t;
+  }
+  if (!args.until.empty()) {
+    std::optional<absl::Time> t = ParseRfc3339(args.until);
+    if (!t) return ctx.Usage("--until needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+    options.until = *t;
+  }
+  std::vector<std::pair<std::string, std::string>> meta;
+  for (const std::string& kv : args.meta) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return ctx.Usage("--meta needs KEY=VALUE, got '" + kv + "'");
+    meta.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
+  if (!store.ok()) return ctx.Fail(store.status());
+  absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
+  if (!decoder.ok()) return ctx.Fail(decoder.status());
+  if (!args.category.empty()) options.filter.categories = {args.category};
+  if (!args.type.empty()) options.filter.event_types = {args.type};
+  std::string plan;
+  absl::StatusOr<std::unique_ptr<EventIterator>> it;
+  if (!args.correlation.empty()) {
+    plan = "by_correlation index";
+    it = (*store)->ReadCorrelation(args.correlation, options);
+  } else if (!args.causation.empty()) {
+    plan = "by_causation index";
+    it = (*store)->ReadCausation(args.causation, options);
+  } else if (!args.stream.empty()) {
+    plan = "stream read";
+    it = (*store)->ReadStream(args.stream);
+  } else {
+    // ReadAll picks the category or type index, or the time index for a
+    // range; with none of them it scans the log.
+    plan = !args.category.empty() ? "by_category index"
+           : !args.type.empty()   ? "by_type index"
+           : (options.since || options.until) ? "by_time index, then the log range"
+                                              : "log scan";
+    it = (*store)->ReadAll(options);
+  }
+  if (!it.ok()) return ctx.Fail(it.status());
+  RowWriter rows(std::cout, ctx.format(),
+                 {"position", "recorded_at", "stream", "revision", "type", "user", "correlation_id", "causation_id"});
+  uint64_t examined = 0;
+  for (; (*it)->Valid() && rows.rows() < args.limit; (*it)->Next()) {
+    ++examined;
+    const EventRecord& r = (*it)->record();
+    if (!args.stream.empty() && r.stream != args.stream) continue;
+    if (!args.causation.empty() && r.causation_id != args.causation) continue;
+    if (!args.category.empty() && !r.stream.starts_with(args.category + "-")) continue;
+    if (!args.type.empty() && r.type != args.type) continue;
+    if (options.since && r.recorded_at < *options.since) continue;
+    if (options.until && r.recorded_at >= *options.until) continue;
+    bool match = true;
+    for (const auto& [key, value] : meta) {
+      auto m = r.metadata.find(key);
+      match &= m != r.metadata.end() && m->second == value;
+    }
+    if (!match) continue;
+    Json row = EventToJson(r, **decoder);
+    auto user = r.metadata.find("user");
+    row["user"] = user == r.metadata.end() ? "" : user->second;
+    rows.Add(std::move(row));
+  }
+  rows.Finish();
+  if (!(*it)->status().ok()) return ctx.Fail((*it)->status());
+  if (args.explain) {
+    std::cerr << "plan: " << plan << (meta.empty() ? "" : ", metadata checked per event") << "; examined "
+              << examined << " events, matched " << rows.rows() << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace annals::tool

@@ -1,0 +1,140 @@
+// What every subcommand of the `annals` tool shares: the global options,
+// opening the store (read-only unless the command writes), the payload
+// decoder and plugins, exit codes, errors and progress on stderr.
+#ifndef ANNALS_TOOLS_CONTEXT_H_
+#define ANNALS_TOOLS_CONTEXT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "annals/event_store.h"
+#include "lib/history.h"
+#include "lib/output.h"
+#include "lib/payload.h"
+
+namespace annals::tool {
+
+// Exit codes (docs/CLI.md): scripts may rely on them.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailed = 1,      // the operation failed, or a check found a problem (verify)
+  kExitUsage = 2,       // bad arguments
+  kExitNotFound = 3,    // no such store, stream, projection; bisect: never holds
+  kExitBusy = 4,        // the store is in use by a writer (commands that write)
+};
+
+struct GlobalOptions {
+  std::string store;
+  bool json = false;
+  bool jsonl = false;
+  bool no_color = false;
+  std::vector<std::string> plugins;
+};
+
+class Context {
+ public:
+  explicit Context(GlobalOptions options) : options_(std::move(options)) {}
+
+  Format format() const {
+    return options_.jsonl ? Format::kJsonl : options_.json ? Format::kJson : Format::kTable;
+  }
+  bool color() const;
+  const GlobalOptions& options() const { return options_; }
+
+  // Opens --store read-only (beside a running writer) or for writing.
+  absl::StatusOr<EventStore*> OpenReadOnly();
+  absl::StatusOr<EventStore*> OpenForWriting(bool create_if_missing = false);
+  void CloseStore();
+  // The payload decoder of the open store's schema registry.
+  absl::StatusOr<const PayloadDecoder*> Decoder();
+  // Loads --plugin libraries once.
+  absl::StatusOr<Plugins*> LoadPlugins();
+  // The fold for `stream`: --fold NAME, else the plugin fold of its
+  // category, else the generic JSON fold.
+  absl::StatusOr<const plugin::Fold*> FoldFor(const std::string& stream, const std::string& fold_name);
+
+  // Prints "annals: message" on stderr and returns the exit code for it.
+  int Fail(const absl::Status& status) const;
+  int Usage(const std::string& problem) const;
+
+ private:
+  absl::Status RequireStore() const;
+
+  GlobalOptions options_;
+  std::unique_ptr<EventStore> store_;
+  std::unique_ptr<PayloadDecoder> decoder_;
+  std::unique_ptr<Plugins> plugins_;
+  std::unique_ptr<plugin::Fold> generic_fold_;
+};
+
+// "\r<label> N events" on stderr at most every 200 ms, only if stderr is a
+// terminal; Done() ends the line.
+class Progress {
+ public:
+  explicit Progress(std::string label);
+  ~Progress();
+  void Tick(uint64_t count);
+  void Done(uint64_t count);
+
+ private:
+  const std::string label_;
+  const bool enabled_;
+  absl::Time last_ = absl::InfinitePast();
+  bool shown_ = false;
+};
+
+// Subcommands, one function each (commands_*.cc).
+struct ReadArgs {
+  std::string stream;
+  bool backward = false;
+  std::string from;
+  uint64_t limit = UINT64_MAX;
+};
+int RunInfo(Context& ctx);
+int RunStreams(Context& ctx, const std::string& prefix, uint64_t limit);
+int RunRead(Context& ctx, const ReadArgs& args);
+int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow, double follow_seconds);
+
+struct AuditArgs {
+  std::string stream, category, type, correlation, causation, since, until;
+  std::vector<std::string> meta;
+  uint64_t limit = UINT64_MAX;
+  bool explain = false;
+};
+int RunAudit(Context& ctx, const AuditArgs& args);
+
+struct HistoryArgs {
+  std::string stream;
+  std::string fold;
+  bool no_snapshots = false;
+};
+int RunReplay(Context& ctx, const HistoryArgs& args, const std::string& from, const std::string& to, bool full);
+int RunState(Context& ctx, const HistoryArgs& args, const std::string& at_revision, const std::string& at_position,
+             const std::string& as_of);
+int RunDiff(Context& ctx, const HistoryArgs& args, const std::string& a, const std::string& b);
+int RunBisect(Context& ctx, const HistoryArgs& args, const std::string& predicate);
+
+int RunExport(Context& ctx, const std::string& output);
+int RunImport(Context& ctx, const std::string& input);
+int RunVerify(Context& ctx);
+int RunBackup(Context& ctx, const std::string& directory);
+int RunRestore(Context& ctx, const std::string& backup);
+int RunCompact(Context& ctx);
+int RunSchemaAdd(Context& ctx, const std::string& file, const std::vector<std::string>& bindings);
+int RunSchemaList(Context& ctx);
+
+struct ProjectionArgs {
+  std::string action;  // list, status, lag, parked, retry, skip, rebuild
+  std::string name;
+  std::string stream;
+  double timeout_seconds = 600;
+};
+int RunProjections(Context& ctx, const ProjectionArgs& args);
+
+}  // namespace annals::tool
+
+#endif  // ANNALS_TOOLS_CONTEXT_H_

@@ -1,0 +1,258 @@
+#include "payload.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/descriptor_database.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace annals::tool {
+namespace {
+
+// `...; messageType=pkg.Name` -> "pkg.Name".
+std::string MessageTypeOf(std::string_view content_type) {
+  constexpr std::string_view kKey = "messageType=";
+  const size_t at = content_type.find(kKey);
+  if (at == std::string_view::npos) return "";
+  std::string_view rest = content_type.substr(at + kKey.size());
+  return std::string(rest.substr(0, rest.find(';')));
+}
+
+bool LooksLikeJson(std::string_view content_type, std::string_view data) {
+  if (content_type.starts_with("application/json") || content_type.ends_with("+json")) return true;
+  if (!content_type.empty() || data.empty()) return false;
+  return data.front() == '{' || data.front() == '[';
+}
+
+// Sets obj[key] to the bytes as a string if they are UTF-8, else
+// obj[key + "_base64"].
+void PutBytes(Json& obj, const std::string& key, const std::string& bytes) {
+  if (IsValidUtf8(bytes)) {
+    obj[key] = bytes;
+  } else {
+    obj[key + "_base64"] = absl::Base64Escape(bytes);
+  }
+}
+
+absl::StatusOr<std::string> GetBytes(const Json& obj, const std::string& key) {
+  if (auto it = obj.find(key); it != obj.end()) {
+    if (!it->is_string()) return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a string"));
+    return it->get<std::string>();
+  }
+  if (auto it = obj.find(key + "_base64"); it != obj.end()) {
+    std::string bytes;
+    if (!it->is_string() || !absl::Base64Unescape(it->get<std::string>(), &bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat("\"", key, "_base64\" is not base64"));
+    }
+    return bytes;
+  }
+  return std::string();
+}
+
+absl::StatusOr<uint64_t> GetUint(const Json& obj, const std::string& key) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_number_unsigned()) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is missing or not a non-negative integer"));
+  }
+  return it->get<uint64_t>();
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view text) {
+  // Strict (no overlong forms, no surrogates), as JSON printers require.
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t n = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the second byte's range
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      if (c == 0xE0) low = 0xA0;
+      if (c == 0xED) high = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      if (c == 0xF0) low = 0x90;
+      if (c == 0xF4) high = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + n >= text.size()) return false;
+    const auto second = static_cast<unsigned char>(text[i + 1]);
+    if (second < low || second > high) return false;
+    for (size_t k = 2; k <= n; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string Rfc3339(absl::Time time) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone());
+}
+
+std::optional<absl::Time> ParseRfc3339(std::string_view text) {
+  absl::Time time;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, std::string(text), &time, &error)) return std::nullopt;
+  return time;
+}
+
+PayloadDecoder::PayloadDecoder() = default;
+PayloadDecoder::~PayloadDecoder() = default;
+
+absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::Load(EventStore& store) {
+  auto decoder = std::make_unique<PayloadDecoder>();
+  absl::StatusOr<StoredSchemas> schemas = store.ReadSchemas();
+  if (!schemas.ok()) return schemas.status();
+  if (schemas->files.empty()) return decoder;
+  decoder->database_ = std::make_unique<google::protobuf::SimpleDescriptorDatabase>();
+  for (const auto& [name, bytes] : schemas->files) {
+    google::protobuf::FileDescriptorProto file;
+    if (!file.ParseFromString(bytes) || !decoder->database_->Add(file)) {
+      return absl::DataLossError(absl::StrCat("schema file '", name, "' in the registry is malformed"));
+    }
+  }
+  decoder->pool_ = std::make_unique<google::protobuf::DescriptorPool>(decoder->database_.get());
+  decoder->factory_ = std::make_unique<google::protobuf::DynamicMessageFactory>(decoder->pool_.get());
+  decoder->bindings_ = schemas->bindings;
+  decoder->messages_ = schemas->bindings.size();
+  return decoder;
+}
+
+std::optional<Json> PayloadDecoder::Decode(const EventRecord& event) const {
+  if (pool_ != nullptr) {
+    std::string message_name = MessageTypeOf(event.content_type);
+    if (message_name.empty()) {
+      if (auto it = bindings_.find(event.type); it != bindings_.end()) message_name = it->second;
+    }
+    const google::protobuf::Descriptor* descriptor =
+        message_name.empty() ? nullptr : pool_->FindMessageTypeByName(message_name);
+    if (descriptor != nullptr && !event.content_type.starts_with("application/json")) {
+      std::unique_ptr<google::protobuf::Message> message(factory_->GetPrototype(descriptor)->New());
+      std::string json;
+      google::protobuf::util::JsonPrintOptions options;
+      options.preserve_proto_field_names = true;
+      if (message->ParseFromString(event.data) &&
+          google::protobuf::util::MessageToJsonString(*message, &json, options).ok()) {
+        Json parsed = Json::parse(json, nullptr, false);
+        if (!parsed.is_discarded()) return parsed;
+      }
+      return std::nullopt;
+    }
+  }
+  if (LooksLikeJson(event.content_type, event.data)) {
+    Json parsed = Json::parse(event.data, nullptr, false);
+    if (!parsed.is_discarded()) return parsed;
+  }
+  return std::nullopt;
+}
+
+Json PayloadDecoder::Display(const EventRecord& event) const {
+  if (std::optional<Json> json = Decode(event)) return *std::move(json);
+  Json unknown = Json::object();
+  unknown["base64"] = absl::Base64Escape(event.data);
+  unknown["content_type"] = event.content_type;
+  return unknown;
+}
+
+Json EventToJson(const EventRecord& event, const PayloadDecoder& decoder) {
+  Json row = Json::object();
+  row["position"] = event.position.value();
+  row["stream"] = event.stream;
+  row["revision"] = event.revision.value();
+  row["recorded_at"] = Rfc3339(event.recorded_at);
+  row["type"] = event.type;
+  row["event_id"] = event.event_id.ToString();
+  if (!event.correlation_id.empty()) row["correlation_id"] = event.correlation_id;
+  if (!event.causation_id.empty()) row["causation_id"] = event.causation_id;
+  Json metadata = Json::object();
+  for (const auto& [key, value] : event.metadata) metadata[key] = value;
+  row["metadata"] = std::move(metadata);
+  row["content_type"] = event.content_type;
+  row["data"] = decoder.Display(event);
+  return row;
+}
+
+Json EventToExport(const EventRecord& event) {
+  Json line = Json::object();
+  line["position"] = event.position.value();
+  line["stream"] = event.stream;
+  line["revision"] = event.revision.value();
+  line["recorded_at"] = Rfc3339(event.recorded_at);
+  line["event_id"] = event.event_id.ToString();
+  line["type"] = event.type;
+  PutBytes(line, "content_type", event.content_type);
+  PutBytes(line, "correlation_id", event.correlation_id);
+  PutBytes(line, "causation_id", event.causation_id);
+  bool metadata_utf8 = true;
+  for (const auto& [key, value] : event.metadata) metadata_utf8 &= IsValidUtf8(key) && IsValidUtf8(value);
+  Json metadata = Json::object();
+  for (const auto& [key, value] : event.metadata) {
+    if (metadata_utf8) {
+      metadata[key] = value;
+    } else {
+      metadata[absl::Base64Escape(key)] = absl::Base64Escape(value);
+    }
+  }
+  line[metadata_utf8 ? "metadata" : "metadata_base64"] = std::move(metadata);
+  PutBytes(line, "data", event.data);
+  return line;
+}
+
+absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
+  if (!line.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  EventRecord e;
+  absl::StatusOr<uint64_t> position = GetUint(line, "position");
+  if (!position.ok()) return position.status();
+  absl::StatusOr<uint64_t> revision = GetUint(line, "revision");
+  if (!revision.ok()) return revision.status();
+  e.position = Position(*position);
+  e.revision = Revision(*revision);
+  auto stream = line.find("stream");
+  auto type = line.find("type");
+  auto id = line.find("event_id");
+  auto recorded = line.find("recorded_at");
+  if (stream == line.end() || !stream->is_string() || type == line.end() || !type->is_string() ||
+      id == line.end() || !id->is_string() || recorded == line.end() || !recorded->is_string()) {
+    return absl::InvalidArgumentError("\"stream\", \"type\", \"event_id\" and \"recorded_at\" must be strings");
+  }
+  e.stream = stream->get<std::string>();
+  e.type = type->get<std::string>();
+  std::optional<EventId> event_id = EventId::Parse(id->get<std::string>());
+  if (!event_id) return absl::InvalidArgumentError("\"event_id\" is not a UUID");
+  e.event_id = *event_id;
+  std::optional<absl::Time> at = ParseRfc3339(recorded->get<std::string>());
+  if (!at) return absl::InvalidArgumentError("\"recorded_at\" is not an RFC 3339 time");
+  e.recorded_at = *at;
+  for (auto [key, field] : {std::pair{"content_type", &e.content_type}, std::pair{"correlation_id", &e.correlation_id},
+                            std::pair{"causation_id", &e.causation_id}, std::pair{"data", &e.data}}) {
+    absl::StatusOr<std::string> bytes = GetBytes(line, key);
+    if (!bytes.ok()) return bytes.status();
+    *field = *std::move(bytes);
+  }
+  const bool base64 = line.contains("metadata_base64");
+  auto metadata = line.find(base64 ? "metadata_base64" : "metadata");
+  if (metadata != line.end()) {
+    if (!metadata->is_object()) return absl::InvalidArgumentError("\"metadata\" is not an object");
+    for (const auto& [key, value] : metadata->items()) {
+      if (!value.is_string()) return absl::InvalidArgumentError("metadata values must be strings");
+      std::string k = key, v = value.get<std::string>();
+      if (base64 && (!absl::Base64Unescape(key, &k) || !absl::Base64Unescape(value.get<std::string>(), &v))) {
+        return absl::InvalidArgumentError("\"metadata_base64\" holds something that is not base64");
+      }
+      e.metadata[k] = v;
+    }
+  }
+  return e;
+}
+
+}  // namespace annals::tool

@@ -1,0 +1,64 @@
+// Payloads as JSON: JSON payloads as they are, protobuf payloads through the
+// store's schema registry (annals/schemas.h), anything else as base64 with
+// its content type. Also the exact (lossless) event form of export/import.
+#ifndef ANNALS_TOOLS_PAYLOAD_H_
+#define ANNALS_TOOLS_PAYLOAD_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "annals/event.h"
+#include "annals/event_store.h"
+#include "output.h"
+
+namespace google::protobuf {
+class DescriptorPool;
+class DynamicMessageFactory;
+class SimpleDescriptorDatabase;
+}  // namespace google::protobuf
+
+namespace annals::tool {
+
+class PayloadDecoder {
+ public:
+  // A decoder with `store`'s registered schemas.
+  static absl::StatusOr<std::unique_ptr<PayloadDecoder>> Load(EventStore& store);
+  // A decoder that knows JSON only.
+  PayloadDecoder();
+  ~PayloadDecoder();
+
+  // The payload as JSON, if it is JSON or a registered protobuf message.
+  std::optional<Json> Decode(const EventRecord& event) const;
+  // For display: Decode's answer, or {"base64": ..., "content_type": ...}.
+  Json Display(const EventRecord& event) const;
+  size_t message_count() const { return messages_; }
+
+ private:
+  std::unique_ptr<google::protobuf::SimpleDescriptorDatabase> database_;
+  std::unique_ptr<google::protobuf::DescriptorPool> pool_;
+  std::unique_ptr<google::protobuf::DynamicMessageFactory> factory_;
+  std::map<std::string, std::string> bindings_;
+  size_t messages_ = 0;
+};
+
+bool IsValidUtf8(std::string_view text);
+
+// RFC 3339 in UTC with microseconds (the store's precision).
+std::string Rfc3339(absl::Time time);
+// Parses RFC 3339 (`2026-11-23T10:00:00Z`, offsets and fractions allowed).
+std::optional<absl::Time> ParseRfc3339(std::string_view text);
+
+// The display form of an event: where, what, who, and the payload as JSON.
+Json EventToJson(const EventRecord& event, const PayloadDecoder& decoder);
+
+// The exact form (docs/FORMAT.md, "Export lines"): every field, bytes that
+// are not UTF-8 in base64, so that EventFromExport(EventToExport(e)) == e.
+Json EventToExport(const EventRecord& event);
+absl::StatusOr<EventRecord> EventFromExport(const Json& line);
+
+}  // namespace annals::tool
+
+#endif  // ANNALS_TOOLS_PAYLOAD_H_
