@@ -45,6 +45,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
         if (share != run.counters.end()) result.shares[i] = share->second.value;
       }
       if (p99 != run.counters.end()) result.p99 = p99->second.value;
+      for (const char* extra : {"events_folded", "peak_rss_mb", "peak_rss_tenth_mb", "events"}) {
+        auto c = run.counters.find(extra);
+        if (c != run.counters.end()) result.extra[extra] = c->second.value;
+      }
     }
   }
 
@@ -134,12 +138,45 @@ class RatioReporter : public benchmark::ConsoleReporter {
       std::printf("| %s | %.0f | %s | %s |\n", name, r->second.rate, ratio.c_str(),
                   Latency(r->second).c_str());
     }
+    // Issue [5]: the tool. State and replay latencies on a 10,000-event
+    // stream against a raw scan-and-fold of the same payloads; audit by
+    // correlation id against the same query as a scan; export through the
+    // tool binary against the raw log scan (W4/raw), with its peak memory.
+    std::printf("\n| tool | rate (/s) | baseline (/s) | ratio | p50/p99 us | note |\n"
+                "| --- | ---: | ---: | ---: | ---: | --- |\n");
+    auto fold = results_.find("TOOL-fold-10k/raw");
+    for (const char* name : {"TOOL-state-10k/annals", "TOOL-state-10k-snapshot/annals", "TOOL-replay-10k/annals"}) {
+      auto r = results_.find(name);
+      if (r == results_.end() || fold == results_.end() || fold->second.rate <= 0) continue;
+      std::string note = "states/s vs raw scan+fold of 10k";
+      if (auto f = r->second.extra.find("events_folded"); f != r->second.extra.end()) {
+        note += ", " + std::to_string(static_cast<int>(f->second)) + " events folded";
+      }
+      std::printf("| %s | %.1f | %.1f | %.2fx | %s | %s |\n", name, r->second.rate, fold->second.rate,
+                  r->second.rate / fold->second.rate, Latency(r->second).c_str(), note.c_str());
+    }
+    auto index = results_.find("TOOL-audit-correlation/annals");
+    auto scan = results_.find("TOOL-audit-scan/annals");
+    if (index != results_.end() && scan != results_.end() && scan->second.rate > 0) {
+      std::printf("| TOOL-audit-correlation vs scan | %.1f | %.1f | %.0fx | %s | queries/s; scan p50/p99 %s |\n",
+                  index->second.rate, scan->second.rate, index->second.rate / scan->second.rate,
+                  Latency(index->second).c_str(), Latency(scan->second).c_str());
+    }
+    auto exported = results_.find("TOOL-export-1M/annals");
+    if (exported != results_.end() && w4raw != results_.end() && w4raw->second.rate > 0) {
+      const auto& x = exported->second.extra;
+      auto get = [&](const char* key) { auto it = x.find(key); return it == x.end() ? 0.0 : it->second; };
+      std::printf("| TOOL-export (annals binary) | %.0f | %.0f | %.2fx | | events/s vs W4/raw; %.0f events; peak RSS %.1f MB (%.1f MB for a tenth) |\n",
+                  exported->second.rate, w4raw->second.rate, exported->second.rate / w4raw->second.rate,
+                  get("events"), get("peak_rss_mb"), get("peak_rss_tenth_mb"));
+    }
   }
 
  private:
   struct Result {
     double rate = 0, p50 = -1, p99 = -1;
     double shares[3] = {-1, -1, -1};  // load / decide / append, percent
+    std::map<std::string, double> extra;
     bool from_median = false;
   };
   static std::string Latency(const Result& r) {

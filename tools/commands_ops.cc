@@ -62,10 +62,16 @@ int RunExport(Context& ctx, const std::string& output) {
   if (!it.ok()) return ctx.Fail(it.status());
   Progress progress("export");
   uint64_t count = 0;
+  std::string buffer;
   for (; (*it)->Valid(); (*it)->Next()) {
-    out << Dump(EventToExport((*it)->record())) << '\n';
+    AppendExportLine((*it)->record(), &buffer);
+    if (buffer.size() >= (1 << 20)) {
+      out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      buffer.clear();
+    }
     progress.Tick(++count);
   }
+  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
   if (!(*it)->status().ok()) return ctx.Fail((*it)->status());
   out.flush();
   if (!out) return ctx.Fail(absl::DataLossError("writing the export failed"));
@@ -108,13 +114,14 @@ int RunImport(Context& ctx, const std::string& input) {
   auto flush = [&]() -> absl::Status {
     if (chunk.empty()) return absl::OkStatus();
     const Position first = chunk.front().position;
+    const size_t size = chunk.size();
     if (absl::Status s = (*store)->Import(std::move(chunk)); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat(s.message(), "; imported ", imported,
                                                  " events before it (the store's head is ",
                                                  (*store)->head().value(), ", this chunk began at position ",
                                                  first.value(), ")"));
     }
-    imported = (*store)->head().value();
+    imported += size;
     chunk.clear();
     chunk_bytes = 0;
     return absl::OkStatus();

@@ -8,6 +8,11 @@
 #include "absl/strings/str_cat.h"
 
 namespace annals::tool {
+namespace {
+
+constexpr size_t kToolBlockCacheBytes = 16 << 20;
+
+}  // namespace
 
 bool Context::color() const {
   return !options_.no_color && format() == Format::kTable && ::isatty(STDOUT_FILENO) && ::getenv("NO_COLOR") == nullptr;
@@ -25,6 +30,9 @@ absl::StatusOr<EventStore*> Context::OpenReadOnly() {
   if (absl::Status s = RequireStore(); !s.ok()) return s;
   StoreOptions options;  // create_if_missing = false
   options.read_only = true;
+  // Full scans (export, verify, replay of $all) would otherwise fill the
+  // default 128 MiB block cache: memory stays small whatever the store size.
+  options.tuning.block_cache_bytes = kToolBlockCacheBytes;
   auto store = EventStore::Open(options_.store, options);
   if (!store.ok()) return store.status();
   store_ = *std::move(store);
@@ -36,6 +44,7 @@ absl::StatusOr<EventStore*> Context::OpenForWriting(bool create_if_missing) {
   if (absl::Status s = RequireStore(); !s.ok()) return s;
   StoreOptions options;
   options.create_if_missing = create_if_missing;
+  options.tuning.block_cache_bytes = kToolBlockCacheBytes;
   auto store = EventStore::Open(options_.store, options);
   if (!store.ok()) return store.status();
   store_ = *std::move(store);

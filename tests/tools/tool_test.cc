@@ -22,6 +22,7 @@
 #include "google/protobuf/duration.pb.h"
 #include "gtest/gtest.h"
 #include "key_codec.h"
+#include "lib/payload.h"
 #include "nlohmann/json.hpp"
 #include "orders/orders.h"
 #include "orders/projections.h"
@@ -417,6 +418,11 @@ TEST_F(ToolTest, ReplayShowsEachEventWithStateAndDiff) {
   Result bad_plugin = RunTool({"--store", StorePath(), "--plugin", dir_->Sub("nope.so"), "replay", "order-1"});
   EXPECT_EQ(bad_plugin.code, 2);
   EXPECT_THAT(bad_plugin.err, HasSubstr("cannot load plugin"));
+  // The entry point is versioned: a plugin of another API version is refused.
+  Result other_version =
+      RunTool({"--store", StorePath(), "--plugin", ANNALS_OTHER_VERSION_PLUGIN_PATH, "replay", "order-1"});
+  EXPECT_EQ(other_version.code, 2);
+  EXPECT_THAT(other_version.err, HasSubstr("plugin API version 999"));
 }
 
 TEST_F(ToolTest, StateAtRevisionPositionAndTime) {
@@ -529,6 +535,52 @@ TEST_F(ToolTest, ExportImportExportIsIdentical) {
   EXPECT_THAT(malformed.err, HasSubstr("bad.jsonl:2"));
   EXPECT_FALSE(std::filesystem::exists(dir_->Sub("never-created")));
   EXPECT_EQ(RunTool({"--store", dir_->Sub("x"), "import", dir_->Sub("missing.jsonl")}).code, 3);
+}
+
+TEST(ExportLineTest, EveryByteRoundTrips) {
+  EventRecord e;
+  e.stream = "order-\"quoted\"\\";
+  e.revision = Revision(7);
+  e.position = Position(42);
+  e.recorded_at = absl::FromUnixMicros(1795000000123456);
+  e.type = "Typed\u00e9";
+  e.data = std::string("{\"a\":\"line\nbreak\ttab\x01\"}", 25);
+  e.content_type = "application/json";
+  e.metadata = {{"user", "al\"ice"}, {"note", "ctl\x1f"}};
+  e.event_id = EventId::Generate();
+  e.correlation_id = "c-1";
+  e.causation_id = std::string("\xff\xfe", 2);  // not UTF-8
+  for (std::string data : {e.data, std::string("\0\xff\x80" "binary", 9)}) {
+    e.data = data;
+    for (bool utf8_metadata : {true, false}) {
+      if (!utf8_metadata) e.metadata["raw"] = std::string("\xc3", 1);
+      std::string line;
+      tool::AppendExportLine(e, &line);
+      ASSERT_EQ(line.back(), '\n');
+      EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line per event";
+      Json parsed = Json::parse(line, nullptr, false);
+      ASSERT_FALSE(parsed.is_discarded()) << line;
+      ASSERT_OK_AND_ASSIGN(EventRecord back, tool::EventFromExport(parsed));
+      EXPECT_EQ(back.stream, e.stream);
+      EXPECT_EQ(back.revision, e.revision);
+      EXPECT_EQ(back.position, e.position);
+      EXPECT_EQ(back.recorded_at, e.recorded_at);
+      EXPECT_EQ(back.type, e.type);
+      EXPECT_EQ(back.data, e.data);
+      EXPECT_EQ(back.content_type, e.content_type);
+      EXPECT_EQ(back.metadata, e.metadata);
+      EXPECT_EQ(back.event_id, e.event_id);
+      EXPECT_EQ(back.correlation_id, e.correlation_id);
+      EXPECT_EQ(back.causation_id, e.causation_id);
+    }
+  }
+  // Lines missing what an event needs are refused with the field named.
+  EXPECT_THAT(tool::EventFromExport(Json::parse(R"({"position":1})")).status().message(), HasSubstr("revision"));
+  EXPECT_THAT(tool::EventFromExport(Json::parse(R"({"position":1,"revision":0,"stream":"s","type":"T",)"
+                                                 R"("event_id":"nope","recorded_at":"2026-01-01T00:00:00Z"})"))
+                  .status()
+                  .message(),
+              HasSubstr("event_id"));
 }
 
 TEST_F(ToolTest, VerifyReportsTheFirstBadPosition) {

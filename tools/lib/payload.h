@@ -55,8 +55,9 @@ std::optional<absl::Time> ParseRfc3339(std::string_view text);
 Json EventToJson(const EventRecord& event, const PayloadDecoder& decoder);
 
 // The exact form (docs/FORMAT.md, "Export lines"): every field, bytes that
-// are not UTF-8 in base64, so that EventFromExport(EventToExport(e)) == e.
-Json EventToExport(const EventRecord& event);
+// are not UTF-8 in base64, so that EventFromExport(parse(line)) == event.
+// Appends one line, newline included.
+void AppendExportLine(const EventRecord& event, std::string* out);
 absl::StatusOr<EventRecord> EventFromExport(const Json& line);
 
 }  // namespace annals::tool

@@ -94,7 +94,7 @@ absl::StatusOr<std::string> StateToJson(const State& state) {
 template <Decider D, typename EventCodec, typename StateCodec = NoSnapshots>
 class DeciderFold final : public Fold {
  public:
-  explicit DeciderFold(D decider = {}, EventCodec events = {}, StateCodec states = {})
+  explicit DeciderFold(D decider = D(), EventCodec events = EventCodec(), StateCodec states = StateCodec())
       : decider_(std::move(decider)), events_(std::move(events)), states_(std::move(states)) {}
 
   std::unique_ptr<FoldState> Initial() const override {
