@@ -1,7 +1,8 @@
 // The `annals` tool's work (issue [5]), each case beside a baseline:
 //   TOOL-state-10k/annals           the state at the head of a 10,000-event stream, folding every
 //                                   event (lib/history.h LoadStateAt, as `annals state`)
-//   TOOL-state-10k-snapshot/annals  the same from the newest snapshot (one every 1,000 events)
+//   TOOL-state-10k-snapshot/annals  the same from the newest snapshot (one every 1,000 events,
+//                                   the last 500 events before the head)
 //   TOOL-replay-10k/annals          replay of the stream with a JSON diff per event (`annals
 //                                   replay` without printing)
 //   TOOL-fold-10k/raw               the same fold over a raw RocksDB scan of the same payloads
@@ -121,7 +122,8 @@ const HistoryStores& History() {
       auto appended = (*store)->Append({"account-1", ExpectedRevision::Any(), {data}});
       if (!appended.ok()) std::abort();
       state = decider.evolve(state, deposit);
-      if ((i + 1) % kSnapshotEvery == 0) {
+      // Snapshots at revisions 499, 1499, ..., 9499: the head is 500 past the last.
+      if ((i + 1) % kSnapshotEvery == kSnapshotEvery / 2) {
         Snapshot snapshot{.stream = "account-1", .revision = appended->last_revision, .schema_version = 1,
                           .state = *snapshots.Serialize(state), .position = appended->last_position};
         if (!(*store)->WriteSnapshot(snapshot).ok()) std::abort();
