@@ -637,20 +637,10 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
     hook->BeforeWrite(group.batch, Position(group.next_position.value() - 1));
   }
 
-  if (TimeIndexBucket(group.recorded_at_us) > TimeIndexBucket(last_recorded_at_us_) ||
-      committed_head_.value() == 0) {
-    // The time index: the first position recorded in this bucket, keyed by
-    // its exact recorded_at (FindPositionAt scans the rest of a bucket).
-    std::string position;
-    AppendBigEndian64(&position, committed_head_.value() + 1);
-    group.batch.Put(storage_->cf(Cf::kByTime), TimeKey(group.recorded_at_us), position);
-  }
-  if (group.stream_id_counter_dirty) {
-    storage::v1::StreamIdCounter counter;
-    counter.set_next_stream_id(group.next_stream_id);
-    group.batch.Put(storage_->cf(Cf::kMeta), std::string(kMetaNextStreamIdKey),
-                    counter.SerializeAsString());
-  }
+  StageTimeEntry(group, group.recorded_at_us,
+                 committed_head_.value() == 0 ? std::nullopt : std::optional<int64_t>(last_recorded_at_us_),
+                 committed_head_.Next());
+  StageStreamIdCounter(group);
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
   const absl::Time write_start = absl::Now();
@@ -665,12 +655,34 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
     for (Request* request : staged_requests) request->result = error;
     return;
   }
-  if (heads_.size() + group.staged.heads.size() > kMaxCachedHeads) heads_.clear();
-  for (auto& [stream, head] : group.staged.heads) heads_[stream] = head;
-  committed_head_ = Position(group.next_position.value() - 1);
+  AdoptCommitted(group, group.staged.heads, Position(group.next_position.value() - 1), group.recorded_at_us);
+}
+
+void Writer::StageTimeEntry(GroupState& group, int64_t recorded_at_us, std::optional<int64_t> previous_us,
+                            Position position) {
+  if (previous_us && TimeIndexBucket(recorded_at_us) <= TimeIndexBucket(*previous_us)) return;
+  // The time index: the first position recorded in this bucket, keyed by its
+  // exact recorded_at (FindPositionAt scans the rest of a bucket).
+  std::string value;
+  AppendBigEndian64(&value, position.value());
+  group.batch.Put(storage_->cf(Cf::kByTime), TimeKey(recorded_at_us), value);
+}
+
+void Writer::StageStreamIdCounter(GroupState& group) {
+  if (!group.stream_id_counter_dirty) return;
+  storage::v1::StreamIdCounter counter;
+  counter.set_next_stream_id(group.next_stream_id);
+  group.batch.Put(storage_->cf(Cf::kMeta), std::string(kMetaNextStreamIdKey), counter.SerializeAsString());
+}
+
+void Writer::AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::string, StreamHead>& heads,
+                            Position last, int64_t last_recorded_at_us) {
+  if (heads_.size() + heads.size() > kMaxCachedHeads) heads_.clear();
+  for (const auto& [stream, head] : heads) heads_[stream] = head;
+  committed_head_ = last;
   chain_head_ = group.chain;
   next_stream_id_ = group.next_stream_id;
-  last_recorded_at_us_ = group.recorded_at_us;
+  last_recorded_at_us_ = last_recorded_at_us;
   published_head_.store(committed_head_.value(), std::memory_order_release);
   WakeWaiters();
 }
@@ -710,11 +722,7 @@ absl::Status Writer::Import(std::vector<EventRecord> events) {
     }
     // The time index, as the source's commits wrote it: one entry for the
     // first event of each new bucket.
-    if (TimeIndexBucket(us) > TimeIndexBucket(last_us) || last.value() == 0) {
-      std::string position;
-      AppendBigEndian64(&position, e.position.value());
-      group.batch.Put(storage_->cf(Cf::kByTime), TimeKey(us), position);
-    }
+    StageTimeEntry(group, us, last.value() == 0 ? std::nullopt : std::optional<int64_t>(last_us), e.position);
     group.next_position = e.position;
     group.recorded_at_us = us;
     const bool audit = e.stream.starts_with("$$");
@@ -775,23 +783,11 @@ absl::Status Writer::Import(std::vector<EventRecord> events) {
     last_us = us;
   }
   if (events.empty()) return absl::OkStatus();
-  if (group.stream_id_counter_dirty) {
-    storage::v1::StreamIdCounter counter;
-    counter.set_next_stream_id(group.next_stream_id);
-    group.batch.Put(storage_->cf(Cf::kMeta), std::string(kMetaNextStreamIdKey),
-                    counter.SerializeAsString());
-  }
+  StageStreamIdCounter(group);
   rocksdb::WriteOptions write_options;
   write_options.sync = true;
   ANNALS_RETURN_IF_ERROR(FromRocksDb(storage_->db()->Write(write_options, &group.batch), "import"));
-  if (heads_.size() + group.request.heads.size() > kMaxCachedHeads) heads_.clear();
-  for (auto& [stream, head] : group.request.heads) heads_[stream] = head;
-  committed_head_ = last;
-  chain_head_ = group.chain;
-  next_stream_id_ = group.next_stream_id;
-  last_recorded_at_us_ = last_us;
-  published_head_.store(committed_head_.value(), std::memory_order_release);
-  WakeWaiters();
+  AdoptCommitted(group, group.request.heads, last, last_us);
   return absl::OkStatus();
 }
 

@@ -196,6 +196,18 @@ class Writer {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<StreamHead> LoadHead(const std::string& stream, const GroupState& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Stages the time-index entry of `position`, recorded at `recorded_at_us`,
+  // if it is the first of its bucket after the event recorded at
+  // `previous_us` (nullopt: the store's first event).
+  void StageTimeEntry(GroupState& group, int64_t recorded_at_us, std::optional<int64_t> previous_us,
+                      Position position)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Stages the stream-id counter if the group assigned ids.
+  void StageStreamIdCounter(GroupState& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // After a group's write: adopts its heads and state, publishes its last
+  // position and wakes subscriptions.
+  void AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::string, StreamHead>& heads,
+                      Position last, int64_t last_recorded_at_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<std::vector<AppendResult>> SubmitRequest(Request& request)
       ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
 

@@ -25,25 +25,20 @@ absl::Status Context::RequireStore() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<EventStore*> Context::OpenReadOnly() {
-  if (store_ != nullptr) return store_.get();
-  if (absl::Status s = RequireStore(); !s.ok()) return s;
-  StoreOptions options;  // create_if_missing = false
-  options.read_only = true;
-  // Full scans (export, verify, replay of $all) would otherwise fill the
-  // default 128 MiB block cache: memory stays small whatever the store size.
-  options.tuning.block_cache_bytes = kToolBlockCacheBytes;
-  auto store = EventStore::Open(options_.store, options);
-  if (!store.ok()) return store.status();
-  store_ = *std::move(store);
-  return store_.get();
-}
+absl::StatusOr<EventStore*> Context::OpenReadOnly() { return Open(/*read_only=*/true, false); }
 
 absl::StatusOr<EventStore*> Context::OpenForWriting(bool create_if_missing) {
+  return Open(/*read_only=*/false, create_if_missing);
+}
+
+absl::StatusOr<EventStore*> Context::Open(bool read_only, bool create_if_missing) {
   if (store_ != nullptr) return store_.get();
   if (absl::Status s = RequireStore(); !s.ok()) return s;
   StoreOptions options;
+  options.read_only = read_only;
   options.create_if_missing = create_if_missing;
+  // Full scans (export, verify, replay of $all) would otherwise fill the
+  // default 128 MiB block cache: memory stays small whatever the store size.
   options.tuning.block_cache_bytes = kToolBlockCacheBytes;
   auto store = EventStore::Open(options_.store, options);
   if (!store.ok()) return store.status();

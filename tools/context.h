@@ -63,6 +63,7 @@ class Context {
 
  private:
   absl::Status RequireStore() const;
+  absl::StatusOr<EventStore*> Open(bool read_only, bool create_if_missing);
 
   GlobalOptions options_;
   std::unique_ptr<EventStore> store_;
