@@ -56,6 +56,9 @@ int RunInfo(Context& ctx) {
   info["store"] = std::filesystem::absolute(ctx.options().store).string();
   info["format_version"] = kFormatVersion;
   info["head_position"] = s.head().value();
+  // Positions are dense: every one up to the head is an event written (some
+  // may since have been removed by compaction).
+  info["events_written"] = s.head().value();
   auto streams = s.ListStreams({.limit = std::numeric_limits<size_t>::max()});
   if (!streams.ok()) return ctx.Fail(streams.status());
   uint64_t user_streams = 0, deleted = 0;

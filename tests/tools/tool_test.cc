@@ -219,6 +219,7 @@ TEST_F(ToolTest, InfoDescribesTheStore) {
   ASSERT_EQ(json.code, 0) << json.err;
   Json info = json.json();
   EXPECT_EQ(info["head_position"], store_->head().value());
+  EXPECT_EQ(info["events_written"], store_->head().value());
   EXPECT_EQ(info["format_version"], kFormatVersion);
   EXPECT_EQ(info["streams"], 5);  // order-1, order-2, account-7, blob-1, temp-9
   EXPECT_EQ(info["deleted_streams"], 1);
