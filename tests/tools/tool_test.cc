@@ -545,7 +545,7 @@ TEST(ExportLineTest, EveryByteRoundTrips) {
   e.position = Position(42);
   e.recorded_at = absl::FromUnixMicros(1795000000123456);
   e.type = "Typed\u00e9";
-  e.data = std::string("{\"a\":\"line\nbreak\ttab\x01\"}", 25);
+  e.data = "{\"a\":\"line\nbreak\ttab" + std::string(1, '\x01') + "\"}";  // escapes and a control byte
   e.content_type = "application/json";
   e.metadata = {{"user", "al\"ice"}, {"note", "ctl\x1f"}};
   e.event_id = EventId::Generate();
