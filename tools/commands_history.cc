@@ -49,6 +49,15 @@ absl::StatusOr<Json> StateAtPoint(EventStore& store, const plugin::Fold& fold, c
     absl::StatusOr<std::optional<Revision>> resolved = ResolvePoint(store, args.stream, *point);
     if (!resolved.ok()) return resolved.status();
     revision = *resolved;
+    // A revision the stream has not reached is an error, not its head.
+    if (point->kind == Point::Kind::kRevision && (!revision || revision->value() < point->number)) {
+      auto exact = store.ReadStream(args.stream, {.from = Revision(point->number), .max_count = 1});
+      if (!exact.ok()) return exact.status();
+      if (!(*exact)->Valid() || (*exact)->record().revision.value() != point->number) {
+        return absl::NotFoundError(absl::StrCat("stream '", args.stream, "' has no revision ", point->number,
+                                                revision ? absl::StrCat(" (the nearest before it is ", revision->value(), ")") : ""));
+      }
+    }
   } else {
     absl::StatusOr<std::optional<Revision>> last =
         ResolvePoint(store, args.stream, Point{.kind = Point::Kind::kRevision, .number = UINT64_MAX});

@@ -456,6 +456,9 @@ TEST_F(ToolTest, StateAtRevisionPositionAndTime) {
   EXPECT_EQ(before["state"]["status"], "NONE");
   Result table = ToolWithPlugin({"state", "order-1", "--at-revision", "1"});
   EXPECT_THAT(table.out, HasSubstr("\"total_cents\": \"2500\""));
+  Result beyond = ToolWithPlugin({"state", "order-1", "--at-revision", "9"});
+  EXPECT_EQ(beyond.code, 3);
+  EXPECT_THAT(beyond.err, HasSubstr("has no revision 9 (the nearest before it is 3)"));
   EXPECT_EQ(Tool({"state", "order-1", "--at-revision", "1", "--as-of", "2000-01-01T00:00:00Z"}).code, 2);
   EXPECT_EQ(Tool({"state", "order-1", "--as-of", "noon"}).code, 2);
 }
