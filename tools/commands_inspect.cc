@@ -1,4 +1,5 @@
 // Inspection: info, streams, read, tail, audit. All open the store read-only.
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -45,6 +46,11 @@ int PrintEvents(Context& ctx, EventIterator& it, uint64_t limit = UINT64_MAX) {
   if (!it.status().ok()) return ctx.Fail(it.status());
   return kExitOk;
 }
+
+// Set by SIGINT/SIGTERM while `tail -f` follows, so that it stops cleanly
+// (closing the store removes the read-only handle's temporary directory).
+volatile std::sig_atomic_t interrupted = 0;
+void OnInterrupt(int) { interrupted = 1; }
 
 }  // namespace
 
@@ -145,6 +151,10 @@ int RunRead(Context& ctx, const ReadArgs& args) {
 }
 
 int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow, double follow_seconds) {
+  if (follow) {
+    std::signal(SIGINT, OnInterrupt);
+    std::signal(SIGTERM, OnInterrupt);
+  }
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
   absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
@@ -188,7 +198,7 @@ int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow
   if (!subscription.ok()) return ctx.Fail(subscription.status());
   const absl::Time deadline =
       follow_seconds > 0 ? absl::Now() + absl::Seconds(follow_seconds) : absl::InfiniteFuture();
-  while (absl::Now() < deadline) {
+  while (absl::Now() < deadline && !interrupted) {
     absl::StatusOr<EventRecord> event = (*subscription)->Next(absl::Milliseconds(100));
     if (event.ok()) {
       print(*event);

@@ -311,6 +311,12 @@ TEST_F(ToolTest, TailFollowsAppendsOfTheRunningApplication) {
   for (size_t i = 1; i < events.size(); ++i) {
     EXPECT_EQ(events[i]["revision"].get<uint64_t>(), events[i - 1]["revision"].get<uint64_t>() + 1);
   }
+  // Interrupted (Ctrl-C), it stops cleanly: exit 0, not killed by the signal.
+  const std::string command = std::string("timeout --preserve-status -s INT 3 ") + ANNALS_TOOL_PATH +
+                              " --store " + Quote(StorePath()) + " tail -f -n 0 >/dev/null 2>&1";
+  const int status = std::system(command.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST_F(ToolTest, AuditCombinesFiltersThroughTheIndexes) {
