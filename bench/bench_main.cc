@@ -145,7 +145,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     std::printf("\n| tool | rate (/s) | baseline (/s) | ratio | p50/p99 us | note |\n"
                 "| --- | ---: | ---: | ---: | ---: | --- |\n");
     auto fold = results_.find("TOOL-fold-10k/raw");
-    for (const char* name : {"TOOL-state-10k/annals", "TOOL-state-10k-snapshot/annals", "TOOL-replay-10k/annals"}) {
+    for (const char* name : {"TOOL-state-10k/annals", "TOOL-state-10k-snapshot/annals", "TOOL-replay-10k/annals",
+                             "TOOL-replay-last500/annals", "TOOL-replay-last500-snapshot/annals"}) {
       auto r = results_.find(name);
       if (r == results_.end() || fold == results_.end() || fold->second.rate <= 0) continue;
       std::string note = "states/s vs raw scan+fold of 10k";

@@ -5,6 +5,8 @@
 //                                   the last 500 events before the head)
 //   TOOL-replay-10k/annals          replay of the stream with a JSON diff per event (`annals
 //                                   replay` without printing)
+//   TOOL-replay-last500[-snapshot]  `replay --from 9500`: its starting state folded from the first
+//                                   event, or from the snapshot at 9,499
 //   TOOL-fold-10k/raw               the same fold over a raw RocksDB scan of the same payloads
 //   TOOL-audit-correlation/annals   `annals audit --correlation` on the W4 workload (200,000
 //   TOOL-audit-scan/annals          events, 20 per correlation id) vs the same query as a scan
@@ -173,7 +175,8 @@ void StateAtHead(benchmark::State& state, bool snapshots) {
 void StateNoSnapshots(benchmark::State& state) { StateAtHead(state, false); }
 void StateWithSnapshots(benchmark::State& state) { StateAtHead(state, true); }
 
-void Replay10k(benchmark::State& state) {
+// Replays revisions [from, head] of the stream with a JSON diff per event.
+void ReplayFrom(benchmark::State& state, uint64_t from, bool snapshots) {
   const HistoryStores& stores = History();
   auto store = EventStore::Open(stores.annals_path, AnnalsOptions(false));
   if (!store.ok()) return state.SkipWithError(store.status().ToString().c_str());
@@ -182,17 +185,22 @@ void Replay10k(benchmark::State& state) {
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     size_t changes = 0;
-    absl::Status s = tool::Replay(**store, fold, "account-1", Revision(0), std::nullopt, false,
+    absl::Status s = tool::Replay(**store, fold, "account-1", Revision(from), std::nullopt, snapshots,
                                   [&](const EventRecord&, const tool::Json& before, const tool::Json& after) {
                                     changes += tool::Diff(before, after).size();
                                     return absl::StatusOr<bool>(true);
                                   });
-    if (!s.ok() || changes < kStreamEvents) return state.SkipWithError("replay failed");
+    if (!s.ok() || changes < kStreamEvents - from) return state.SkipWithError("replay failed");
     us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
   }
   state.SetItemsProcessed(static_cast<int64_t>(us.size()));
   Latencies(state, us);
 }
+void Replay10k(benchmark::State& state) { ReplayFrom(state, 0, false); }
+// `replay --from 9500`: the state before 9,500 from the snapshot at 9,499,
+// or folded from the first event.
+void ReplayLast500(benchmark::State& state) { ReplayFrom(state, kStreamEvents - 500, false); }
+void ReplayLast500Snapshot(benchmark::State& state) { ReplayFrom(state, kStreamEvents - 500, true); }
 
 // The baseline: scan the stream's records in a raw DB and fold them.
 void RawFold(benchmark::State& state) {
@@ -379,6 +387,8 @@ const bool registered = [] {
   const std::pair<const char*, Case> cases[] = {{"TOOL-state-10k/annals", StateNoSnapshots},
                                                 {"TOOL-state-10k-snapshot/annals", StateWithSnapshots},
                                                 {"TOOL-replay-10k/annals", Replay10k},
+                                                {"TOOL-replay-last500/annals", ReplayLast500},
+                                                {"TOOL-replay-last500-snapshot/annals", ReplayLast500Snapshot},
                                                 {"TOOL-fold-10k/raw", RawFold}};
   for (auto [name, fn] : cases) {
     benchmark::RegisterBenchmark(name, fn)->Iterations(50)->UseRealTime()->Unit(benchmark::kMicrosecond);
