@@ -19,9 +19,9 @@ namespace {
 constexpr std::string_view kSchemaFilePrefix = "schema/file/";
 constexpr std::string_view kSchemaTypePrefix = "schema/type/";
 
-// Writes every key of `source` into the new store at `directory`, column
+// Writes every key of `source` into a new store at `directory`, column
 // family by column family, in batches.
-absl::Status CopyStore(Storage& source, const std::string& directory) {
+absl::Status CopyInto(Storage& source, const std::string& directory) {
   StoreOptions options;
   options.create_if_missing = true;
   bool created = false;
@@ -55,6 +55,25 @@ absl::Status CopyStore(Storage& source, const std::string& directory) {
   for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) cfs.push_back(target->cf(static_cast<Cf>(i)));
   ANNALS_RETURN_IF_ERROR(FromRocksDb(target->db()->Flush(rocksdb::FlushOptions(), cfs), "backup flush"));
   return FromRocksDb(target->db()->SyncWAL(), "backup sync");
+}
+
+// CopyInto a sibling directory, renamed to `directory` only once complete:
+// a failed copy (a full disk) never leaves something that looks like a
+// backup.
+absl::Status CopyStore(Storage& source, const std::string& directory) {
+  const std::string partial = directory + ".incomplete";
+  std::error_code ec;
+  if (std::filesystem::exists(partial, ec)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("'", partial, "' exists (an interrupted backup?); remove it first"));
+  }
+  absl::Status copied = CopyInto(source, partial);
+  if (copied.ok()) {
+    std::filesystem::rename(partial, directory, ec);
+    if (ec) copied = absl::InternalError(absl::StrCat("rename '", partial, "': ", ec.message()));
+  }
+  if (!copied.ok()) std::filesystem::remove_all(partial, ec);
+  return copied;
 }
 
 // Keeps the descriptor pool's complaints for the error message (instead of
@@ -126,6 +145,8 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
     return absl::InvalidArgumentError(
         "not a protobuf FileDescriptorSet (make one with protoc --include_imports --descriptor_set_out=FILE)");
   }
+  // One registration at a time: each checks against what the last wrote.
+  MutexLock registering(&schemas_mu_);
   ANNALS_ASSIGN_OR_RETURN(StoredSchemas stored, ReadSchemas());
   // The stored files and the new ones (replacing those of the same name)
   // must build together.
@@ -143,10 +164,11 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
   }
   CollectErrors errors;
   google::protobuf::DescriptorPool pool(&database, &errors);
-  for (const auto& file : set.file()) {
-    if (pool.FindFileByName(file.name()) == nullptr) {
+  // Every file, stored ones too: a replaced file may break one importing it.
+  for (const auto& [name, bytes] : files) {
+    if (pool.FindFileByName(name) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "schema file '", file.name(), "' does not build (", errors.errors,
+          "schema file '", name, "' does not build (", errors.errors,
           "); make the set with protoc --include_imports"));
     }
   }

@@ -90,6 +90,10 @@ class EventStoreImpl final : public EventStore {
   const StoreOptions options_;
   const std::shared_ptr<OpenSubscribers> open_subscribers_ = std::make_shared<OpenSubscribers>();
 
+  // Serializes RegisterSchemas (check against the stored schemas, then
+  // write); guards no field.
+  Mutex schemas_mu_;
+
   // State below is guarded by mu_; Close() clears it.
   mutable Mutex mu_;
   std::shared_ptr<Storage> storage_ ABSL_GUARDED_BY(mu_);

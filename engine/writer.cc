@@ -546,7 +546,11 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
       }
       record.truncate_before = truncate;
       if (record.max_count) AddJsonMember(&json, "maxCount", *record.max_count);
-      if (record.max_age_us) AddJsonMember(&json, "maxAgeSeconds", *record.max_age_us / 1000000);
+      if (record.max_age_us) {
+        AddJsonMember(&json, "maxAgeSeconds", *record.max_age_us / 1000000);
+        // Exact, for Import (retention may have a fractional second).
+        AddJsonMember(&json, "maxAgeMicros", *record.max_age_us);
+      }
       if (record.truncate_before) AddJsonMember(&json, "truncateBefore", *record.truncate_before);
       break;
     }
@@ -735,14 +739,24 @@ absl::Status Writer::Import(std::vector<EventRecord> events) {
       if (e.type == "$metadata") {
         record.max_count = JsonUintMember(e.data, "maxCount");
         record.max_age_us.reset();
-        if (auto seconds = JsonUintMember(e.data, "maxAgeSeconds")) {
+        if (auto micros = JsonUintMember(e.data, "maxAgeMicros")) {
+          record.max_age_us = static_cast<int64_t>(*micros);
+        } else if (auto seconds = JsonUintMember(e.data, "maxAgeSeconds")) {
           record.max_age_us = static_cast<int64_t>(*seconds) * 1000000;
         }
         record.truncate_before = JsonUintMember(e.data, "truncateBefore");
       } else if (e.type == "$streamDeleted") {
         record.truncate_before = JsonUintMember(e.data, "truncateBefore");
-        if (!record.truncate_before) {
+        if (!record.truncate_before || *record.truncate_before == 0) {
           return absl::InvalidArgumentError(where() + "$streamDeleted without truncateBefore");
+        }
+        if (!target_head.exists) {
+          // The source compacted the deleted events away (they are not in
+          // the export): the stream still ended at truncateBefore - 1, and
+          // its next append continues from there.
+          target_head.exists = true;
+          target_head.last_revision = Revision(*record.truncate_before - 1);
+          target_head.last_position = e.position;
         }
       } else if (e.type == "$streamTombstoned") {
         record.tombstoned = true;

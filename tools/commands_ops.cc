@@ -85,7 +85,7 @@ int RunImport(Context& ctx, const std::string& input) {
   std::ifstream file(input);
   if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", input, "'")));
   std::string line;
-  uint64_t line_number = 0, last_position = 0;
+  uint64_t line_number = 0, last_position = 0, checked = 0;
   while (std::getline(file, line)) {
     ++line_number;
     if (line.empty()) continue;
@@ -101,12 +101,18 @@ int RunImport(Context& ctx, const std::string& input) {
           absl::StrCat(input, ":", line_number, ": positions must increase; nothing imported")));
     }
     last_position = event->position.value();
+    ++checked;
   }
-  absl::StatusOr<EventStore*> store = ctx.OpenForWriting(/*create_if_missing=*/true);
-  if (!store.ok()) return ctx.Fail(store.status());
   // Pass 2 imports in chunks, each atomic and durable.
   file.clear();
   file.seekg(0);
+  if (!file) {
+    return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
+        "'", input, "' cannot be read twice (a pipe?): import checks every line before writing, so it needs "
+        "a file; save the export to one first")));
+  }
+  absl::StatusOr<EventStore*> store = ctx.OpenForWriting(/*create_if_missing=*/true);
+  if (!store.ok()) return ctx.Fail(store.status());
   std::vector<EventRecord> chunk;
   size_t chunk_bytes = 0;
   uint64_t imported = 0;
@@ -140,6 +146,10 @@ int RunImport(Context& ctx, const std::string& input) {
   }
   if (absl::Status s = flush(); !s.ok()) return ctx.Fail(s);
   progress.Done(count);
+  if (count != checked) {
+    return ctx.Fail(absl::DataLossError(absl::StrCat("'", input, "' changed while importing: ", checked,
+                                                     " events checked, ", count, " imported")));
+  }
   Json result = Json::object();
   result["imported_events"] = count;
   result["head_position"] = (*store)->head().value();
@@ -241,7 +251,8 @@ int RunSchemaAdd(Context& ctx, const std::string& path, const std::vector<std::s
     bindings[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   google::protobuf::FileDescriptorSet set;
-  if (bindings.empty() && set.ParseFromString(bytes.str())) {
+  const bool parsed = set.ParseFromString(bytes.str());  // RegisterSchemas reports a bad set
+  if (bindings.empty() && parsed) {
     // Without --bind: every message of the set's last file (the one named on
     // protoc's command line) under its own name, unless names repeat.
     std::map<std::string, std::vector<std::string>> by_name;

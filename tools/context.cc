@@ -100,9 +100,12 @@ int Context::Fail(const absl::Status& status) const {
     case absl::StatusCode::kNotFound:
       return kExitNotFound;
     case absl::StatusCode::kFailedPrecondition:
-      // "already open in another process" is a busy store; other
-      // preconditions (tombstoned stream, existing directory) are failures.
-      return absl::StrContains(status.message(), "already open") ? kExitBusy : kExitFailed;
+      // "already open in another process" is a busy store, "no store at" a
+      // missing one; other preconditions (tombstoned stream, existing
+      // directory) are failures.
+      if (absl::StrContains(status.message(), "already open")) return kExitBusy;
+      if (absl::StartsWith(status.message(), "no store at")) return kExitNotFound;
+      return kExitFailed;
     default:
       return kExitFailed;
   }

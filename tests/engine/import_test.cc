@@ -127,6 +127,38 @@ TEST(ImportTest, AnImportedStoreIsTheSourceStore) {
   EXPECT_TRUE(report->ok()) << report->problem;
 }
 
+TEST(ImportTest, AScavengedSourceKeepsItsNumbering) {
+  TempStore source;
+  for (int i = 0; i < 3; ++i) ASSERT_OK(source->Append({"cart-1", ExpectedRevision::Any(), {Event("Added")}}).status());
+  for (int i = 0; i < 4; ++i) ASSERT_OK(source->Append({"cart-2", ExpectedRevision::Any(), {Event("Added")}}).status());
+  ASSERT_OK(source->DeleteStream("cart-1").status());
+  StreamMetadata keep_two;
+  keep_two.max_count = 2;
+  keep_two.max_age = absl::Milliseconds(1500);  // a fractional second survives too
+  ASSERT_OK(source->SetStreamMetadata("cart-2", keep_two).status());
+  ASSERT_OK(source->Scavenge().status());
+  const std::vector<EventRecord> events = All(*source);
+  ASSERT_LT(events.size(), 9u);  // the deleted and the trimmed events are gone
+  TempStore target;
+  ASSERT_OK(target->Import(events));
+  ExpectSameEvents(All(*target), events);
+  auto metadata = target->GetStreamMetadata("cart-2");
+  ASSERT_OK(metadata.status());
+  EXPECT_EQ(metadata->max_age, absl::Milliseconds(1500));
+  // The deleted stream goes on after its old last revision, as in the source.
+  for (EventStore* store : {source.get(), target.get()}) {
+    auto appended = store->Append({"cart-1", ExpectedRevision::Any(), {Event("Added")}});
+    ASSERT_OK(appended.status());
+    EXPECT_EQ(appended->first_revision, Revision(3));
+    auto read = store->ReadStream("cart-1");
+    ASSERT_OK(read.status());
+    EXPECT_EQ(Drain(**read).size(), 1u);
+  }
+  auto report = target->Verify();
+  ASSERT_OK(report.status());
+  EXPECT_TRUE(report->ok()) << report->problem;
+}
+
 TEST(ImportTest, BadEventsWriteNothing) {
   TempStore source;
   FillSource(*source);
@@ -225,6 +257,41 @@ TEST(SchemaRegistryTest, BadSchemasWriteNothing) {
   EXPECT_TRUE(schemas->bindings.empty());
   // The good one is accepted.
   ASSERT_OK(store->RegisterSchemas(set.SerializeAsString(), {{"Placed", "shop.Placed"}}));
+}
+
+TEST(SchemaRegistryTest, AReplacementMustNotBreakAStoredImporter) {
+  TempStore store;
+  google::protobuf::FileDescriptorSet set;
+  google::protobuf::FileDescriptorProto* a = set.add_file();
+  a->set_name("a.proto");
+  a->set_package("shop");
+  a->add_message_type()->set_name("Money");
+  google::protobuf::FileDescriptorProto* b = set.add_file();
+  b->set_name("b.proto");
+  b->set_package("shop");
+  b->add_dependency("a.proto");
+  google::protobuf::DescriptorProto* paid = b->add_message_type();
+  paid->set_name("Paid");
+  google::protobuf::FieldDescriptorProto* amount = paid->add_field();
+  amount->set_name("amount");
+  amount->set_number(1);
+  amount->set_label(google::protobuf::FieldDescriptorProto::LABEL_OPTIONAL);
+  amount->set_type(google::protobuf::FieldDescriptorProto::TYPE_MESSAGE);
+  amount->set_type_name(".shop.Money");
+  ASSERT_OK(store->RegisterSchemas(set.SerializeAsString(), {{"Paid", "shop.Paid"}}));
+  // A new a.proto without Money: the stored b.proto would no longer build.
+  google::protobuf::FileDescriptorSet replacement;
+  google::protobuf::FileDescriptorProto* new_a = replacement.add_file();
+  new_a->set_name("a.proto");
+  new_a->set_package("shop");
+  new_a->add_message_type()->set_name("Cents");
+  EXPECT_THAT(store->RegisterSchemas(replacement.SerializeAsString()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  auto schemas = store->ReadSchemas();
+  ASSERT_OK(schemas.status());
+  google::protobuf::FileDescriptorProto stored_a;
+  ASSERT_TRUE(stored_a.ParseFromString(schemas->files.at("a.proto")));
+  EXPECT_EQ(stored_a.message_type(0).name(), "Money");
 }
 
 TEST(ReadOnlyBackupTest, CopiesWhatTheReaderSees) {

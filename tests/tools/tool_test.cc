@@ -202,7 +202,8 @@ TEST_F(ToolTest, HelpAndUsageErrors) {
   EXPECT_EQ(no_store.code, 2);
   EXPECT_THAT(no_store.err, HasSubstr("--store"));
   Result missing = RunTool({"--store", dir_->Sub("nowhere"), "info"});
-  EXPECT_EQ(missing.code, 1);
+  EXPECT_EQ(missing.code, 3);
+  EXPECT_THAT(missing.err, HasSubstr("no store at"));
   EXPECT_THAT(missing.err, HasSubstr("annals: "));
   EXPECT_EQ(RunTool({"--json", "--jsonl", "--store", StorePath(), "info"}).code, 2);
   EXPECT_EQ(Tool({"state"}).code, 2);  // STREAM is required
@@ -545,6 +546,17 @@ TEST_F(ToolTest, ExportImportExportIsIdentical) {
   EXPECT_THAT(malformed.err, HasSubstr("bad.jsonl:2"));
   EXPECT_FALSE(std::filesystem::exists(dir_->Sub("never-created")));
   EXPECT_EQ(RunTool({"--store", dir_->Sub("x"), "import", dir_->Sub("missing.jsonl")}).code, 3);
+  // A pipe cannot be checked first and then imported: refused, nothing written.
+  const std::string piped = "cat " + Quote(first) + " | " + ANNALS_TOOL_PATH + " --store " +
+                           Quote(dir_->Sub("from-pipe")) + " import /dev/stdin >/dev/null 2>" +
+                           Quote(dir_->Sub("pipe.err"));
+  const int status = std::system(piped.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  std::stringstream pipe_err;
+  pipe_err << std::ifstream(dir_->Sub("pipe.err")).rdbuf();
+  EXPECT_THAT(pipe_err.str(), HasSubstr("cannot be read twice"));
+  EXPECT_FALSE(std::filesystem::exists(dir_->Sub("from-pipe")));
 }
 
 TEST(ExportLineTest, EveryByteRoundTrips) {
@@ -741,6 +753,9 @@ TEST_F(ToolTest, SchemaAddMakesProtobufPayloadsReadable) {
   Result add = RunTool({"--store", path, "--json", "schema", "add", desc});
   ASSERT_EQ(add.code, 0) << add.err;
   EXPECT_EQ(add.json()["bindings"]["Duration"], "google.protobuf.Duration");
+  Result bound = RunTool({"--store", path, "--json", "schema", "add", desc, "--bind", "Timer=google.protobuf.Duration"});
+  ASSERT_EQ(bound.code, 0) << bound.err;
+  EXPECT_EQ(bound.json()["files"][0], "google/protobuf/duration.proto");
   Json after = RunTool({"--store", path, "--json", "read", "timer-1"}).json();
   EXPECT_EQ(after[0]["data"], "90s");
   Result list = RunTool({"--store", path, "schema", "list"});

@@ -170,8 +170,10 @@ class EventStore {
   // import`): ids, revisions, positions, recorded_at, metadata and payload
   // bytes are kept, and the lifecycle events of `$$<stream>` audit streams
   // ($metadata, $streamDeleted, $streamTombstoned) take effect again, so a
-  // store imported from an export is the exported one, chain hashes
-  // included. `events` must come in increasing position order after the
+  // store imported from an export reads as the exported one. The hash chain
+  // is computed anew over the imported events (it equals the source's only
+  // where stream ids and the log match exactly), so Verify checks the
+  // import. `events` must come in increasing position order after the
   // head, each stream's revisions increasing, recorded_at non-decreasing.
   // All or nothing, durable when it returns. InvalidArgument for events
   // that break these rules (nothing written); FailedPrecondition if
