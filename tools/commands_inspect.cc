@@ -1,8 +1,8 @@
 // Inspection: info, streams, read, tail, audit. All open the store read-only.
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <iostream>
-#include <limits>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -32,6 +32,25 @@ uint64_t DirectoryBytes(const std::string& path) {
     if (it->is_regular_file(ec)) bytes += it->file_size(ec);
   }
   return bytes;
+}
+
+// Calls `fn` with every stream whose name starts with `prefix` (at most
+// `limit`), in name order, a page of 1,000 at a time: bounded memory however
+// many streams the store has.
+absl::Status ForEachStream(EventStore& store, const std::string& prefix, uint64_t limit,
+                           const std::function<void(const StreamInfo&)>& fn) {
+  ListStreamsOptions options{.prefix = prefix};
+  uint64_t listed = 0;
+  while (listed < limit) {
+    options.limit = static_cast<size_t>(std::min<uint64_t>(1000, limit - listed));
+    absl::StatusOr<std::vector<StreamInfo>> page = store.ListStreams(options);
+    if (!page.ok()) return page.status();
+    for (const StreamInfo& s : *page) fn(s);
+    listed += page->size();
+    if (page->size() < options.limit) break;
+    options.after = page->back().stream;
+  }
+  return absl::OkStatus();
 }
 
 // The columns of event listings (tables); JSON forms carry every field.
@@ -65,14 +84,13 @@ int RunInfo(Context& ctx) {
   // Positions are dense: every one up to the head is an event written (some
   // may since have been removed by compaction).
   info["events_written"] = s.head().value();
-  auto streams = s.ListStreams({.limit = std::numeric_limits<size_t>::max()});
-  if (!streams.ok()) return ctx.Fail(streams.status());
   uint64_t user_streams = 0, deleted = 0;
-  for (const StreamInfo& stream : *streams) {
-    if (stream.stream.starts_with("$$")) continue;
+  absl::Status counted = ForEachStream(s, "", UINT64_MAX, [&](const StreamInfo& stream) {
+    if (stream.stream.starts_with("$$")) return;
     ++user_streams;
     if (stream.state != StreamState::kActive) ++deleted;
-  }
+  });
+  if (!counted.ok()) return ctx.Fail(counted);
   info["streams"] = user_streams;
   info["deleted_streams"] = deleted;
   auto first = s.ReadAll({.max_count = 1});
@@ -103,28 +121,19 @@ int RunStreams(Context& ctx, const std::string& prefix, uint64_t limit) {
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
   RowWriter rows(std::cout, ctx.format(), {"stream", "events", "last_revision", "last_position", "updated_at", "state"});
-  ListStreamsOptions options{.prefix = prefix, .limit = 1000};
-  uint64_t listed = 0;
-  // Pages of 1000, so a store with millions of streams lists in bounded memory.
-  while (listed < limit) {
-    options.limit = static_cast<size_t>(std::min<uint64_t>(1000, limit - listed));
-    auto page = (*store)->ListStreams(options);
-    if (!page.ok()) return ctx.Fail(page.status());
-    for (const StreamInfo& s : *page) {
-      Json row = Json::object();
-      row["stream"] = s.stream;
-      row["events"] = s.last_revision.value() + 1;
-      row["last_revision"] = s.last_revision.value();
-      row["last_position"] = s.last_position.value();
-      row["created_at"] = Rfc3339(s.created_at);
-      row["updated_at"] = Rfc3339(s.updated_at);
-      row["state"] = StateName(s.state);
-      rows.Add(std::move(row));
-    }
-    listed += page->size();
-    if (page->size() < options.limit) break;
-    options.after = page->back().stream;
-  }
+  absl::Status listed = ForEachStream(**store, prefix, limit, [&](const StreamInfo& s) {
+    Json row = Json::object();
+    row["stream"] = s.stream;
+    row["events"] = s.last_revision.value() + 1;
+    row["last_revision"] = s.last_revision.value();
+    row["last_position"] = s.last_position.value();
+    row["created_at"] = Rfc3339(s.created_at);
+    row["updated_at"] = Rfc3339(s.updated_at);
+    row["state"] = StateName(s.state);
+    rows.Add(std::move(row));
+  });
+  rows.Finish();
+  if (!listed.ok()) return ctx.Fail(listed);
   return kExitOk;
 }
 
@@ -262,15 +271,20 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
   RowWriter rows(std::cout, ctx.format(),
                  {"position", "recorded_at", "stream", "revision", "type", "user", "correlation_id", "causation_id"});
   uint64_t examined = 0;
+  // Index reads apply the category, type and time bounds themselves; a
+  // stream read does not.
+  const bool stream_read = plan == "stream read";
   for (; (*it)->Valid() && rows.rows() < args.limit; (*it)->Next()) {
     ++examined;
     const EventRecord& r = (*it)->record();
     if (!args.stream.empty() && r.stream != args.stream) continue;
     if (!args.causation.empty() && r.causation_id != args.causation) continue;
-    if (!args.category.empty() && !r.stream.starts_with(args.category + "-")) continue;
-    if (!args.type.empty() && r.type != args.type) continue;
-    if (options.since && r.recorded_at < *options.since) continue;
-    if (options.until && r.recorded_at >= *options.until) continue;
+    if (stream_read) {
+      if (!args.category.empty() && !r.stream.starts_with(args.category + "-")) continue;
+      if (!args.type.empty() && r.type != args.type) continue;
+      if (options.since && r.recorded_at < *options.since) continue;
+      if (options.until && r.recorded_at >= *options.until) continue;
+    }
     bool match = true;
     for (const auto& [key, value] : meta) {
       auto m = r.metadata.find(key);

@@ -46,11 +46,6 @@ absl::StatusOr<EventStore*> Context::Open(bool read_only, bool create_if_missing
   return store_.get();
 }
 
-void Context::CloseStore() {
-  if (store_ != nullptr) store_->Close().IgnoreError();
-  store_.reset();
-}
-
 absl::StatusOr<const PayloadDecoder*> Context::Decoder() {
   if (decoder_ != nullptr) return decoder_.get();
   absl::StatusOr<EventStore*> store = OpenReadOnly();

@@ -48,7 +48,6 @@ class Context {
   // Opens --store read-only (beside a running writer) or for writing.
   absl::StatusOr<EventStore*> OpenReadOnly();
   absl::StatusOr<EventStore*> OpenForWriting(bool create_if_missing = false);
-  void CloseStore();
   // The payload decoder of the open store's schema registry.
   absl::StatusOr<const PayloadDecoder*> Decoder();
   // Loads --plugin libraries once.

@@ -157,12 +157,6 @@ const plugin::Fold* Plugins::FoldForStream(const std::string& stream) const {
   return it == fold_by_category_.end() ? nullptr : FindFold(it->second);
 }
 
-std::vector<std::string> Plugins::FoldNames() const {
-  std::vector<std::string> names;
-  for (const auto& [name, fold] : folds_) names.push_back(name);
-  return names;
-}
-
 std::unique_ptr<plugin::Fold> GenericJsonFold(const PayloadDecoder& decoder) {
   return std::make_unique<JsonMergeFold>(decoder);
 }

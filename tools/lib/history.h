@@ -37,7 +37,6 @@ class Plugins final : public plugin::Registry {
   const plugin::Fold* FindFold(const std::string& name) const;
   // The fold registered for `stream`'s category; nullptr if none.
   const plugin::Fold* FoldForStream(const std::string& stream) const;
-  std::vector<std::string> FoldNames() const;
   const std::vector<ProjectionSpec>& projections() const { return projections_; }
 
  private:

@@ -128,7 +128,6 @@ absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::Load(EventStore&
   decoder->pool_ = std::make_unique<google::protobuf::DescriptorPool>(decoder->database_.get());
   decoder->factory_ = std::make_unique<google::protobuf::DynamicMessageFactory>(decoder->pool_.get());
   decoder->bindings_ = schemas->bindings;
-  decoder->messages_ = schemas->bindings.size();
   return decoder;
 }
 

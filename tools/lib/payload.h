@@ -34,14 +34,12 @@ class PayloadDecoder {
   std::optional<Json> Decode(const EventRecord& event) const;
   // For display: Decode's answer, or {"base64": ..., "content_type": ...}.
   Json Display(const EventRecord& event) const;
-  size_t message_count() const { return messages_; }
 
  private:
   std::unique_ptr<google::protobuf::SimpleDescriptorDatabase> database_;
   std::unique_ptr<google::protobuf::DescriptorPool> pool_;
   std::unique_ptr<google::protobuf::DynamicMessageFactory> factory_;
   std::map<std::string, std::string> bindings_;
-  size_t messages_ = 0;
 };
 
 bool IsValidUtf8(std::string_view text);
