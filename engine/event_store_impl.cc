@@ -146,6 +146,11 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStoreImpl::Open(std::string_vie
   bool created = false;
   std::shared_ptr<Storage> storage;
   ANNALS_ASSIGN_OR_RETURN(storage, Storage::Open(std::string(path), options, &created));
+  return OpenOn(std::move(storage), options);
+}
+
+absl::StatusOr<std::unique_ptr<EventStore>> EventStoreImpl::OpenOn(std::shared_ptr<Storage> storage,
+                                                                   const StoreOptions& options) {
   RecoveredState recovered;
   ANNALS_ASSIGN_OR_RETURN(recovered, Recover(*storage));
   ANNALS_RETURN_IF_ERROR(CheckFormat(*storage, recovered.head == Position(0), options));

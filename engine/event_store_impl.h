@@ -19,6 +19,9 @@ class EventStoreImpl final : public EventStore {
  public:
   static absl::StatusOr<std::unique_ptr<EventStore>> Open(std::string_view path,
                                                           const StoreOptions& options);
+  // The store over an already open `storage` (RepairStore opens it itself).
+  static absl::StatusOr<std::unique_ptr<EventStore>> OpenOn(std::shared_ptr<Storage> storage,
+                                                            const StoreOptions& options);
   ~EventStoreImpl() override;
 
   absl::StatusOr<AppendResult> Append(AppendRequest request) override;

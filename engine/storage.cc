@@ -6,14 +6,20 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/slice_transform.h"
 #include "rocksdb/table.h"
+#include "rocksdb/wal_filter.h"
+#include "rocksdb/write_batch.h"
 #include "status_util.h"
 
 namespace annals::internal {
@@ -38,6 +44,97 @@ class IndexNamePrefix final : public rocksdb::SliceTransform {
   }
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 9; }
 };
+
+// Follows the write-ahead log's replay to say where it stopped. RocksDB
+// reports a damaged record without its file or offset; the log's layout is
+// deterministic (docs/FORMAT.md, "Atomicity and recovery": 32 KiB blocks,
+// a 7-byte header per fragment, a block's last < 7 bytes padded), so the
+// sizes of the batches replayed give the exact offset where each file's
+// intact prefix ends.
+class WalScanner final : public rocksdb::WalFilter {
+ public:
+  static constexpr uint64_t kBlockBytes = 32768;
+  static constexpr uint64_t kHeaderBytes = 7;
+
+  struct FileEnd {
+    uint64_t offset = 0;
+    uint64_t block_offset = 0;
+  };
+
+  void ColumnFamilyLogNumberMap(const std::map<uint32_t, uint64_t>& cf_lognumber_map,
+                                const std::map<std::string, uint32_t>&) override {
+    for (const auto& [cf, log_number] : cf_lognumber_map) {
+      min_log_number_ = std::min(min_log_number_, log_number);
+    }
+  }
+
+  WalProcessingOption LogRecordFound(unsigned long long /*log_number*/, const std::string& log_file_name,
+                                     const rocksdb::WriteBatch& batch, rocksdb::WriteBatch* /*new_batch*/,
+                                     bool* /*batch_changed*/) override {
+    FileEnd& end = ends_[std::filesystem::path(log_file_name).filename().string()];
+    uint64_t left = batch.GetDataSize();
+    do {  // one record per fragment, as RocksDB's log writer lays them out
+      if (kBlockBytes - end.block_offset < kHeaderBytes) {
+        end.offset += kBlockBytes - end.block_offset;
+        end.block_offset = 0;
+      }
+      const uint64_t fragment = std::min(left, kBlockBytes - end.block_offset - kHeaderBytes);
+      end.offset += kHeaderBytes + fragment;
+      end.block_offset += kHeaderBytes + fragment;
+      left -= fragment;
+    } while (left > 0);
+    ++records_;
+    return WalProcessingOption::kContinueProcessing;
+  }
+
+  const char* Name() const override { return "annals.WalScanner"; }
+
+  // The first write-ahead log file of `directory` that replay did not read
+  // to its end; nullopt if every file was read whole.
+  std::optional<WalDamage> FindDamage(const std::string& directory, std::string reason) const {
+    std::vector<std::pair<uint64_t, std::filesystem::path>> logs;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+      const std::string name = entry.path().filename().string();
+      uint64_t number = 0;
+      if (!name.ends_with(".log") || !absl::SimpleAtoi(name.substr(0, name.size() - 4), &number)) continue;
+      if (number < min_log_number_) continue;  // obsolete: replay skips it
+      logs.emplace_back(number, entry.path());
+    }
+    std::sort(logs.begin(), logs.end());
+    std::optional<WalDamage> damage;
+    for (const auto& [number, path] : logs) {
+      const uint64_t size = std::filesystem::file_size(path, ec);
+      if (ec) continue;
+      if (damage) {
+        damage->bytes_after += size;
+        continue;
+      }
+      const std::string name = path.filename().string();
+      auto it = ends_.find(name);
+      const uint64_t end = it == ends_.end() ? 0 : it->second.offset;
+      if (end >= size) continue;
+      damage = WalDamage{.file = name, .offset = end, .file_bytes = size, .records_before = records_,
+                         .bytes_after = size - end, .reason = reason};
+    }
+    return damage;
+  }
+
+ private:
+  std::map<std::string, FileEnd> ends_;
+  uint64_t min_log_number_ = std::numeric_limits<uint64_t>::max();
+  uint64_t records_ = 0;
+};
+
+std::string DamageMessage(const std::string& path, const WalDamage& damage) {
+  return absl::StrCat(
+      "store '", path, "': the write-ahead log ", damage.file, " is damaged at byte ", damage.offset,
+      " of ", damage.file_bytes, " (", damage.reason, "); the ", damage.records_before,
+      " commits before it are intact, the ", damage.bytes_after,
+      " bytes from there on cannot be read. Opening would silently drop acknowledged events, so "
+      "nothing was changed; `annals repair` keeps the intact prefix (after backing up the damaged "
+      "files) and reports what survives");
+}
 
 rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
                                        const std::shared_ptr<rocksdb::Cache>& cache) {
@@ -143,6 +240,14 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::OpenReadOnly(const std::string
           "cannot open '", path, "' read-only: ", s.ToString(),
           " (an older format: open it for writing once to upgrade it)"));
     }
+    if (s.IsCorruption()) {
+      // Secondary instances replay the log without a WalFilter, so the
+      // damage cannot be located here.
+      return absl::DataLossError(absl::StrCat(
+          "open '", path, "' read-only: ", s.ToString(),
+          "; the store's files are damaged. With no process writing, `annals repair` locates the damage "
+          "and keeps what is intact"));
+    }
     return FromRocksDb(s, absl::StrCat("open '", path, "' read-only"));
   }
   storage->db_.reset(raw);
@@ -151,53 +256,62 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::OpenReadOnly(const std::string
   return storage;
 }
 
-absl::StatusOr<std::shared_ptr<Storage>> Storage::Open(const std::string& path,
-                                                       const StoreOptions& options,
-                                                       bool* created) {
+namespace {
+
+// Creates the directory if allowed; `*created` says whether it held no store.
+absl::Status PrepareDirectory(const std::string& path, const StoreOptions& options, bool* created) {
   std::error_code ec;
   bool exists = std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
-  if (options.read_only) {
-    if (!exists) return absl::FailedPreconditionError(absl::StrCat("no store at '", path, "'"));
-    *created = false;
-    return OpenReadOnly(path, options);
-  }
-  if (!exists) {
-    if (!options.create_if_missing) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "no store at '", path, "' (set StoreOptions::create_if_missing to create one)"));
-    }
-    std::filesystem::create_directories(path, ec);
-    if (ec) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot create store directory '", path, "': ", ec.message()));
-    }
-  }
   *created = !exists;
+  if (exists) return absl::OkStatus();
+  if (!options.create_if_missing) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "no store at '", path, "' (set StoreOptions::create_if_missing to create one)"));
+  }
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create store directory '", path, "': ", ec.message()));
+  }
+  return absl::OkStatus();
+}
 
-  std::shared_ptr<Storage> storage(new Storage());
-  storage->path_ = path;
-  std::string lock_path = (std::filesystem::path(path) / kLockFile).string();
-  storage->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (storage->lock_fd_ < 0) {
+}  // namespace
+
+absl::Status Storage::Lock() {
+  std::string lock_path = (std::filesystem::path(path_) / kLockFile).string();
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot open lock file '", lock_path, "': ", std::strerror(errno)));
   }
-  if (::flock(storage->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "store '", path, "' is already open in another process or handle (", std::string(kLockFile), " is locked)"));
+        "store '", path_, "' is already open in another process or handle (", std::string(kLockFile), " is locked)"));
   }
   std::string pid = absl::StrCat(::getpid(), "\n");
-  if (::ftruncate(storage->lock_fd_, 0) == 0) {
+  if (::ftruncate(lock_fd_, 0) == 0) {
     // The pid is for people reading the file; a short write changes nothing.
-    [[maybe_unused]] ssize_t written = ::write(storage->lock_fd_, pid.data(), pid.size());
+    [[maybe_unused]] ssize_t written = ::write(lock_fd_, pid.data(), pid.size());
   }
+  return absl::OkStatus();
+}
 
+absl::Status Storage::OpenDb(const StoreOptions& options, bool strict, std::optional<WalDamage>* damage) {
   rocksdb::DBOptions dbo;
   dbo.create_if_missing = true;
   dbo.create_missing_column_families = true;
   dbo.max_background_jobs = options.tuning.background_jobs;
   dbo.bytes_per_sync = 1 << 20;
   dbo.keep_log_file_num = 4;
+  // Only a torn last record may be dropped: with sync it was never
+  // acknowledged. RocksDB's default (point-in-time) would also cut the log
+  // at a damaged record in the middle, silently losing what follows.
+  dbo.wal_recovery_mode = strict ? rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords
+                                 : rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  auto owned_scanner = std::make_unique<WalScanner>();
+  WalScanner& scanner = *owned_scanner;
+  dbo.wal_filter = &scanner;
   auto cache = rocksdb::NewLRUCache(options.tuning.block_cache_bytes);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -207,18 +321,65 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::Open(const std::string& path,
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(dbo, path, descriptors, &handles, &raw);
+  rocksdb::Status s = rocksdb::DB::Open(dbo, path_, descriptors, &handles, &raw);
   if (!s.ok()) {
     if (s.IsInvalidArgument()) {
       // Typically: the directory holds a RocksDB with other column families.
       return absl::FailedPreconditionError(
-          absl::StrCat("'", path, "' is not an annals store: ", s.ToString()));
+          absl::StrCat("'", path_, "' is not an annals store: ", s.ToString()));
     }
-    return FromRocksDb(s, absl::StrCat("open '", path, "'"));
+    if (s.IsCorruption()) {
+      std::optional<WalDamage> found = scanner.FindDamage(path_, s.getState() ? s.getState() : "damaged");
+      if (found) {
+        if (damage != nullptr) *damage = found;
+        return absl::DataLossError(DamageMessage(path_, *found));
+      }
+    }
+    return FromRocksDb(s, absl::StrCat("open '", path_, "'"));
   }
-  storage->db_.reset(raw);
-  storage->default_handle_ = handles[0];
-  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) storage->handles_[i] = handles[i + 1];
+  // RocksDB keeps the filter's pointer: it lives as long as the instance.
+  wal_filter_ = std::move(owned_scanner);
+  db_.reset(raw);
+  default_handle_ = handles[0];
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) handles_[i] = handles[i + 1];
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<Storage>> Storage::Open(const std::string& path,
+                                                       const StoreOptions& options,
+                                                       bool* created) {
+  if (options.read_only) {
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec)) {
+      return absl::FailedPreconditionError(absl::StrCat("no store at '", path, "'"));
+    }
+    *created = false;
+    return OpenReadOnly(path, options);
+  }
+  ANNALS_RETURN_IF_ERROR(PrepareDirectory(path, options, created));
+  std::shared_ptr<Storage> storage(new Storage());
+  storage->path_ = path;
+  ANNALS_RETURN_IF_ERROR(storage->Lock());
+  ANNALS_RETURN_IF_ERROR(storage->OpenDb(options, /*strict=*/true, nullptr));
+  return storage;
+}
+
+absl::StatusOr<std::shared_ptr<Storage>> Storage::OpenForRepair(
+    const std::string& path, const StoreOptions& options,
+    const std::function<absl::Status(const WalDamage&)>& backup, std::optional<WalDamage>* damage) {
+  std::error_code ec;
+  if (!std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec)) {
+    return absl::NotFoundError(absl::StrCat("no store at '", path, "'"));
+  }
+  std::shared_ptr<Storage> storage(new Storage());
+  storage->path_ = path;
+  ANNALS_RETURN_IF_ERROR(storage->Lock());
+  damage->reset();
+  absl::Status strict = storage->OpenDb(options, /*strict=*/true, damage);
+  if (strict.ok()) return storage;
+  if (!damage->has_value()) return strict;
+  ANNALS_RETURN_IF_ERROR(backup(**damage));
+  ANNALS_RETURN_IF_ERROR(storage->OpenDb(options, /*strict=*/false, nullptr));
   return storage;
 }
 

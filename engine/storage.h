@@ -5,6 +5,9 @@
 #define ANNALS_ENGINE_STORAGE_H_
 
 #include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -12,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "annals/options.h"
 #include "rocksdb/db.h"
+#include "rocksdb/wal_filter.h"
 
 namespace annals::internal {
 
@@ -41,13 +45,34 @@ enum class Cf {
 };
 std::string_view CfName(Cf cf);
 
+// Where the write-ahead log stops being readable: the first damaged record.
+struct WalDamage {
+  std::string file;          // e.g. "000012.log"
+  uint64_t offset = 0;       // byte offset of the damaged record in `file`
+  uint64_t file_bytes = 0;   // the file's size
+  uint64_t records_before = 0;  // intact write batches before it, in every WAL
+  uint64_t bytes_after = 0;  // bytes from `offset` to the end of every WAL
+  std::string reason;        // RocksDB's words, e.g. "checksum mismatch"
+};
+
 class Storage {
  public:
   // Locks `path`, then opens (or, if allowed, creates) the RocksDB instance.
-  // `*created` says whether the directory held no store before.
+  // `*created` says whether the directory held no store before. The
+  // write-ahead log is replayed strictly: a torn last record (a write that
+  // was never acknowledged) is dropped, any other damage refuses the open
+  // with DataLoss naming the file and offset, and nothing is changed.
   static absl::StatusOr<std::shared_ptr<Storage>> Open(const std::string& path,
                                                        const StoreOptions& options,
                                                        bool* created);
+  // For RepairStore: holding the lock throughout, tries the strict open;
+  // if the write-ahead log is damaged, sets `*damage`, calls `backup`
+  // (which must copy the files before anything changes), then opens keeping
+  // the log's intact prefix (RocksDB point-in-time recovery).
+  static absl::StatusOr<std::shared_ptr<Storage>> OpenForRepair(
+      const std::string& path, const StoreOptions& options,
+      const std::function<absl::Status(const WalDamage&)>& backup,
+      std::optional<WalDamage>* damage);
   ~Storage();
 
   // Re-reads what the writing process has committed (read-only stores).
@@ -64,12 +89,19 @@ class Storage {
   Storage() = default;
   static absl::StatusOr<std::shared_ptr<Storage>> OpenReadOnly(const std::string& path,
                                                                const StoreOptions& options);
+  // Takes the directory's lock file (flock).
+  absl::Status Lock();
+  // Opens RocksDB over the locked directory. With `strict`, damage in the
+  // write-ahead log fails the open (and fills `*damage` when known).
+  absl::Status OpenDb(const StoreOptions& options, bool strict, std::optional<WalDamage>* damage);
 
   // Constant after construction.
   std::string path_;
   int lock_fd_ = -1;
   // Read-only (secondary) instances keep RocksDB's own files here.
   std::string secondary_path_;
+  // Referenced by the instance's options; declared before db_, so it outlives it.
+  std::unique_ptr<rocksdb::WalFilter> wal_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;

@@ -139,6 +139,13 @@ int main(int argc, char** argv) {
   auto* compact = app.add_subcommand("compact", "Remove deleted, tombstoned and expired events; return disk space");
   compact->callback([&] { action = [](Context& ctx) { return annals::tool::RunCompact(ctx); }; });
 
+  std::string repair_backup;
+  auto* repair = app.add_subcommand(
+      "repair", "Recover a store whose write-ahead log is damaged: back up its files, keep the intact prefix");
+  repair->add_option("--backup", repair_backup,
+                     "A new directory for the backup of the damaged files (default: STORE.damaged-TIME)");
+  repair->callback([&] { action = [&](Context& ctx) { return annals::tool::RunRepair(ctx, repair_backup); }; });
+
   auto* schema = app.add_subcommand("schema", "The store's protobuf schema registry");
   schema->require_subcommand(1);
   std::string schema_file;

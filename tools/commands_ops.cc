@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "annals/maintenance.h"
 #include "annals/projection.h"
 #include "context.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -235,6 +236,31 @@ int RunCompact(Context& ctx) {
   out["bytes_after"] = result->bytes_after;
   PrintObject(std::cout, ctx.format(), out);
   return kExitOk;
+}
+
+int RunRepair(Context& ctx, const std::string& backup_directory) {
+  if (ctx.options().store.empty()) return ctx.Usage("repair needs --store (or ANNALS_STORE)");
+  if (::isatty(2)) std::cerr << "checking the write-ahead log of '" << ctx.options().store << "'...\n";
+  absl::StatusOr<RepairReport> report = RepairStore(ctx.options().store, {.backup_directory = backup_directory});
+  if (!report.ok()) return ctx.Fail(report.status());
+  Json out = Json::object();
+  out["result"] = report->repaired ? "repaired" : "intact";
+  if (report->repaired) {
+    out["damaged_file"] = report->damaged_file;
+    out["damaged_offset"] = report->damaged_offset;
+    out["bytes_dropped"] = report->bytes_dropped;
+    out["backup"] = report->backup_directory;
+  }
+  out["events"] = report->events;
+  out["head_position"] = report->head.value();
+  out["chain_head"] = report->chain_head.ToString();
+  out["verify"] = report->verify.ok() ? "ok" : report->verify.problem;
+  PrintObject(std::cout, ctx.format(), out);
+  if (report->repaired && ctx.format() == Format::kTable) {
+    std::cerr << "kept " << report->events << " events up to position " << report->head.value()
+              << "; the damaged files are in " << report->backup_directory << "\n";
+  }
+  return report->verify.ok() ? kExitOk : kExitFailed;
 }
 
 int RunSchemaAdd(Context& ctx, const std::string& path, const std::vector<std::string>& bind) {

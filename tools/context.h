@@ -124,6 +124,7 @@ int RunVerify(Context& ctx);
 int RunBackup(Context& ctx, const std::string& directory);
 int RunRestore(Context& ctx, const std::string& backup);
 int RunCompact(Context& ctx);
+int RunRepair(Context& ctx, const std::string& backup_directory);
 int RunSchemaAdd(Context& ctx, const std::string& file, const std::vector<std::string>& bindings);
 int RunSchemaList(Context& ctx);
 

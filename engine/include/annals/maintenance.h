@@ -1,0 +1,78 @@
+// annals/maintenance.h: operations on a store beside the everyday API —
+// repairing a store whose write-ahead log is damaged, and reading the hash
+// chain's head to anchor it outside the store. Free functions, as RocksDB's
+// utilities are. Read annals/event_store.h first.
+#ifndef ANNALS_MAINTENANCE_H_
+#define ANNALS_MAINTENANCE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "annals/event_store.h"
+#include "annals/streams.h"
+#include "annals/types.h"
+
+namespace annals {
+
+// The newest event of the log and its chain hash. The hash commits to every
+// event before it: a copy kept outside the store (published, signed, sent
+// to an auditor) later proves that none of them changed
+// (VerifyOptions::expect_head, `annals verify --expect-head`).
+struct ChainHead {
+  Position position;  // 0 for an empty log
+  std::string hash;   // 32 bytes (SHA-256); zeros for an empty log
+
+  // "POSITION:HEX", the form `annals verify --expect-head` takes.
+  std::string ToString() const;
+  // Parses ToString's form. nullopt if malformed.
+  static std::optional<ChainHead> Parse(std::string_view text);
+  friend bool operator==(const ChainHead&, const ChainHead&) = default;
+};
+
+// The chain head of `store` as of its head(). Unavailable once closed.
+absl::StatusOr<ChainHead> ReadChainHead(EventStore& store);
+
+// How RepairStore goes about it.
+struct RepairOptions {
+  // Where the store's files are copied before anything changes (SST files
+  // hard-linked, everything else copied and synced). Must not exist.
+  // Default: "<store>.damaged-<UTC time>" beside the store.
+  std::string backup_directory;
+};
+
+// What RepairStore found and did.
+struct RepairReport {
+  // False: the store opened without loss and nothing was changed.
+  bool repaired = false;
+  // The damaged write-ahead log file, the byte offset of its first damaged
+  // record, and the bytes from there on that could not be recovered.
+  std::string damaged_file;
+  uint64_t damaged_offset = 0;
+  uint64_t bytes_dropped = 0;
+  std::string backup_directory;
+  // What the store holds now: events in the log, its head, its chain head,
+  // and Verify's report over it.
+  uint64_t events = 0;
+  Position head;
+  ChainHead chain_head;
+  VerifyReport verify;
+};
+
+// Opens the store at `path` for repair. If its write-ahead log is damaged
+// in the middle (EventStore::Open refuses such a store with DataLoss rather
+// than silently dropping acknowledged events), copies the store's files to
+// options.backup_directory, then keeps the log's intact prefix: every
+// commit before the damaged record, none after it. Returns what survives.
+// A store that opens cleanly is left as it is (report.repaired false).
+// NotFound if there is no store; FailedPrecondition if it is open elsewhere
+// or the backup directory exists; DataLoss for damage repair cannot undo
+// (e.g. a column family already holds data from after the damaged record).
+// REQUIRES: no process has the store open.
+absl::StatusOr<RepairReport> RepairStore(std::string_view path, const RepairOptions& options = {});
+
+}  // namespace annals
+
+#endif  // ANNALS_MAINTENANCE_H_
