@@ -38,6 +38,7 @@ absl::Status ValidateOptions(const StoreOptions& options) {
     return bad("max_append_bytes", "must be >= max_event_bytes");
   }
   if (options.max_stream_name_bytes == 0) return bad("max_stream_name_bytes", "must be > 0");
+  if (options.max_field_bytes == 0) return bad("max_field_bytes", "must be > 0");
   if (options.tuning.max_group_requests == 0) {
     return bad("tuning.max_group_requests", "must be > 0");
   }
@@ -538,6 +539,10 @@ absl::Status ValidateLifecycle(std::string_view stream, const LifecycleOptions& 
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options));
   if (!IsValidUtf8(lifecycle.actor) || !IsValidUtf8(lifecycle.reason)) {
     return absl::InvalidArgumentError("LifecycleOptions: actor and reason must be valid UTF-8");
+  }
+  if (lifecycle.actor.size() > options.max_field_bytes || lifecycle.reason.size() > options.max_field_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("LifecycleOptions: actor and reason are at most ",
+                                                   options.max_field_bytes, " bytes each"));
   }
   return absl::OkStatus();
 }

@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "status_util.h"
 
 namespace annals::internal {
 
@@ -81,6 +82,20 @@ absl::Status ValidateIndexKey(std::string_view what, std::string_view key) {
 
 namespace {
 
+// A name-like field: at most `limit` bytes of UTF-8 without NUL (index keys
+// end their name with a NUL byte, docs/FORMAT.md).
+absl::Status CheckText(std::string_view what, std::string_view text, size_t limit) {
+  if (text.size() > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(what), " is ", text.size(), " bytes; the limit is ", limit));
+  }
+  if (text.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(what), " contains a NUL byte"));
+  }
+  if (!IsValidUtf8(text)) return absl::InvalidArgumentError(absl::StrCat(std::string(what), " is not valid UTF-8"));
+  return absl::OkStatus();
+}
+
 size_t EventBytes(const EventData& event) {
   size_t bytes = event.type.size() + event.data.size() + event.content_type.size() +
                  event.correlation_id.size() + event.causation_id.size() + 16;
@@ -89,6 +104,34 @@ size_t EventBytes(const EventData& event) {
 }
 
 }  // namespace
+
+absl::Status ValidateEventFields(const EventData& event, const StoreOptions& options) {
+  const size_t limit = options.max_field_bytes;
+  if (event.type.empty()) return absl::InvalidArgumentError("event type is empty");
+  ANNALS_RETURN_IF_ERROR(CheckText("event type", event.type, limit));
+  if (event.content_type.size() > limit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("content type is ", event.content_type.size(), " bytes; the limit is ", limit));
+  }
+  for (char c : event.content_type) {
+    // A MIME type (RFC 6838, with parameters): printable ASCII, as HTTP
+    // and gRPC headers carry it.
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "content type holds byte 0x", absl::Hex(static_cast<uint8_t>(c), absl::kZeroPad2),
+          "; a content type is printable ASCII (e.g. application/json)"));
+    }
+  }
+  ANNALS_RETURN_IF_ERROR(CheckText("correlation id", event.correlation_id, limit));
+  ANNALS_RETURN_IF_ERROR(CheckText("causation id", event.causation_id, limit));
+  for (const auto& [key, value] : event.metadata) {
+    if (key.empty()) return absl::InvalidArgumentError("a metadata key is empty");
+    ANNALS_RETURN_IF_ERROR(CheckText("metadata key", key, limit));
+    // Values are bytes: they round-trip as given (export writes
+    // metadata_base64 for those that are not UTF-8).
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options,
                             bool* caller_ids) {
@@ -103,19 +146,8 @@ absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options,
   for (size_t i = 0; i < request.events.size(); ++i) {
     EventData& event = request.events[i];
     auto where = [&] { return absl::StrCat("stream '", request.stream, "' event ", i, ": "); };
-    if (event.type.empty()) return absl::InvalidArgumentError(where() + "event type is empty");
-    if (!IsValidUtf8(event.type)) {
-      return absl::InvalidArgumentError(where() + "event type is not valid UTF-8");
-    }
-    // Index keys end their name with a NUL byte (docs/FORMAT.md).
-    if (event.type.find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError(where() + "event type contains a NUL byte");
-    }
-    if (event.correlation_id.find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError(where() + "correlation id contains a NUL byte");
-    }
-    if (event.causation_id.find('\0') != std::string::npos) {
-      return absl::InvalidArgumentError(where() + "causation id contains a NUL byte");
+    if (absl::Status s = ValidateEventFields(event, options); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(where(), s.message()));
     }
     size_t bytes = EventBytes(event);
     if (bytes > options.max_event_bytes) {

@@ -26,6 +26,13 @@ absl::Status ValidateReadableStreamName(std::string_view stream, const StoreOpti
 // causation id) is empty or holds a NUL byte.
 absl::Status ValidateIndexKey(std::string_view what, std::string_view key);
 
+// InvalidArgument unless every field of `event` may be stored (docs/FORMAT.md,
+// "What each field may hold"): type non-empty; type, correlation and
+// causation ids and metadata keys (non-empty) UTF-8 without NUL; content
+// type printable ASCII; each at most options.max_field_bytes. Data and
+// metadata values are bytes.
+absl::Status ValidateEventFields(const EventData& event, const StoreOptions& options);
+
 // Checks one append request and assigns ids to events that have none.
 // `*caller_ids` says whether any event came with an id of the caller's.
 // InvalidArgument naming the stream and event index on any problem.

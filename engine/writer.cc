@@ -486,7 +486,11 @@ absl::StatusOr<AppendResult> Writer::StageEvents(const std::string& stream, Stre
     stored.set_type(std::move(event.type));
     stored.set_data(std::move(event.data));
     stored.set_content_type(std::move(event.content_type));
-    for (auto& [key, value] : event.metadata) (*stored.mutable_metadata())[key] = value;
+    for (auto& [key, value] : event.metadata) {
+      storage::v1::MetadataEntry* entry = stored.add_metadata();
+      entry->set_key(key);
+      entry->set_value(value);
+    }
     stored.set_correlation_id(std::move(event.correlation_id));
     stored.set_causation_id(std::move(event.causation_id));
     stored.set_recorded_at_us(group.recorded_at_us);

@@ -22,8 +22,11 @@ storage::v1::StoredEvent SampleEvent() {
   event.set_type("ItemAdded");
   event.set_data(std::string("{\"sku\":\"A\"}\0binary", 18));
   event.set_content_type("application/json");
-  (*event.mutable_metadata())["user"] = "alice";
-  (*event.mutable_metadata())["tenant"] = "acme";
+  for (auto [key, value] : {std::pair{"tenant", "acme"}, std::pair{"user", "alice"}}) {
+    storage::v1::MetadataEntry* entry = event.add_metadata();
+    entry->set_key(key);
+    entry->set_value(value);
+  }
   event.set_correlation_id("corr");
   event.set_causation_id("cause");
   event.set_recorded_at_us(1'700'000'000'123'456);

@@ -11,20 +11,26 @@
 
 namespace annals {
 
-// An event proposed for append. Plain value; thread-compatible.
+// An event proposed for append. Plain value; thread-compatible. What each
+// field may hold (Append refuses anything else with InvalidArgument, writing
+// nothing); every accepted byte reads back unchanged:
 struct EventData {
-  // What happened, e.g. "ItemAdded". Required (non-empty, valid UTF-8).
+  // What happened, e.g. "ItemAdded". Required: non-empty UTF-8 without NUL,
+  // at most StoreOptions::max_field_bytes.
   std::string type;
-  // Payload bytes; annals never interprets them.
+  // Payload bytes, any; annals never interprets them.
   std::string data;
-  // How `data` is encoded, e.g. "application/json". Optional.
+  // How `data` is encoded, e.g. "application/json": printable ASCII (a
+  // MIME type), at most max_field_bytes. Optional.
   std::string content_type;
-  // Free-form key/value metadata (user, tenant, ...).
+  // Free-form metadata (user, tenant, ...): keys non-empty UTF-8 without
+  // NUL, at most max_field_bytes; values any bytes.
   std::map<std::string, std::string> metadata;
   // Makes the append idempotent. Nil means "assign a new UUIDv7".
   EventId event_id;
   // The id of the conversation this event belongs to, and of the message
-  // that caused it. Optional.
+  // that caused it: UTF-8 without NUL, at most max_field_bytes (they are
+  // index keys). Optional.
   std::string correlation_id;
   std::string causation_id;
 };

@@ -37,6 +37,9 @@ struct StoreOptions {
   size_t max_append_bytes = 64 << 20;
   // Longest stream name accepted, in bytes. Default: 512.
   size_t max_stream_name_bytes = 512;
+  // Longest event type, content type, correlation id, causation id or
+  // metadata key accepted, in bytes. Default: 1024.
+  size_t max_field_bytes = 1024;
 
   // Rarely changed knobs (RocksDB's "advanced options").
   struct Tuning {
