@@ -125,6 +125,23 @@ absl::StatusOr<RecoveredState> Recover(Storage& storage) {
   } else if (!it->status().ok()) {
     return FromRocksDb(it->status(), "read log head");
   }
+  // Scavenge may have removed the log's last events: the bridge after the
+  // last removed one keeps the head, so positions are never reused.
+  std::unique_ptr<rocksdb::Iterator> bridges(
+      storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(Cf::kMeta)));
+  bridges->SeekForPrev(ChainBridgeKey(Position(~uint64_t{0})));
+  if (bridges->Valid()) {
+    const std::optional<Position> next = ParseChainBridgeKey(bridges->key().ToStringView());
+    if (next && next->value() - 1 > state.head.value()) {
+      const std::optional<ChainBridge> bridge = DecodeChainBridge(bridges->value().ToStringView());
+      if (!bridge) return absl::DataLossError("the chain bridge after the log's last event is malformed");
+      state.head = Position(next->value() - 1);
+      state.chain_head = bridge->hash;
+      state.last_recorded_at_us = bridge->recorded_at_us;
+    }
+  } else if (!bridges->status().ok()) {
+    return FromRocksDb(bridges->status(), "read chain bridges");
+  }
   std::string value;
   rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
                                         std::string(kMetaNextStreamIdKey), &value);
@@ -589,10 +606,10 @@ absl::StatusOr<Position> EventStoreImpl::TombstoneStream(std::string_view stream
   return ChangeLifecycle({LifecycleChange::Kind::kTombstone, std::string(stream), {}, options});
 }
 
-absl::StatusOr<VerifyReport> EventStoreImpl::Verify() {
+absl::StatusOr<VerifyReport> EventStoreImpl::Verify(const VerifyOptions& options) {
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  return VerifyStorage(*handles.storage, handles.writer->head());
+  return VerifyStorage(*handles.storage, handles.writer->head(), options);
 }
 
 

@@ -56,7 +56,7 @@ class EventStoreImpl final : public EventStore {
   absl::StatusOr<Position> TombstoneStream(std::string_view stream,
                                            const LifecycleOptions& options) override;
   absl::StatusOr<ScavengeResult> Scavenge() override;
-  absl::StatusOr<VerifyReport> Verify() override;
+  absl::StatusOr<VerifyReport> Verify(const VerifyOptions& options) override;
   absl::Status Backup(std::string_view directory) override;
   absl::Status Import(std::vector<EventRecord> events) override;
   absl::Status RegisterSchemas(std::string_view file_descriptor_set,

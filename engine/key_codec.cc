@@ -1,5 +1,7 @@
 #include "key_codec.h"
 
+#include <algorithm>
+
 namespace annals::internal {
 
 void AppendBigEndian64(std::string* out, uint64_t value) {
@@ -93,6 +95,33 @@ std::string TimeKey(int64_t recorded_at_us) {
 std::optional<int64_t> ParseTimeKey(std::string_view key) {
   if (key.size() != 8) return std::nullopt;
   return static_cast<int64_t>(ReadBigEndian64(key) ^ (uint64_t{1} << 63));
+}
+
+std::string ChainBridgeKey(Position next) {
+  std::string key(kMetaChainBridgePrefix);
+  AppendBigEndian64(&key, next.value());
+  return key;
+}
+
+std::optional<Position> ParseChainBridgeKey(std::string_view key) {
+  if (!key.starts_with(kMetaChainBridgePrefix) || key.size() != kMetaChainBridgePrefix.size() + 8) {
+    return std::nullopt;
+  }
+  return Position(ReadBigEndian64(key.substr(kMetaChainBridgePrefix.size())));
+}
+
+std::string EncodeChainBridge(const ChainBridge& bridge) {
+  std::string value(reinterpret_cast<const char*>(bridge.hash.data()), bridge.hash.size());
+  AppendBigEndian64(&value, static_cast<uint64_t>(bridge.recorded_at_us));
+  return value;
+}
+
+std::optional<ChainBridge> DecodeChainBridge(std::string_view value) {
+  ChainBridge bridge;
+  if (value.size() != bridge.hash.size() + 8) return std::nullopt;
+  std::copy(value.begin(), value.begin() + bridge.hash.size(), bridge.hash.begin());
+  bridge.recorded_at_us = static_cast<int64_t>(ReadBigEndian64(value.substr(bridge.hash.size())));
+  return bridge;
 }
 
 }  // namespace annals::internal

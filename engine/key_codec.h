@@ -4,6 +4,7 @@
 #ifndef ANNALS_ENGINE_KEY_CODEC_H_
 #define ANNALS_ENGINE_KEY_CODEC_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -69,6 +70,19 @@ inline std::string StreamKey(std::string_view stream) { return std::string(strea
 // `meta`: fixed keys.
 inline constexpr std::string_view kMetaFormatKey = "format";
 inline constexpr std::string_view kMetaNextStreamIdKey = "next_stream_id";
+// `meta`: the chain bridge of a gap Scavenge made, keyed by the position
+// after the removed event. Value: the removed event's chain hash (32 bytes,
+// the hash the event at that position was chained from) and recorded_at
+// (i64 µs BE).
+inline constexpr std::string_view kMetaChainBridgePrefix = "chain/bridge/";
+std::string ChainBridgeKey(Position next);
+std::optional<Position> ParseChainBridgeKey(std::string_view key);
+struct ChainBridge {
+  std::array<uint8_t, 32> hash;
+  int64_t recorded_at_us = 0;
+};
+std::string EncodeChainBridge(const ChainBridge& bridge);
+std::optional<ChainBridge> DecodeChainBridge(std::string_view value);
 
 }  // namespace annals::internal
 

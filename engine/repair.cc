@@ -19,24 +19,6 @@
 
 namespace annals {
 
-std::string ChainHead::ToString() const {
-  return absl::StrCat(position.value(), ":", absl::BytesToHexString(hash));
-}
-
-std::optional<ChainHead> ChainHead::Parse(std::string_view text) {
-  const size_t colon = text.find(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  uint64_t position = 0;
-  const std::string_view hex = text.substr(colon + 1);
-  if (!absl::SimpleAtoi(std::string(text.substr(0, colon)), &position) || hex.size() != 64) {
-    return std::nullopt;
-  }
-  for (char c : hex) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
-  }
-  return ChainHead{Position(position), absl::HexStringToBytes(std::string(hex))};
-}
-
 absl::StatusOr<ChainHead> ReadChainHead(EventStore& store) {
   internal::EngineHandles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, internal::EngineHandlesOf(store));

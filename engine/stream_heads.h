@@ -35,6 +35,8 @@ struct StreamRecord {
 
   StreamMetadata metadata() const;
   std::string Encode() const;
+  // nullopt if `value` is no StreamInfo with a stream id.
+  static std::optional<StreamRecord> Decode(std::string_view value);
 };
 
 // The stream's `streams` record; nullopt if the stream was never written.

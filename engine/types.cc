@@ -4,8 +4,12 @@
 #include <cstdio>
 #include <random>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "annals/streams.h"
 
 namespace annals {
 
@@ -140,6 +144,24 @@ std::ostream& operator<<(std::ostream& os, const EventId& id) { return os << id.
 std::string_view CategoryOf(std::string_view stream) {
   size_t dash = stream.find('-');
   return dash == std::string_view::npos ? stream : stream.substr(0, dash);
+}
+
+std::string ChainHead::ToString() const {
+  return absl::StrCat(position.value(), ":", absl::BytesToHexString(hash));
+}
+
+std::optional<ChainHead> ChainHead::Parse(std::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  uint64_t position = 0;
+  const std::string_view hex = text.substr(colon + 1);
+  if (!absl::SimpleAtoi(std::string(text.substr(0, colon)), &position) || hex.size() != 64) {
+    return std::nullopt;
+  }
+  for (char c : hex) {
+    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  }
+  return ChainHead{Position(position), absl::HexStringToBytes(std::string(hex))};
 }
 
 }  // namespace annals

@@ -1,8 +1,10 @@
 // Internal: Verify (annals/event_store.h): the integrity check behind
-// `annals verify`. Walks the log in position order recomputing the hash
-// chain and checking each event's stream copy and index entries, then walks
-// every index family, `stream_events` and `event_ids` checking that each
-// entry points to a log event that matches it.
+// `annals verify`. Checks every table file's block and file checksums, walks
+// the log in position order recomputing the hash chain (across Scavenge's
+// gaps through their bridges) and checking each event's stream copy and
+// index entries, walks every index family, `stream_events` and `event_ids`
+// checking that each entry points to a log event that matches it, and
+// decodes every value of the other column families.
 #ifndef ANNALS_ENGINE_VERIFY_H_
 #define ANNALS_ENGINE_VERIFY_H_
 
@@ -13,7 +15,7 @@
 
 namespace annals::internal {
 
-absl::StatusOr<VerifyReport> VerifyStorage(Storage& storage, Position head);
+absl::StatusOr<VerifyReport> VerifyStorage(Storage& storage, Position head, const VerifyOptions& options);
 
 }  // namespace annals::internal
 

@@ -123,8 +123,12 @@ int main(int argc, char** argv) {
   importer->add_option("file", import_input, "The export (JSON lines)")->required();
   importer->callback([&] { action = [&](Context& ctx) { return annals::tool::RunImport(ctx, import_input); }; });
 
-  auto* verify = app.add_subcommand("verify", "Check the hash chain and every index entry; exit 1 if corrupt");
-  verify->callback([&] { action = [](Context& ctx) { return annals::tool::RunVerify(ctx); }; });
+  std::string expect_head;
+  auto* verify = app.add_subcommand(
+      "verify", "Check every file's checksums, the hash chain and every index entry; exit 1 if corrupt");
+  verify->add_option("--expect-head", expect_head,
+                     "POSITION:HASH, a chain head recorded earlier (annals info): prove nothing up to it changed");
+  verify->callback([&] { action = [&](Context& ctx) { return annals::tool::RunVerify(ctx, expect_head); }; });
 
   std::string backup_dir;
   auto* backup = app.add_subcommand("backup", "Copy the store, consistently, while it is in use");

@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "annals/maintenance.h"
 #include "annals/projection.h"
 #include "context.h"
 
@@ -84,6 +85,11 @@ int RunInfo(Context& ctx) {
   // Positions are dense: every one up to the head is an event written (some
   // may since have been removed by compaction).
   info["events_written"] = s.head().value();
+  absl::StatusOr<ChainHead> chain = ReadChainHead(s);
+  if (!chain.ok()) return ctx.Fail(chain.status());
+  // Publish it (docs/CLI.md, "Anchoring the chain"): `verify --expect-head`
+  // later proves nothing up to it changed.
+  info["chain_head"] = chain->ToString();
   uint64_t user_streams = 0, deleted = 0;
   absl::Status counted = ForEachStream(s, "", UINT64_MAX, [&](const StreamInfo& stream) {
     if (stream.stream.starts_with("$$")) return;

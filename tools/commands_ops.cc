@@ -158,17 +158,41 @@ int RunImport(Context& ctx, const std::string& input) {
   return kExitOk;
 }
 
-int RunVerify(Context& ctx) {
+int RunVerify(Context& ctx, const std::string& expect_head) {
+  VerifyOptions options;
+  if (!expect_head.empty()) {
+    options.expect_head = ChainHead::Parse(expect_head);
+    if (!options.expect_head) {
+      return ctx.Usage("--expect-head needs POSITION:HASH (64 hex digits), as `annals info` prints it; got '" +
+                       expect_head + "'");
+    }
+  }
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
   if (::isatty(2)) std::cerr << "verifying up to position " << (*store)->head().value() << "...\n";
-  auto report = (*store)->Verify();
+  auto report = (*store)->Verify(options);
   if (!report.ok()) return ctx.Fail(report.status());
   Json out = Json::object();
   out["result"] = report->ok() ? "ok" : "corrupt";
   out["events_checked"] = report->events_checked;
   out["index_entries_checked"] = report->index_entries_checked;
   out["gaps"] = report->gaps;
+  if (report->unbridged_gaps > 0) out["unbridged_gaps"] = report->unbridged_gaps;
+  if (report->ok()) out["chain_head"] = report->head.ToString();
+  if (options.expect_head) out["expected_head"] = report->expected_head_matched ? "matched" : "not matched";
+  out["files_checked"] = report->files_checked;
+  out["file_bytes_checked"] = report->file_bytes_checked;
+  Json families = Json::object();
+  for (const auto& [family, count] : report->entries_checked) families[family] = count;
+  if (ctx.format() == Format::kTable) {
+    std::string covered;
+    for (const auto& [family, count] : report->entries_checked) {
+      absl::StrAppend(&covered, covered.empty() ? "" : ", ", family, " ", count);
+    }
+    out["entries_checked"] = covered;
+  } else {
+    out["entries_checked"] = families;
+  }
   if (report->first_bad_position) out["first_bad_position"] = report->first_bad_position->value();
   if (!report->problem.empty()) out["problem"] = report->problem;
   PrintObject(std::cout, ctx.format(), out);

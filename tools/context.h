@@ -120,7 +120,7 @@ int RunBisect(Context& ctx, const HistoryArgs& args, const std::string& predicat
 
 int RunExport(Context& ctx, const std::string& output);
 int RunImport(Context& ctx, const std::string& input);
-int RunVerify(Context& ctx);
+int RunVerify(Context& ctx, const std::string& expect_head);
 int RunBackup(Context& ctx, const std::string& directory);
 int RunRestore(Context& ctx, const std::string& backup);
 int RunCompact(Context& ctx);

@@ -357,6 +357,23 @@ TEST_F(LifecycleTest, ScavengeAppliesRetentionAndTombstones) {
   EXPECT_EQ(log_events, 4u + 5u + 2u);  // order-1 kept, order-3, two audit events
 }
 
+TEST_F(LifecycleTest, ScavengingTheLastEventOfTheLogKeepsItsPositionAcrossReopen) {
+  ASSERT_OK(store_->SetStreamMetadata("temp-1", {.max_age = absl::Seconds(1)}).status());  // $$temp-1 at 1
+  ASSERT_OK_AND_ASSIGN(AppendResult last, store_->Append({"temp-1", ExpectedRevision::Any(), {Event("E")}}));
+  ASSERT_EQ(last.last_position, Position(2));
+  now_us_->fetch_add(5'000'000);
+  ASSERT_OK_AND_ASSIGN(ScavengeResult scavenged, store_->Scavenge());
+  ASSERT_EQ(scavenged.events_removed, 1u);  // position 2, the log's last event
+  store_.Reopen();
+  EXPECT_EQ(store_->head(), Position(2));
+  ASSERT_OK_AND_ASSIGN(AppendResult next, store_->Append({"other-1", ExpectedRevision::Any(), {Event("E")}}));
+  EXPECT_EQ(next.first_position, Position(3));  // never position 2 again
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  EXPECT_TRUE(report.ok()) << report.problem;
+  EXPECT_EQ(report.gaps, 1u);
+  EXPECT_EQ(report.unbridged_gaps, 0u);
+}
+
 TEST_F(LifecycleTest, AppendsGoOnDuringScavenge) {
   AppendN("order-1", 500);
   ASSERT_OK(store_->DeleteStream("order-1"));

@@ -6,6 +6,8 @@
 #include "annals/event_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "annals/storage/v1/stored_event.pb.h"
+#include "hash_chain.h"
 #include "key_codec.h"
 #include "rocksdb/db.h"
 #include "storage.h"
@@ -58,6 +60,92 @@ TEST_F(VerifyTest, AScavengedStoreVerifiesWithGaps) {
   ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
   EXPECT_TRUE(report.ok()) << report.problem;
   EXPECT_EQ(report.gaps, 5u);
+}
+
+TEST_F(VerifyTest, TheChainSpansScavengedGapsSoTheEventAfterAGapIsCheckedToo) {
+  ASSERT_OK(store_->DeleteStream("order-1"));  // positions 2, 6, 10, 14, 18
+  ASSERT_OK(store_->Scavenge().status());
+  ASSERT_OK_AND_ASSIGN(VerifyReport sound, store_->Verify());
+  ASSERT_TRUE(sound.ok()) << sound.problem;
+  EXPECT_EQ(sound.unbridged_gaps, 0u);
+  // Position 3 follows the gap at 2: rewriting it (same length) must show.
+  Tamper([](rocksdb::DB* db, internal::Storage& storage) {
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog),
+                        internal::LogKey(Position(3)), &value).ok());
+    const size_t at = value.find("\"i\":2");
+    ASSERT_NE(at, std::string::npos);
+    value[at + 4] = '8';
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog),
+                        internal::LogKey(Position(3)), value).ok());
+  });
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  EXPECT_EQ(report.first_bad_position, Position(3));
+}
+
+TEST_F(VerifyTest, TheReportNamesTheChainHeadAndWhatItCovered) {
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  EXPECT_EQ(report.head.position, Position(20));
+  EXPECT_EQ(report.head.hash.size(), 32u);
+  for (const char* family : {"log", "stream_events", "by_category", "by_type", "by_correlation", "streams",
+                             "meta", "snapshots", "checkpoints", "projections", "read_models", "by_time",
+                             "event_ids", "by_causation"}) {
+    EXPECT_TRUE(report.entries_checked.contains(family)) << family;
+  }
+  EXPECT_EQ(report.entries_checked["log"], 20u);
+  EXPECT_EQ(report.entries_checked["stream_events"], 20u);
+  EXPECT_EQ(report.entries_checked["streams"], 4u);
+}
+
+TEST_F(VerifyTest, AnExpectedHeadProvesNothingBeforeItChanged) {
+  ASSERT_OK_AND_ASSIGN(VerifyReport first, store_->Verify());
+  const ChainHead anchor = first.head;  // kept outside the store
+  ASSERT_EQ(ChainHead::Parse(anchor.ToString()), anchor);
+  ASSERT_OK(store_->Append({"order-9", ExpectedRevision::Any(), {Event("Later")}}));
+  ASSERT_OK_AND_ASSIGN(VerifyReport later, store_->Verify({.expect_head = anchor}));
+  EXPECT_TRUE(later.ok()) << later.problem;
+  EXPECT_TRUE(later.expected_head_matched);
+
+  // Someone who can write the files rewrites event 7 and recomputes every
+  // chain hash after it: the chain alone verifies, the anchor does not.
+  Tamper([](rocksdb::DB* db, internal::Storage& storage) {
+    internal::ChainHash previous{};
+    for (uint64_t p = 1; p <= 21; ++p) {
+      std::string value;
+      ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog),
+                          internal::LogKey(Position(p)), &value).ok());
+      std::optional<internal::SplitValue> split = internal::SplitStoredValue(value);
+      ASSERT_TRUE(split.has_value());
+      std::string hashed(split->hashed_bytes);
+      if (p == 7) {
+        const size_t at = hashed.find("\"i\":6");
+        ASSERT_NE(at, std::string::npos);
+        hashed[at + 4] = '9';
+      }
+      std::string rewritten = hashed;
+      previous = internal::ComputeChainHash(previous, hashed);
+      internal::AppendChainHashField(previous, &rewritten);
+      annals::storage::v1::StoredEvent ids;
+      ASSERT_TRUE(ids.ParseFromString(rewritten));
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog),
+                          internal::LogKey(Position(p)), rewritten).ok());
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kStreamEvents),
+                          internal::StreamEventKey(ids.stream_id(), Revision(ids.revision())), rewritten).ok());
+    }
+  });
+  ASSERT_OK_AND_ASSIGN(VerifyReport forged, store_->Verify());
+  EXPECT_TRUE(forged.ok()) << "the rewritten chain is consistent in itself: " << forged.problem;
+  ASSERT_OK_AND_ASSIGN(VerifyReport anchored, store_->Verify({.expect_head = anchor}));
+  EXPECT_FALSE(anchored.ok());
+  EXPECT_EQ(anchored.first_bad_position, Position(20));
+  EXPECT_THAT(anchored.problem, ::testing::HasSubstr("expected head"));
+}
+
+TEST_F(VerifyTest, AnExpectedHeadPastTheLogMeansEventsWereLost) {
+  ChainHead beyond{Position(25), std::string(32, 'x')};
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify({.expect_head = beyond}));
+  EXPECT_FALSE(report.ok());
+  EXPECT_THAT(report.problem, ::testing::HasSubstr("lost"));
 }
 
 TEST_F(VerifyTest, AFlippedByteBreaksTheChainAtItsPosition) {

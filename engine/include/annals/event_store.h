@@ -151,12 +151,15 @@ class EventStore {
   // returned. Appends and reads go on meanwhile.
   virtual absl::StatusOr<ScavengeResult> Scavenge() = 0;
 
-  // Checks the store's integrity up to the head: recomputes the hash chain
-  // over the log, checks each event's stream copy and index entries, and
+  // Checks the store's integrity up to the head: every table file's block
+  // and file checksums in every column family, the hash chain over the log
+  // (across Scavenge's gaps), each event's stream copy and index entries,
   // that every index, stream-copy and event-id entry points to a matching
-  // log event. Returns the report (report.ok() if all is well); an error
-  // status only if the check itself could not run.
-  virtual absl::StatusOr<VerifyReport> Verify() = 0;
+  // log event, and that every other stored value decodes. With
+  // options.expect_head, also that the chain still passes through it.
+  // Returns the report (report.ok() if all is well, with what it covered and
+  // the chain head); an error status only if the check could not run.
+  virtual absl::StatusOr<VerifyReport> Verify(const VerifyOptions& options = {}) = 0;
 
   // Writes a consistent copy of the store, as of now, into the new
   // directory `directory` (RocksDB checkpoint: hard links where the file

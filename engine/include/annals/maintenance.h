@@ -17,21 +17,6 @@
 
 namespace annals {
 
-// The newest event of the log and its chain hash. The hash commits to every
-// event before it: a copy kept outside the store (published, signed, sent
-// to an auditor) later proves that none of them changed
-// (VerifyOptions::expect_head, `annals verify --expect-head`).
-struct ChainHead {
-  Position position;  // 0 for an empty log
-  std::string hash;   // 32 bytes (SHA-256); zeros for an empty log
-
-  // "POSITION:HEX", the form `annals verify --expect-head` takes.
-  std::string ToString() const;
-  // Parses ToString's form. nullopt if malformed.
-  static std::optional<ChainHead> Parse(std::string_view text);
-  friend bool operator==(const ChainHead&, const ChainHead&) = default;
-};
-
 // The chain head of `store` as of its head(). Unavailable once closed.
 absl::StatusOr<ChainHead> ReadChainHead(EventStore& store);
 

@@ -5,8 +5,10 @@
 #define ANNALS_STREAMS_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/time/time.h"
 #include "annals/types.h"
@@ -76,13 +78,51 @@ struct ListStreamsOptions {
   size_t limit = 1000;
 };
 
+// The newest event of the log and its chain hash. The hash commits to every
+// event before it: a copy kept outside the store (published, signed, sent
+// to an auditor) later proves that none of them changed
+// (VerifyOptions::expect_head, `annals verify --expect-head`;
+// ReadChainHead in annals/maintenance.h).
+struct ChainHead {
+  Position position;  // 0 for an empty log
+  std::string hash;   // 32 bytes (SHA-256); zeros for an empty log
+
+  // "POSITION:HEX", the form `annals verify --expect-head` takes.
+  std::string ToString() const;
+  // Parses ToString's form. nullopt if malformed.
+  static std::optional<ChainHead> Parse(std::string_view text);
+  friend bool operator==(const ChainHead&, const ChainHead&) = default;
+};
+
+// What Verify() checks beyond its defaults.
+struct VerifyOptions {
+  // A chain head recorded earlier (ChainHead::ToString, e.g. published
+  // elsewhere): the event at its position must still be in the log with that
+  // chain hash, which proves no event at or before it changed. Default: none.
+  std::optional<ChainHead> expect_head;
+};
+
 // What Verify() found. Corruption is reported here, not as an error status.
 struct VerifyReport {
   uint64_t events_checked = 0;
   uint64_t index_entries_checked = 0;
-  // Positions missing from the log (removed by Scavenge): the hash chain
-  // restarts after each gap, unverifiable at its first event.
+  // Positions missing from the log (removed by Scavenge). The chain spans a
+  // gap through the hash Scavenge recorded for it ("bridged"); gaps left by
+  // annals before 0.2 are not bridged, and the chain restarts after each,
+  // unverifiable at its first event.
   uint64_t gaps = 0;
+  uint64_t unbridged_gaps = 0;
+  // The last event verified and its chain hash: keep it to prove later that
+  // nothing up to it changed (VerifyOptions::expect_head).
+  ChainHead head;
+  // Set when VerifyOptions::expect_head was given and it matched.
+  bool expected_head_matched = false;
+  // What the check covered: every block of every table file of every column
+  // family (RocksDB block and whole-file checksums), and entries read and
+  // checked per column family (values decoded, references followed).
+  uint64_t files_checked = 0;
+  uint64_t file_bytes_checked = 0;
+  std::map<std::string, uint64_t> entries_checked;
   // The first problem: where (if it has a position) and what.
   std::optional<Position> first_bad_position;
   std::string problem;
