@@ -124,7 +124,14 @@ int RunVerify(Context& ctx);
 int RunBackup(Context& ctx, const std::string& directory);
 int RunRestore(Context& ctx, const std::string& backup);
 int RunCompact(Context& ctx);
-int RunSchemaAdd(Context& ctx, const std::string& file, const std::vector<std::string>& bindings);
+struct SchemaAddArgs {
+  std::string file;
+  std::vector<std::string> bindings;  // TYPE=MESSAGE
+  bool allow_breaking = false;
+  std::string reason;
+  std::string actor;
+};
+int RunSchemaAdd(Context& ctx, const SchemaAddArgs& args);
 int RunSchemaList(Context& ctx);
 
 struct ProjectionArgs {
