@@ -178,6 +178,21 @@ absl::StatusOr<std::vector<MessageInUse>> MessagesInUse(Storage& storage,
   return in_use;
 }
 
+// What registering `bindings` and the files of `after` breaks for the
+// events stored now (one appended while this runs is not checked: appends do
+// not wait for registrations).
+absl::StatusOr<std::vector<std::string>> BreakingChanges(Storage& storage, const StoredSchemas& stored,
+                                                         const google::protobuf::DescriptorPool& after,
+                                                         const std::map<std::string, std::string>& bindings) {
+  absl::StatusOr<std::unique_ptr<SchemaPool>> before = SchemaPool::Build(stored.files);
+  if (!before.ok()) {
+    return absl::DataLossError(absl::StrCat("the stored schema registry: ", before.status().message()));
+  }
+  std::vector<MessageInUse> in_use;
+  ANNALS_ASSIGN_OR_RETURN(in_use, MessagesInUse(storage, stored.bindings, bindings));
+  return FindBreakingChanges(*(*before)->pool, after, in_use);
+}
+
 // The data of a `$schemasChanged` event.
 std::string SchemaAuditData(const google::protobuf::FileDescriptorSet& set,
                             const std::map<std::string, std::string>& bindings,
@@ -273,24 +288,17 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
   }
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  // Against the events stored now; one appended while this runs is not
-  // checked (appends do not wait for registrations).
-  std::unique_ptr<SchemaPool> before;
-  if (absl::StatusOr<std::unique_ptr<SchemaPool>> built = SchemaPool::Build(stored.files); built.ok()) {
-    before = *std::move(built);
-  } else {
-    return absl::DataLossError(absl::StrCat("the stored schema registry: ", built.status().message()));
-  }
-  std::vector<MessageInUse> in_use;
-  ANNALS_ASSIGN_OR_RETURN(in_use, MessagesInUse(*handles.storage, stored.bindings, bindings));
-  const std::vector<std::string> breaking = FindBreakingChanges(*before->pool, *after->pool, in_use);
+  std::vector<std::string> breaking;
+  ANNALS_ASSIGN_OR_RETURN(breaking, BreakingChanges(*handles.storage, stored, *after->pool, bindings));
   if (!breaking.empty() && !options.allow_breaking) return BreakingSchemaChangesError(breaking);
 
   std::vector<std::pair<std::string, std::string>> puts;
   for (const auto& file : set.file()) {
     puts.emplace_back(absl::StrCat(std::string(kSchemaFilePrefix), file.name()), files[file.name()]);
   }
-  for (const auto& [type, message] : bindings) puts.emplace_back(absl::StrCat(std::string(kSchemaTypePrefix), type), message);
+  for (const auto& [type, message] : bindings) {
+    puts.emplace_back(absl::StrCat(std::string(kSchemaTypePrefix), type), message);
+  }
   if (!breaking.empty()) {
     // Allowed: written with its audit event, through the writer so the
     // event is ordered and chained like any other.

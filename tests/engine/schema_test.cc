@@ -9,7 +9,9 @@
 #include "absl/strings/str_join.h"
 #include "annals/errors.h"
 #include "annals/event_store.h"
+#include "annals/proto_codec.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/duration.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/descriptors.h"
@@ -379,6 +381,29 @@ TEST_F(SchemaTest, TheExistingInvalidArgumentChecksComeFirst) {
   Field(Message(v2, "OrderPlaced"), 1)->set_type(FieldDescriptorProto::TYPE_INT64);
   EXPECT_THAT(Register(v2, {{"Placed", "shop.Nope"}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("shop.Nope")));
+}
+
+TEST(SchemaRegistrationTest, RegisterProtoSchemasRefusesABreakingChangeUnlessAllowed) {
+  TempStore store;
+  google::protobuf::Duration ninety;
+  ninety.set_seconds(90);
+  EventData event = Event("Duration", ninety.SerializeAsString());
+  event.content_type = "application/x-protobuf";
+  ASSERT_OK(store->Append({"timer-1", ExpectedRevision::Any(), {event}}).status());
+  // The registry holds a Duration whose field 1 was a string.
+  FileDescriptorProto old_duration;
+  google::protobuf::Duration::descriptor()->file()->CopyTo(&old_duration);
+  Field(Message(old_duration, "Duration"), 1)->set_type(FieldDescriptorProto::TYPE_STRING);
+  ASSERT_OK(store->RegisterSchemas(DescriptorSet({old_duration}), {{"Duration", "google.protobuf.Duration"}}));
+  EXPECT_THAT(RegisterProtoSchemas<google::protobuf::Duration>(*store),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "google.protobuf.Duration field 1 'seconds': type string -> int64"));
+  ASSERT_OK(RegisterProtoSchemas<google::protobuf::Duration>(
+      *store, {.allow_breaking = true, .actor = "app", .reason = "upgrade"}));
+  auto audit = store->ReadStream(kSchemasStream);
+  ASSERT_OK(audit.status());
+  ASSERT_TRUE((*audit)->Valid());
+  EXPECT_EQ((*audit)->record().metadata.at("actor"), "app");
 }
 
 }  // namespace

@@ -70,7 +70,8 @@ class EventStore {
   // Returns an iterator (see EventIterator). NotFound if the stream has no
   // events or was soft-deleted; FailedPrecondition if tombstoned;
   // InvalidArgument for a bad name. `$$<stream>` names the stream's audit
-  // stream of lifecycle operations.
+  // stream of lifecycle operations, `$schemas` the record of breaking schema
+  // registrations (annals/schemas.h).
   virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadStream(
       std::string_view stream, const ReadStreamOptions& options = {}) = 0;
 
