@@ -4,11 +4,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "annals/storage/v1/errors.pb.h"
+#include "schema_compat.h"
 
 namespace annals {
 namespace {
 
 constexpr absl::string_view kWrongExpectedRevisionUrl = "annals/annals.storage.v1.WrongExpectedRevisionPayload";
+constexpr absl::string_view kBreakingSchemaChangesUrl = "annals/annals.storage.v1.BreakingSchemaChangesPayload";
 
 std::string ActualToString(const std::optional<Revision>& actual) {
   return actual.has_value() ? absl::StrCat(actual->value()) : "no_stream";
@@ -57,8 +59,31 @@ std::optional<WrongExpectedRevision> GetWrongExpectedRevision(const absl::Status
   return details;
 }
 
+bool IsBreakingSchemaChange(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kFailedPrecondition &&
+         status.GetPayload(kBreakingSchemaChangesUrl).has_value();
+}
+
+std::vector<std::string> GetBreakingSchemaChanges(const absl::Status& status) {
+  if (!IsBreakingSchemaChange(status)) return {};
+  storage::v1::BreakingSchemaChangesPayload payload;
+  if (!payload.ParseFromString(std::string(*status.GetPayload(kBreakingSchemaChangesUrl)))) return {};
+  return {payload.changes().begin(), payload.changes().end()};
+}
+
 bool IsCorruption(const absl::Status& status) {
   return status.code() == absl::StatusCode::kDataLoss;
 }
 
+namespace internal {
+
+absl::Status BreakingSchemaChangesError(const std::vector<std::string>& changes) {
+  storage::v1::BreakingSchemaChangesPayload payload;
+  for (const std::string& change : changes) payload.add_changes(change);
+  absl::Status status = absl::FailedPreconditionError(absl::StrJoin(changes, "\n"));
+  status.SetPayload(kBreakingSchemaChangesUrl, absl::Cord(payload.SerializeAsString()));
+  return status;
+}
+
+}  // namespace internal
 }  // namespace annals

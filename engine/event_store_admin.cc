@@ -1,15 +1,19 @@
 // EventStoreImpl's administrative calls, for tools: Import (restoring an
-// export), the schema registry, and the logical backup of a read-only store.
+// export), the schema registry (with its compatibility check against stored
+// events, schema_compat.h), and the logical backup of a read-only store.
 #include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "event_codec.h"
 #include "event_store_impl.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
 #include "key_codec.h"
+#include "nlohmann/json.hpp"
 #include "rocksdb/utilities/checkpoint.h"
+#include "schema_compat.h"
 #include "status_util.h"
 #include "validation.h"
 
@@ -88,6 +92,120 @@ class CollectErrors : public google::protobuf::DescriptorPool::ErrorCollector {
   std::string errors;
 };
 
+// A DescriptorPool over the registry's files (name -> FileDescriptorProto
+// bytes), every file built.
+struct SchemaPool {
+  google::protobuf::SimpleDescriptorDatabase database;
+  CollectErrors errors;
+  std::unique_ptr<google::protobuf::DescriptorPool> pool;
+
+  // InvalidArgument naming the first file that is malformed or does not
+  // build with the others.
+  static absl::StatusOr<std::unique_ptr<SchemaPool>> Build(const std::map<std::string, std::string>& files) {
+    auto built = std::make_unique<SchemaPool>();
+    for (const auto& [name, bytes] : files) {
+      google::protobuf::FileDescriptorProto proto;
+      if (!proto.ParseFromString(bytes) || !built->database.Add(proto)) {
+        return absl::InvalidArgumentError(absl::StrCat("schema file '", name, "' is malformed or duplicated"));
+      }
+    }
+    built->pool = std::make_unique<google::protobuf::DescriptorPool>(&built->database, &built->errors);
+    // Every file, stored ones too: a replaced file may break one importing it.
+    for (const auto& [name, bytes] : files) {
+      if (built->pool->FindFileByName(name) == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat("schema file '", name, "' does not build (",
+                                                       built->errors.errors,
+                                                       "); make the set with protoc --include_imports"));
+      }
+    }
+    return built;
+  }
+};
+
+// `...; messageType=pkg.Name` (as ProtoEventCodec writes) -> "pkg.Name".
+std::string MessageTypeOf(std::string_view content_type) {
+  constexpr std::string_view kKey = "messageType=";
+  const size_t at = content_type.find(kKey);
+  if (at == std::string_view::npos) return "";
+  std::string_view name = content_type.substr(at + kKey.size());
+  name = name.substr(0, name.find(';'));
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  return std::string(name);
+}
+
+// The content type of the event at `position`.
+absl::StatusOr<std::string> ContentTypeAt(Storage& storage, Position position) {
+  std::string value;
+  const rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kLog), LogKey(position), &value);
+  if (s.IsNotFound()) return std::string();  // removed by Scavenge since the index was read
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, "read event"));
+  EventRecord record;
+  ANNALS_RETURN_IF_ERROR(DecodeStoredEvent(value, &record));
+  return std::move(record.content_type);
+}
+
+// The messages stored events were written with, and what they will be
+// decoded as after registering `bindings`: for each event type that has
+// events, its binding, and the messages the content types of its first and
+// last event name. One walk of `by_type` that seeks from one type to the
+// next: O(types), not O(events).
+absl::StatusOr<std::vector<MessageInUse>> MessagesInUse(Storage& storage,
+                                                        const std::map<std::string, std::string>& stored_bindings,
+                                                        const std::map<std::string, std::string>& bindings) {
+  std::vector<MessageInUse> in_use;
+  std::unique_ptr<rocksdb::Iterator> it(storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(Cf::kByType)));
+  it->SeekToFirst();
+  while (it->Valid()) {
+    const std::optional<std::string_view> name = ParseIndexKeyName(it->key().ToStringView());
+    const std::optional<Position> first = ParseIndexKeyPosition(it->key().ToStringView());
+    if (!name || !first) return absl::DataLossError("malformed by_type index key");
+    const std::string type(*name);
+    it->SeekForPrev(IndexKey(type, Position(UINT64_MAX)));
+    const std::optional<Position> last = it->Valid() ? ParseIndexKeyPosition(it->key().ToStringView()) : std::nullopt;
+    if (!last) return absl::DataLossError("malformed by_type index key");
+    for (Position position : {*first, *last}) {
+      std::string content_type;
+      ANNALS_ASSIGN_OR_RETURN(content_type, ContentTypeAt(storage, position));
+      if (std::string message = MessageTypeOf(content_type); !message.empty()) in_use.push_back({message, message});
+    }
+    if (auto bound = stored_bindings.find(type); bound != stored_bindings.end()) {
+      auto rebound = bindings.find(type);
+      in_use.push_back({bound->second, rebound == bindings.end() ? bound->second : rebound->second});
+    }
+    it->Seek(IndexKeyAfterName(type));
+  }
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "read the type index"));
+  return in_use;
+}
+
+// What registering `bindings` and the files of `after` breaks for the
+// events stored now (one appended while this runs is not checked: appends do
+// not wait for registrations).
+absl::StatusOr<std::vector<std::string>> BreakingChanges(Storage& storage, const StoredSchemas& stored,
+                                                         const google::protobuf::DescriptorPool& after,
+                                                         const std::map<std::string, std::string>& bindings) {
+  absl::StatusOr<std::unique_ptr<SchemaPool>> before = SchemaPool::Build(stored.files);
+  if (!before.ok()) {
+    return absl::DataLossError(absl::StrCat("the stored schema registry: ", before.status().message()));
+  }
+  std::vector<MessageInUse> in_use;
+  ANNALS_ASSIGN_OR_RETURN(in_use, MessagesInUse(storage, stored.bindings, bindings));
+  return FindBreakingChanges(*(*before)->pool, after, in_use);
+}
+
+// The data of a `$schemasChanged` event.
+std::string SchemaAuditData(const google::protobuf::FileDescriptorSet& set,
+                            const std::map<std::string, std::string>& bindings,
+                            const std::vector<std::string>& breaking) {
+  nlohmann::ordered_json data = nlohmann::ordered_json::object();
+  data["files"] = nlohmann::ordered_json::array();
+  for (const auto& file : set.file()) data["files"].push_back(file.name());
+  data["bindings"] = nlohmann::ordered_json::object();
+  for (const auto& [type, message] : bindings) data["bindings"][type] = message;
+  data["breakingChanges"] = breaking;
+  return data.dump();
+}
+
 }  // namespace
 
 absl::Status EventStoreImpl::Backup(std::string_view directory) {
@@ -137,8 +255,12 @@ absl::Status EventStoreImpl::Import(std::vector<EventRecord> events) {
 }
 
 absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_set,
-                                             const std::map<std::string, std::string>& bindings) {
+                                             const std::map<std::string, std::string>& bindings,
+                                             const SchemaRegistration& options) {
   ANNALS_RETURN_IF_ERROR(CheckWritable());
+  if (!IsValidUtf8(options.actor) || !IsValidUtf8(options.reason)) {
+    return absl::InvalidArgumentError("SchemaRegistration: actor and reason must be valid UTF-8");
+  }
   google::protobuf::FileDescriptorSet set;
   if (!set.ParseFromArray(file_descriptor_set.data(), static_cast<int>(file_descriptor_set.size())) ||
       set.file_size() == 0) {
@@ -155,40 +277,41 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
     if (file.name().empty()) return absl::InvalidArgumentError("a file of the set has no name");
     files[file.name()] = file.SerializeAsString();
   }
-  google::protobuf::SimpleDescriptorDatabase database;
-  for (const auto& [name, bytes] : files) {
-    google::protobuf::FileDescriptorProto proto;
-    if (!proto.ParseFromString(bytes) || !database.Add(proto)) {
-      return absl::InvalidArgumentError(absl::StrCat("schema file '", name, "' is malformed or duplicated"));
-    }
-  }
-  CollectErrors errors;
-  google::protobuf::DescriptorPool pool(&database, &errors);
-  // Every file, stored ones too: a replaced file may break one importing it.
-  for (const auto& [name, bytes] : files) {
-    if (pool.FindFileByName(name) == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "schema file '", name, "' does not build (", errors.errors,
-          "); make the set with protoc --include_imports"));
-    }
-  }
+  std::unique_ptr<SchemaPool> after;
+  ANNALS_ASSIGN_OR_RETURN(after, SchemaPool::Build(files));
   for (const auto& [type, message] : bindings) {
     if (type.empty()) return absl::InvalidArgumentError("a binding has an empty event type");
-    if (pool.FindMessageTypeByName(message) == nullptr) {
+    if (after->pool->FindMessageTypeByName(message) == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("binding ", type, " -> ", message, ": no such message in the schemas"));
     }
   }
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  rocksdb::WriteBatch batch;
-  rocksdb::ColumnFamilyHandle* meta = handles.storage->cf(Cf::kMeta);
+  std::vector<std::string> breaking;
+  ANNALS_ASSIGN_OR_RETURN(breaking, BreakingChanges(*handles.storage, stored, *after->pool, bindings));
+  if (!breaking.empty() && !options.allow_breaking) return BreakingSchemaChangesError(breaking);
+
+  std::vector<std::pair<std::string, std::string>> puts;
   for (const auto& file : set.file()) {
-    batch.Put(meta, absl::StrCat(std::string(kSchemaFilePrefix), file.name()), files[file.name()]);
+    puts.emplace_back(absl::StrCat(std::string(kSchemaFilePrefix), file.name()), files[file.name()]);
   }
   for (const auto& [type, message] : bindings) {
-    batch.Put(meta, absl::StrCat(std::string(kSchemaTypePrefix), type), message);
+    puts.emplace_back(absl::StrCat(std::string(kSchemaTypePrefix), type), message);
   }
+  if (!breaking.empty()) {
+    // Allowed: written with its audit event, through the writer so the
+    // event is ordered and chained like any other.
+    LifecycleChange change{.kind = LifecycleChange::Kind::kSchemas,
+                           .stream = std::string(kSchemasStream),
+                           .options = {.actor = options.actor, .reason = options.reason},
+                           .meta_puts = std::move(puts),
+                           .audit_data = SchemaAuditData(set, bindings, breaking)};
+    return handles.writer->SubmitLifecycle(std::move(change)).status();
+  }
+  rocksdb::WriteBatch batch;
+  rocksdb::ColumnFamilyHandle* meta = handles.storage->cf(Cf::kMeta);
+  for (const auto& [key, value] : puts) batch.Put(meta, key, value);
   return handles.writer->WriteExclusive(batch, /*sync=*/true);
 }
 

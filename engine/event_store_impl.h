@@ -60,7 +60,8 @@ class EventStoreImpl final : public EventStore {
   absl::Status Backup(std::string_view directory) override;
   absl::Status Import(std::vector<EventRecord> events) override;
   absl::Status RegisterSchemas(std::string_view file_descriptor_set,
-                               const std::map<std::string, std::string>& bindings) override;
+                               const std::map<std::string, std::string>& bindings,
+                               const SchemaRegistration& options) override;
   absl::StatusOr<StoredSchemas> ReadSchemas() override;
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options) override;
   absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() override;

@@ -86,6 +86,17 @@ std::optional<Position> ParseIndexKeyPosition(std::string_view key) {
   return Position(ReadBigEndian64(key.substr(key.size() - 8)));
 }
 
+std::optional<std::string_view> ParseIndexKeyName(std::string_view key) {
+  if (!ParseIndexKeyPosition(key)) return std::nullopt;
+  return key.substr(0, key.size() - 9);
+}
+
+std::string IndexKeyAfterName(std::string_view name) {
+  std::string key(name);
+  key.push_back('\x01');
+  return key;
+}
+
 std::string TimeKey(int64_t recorded_at_us) {
   std::string key;
   AppendBigEndian64(&key, static_cast<uint64_t>(recorded_at_us) ^ (uint64_t{1} << 63));

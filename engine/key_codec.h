@@ -50,6 +50,11 @@ std::optional<EventIdValue> DecodeEventIdValue(std::string_view value);
 std::string IndexKey(std::string_view name, Position position);
 // Parses the position from an index key; nullopt if malformed.
 std::optional<Position> ParseIndexKeyPosition(std::string_view key);
+// The name of an index key (the bytes before its 0x00); nullopt if malformed.
+std::optional<std::string_view> ParseIndexKeyName(std::string_view key);
+// Sorts after every key of `name` and before the next name's (name 0x01):
+// seeking it skips to the next name, one seek per name.
+std::string IndexKeyAfterName(std::string_view name);
 
 // `by_time`: recorded_at in µs since the epoch (sign bit flipped, so that
 // byte order is numeric order). Value: the position (8 bytes BE). One entry

@@ -44,7 +44,8 @@ std::string ContentType(bool json, const google::protobuf::Message& message) {
 bool IsJson(std::string_view content_type) { return content_type.starts_with("application/json"); }
 
 absl::Status RegisterSchemas(EventStore& store,
-                             std::initializer_list<const google::protobuf::Descriptor*> messages) {
+                             std::initializer_list<const google::protobuf::Descriptor*> messages,
+                             const SchemaRegistration& options) {
   google::protobuf::FileDescriptorSet set;
   std::set<std::string> added;
   // Dependencies first, each file once.
@@ -59,7 +60,7 @@ absl::Status RegisterSchemas(EventStore& store,
     add(message->file());
     bindings[std::string(message->name())] = std::string(message->full_name());
   }
-  return store.RegisterSchemas(set.SerializeAsString(), bindings);
+  return store.RegisterSchemas(set.SerializeAsString(), bindings, options);
 }
 
 }  // namespace proto_codec_internal

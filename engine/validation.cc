@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "status_util.h"
+#include "annals/schemas.h"
 
 namespace annals::internal {
 
@@ -66,6 +67,7 @@ absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& opt
 }
 
 absl::Status ValidateReadableStreamName(std::string_view stream, const StoreOptions& options) {
+  if (stream == kSchemasStream) return absl::OkStatus();
   if (stream.starts_with("$$") && stream.size() > 2) {
     return ValidateStreamName(stream.substr(2), options);
   }

@@ -18,8 +18,9 @@ bool IsValidUtf8(std::string_view text);
 // most options.max_stream_name_bytes, valid UTF-8, no NUL, no leading '$'.
 absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& options);
 
-// As ValidateStreamName, but also accepts `$$<stream>`, the audit stream of
-// a stream's lifecycle operations (readable, never appended to by users).
+// As ValidateStreamName, but also accepts the system streams (readable,
+// never appended to by users): `$$<stream>`, the audit stream of a stream's
+// lifecycle operations, and `$schemas` (annals/schemas.h).
 absl::Status ValidateReadableStreamName(std::string_view stream, const StoreOptions& options);
 
 // InvalidArgument if an index read's key (category, type, correlation or

@@ -4,6 +4,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "annals/schemas.h"
 #include "annals/storage/v1/meta.pb.h"
 #include "annals/storage/v1/stored_event.pb.h"
 #include "annals/storage/v1/stream_info.pb.h"
@@ -525,6 +526,7 @@ absl::StatusOr<AppendResult> Writer::StageEvents(const std::string& stream, Stre
 absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const LifecycleChange& change,
                                                                  GroupState& group) {
   using Kind = LifecycleChange::Kind;
+  if (change.kind == Kind::kSchemas) return StageSchemaChange(change, group);
   ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(change.stream, group));
   if (head.record.tombstoned) return TombstonedError(change.stream);
   if (!Satisfies(change.options.expected, head)) {
@@ -573,6 +575,8 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
       audit.type = "$streamTombstoned";
       record.tombstoned = true;
       break;
+    case Kind::kSchemas:
+      return absl::InternalError("schema changes are staged by StageSchemaChange");
   }
   json += "}";
   if (head.exists) {
@@ -600,6 +604,25 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
   events.push_back(std::move(audit));
   ANNALS_ASSIGN_OR_RETURN(AppendResult result,
                           StageEvents(audit_stream, audit_head, events, false, group));
+  return std::vector<AppendResult>{result};
+}
+
+absl::StatusOr<std::vector<AppendResult>> Writer::StageSchemaChange(const LifecycleChange& change,
+                                                                    GroupState& group) {
+  // The registry's keys and the event recording them, in one batch: a
+  // breaking registration is written if and only if it is recorded.
+  for (const auto& [key, value] : change.meta_puts) group.batch.Put(storage_->cf(Cf::kMeta), key, value);
+  EventData audit;
+  audit.type = std::string(kSchemasChangedType);
+  audit.data = change.audit_data;
+  audit.content_type = "application/json";
+  if (!change.options.actor.empty()) audit.metadata["actor"] = change.options.actor;
+  if (!change.options.reason.empty()) audit.metadata["reason"] = change.options.reason;
+  audit.event_id = EventId::Generate();
+  ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(change.stream, group));
+  std::vector<EventData> events;
+  events.push_back(std::move(audit));
+  ANNALS_ASSIGN_OR_RETURN(AppendResult result, StageEvents(change.stream, head, events, false, group));
   return std::vector<AppendResult>{result};
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -56,13 +57,18 @@ struct StreamHead {
 };
 
 // A lifecycle operation (annals/streams.h), committed through the writer so
-// that it is ordered with appends and recorded in `$$<stream>`.
+// that it is ordered with appends and recorded in `$$<stream>`. kSchemas is
+// a schema registration that breaks stored events (EventStoreImpl::
+// RegisterSchemas): its registry keys and its audit event in `stream`
+// (`$schemas` itself, not `$$$schemas`) commit together.
 struct LifecycleChange {
-  enum class Kind { kSetMetadata, kDelete, kTombstone };
+  enum class Kind { kSetMetadata, kDelete, kTombstone, kSchemas };
   Kind kind = Kind::kSetMetadata;
   std::string stream;
   StreamMetadata metadata;  // kSetMetadata
   LifecycleOptions options;
+  std::vector<std::pair<std::string, std::string>> meta_puts;  // kSchemas: `meta` key, value
+  std::string audit_data;                                      // kSchemas: the event's JSON
 };
 
 // The audit stream of `stream`'s lifecycle operations.
@@ -187,6 +193,9 @@ class Writer {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<std::vector<AppendResult>> StageLifecycle(const LifecycleChange& change,
                                                            GroupState& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::StatusOr<std::vector<AppendResult>> StageSchemaChange(const LifecycleChange& change,
+                                                              GroupState& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Stages `events` at the end of `stream` (head as loaded) with their index
   // entries; creates the stream's record if it has none.

@@ -152,12 +152,19 @@ int main(int argc, char** argv) {
 
   auto* schema = app.add_subcommand("schema", "The store's protobuf schema registry");
   schema->require_subcommand(1);
-  std::string schema_file;
-  std::vector<std::string> bindings;
+  annals::tool::SchemaAddArgs schema_args;
   auto* schema_add = schema->add_subcommand("add", "Register a FileDescriptorSet (protoc --include_imports -o FILE)");
-  schema_add->add_option("file", schema_file, "The descriptor set")->required();
-  schema_add->add_option("--bind", bindings, "EVENT_TYPE=full.message.Name (repeatable; default: message names)");
-  schema_add->callback([&] { action = [&](Context& ctx) { return annals::tool::RunSchemaAdd(ctx, schema_file, bindings); }; });
+  schema_add->add_option("file", schema_args.file, "The descriptor set")->required();
+  schema_add->add_option("--bind", schema_args.bindings,
+                         "EVENT_TYPE=full.message.Name (repeatable; default: message names)");
+  auto* allow_breaking = schema_add->add_flag(
+      "--allow-breaking", schema_args.allow_breaking,
+      "Register even if it changes a message of stored events incompatibly; recorded in $schemas");
+  auto* reason = schema_add->add_option("--reason", schema_args.reason, "Why (required with --allow-breaking)");
+  allow_breaking->needs(reason);
+  reason->needs(allow_breaking);
+  schema_add->add_option("--actor", schema_args.actor, "Who registers (default: $USER)")->envname("USER");
+  schema_add->callback([&] { action = [&](Context& ctx) { return annals::tool::RunSchemaAdd(ctx, schema_args); }; });
   auto* schema_list = schema->add_subcommand("list", "Registered messages and type bindings");
   schema_list->callback([&] { action = [](Context& ctx) { return annals::tool::RunSchemaList(ctx); }; });
 

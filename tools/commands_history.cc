@@ -121,13 +121,17 @@ int RunReplay(Context& ctx, const HistoryArgs& args, const std::string& from, co
                             const std::vector<Change> changes = Diff(before, after);
                             progress.Tick(++steps);
                             if (table) {
-                              std::cout << Headline(e) << "  " << Dump((*decoder)->Display(e)) << "\n"
+                              absl::StatusOr<Json> data = (*decoder)->Display(e);
+                              if (!data.ok()) return data.status();
+                              std::cout << Headline(e) << "  " << Dump(*data) << "\n"
                                         << FormatChanges(changes, ctx.color());
                               if (full) std::cout << "  state: " << Dump(after) << "\n";
                               return true;
                             }
+                            absl::StatusOr<Json> event = EventToJson(e, **decoder);
+                            if (!event.ok()) return event.status();
                             Json row = Json::object();
-                            row["event"] = EventToJson(e, **decoder);
+                            row["event"] = *std::move(event);
                             row["changes"] = ChangesToJson(changes);
                             row["state"] = after;
                             rows.Add(std::move(row));
@@ -235,16 +239,18 @@ int RunBisect(Context& ctx, const HistoryArgs& args, const std::string& predicat
                           [&](const EventRecord& e, const Json& before, const Json& after) -> absl::StatusOr<bool> {
                             progress.Tick(++steps);
                             if (!predicate->Holds(after)) return true;
+                            absl::StatusOr<Json> event = EventToJson(e, **decoder);
+                            if (!event.ok()) return event.status();
                             found = true;
                             result["found"] = true;
-                            result["event"] = EventToJson(e, **decoder);
+                            result["event"] = *event;
                             result["changes"] = ChangesToJson(Diff(before, after));
                             result["before"] = before;
                             result["after"] = after;
                             if (ctx.format() == Format::kTable) {
                               std::cout << "first event after which " << predicate->text() << " holds ("
                                         << steps << " events folded):\n  " << Headline(e) << "  "
-                                        << Dump((*decoder)->Display(e)) << "\n"
+                                        << Dump((*event)["data"]) << "\n"
                                         << "changes:\n"
                                         << FormatChanges(Diff(before, after), ctx.color())
                                         << "state before: " << Dump(before) << "\n"

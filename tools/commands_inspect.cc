@@ -61,7 +61,14 @@ int PrintEvents(Context& ctx, EventIterator& it, uint64_t limit = UINT64_MAX) {
   absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
   if (!decoder.ok()) return ctx.Fail(decoder.status());
   RowWriter rows(std::cout, ctx.format(), kEventColumns);
-  for (uint64_t n = 0; n < limit && it.Valid(); it.Next(), ++n) rows.Add(EventToJson(it.record(), **decoder));
+  for (uint64_t n = 0; n < limit && it.Valid(); it.Next(), ++n) {
+    absl::StatusOr<Json> row = EventToJson(it.record(), **decoder);
+    if (!row.ok()) {
+      rows.Finish();
+      return ctx.Fail(row.status());
+    }
+    rows.Add(*std::move(row));
+  }
   rows.Finish();
   if (!it.status().ok()) return ctx.Fail(it.status());
   return kExitOk;
@@ -92,7 +99,7 @@ int RunInfo(Context& ctx) {
   info["chain_head"] = chain->ToString();
   uint64_t user_streams = 0, deleted = 0;
   absl::Status counted = ForEachStream(s, "", UINT64_MAX, [&](const StreamInfo& stream) {
-    if (stream.stream.starts_with("$$")) return;
+    if (stream.stream.starts_with("$")) return;  // `$$` audit streams, `$schemas`
     ++user_streams;
     if (stream.state != StreamState::kActive) ++deleted;
   });
@@ -188,15 +195,25 @@ int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow
   // per event for --json too (a stream has no end to close an array with).
   const Format format = follow && ctx.format() == Format::kJson ? Format::kJsonl : ctx.format();
   RowWriter rows(std::cout, follow && format == Format::kTable ? Format::kJsonl : format, kEventColumns);
-  auto print = [&](const EventRecord& e) {
+  auto print = [&](const EventRecord& e) -> absl::Status {
     if (follow && format == Format::kTable) {
+      absl::StatusOr<Json> data = (*decoder)->Display(e);
+      if (!data.ok()) return data.status();
       std::cout << e.position.value() << "  " << e.stream << "@" << e.revision.value() << "  "
-                << Rfc3339(e.recorded_at) << "  " << e.type << "  " << Cell((*decoder)->Display(e)) << std::endl;
+                << Rfc3339(e.recorded_at) << "  " << e.type << "  " << Cell(*data) << std::endl;
     } else {
-      rows.Add(EventToJson(e, **decoder));
+      absl::StatusOr<Json> row = EventToJson(e, **decoder);
+      if (!row.ok()) return row.status();
+      rows.Add(*std::move(row));
     }
+    return absl::OkStatus();
   };
-  for (auto r = last.rbegin(); r != last.rend(); ++r) print(*r);
+  for (auto r = last.rbegin(); r != last.rend(); ++r) {
+    if (absl::Status s = print(*r); !s.ok()) {
+      rows.Finish();
+      return ctx.Fail(s);
+    }
+  }
   if (!follow) return kExitOk;
   std::cout.flush();
   // Live: a subscription on the read-only store, refreshed from the
@@ -216,7 +233,7 @@ int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow
   while (absl::Now() < deadline && !interrupted) {
     absl::StatusOr<EventRecord> event = (*subscription)->Next(absl::Milliseconds(100));
     if (event.ok()) {
-      print(*event);
+      if (absl::Status s = print(*event); !s.ok()) return ctx.Fail(s);
       continue;
     }
     if (event.status().code() != absl::StatusCode::kDeadlineExceeded) return ctx.Fail(event.status());
@@ -297,10 +314,14 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
       match &= m != r.metadata.end() && m->second == value;
     }
     if (!match) continue;
-    Json row = EventToJson(r, **decoder);
+    absl::StatusOr<Json> row = EventToJson(r, **decoder);
+    if (!row.ok()) {
+      rows.Finish();
+      return ctx.Fail(row.status());
+    }
     auto user = r.metadata.find("user");
-    row["user"] = user == r.metadata.end() ? "" : user->second;
-    rows.Add(std::move(row));
+    (*row)["user"] = user == r.metadata.end() ? "" : user->second;
+    rows.Add(*std::move(row));
   }
   rows.Finish();
   if (!(*it)->status().ok()) return ctx.Fail((*it)->status());

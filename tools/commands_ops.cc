@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "annals/errors.h"
 #include "annals/maintenance.h"
 #include "annals/projection.h"
 #include "context.h"
@@ -287,13 +288,13 @@ int RunRepair(Context& ctx, const std::string& backup_directory) {
   return report->verify.ok() ? kExitOk : kExitFailed;
 }
 
-int RunSchemaAdd(Context& ctx, const std::string& path, const std::vector<std::string>& bind) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", path, "'")));
+int RunSchemaAdd(Context& ctx, const SchemaAddArgs& args) {
+  std::ifstream file(args.file, std::ios::binary);
+  if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", args.file, "'")));
   std::stringstream bytes;
   bytes << file.rdbuf();
   std::map<std::string, std::string> bindings;
-  for (const std::string& kv : bind) {
+  for (const std::string& kv : args.bindings) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size()) {
       return ctx.Usage("--bind needs EVENT_TYPE=full.message.Name, got '" + kv + "'");
@@ -319,12 +320,31 @@ int RunSchemaAdd(Context& ctx, const std::string& path, const std::vector<std::s
   }
   absl::StatusOr<EventStore*> store = ctx.OpenForWriting();
   if (!store.ok()) return ctx.Fail(store.status());
-  if (absl::Status s = (*store)->RegisterSchemas(bytes.str(), bindings); !s.ok()) return ctx.Fail(s);
+  // Checked first without permission, so that the breaking changes are
+  // known (and printed) either way; the tool has the store to itself.
+  std::vector<std::string> breaking;
+  absl::Status registered = (*store)->RegisterSchemas(bytes.str(), bindings);
+  if (IsBreakingSchemaChange(registered)) {
+    breaking = GetBreakingSchemaChanges(registered);
+    if (!args.allow_breaking) {
+      for (const std::string& change : breaking) std::cerr << "annals: " << change << "\n";
+      return ctx.Fail(absl::FailedPreconditionError(absl::StrCat(
+          breaking.size(), breaking.size() == 1 ? " breaking change" : " breaking changes",
+          " to messages of stored events; nothing registered (--allow-breaking --reason TEXT registers anyway)")));
+    }
+    registered = (*store)->RegisterSchemas(
+        bytes.str(), bindings, {.allow_breaking = true, .actor = args.actor, .reason = args.reason});
+  }
+  if (!registered.ok()) return ctx.Fail(registered);
   Json out = Json::object();
   Json files = Json::array();
   for (const auto& f : set.file()) files.push_back(f.name());
   out["files"] = files;
   out["bindings"] = bindings;
+  if (!breaking.empty()) {
+    out["breaking_changes"] = breaking;
+    out["recorded_in"] = std::string(kSchemasStream);
+  }
   PrintObject(std::cout, ctx.format(), out);
   return kExitOk;
 }

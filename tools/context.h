@@ -125,7 +125,14 @@ int RunBackup(Context& ctx, const std::string& directory);
 int RunRestore(Context& ctx, const std::string& backup);
 int RunCompact(Context& ctx);
 int RunRepair(Context& ctx, const std::string& backup_directory);
-int RunSchemaAdd(Context& ctx, const std::string& file, const std::vector<std::string>& bindings);
+struct SchemaAddArgs {
+  std::string file;
+  std::vector<std::string> bindings;  // TYPE=MESSAGE
+  bool allow_breaking = false;
+  std::string reason;
+  std::string actor;
+};
+int RunSchemaAdd(Context& ctx, const SchemaAddArgs& args);
 int RunSchemaList(Context& ctx);
 
 struct ProjectionArgs {

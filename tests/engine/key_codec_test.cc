@@ -40,5 +40,16 @@ TEST(KeyCodecTest, EventIdEntriesRoundTrip) {
   EXPECT_FALSE(DecodeEventIdValue("bad").has_value());
 }
 
+TEST(KeyCodecTest, IndexKeyAfterNameSkipsToTheNextName) {
+  // "A" < "A\x01x" < "AB": seeking past "A" lands on the next name, even one
+  // that starts with it.
+  EXPECT_LT(IndexKey("A", Position(~0ull)), IndexKeyAfterName("A"));
+  EXPECT_LT(IndexKeyAfterName("A"), IndexKey("A\x01x", Position(1)));
+  EXPECT_LT(IndexKeyAfterName("A"), IndexKey("AB", Position(1)));
+  EXPECT_EQ(ParseIndexKeyName(IndexKey("OrderPlaced", Position(7))), "OrderPlaced");
+  EXPECT_EQ(ParseIndexKeyPosition(IndexKey("OrderPlaced", Position(7))), Position(7));
+  EXPECT_FALSE(ParseIndexKeyName("short").has_value());
+}
+
 }  // namespace
 }  // namespace annals::internal

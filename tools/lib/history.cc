@@ -21,8 +21,9 @@ class JsonMergeFold final : public plugin::Fold {
   explicit JsonMergeFold(const PayloadDecoder& decoder) : decoder_(decoder) {}
   std::unique_ptr<plugin::FoldState> Initial() const override { return std::make_unique<JsonState>(); }
   absl::Status Apply(plugin::FoldState& state, const EventRecord& event) const override {
-    std::optional<Json> payload = decoder_.Decode(event);
-    if (payload && payload->is_object()) static_cast<JsonState&>(state).value.merge_patch(*payload);
+    absl::StatusOr<std::optional<Json>> payload = decoder_.Decode(event);
+    if (!payload.ok()) return payload.status();
+    if (*payload && (*payload)->is_object()) static_cast<JsonState&>(state).value.merge_patch(**payload);
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> ToJson(const plugin::FoldState& state) const override {

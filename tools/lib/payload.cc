@@ -1,6 +1,7 @@
 #include "payload.h"
 
 #include <cstdio>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -8,6 +9,7 @@
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
 #include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace annals::tool {
@@ -131,7 +133,87 @@ absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::Load(EventStore&
   return decoder;
 }
 
-std::optional<Json> PayloadDecoder::Decode(const EventRecord& event) const {
+namespace {
+
+const char* WireTypeName(google::protobuf::UnknownField::Type type) {
+  switch (type) {
+    case google::protobuf::UnknownField::TYPE_VARINT:
+      return "varint";
+    case google::protobuf::UnknownField::TYPE_FIXED32:
+      return "fixed32";
+    case google::protobuf::UnknownField::TYPE_FIXED64:
+      return "fixed64";
+    case google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED:
+      return "length-delimited";
+    case google::protobuf::UnknownField::TYPE_GROUP:
+      return "group";
+  }
+  return "unknown";
+}
+
+// The wire type a field of `field`'s type is written with (repeated
+// scalars may also come packed, length-delimited).
+google::protobuf::UnknownField::Type WireTypeOf(const google::protobuf::FieldDescriptor* field) {
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::UnknownField;
+  switch (field->type()) {
+    case FieldDescriptor::TYPE_FIXED64:
+    case FieldDescriptor::TYPE_SFIXED64:
+    case FieldDescriptor::TYPE_DOUBLE:
+      return UnknownField::TYPE_FIXED64;
+    case FieldDescriptor::TYPE_FIXED32:
+    case FieldDescriptor::TYPE_SFIXED32:
+    case FieldDescriptor::TYPE_FLOAT:
+      return UnknownField::TYPE_FIXED32;
+    case FieldDescriptor::TYPE_STRING:
+    case FieldDescriptor::TYPE_BYTES:
+    case FieldDescriptor::TYPE_MESSAGE:
+      return UnknownField::TYPE_LENGTH_DELIMITED;
+    case FieldDescriptor::TYPE_GROUP:
+      return UnknownField::TYPE_GROUP;
+    default:
+      return UnknownField::TYPE_VARINT;
+  }
+}
+
+// What in `message` the schema does not describe ("" if nothing): its first
+// unknown field, looked for in nested messages too. `path` leads to it.
+std::string UnknownFieldProblem(const google::protobuf::Message& message, const std::string& path) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
+  if (!unknown.empty()) {
+    const google::protobuf::UnknownField& field = unknown.field(0);
+    const std::string where = absl::StrCat(path, "field ", field.number());
+    const google::protobuf::FieldDescriptor* known = message.GetDescriptor()->FindFieldByNumber(field.number());
+    if (known == nullptr) {
+      return absl::StrCat(where, " (", WireTypeName(field.type()),
+                          ") is not in the schema; register the schema the event was written with");
+    }
+    if (known->type() == google::protobuf::FieldDescriptor::TYPE_ENUM && WireTypeOf(known) == field.type()) {
+      return absl::StrCat(where, " '", known->name(), "' holds a value the enum ",
+                          std::string(known->enum_type()->full_name()), " does not define");
+    }
+    return absl::StrCat(where, " has another wire type than the schema says (", WireTypeName(field.type()),
+                        "; the schema has '", known->name(), "' ", known->type_name(), ")");
+  }
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string inner = absl::StrCat(path, "field ", field->number(), " '", field->name(), "' > ");
+    const int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < count; ++i) {
+      const google::protobuf::Message& nested = field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
+                                                                     : reflection->GetMessage(message, field);
+      if (std::string problem = UnknownFieldProblem(nested, inner); !problem.empty()) return problem;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Json>> PayloadDecoder::Decode(const EventRecord& event) const {
   if (pool_ != nullptr) {
     std::string message_name = MessageTypeOf(event.content_type);
     if (message_name.empty()) {
@@ -140,16 +222,25 @@ std::optional<Json> PayloadDecoder::Decode(const EventRecord& event) const {
     const google::protobuf::Descriptor* descriptor =
         message_name.empty() ? nullptr : pool_->FindMessageTypeByName(message_name);
     if (descriptor != nullptr && !event.content_type.starts_with("application/json")) {
+      auto fail = [&](const std::string& why) {
+        return absl::DataLossError(absl::StrCat("event at position ", event.position.value(), " (", event.type,
+                                                ") does not decode as ", message_name, ": ", why));
+      };
       std::unique_ptr<google::protobuf::Message> message(factory_->GetPrototype(descriptor)->New());
+      if (!message->ParsePartialFromString(event.data)) return fail("the bytes are not this protobuf message");
+      if (!message->IsInitialized()) {
+        return fail(absl::StrCat("required fields missing: ", message->InitializationErrorString()));
+      }
+      if (std::string problem = UnknownFieldProblem(*message, ""); !problem.empty()) return fail(problem);
       std::string json;
       google::protobuf::util::JsonPrintOptions options;
       options.preserve_proto_field_names = true;
-      if (message->ParseFromString(event.data) &&
-          google::protobuf::util::MessageToJsonString(*message, &json, options).ok()) {
-        Json parsed = Json::parse(json, nullptr, false);
-        if (!parsed.is_discarded()) return parsed;
+      if (auto printed = google::protobuf::util::MessageToJsonString(*message, &json, options); !printed.ok()) {
+        return fail(std::string(printed.message()));
       }
-      return std::nullopt;
+      Json parsed = Json::parse(json, nullptr, false);
+      if (parsed.is_discarded()) return fail("its JSON form does not parse");
+      return parsed;
     }
   }
   if (LooksLikeJson(event.content_type, event.data)) {
@@ -159,15 +250,19 @@ std::optional<Json> PayloadDecoder::Decode(const EventRecord& event) const {
   return std::nullopt;
 }
 
-Json PayloadDecoder::Display(const EventRecord& event) const {
-  if (std::optional<Json> json = Decode(event)) return *std::move(json);
+absl::StatusOr<Json> PayloadDecoder::Display(const EventRecord& event) const {
+  absl::StatusOr<std::optional<Json>> json = Decode(event);
+  if (!json.ok()) return json.status();
+  if (json->has_value()) return **std::move(json);
   Json unknown = Json::object();
   unknown["base64"] = absl::Base64Escape(event.data);
   unknown["content_type"] = event.content_type;
   return unknown;
 }
 
-Json EventToJson(const EventRecord& event, const PayloadDecoder& decoder) {
+absl::StatusOr<Json> EventToJson(const EventRecord& event, const PayloadDecoder& decoder) {
+  absl::StatusOr<Json> data = decoder.Display(event);
+  if (!data.ok()) return data.status();
   Json row = Json::object();
   row["position"] = event.position.value();
   row["stream"] = event.stream;
@@ -181,7 +276,7 @@ Json EventToJson(const EventRecord& event, const PayloadDecoder& decoder) {
   for (const auto& [key, value] : event.metadata) metadata[key] = value;
   row["metadata"] = std::move(metadata);
   row["content_type"] = event.content_type;
-  row["data"] = decoder.Display(event);
+  row["data"] = *std::move(data);
   return row;
 }
 

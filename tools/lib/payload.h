@@ -30,10 +30,17 @@ class PayloadDecoder {
   PayloadDecoder();
   ~PayloadDecoder();
 
-  // The payload as JSON, if it is JSON or a registered protobuf message.
-  std::optional<Json> Decode(const EventRecord& event) const;
-  // For display: Decode's answer, or {"base64": ..., "content_type": ...}.
-  Json Display(const EventRecord& event) const;
+  // The payload as JSON if it is JSON or a registered protobuf message;
+  // nullopt if it is neither. DataLoss, naming the event's position, type
+  // and message, if its message is registered (named by its content type's
+  // `messageType=` or bound to its type) but it does not decode as that
+  // message: malformed bytes, a missing required field, or a field (also in
+  // a nested message) the schema does not describe, which is what a field
+  // whose type changed on the same number looks like.
+  absl::StatusOr<std::optional<Json>> Decode(const EventRecord& event) const;
+  // For display: Decode's answer, or {"base64": ..., "content_type": ...}
+  // for a payload of no known form. DataLoss as Decode.
+  absl::StatusOr<Json> Display(const EventRecord& event) const;
 
  private:
   std::unique_ptr<google::protobuf::SimpleDescriptorDatabase> database_;
@@ -50,7 +57,8 @@ std::string Rfc3339(absl::Time time);
 std::optional<absl::Time> ParseRfc3339(std::string_view text);
 
 // The display form of an event: where, what, who, and the payload as JSON.
-Json EventToJson(const EventRecord& event, const PayloadDecoder& decoder);
+// DataLoss as PayloadDecoder::Decode.
+absl::StatusOr<Json> EventToJson(const EventRecord& event, const PayloadDecoder& decoder);
 
 // The exact form (docs/FORMAT.md, "Export lines"): every field, bytes that
 // are not UTF-8 in base64, so that EventFromExport(parse(line)) == event.

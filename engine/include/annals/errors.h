@@ -40,6 +40,16 @@ std::optional<WrongExpectedRevision> GetWrongExpectedRevision(const absl::Status
 // layers above it (e.g. a command handler) that report the same conflict.
 absl::Status WrongExpectedRevisionError(const WrongExpectedRevision& details);
 
+// True if `status` is a schema registration refused because the new schemas
+// change a message of stored events incompatibly (code FailedPrecondition,
+// with the typed payload). Nothing was written.
+bool IsBreakingSchemaChange(const absl::Status& status);
+
+// The breaking changes carried by `status`, one line each (e.g.
+// "shop.OrderPlaced field 1 'customer': type string -> int64"); empty unless
+// IsBreakingSchemaChange(status).
+std::vector<std::string> GetBreakingSchemaChanges(const absl::Status& status);
+
 // True for DataLoss: a checksum, hash-chain or decoding failure.
 bool IsCorruption(const absl::Status& status);
 

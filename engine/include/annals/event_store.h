@@ -70,7 +70,8 @@ class EventStore {
   // Returns an iterator (see EventIterator). NotFound if the stream has no
   // events or was soft-deleted; FailedPrecondition if tombstoned;
   // InvalidArgument for a bad name. `$$<stream>` names the stream's audit
-  // stream of lifecycle operations.
+  // stream of lifecycle operations, `$schemas` the record of breaking schema
+  // registrations (annals/schemas.h).
   virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadStream(
       std::string_view stream, const ReadStreamOptions& options = {}) = 0;
 
@@ -188,11 +189,16 @@ class EventStore {
   // file of `file_descriptor_set` (a serialized
   // google.protobuf.FileDescriptorSet) and the event type -> message
   // `bindings`. InvalidArgument, writing nothing, if the set does not parse,
-  // its files do not build together with those already stored, or a binding
-  // names a message they do not define. ReadSchemas returns the registry.
+  // its files do not build together with those already stored, a binding
+  // names a message they do not define, or actor/reason are not UTF-8.
+  // FailedPrecondition, writing nothing, if it changes a message of stored
+  // events incompatibly (one line per change; see IsBreakingSchemaChange)
+  // unless options.allow_breaking, which registers and appends the audit
+  // event to `$schemas`. ReadSchemas returns the registry.
   virtual absl::Status RegisterSchemas(
       std::string_view file_descriptor_set,
-      const std::map<std::string, std::string>& bindings = {}) = 0;
+      const std::map<std::string, std::string>& bindings = {},
+      const SchemaRegistration& options = {}) = 0;
   virtual absl::StatusOr<StoredSchemas> ReadSchemas() = 0;
 
   // Subscribes to a stream, $all or a filter (see annals/subscription.h).

@@ -36,7 +36,8 @@ absl::Status FromJson(std::string_view json, google::protobuf::Message* message)
 std::string ContentType(bool json, const google::protobuf::Message& message);
 bool IsJson(std::string_view content_type);
 absl::Status RegisterSchemas(EventStore& store,
-                             std::initializer_list<const google::protobuf::Descriptor*> messages);
+                             std::initializer_list<const google::protobuf::Descriptor*> messages,
+                             const SchemaRegistration& options);
 
 }  // namespace proto_codec_internal
 
@@ -105,9 +106,12 @@ class ProtoEventCodec {
 // import) in the store's schema registry (annals/schemas.h), binding each
 // message's name — the event type ProtoEventCodec writes — to it, so tools
 // such as `annals read` print these events as JSON. Idempotent.
+// FailedPrecondition, writing nothing, if the messages changed in a way that
+// breaks events already stored (see EventStore::RegisterSchemas), unless
+// options.allow_breaking.
 template <typename... Messages>
-absl::Status RegisterProtoSchemas(EventStore& store) {
-  return proto_codec_internal::RegisterSchemas(store, {Messages::descriptor()...});
+absl::Status RegisterProtoSchemas(EventStore& store, const SchemaRegistration& options = {}) {
+  return proto_codec_internal::RegisterSchemas(store, {Messages::descriptor()...}, options);
 }
 
 // Snapshots of a protobuf state message, tagged with `schema_version`.

@@ -3,12 +3,16 @@
 // holds, so tools (the `annals` command) can print protobuf payloads as
 // JSON without the application's binary. Register with
 // EventStore::RegisterSchemas, or RegisterProtoSchemas<...> in
-// annals/proto_codec.h. Read annals/event_store.h first.
+// annals/proto_codec.h. A registration that would change a message of
+// stored events incompatibly is refused unless SchemaRegistration says
+// otherwise, and then recorded in the `$schemas` stream. Read
+// annals/event_store.h first.
 #ifndef ANNALS_SCHEMAS_H_
 #define ANNALS_SCHEMAS_H_
 
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace annals {
 
@@ -23,6 +27,28 @@ struct StoredSchemas {
   // binding.
   std::map<std::string, std::string> bindings;
 };
+
+// How EventStore::RegisterSchemas treats a registration that breaks stored
+// events: one that changes, against protobuf's compatibility rules, a
+// message events in the store were written with (docs/ARCHITECTURE.md, "The
+// schema registry"). Plain value; thread-compatible.
+struct SchemaRegistration {
+  // Register even so, and record the registration (its files, bindings and
+  // breaking changes, with `actor` and `reason`) as a kSchemasChangedType
+  // event of kSchemasStream, in the same commit. Default: false (refuse).
+  bool allow_breaking = false;
+  // Who registers: the audit event's `actor` metadata (UTF-8). Default: "".
+  std::string actor;
+  // Why: the audit event's `reason` metadata (UTF-8). Default: "".
+  std::string reason;
+};
+
+// The stream of breaking schema registrations: readable with ReadStream,
+// never appended to by users.
+inline constexpr std::string_view kSchemasStream = "$schemas";
+// The type of its events. Data (JSON): {"files": [names], "bindings": {event
+// type: message}, "breakingChanges": [lines]}.
+inline constexpr std::string_view kSchemasChangedType = "$schemasChanged";
 
 }  // namespace annals
 
