@@ -6,11 +6,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "event_codec.h"
+#include "annals/maintenance.h"
 #include "event_store_impl.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
 #include "key_codec.h"
+#include "lifecycle_data.h"
 #include "nlohmann/json.hpp"
 #include "rocksdb/utilities/checkpoint.h"
 #include "schema_compat.h"
@@ -231,22 +233,8 @@ absl::Status EventStoreImpl::Backup(std::string_view directory) {
 absl::Status EventStoreImpl::Import(std::vector<EventRecord> events) {
   ANNALS_RETURN_IF_ERROR(CheckWritable());
   for (size_t i = 0; i < events.size(); ++i) {
-    const EventRecord& e = events[i];
-    // The checks of an append, on the stream the event belongs to (an audit
-    // event's own name, `$$...`, is no user stream).
-    AppendRequest check;
-    check.stream = e.stream.starts_with("$$") ? e.stream.substr(2) : e.stream;
-    check.events.push_back(EventData{e.type, e.data, e.content_type, e.metadata, e.event_id,
-                                     e.correlation_id, e.causation_id});
-    bool caller_ids = false;
-    if (absl::Status s = ValidateAppend(check, options_, &caller_ids); !s.ok()) {
+    if (absl::Status s = ValidateImportEvent(events[i], options_); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("imported event ", i, ": ", s.message()));
-    }
-    if (e.event_id.is_nil()) {
-      return absl::InvalidArgumentError(absl::StrCat("imported event ", i, " has no event id"));
-    }
-    if (e.position.value() == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("imported event ", i, " has position 0"));
     }
   }
   Handles handles;
@@ -334,3 +322,41 @@ absl::StatusOr<StoredSchemas> EventStoreImpl::ReadSchemas() {
 }
 
 }  // namespace annals::internal
+
+namespace annals {
+
+absl::Status ValidateImportEvent(const EventRecord& e, const StoreOptions& options) {
+  const bool audit = e.stream.starts_with("$$");
+  if (e.stream != kSchemasStream) {
+    // The rules of an append, on the stream the event belongs to (an audit
+    // event's own name, `$$...`, is no user stream).
+    AppendRequest check;
+    check.stream = audit ? e.stream.substr(2) : e.stream;
+    check.events.push_back(EventData{e.type, e.data, e.content_type, e.metadata, e.event_id,
+                                     e.correlation_id, e.causation_id});
+    bool caller_ids = false;
+    ANNALS_RETURN_IF_ERROR(internal::ValidateAppend(check, options, &caller_ids));
+  } else {
+    ANNALS_RETURN_IF_ERROR(internal::ValidateEventFields(
+        EventData{e.type, e.data, e.content_type, e.metadata, e.event_id, e.correlation_id, e.causation_id},
+        options));
+  }
+  if (e.event_id.is_nil()) return absl::InvalidArgumentError("the event has no event id");
+  if (e.position.value() == 0) return absl::InvalidArgumentError("position 0 (positions start at 1)");
+  if (e.position.value() > kMaxImportedPosition) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("position ", e.position.value(), " is past the largest importable, ", kMaxImportedPosition));
+  }
+  if (e.revision.value() >= e.position.value()) {
+    return absl::InvalidArgumentError(absl::StrCat("revision ", e.revision.value(), " at position ",
+                                                   e.position.value(),
+                                                   ": a revision is below its position (each earlier "
+                                                   "revision of the stream took a position)"));
+  }
+  if (audit) {
+    ANNALS_RETURN_IF_ERROR(internal::DecodeLifecycleData(e.type, e.data).status());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace annals

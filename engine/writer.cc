@@ -11,6 +11,7 @@
 #include "event_codec.h"
 #include "indexes.h"
 #include "key_codec.h"
+#include "lifecycle_data.h"
 #include "status_util.h"
 #include "stream_heads.h"
 
@@ -48,24 +49,6 @@ StreamConflict ConflictOf(const std::string& stream, ExpectedRevision expected,
 absl::Status TombstonedError(const std::string& stream) {
   return absl::FailedPreconditionError(
       absl::StrCat("stream '", stream, "' is deleted (tombstoned); its name cannot be used again"));
-}
-
-// A JSON number member, for the audit events' data.
-void AddJsonMember(std::string* json, std::string_view name, uint64_t value) {
-  absl::StrAppend(json, json->size() > 1 ? "," : "", "\"", std::string(name), "\":", value);
-}
-
-// A non-negative integer member of a lifecycle event's JSON data (as
-// StageLifecycle writes it: flat, no spaces); nullopt if absent.
-std::optional<uint64_t> JsonUintMember(std::string_view json, std::string_view name) {
-  const std::string needle = absl::StrCat("\"", std::string(name), "\":");
-  const size_t at = json.find(needle);
-  if (at == std::string_view::npos) return std::nullopt;
-  uint64_t value = 0;
-  size_t i = at + needle.size();
-  if (i >= json.size() || json[i] < '0' || json[i] > '9') return std::nullopt;
-  for (; i < json.size() && json[i] >= '0' && json[i] <= '9'; ++i) value = value * 10 + (json[i] - '0');
-  return value;
 }
 
 // Writes staged by one request: merged into the group only if the whole
@@ -535,10 +518,10 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
   }
   StreamRecord& record = head.record;
   EventData audit;
-  std::string json = "{";
+  LifecycleData data;
   switch (change.kind) {
     case Kind::kSetMetadata: {
-      audit.type = "$metadata";
+      audit.type = std::string(kMetadataEventType);
       record.max_count = change.metadata.max_count;
       record.max_age_us.reset();
       if (change.metadata.max_age) {
@@ -551,49 +534,48 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
         truncate = record.truncate_before;
       }
       record.truncate_before = truncate;
-      if (record.max_count) AddJsonMember(&json, "maxCount", *record.max_count);
-      if (record.max_age_us) {
-        AddJsonMember(&json, "maxAgeSeconds", *record.max_age_us / 1000000);
-        // Exact, for Import (retention may have a fractional second).
-        AddJsonMember(&json, "maxAgeMicros", *record.max_age_us);
-      }
-      if (record.truncate_before) AddJsonMember(&json, "truncateBefore", *record.truncate_before);
+      data.max_count = record.max_count;
+      data.max_age_us = record.max_age_us;
+      data.truncate_before = record.truncate_before;
       break;
     }
     case Kind::kDelete:
       if (!head.visible()) {
         return absl::NotFoundError(absl::StrCat("stream '", change.stream, "' not found"));
       }
-      audit.type = "$streamDeleted";
+      audit.type = std::string(kStreamDeletedEventType);
       record.truncate_before = head.last_revision.value() + 1;
-      AddJsonMember(&json, "truncateBefore", *record.truncate_before);
+      data.truncate_before = record.truncate_before;
       break;
     case Kind::kTombstone:
       if (!head.exists) {
         return absl::NotFoundError(absl::StrCat("stream '", change.stream, "' not found"));
       }
-      audit.type = "$streamTombstoned";
+      audit.type = std::string(kStreamTombstonedEventType);
       record.tombstoned = true;
       break;
     case Kind::kSchemas:
       return absl::InternalError("schema changes are staged by StageSchemaChange");
   }
-  json += "}";
   if (head.exists) {
     // Scavenge may remove every event; the record keeps the numbering.
     record.last_revision = head.last_revision.value();
     record.last_position = head.last_position.value();
     record.last_recorded_at_us = group.recorded_at_us;
+    // And the audit event, so an import restores it too.
+    data.last_revision = head.last_revision.value();
+    data.last_position = head.last_position.value();
   }
   if (record.stream_id == 0) {
     record.stream_id = group.next_stream_id++;
     group.stream_id_counter_dirty = true;
     record.created_at_us = group.recorded_at_us;
   }
+  data.created_at_us = record.created_at_us;
   group.batch.Put(storage_->cf(Cf::kStreams), StreamKey(change.stream), record.Encode());
   group.request.heads[change.stream] = head;
 
-  audit.data = std::move(json);
+  audit.data = EncodeLifecycleData(audit.type, data);
   audit.content_type = "application/json";
   if (!change.options.actor.empty()) audit.metadata["actor"] = change.options.actor;
   if (!change.options.reason.empty()) audit.metadata["reason"] = change.options.reason;
@@ -722,6 +704,61 @@ void Writer::AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::st
 
 namespace annals::internal {
 
+absl::Status Writer::StageImportedLifecycle(const EventRecord& e, const std::string& where, GroupState& group) {
+  absl::StatusOr<LifecycleData> decoded = DecodeLifecycleData(e.type, e.data);
+  if (!decoded.ok()) return absl::InvalidArgumentError(where + std::string(decoded.status().message()));
+  const LifecycleData& data = *decoded;
+  if (data.last_position && *data.last_position >= e.position.value()) {
+    return absl::InvalidArgumentError(where + "lastPosition is not before the audit event");
+  }
+  if (data.last_revision && *data.last_revision >= *data.last_position) {
+    return absl::InvalidArgumentError(where + "lastRevision is not below lastPosition");
+  }
+  const std::string target = e.stream.substr(2);
+  const int64_t us = absl::ToUnixMicros(e.recorded_at);
+  ANNALS_ASSIGN_OR_RETURN(StreamHead target_head, LoadHead(target, group));
+  if (target_head.record.tombstoned) return TombstonedError(target);
+  StreamRecord& record = target_head.record;
+  if (e.type == kMetadataEventType) {
+    record.max_count = data.max_count;
+    record.max_age_us = data.max_age_us;
+    record.truncate_before = data.truncate_before;
+  } else if (e.type == kStreamDeletedEventType) {
+    record.truncate_before = data.truncate_before;
+  } else {
+    record.tombstoned = true;
+  }
+  // The stream's head as the operation saw it, where the export lacks the
+  // events that made it (the source's Scavenge removed them).
+  if (data.last_revision) {
+    if (!target_head.exists || target_head.last_revision.value() < *data.last_revision) {
+      target_head.exists = true;
+      target_head.last_revision = Revision(*data.last_revision);
+      target_head.last_position = Position(*data.last_position);
+    }
+  } else if (e.type == kStreamDeletedEventType && !target_head.exists) {
+    // An export written before audit events kept the head: the stream
+    // ended at truncateBefore - 1, and its next append continues there.
+    target_head.exists = true;
+    target_head.last_revision = Revision(*record.truncate_before - 1);
+    target_head.last_position = e.position;
+  }
+  if (target_head.exists) {
+    record.last_revision = target_head.last_revision.value();
+    record.last_position = target_head.last_position.value();
+    record.last_recorded_at_us = us;
+  }
+  if (record.stream_id == 0) {
+    record.stream_id = group.next_stream_id++;
+    group.stream_id_counter_dirty = true;
+    record.created_at_us = us;
+  }
+  if (data.created_at_us) record.created_at_us = *data.created_at_us;  // the source's, exactly
+  group.batch.Put(storage_->cf(Cf::kStreams), StreamKey(target), record.Encode());
+  group.request.heads[target] = target_head;
+  return absl::OkStatus();
+}
+
 absl::Status Writer::Import(std::vector<EventRecord> events) {
   MutexLock lock(&write_mu_);
   if (!inline_hooks_.empty()) {
@@ -757,53 +794,7 @@ absl::Status Writer::Import(std::vector<EventRecord> events) {
     group.next_position = e.position;
     group.recorded_at_us = us;
     const bool audit = e.stream.starts_with("$$");
-    if (audit) {
-      // The lifecycle operation this audit event records, applied again.
-      const std::string target = e.stream.substr(2);
-      ANNALS_ASSIGN_OR_RETURN(StreamHead target_head, LoadHead(target, group));
-      if (target_head.record.tombstoned) return TombstonedError(target);
-      StreamRecord& record = target_head.record;
-      if (e.type == "$metadata") {
-        record.max_count = JsonUintMember(e.data, "maxCount");
-        record.max_age_us.reset();
-        if (auto micros = JsonUintMember(e.data, "maxAgeMicros")) {
-          record.max_age_us = static_cast<int64_t>(*micros);
-        } else if (auto seconds = JsonUintMember(e.data, "maxAgeSeconds")) {
-          record.max_age_us = static_cast<int64_t>(*seconds) * 1000000;
-        }
-        record.truncate_before = JsonUintMember(e.data, "truncateBefore");
-      } else if (e.type == "$streamDeleted") {
-        record.truncate_before = JsonUintMember(e.data, "truncateBefore");
-        if (!record.truncate_before || *record.truncate_before == 0) {
-          return absl::InvalidArgumentError(where() + "$streamDeleted without truncateBefore");
-        }
-        if (!target_head.exists) {
-          // The source compacted the deleted events away (they are not in
-          // the export): the stream still ended at truncateBefore - 1, and
-          // its next append continues from there.
-          target_head.exists = true;
-          target_head.last_revision = Revision(*record.truncate_before - 1);
-          target_head.last_position = e.position;
-        }
-      } else if (e.type == "$streamTombstoned") {
-        record.tombstoned = true;
-      } else {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where(), "unknown lifecycle event type '", e.type, "'"));
-      }
-      if (target_head.exists) {
-        record.last_revision = target_head.last_revision.value();
-        record.last_position = target_head.last_position.value();
-        record.last_recorded_at_us = us;
-      }
-      if (record.stream_id == 0) {
-        record.stream_id = group.next_stream_id++;
-        group.stream_id_counter_dirty = true;
-        record.created_at_us = us;
-      }
-      group.batch.Put(storage_->cf(Cf::kStreams), StreamKey(target), record.Encode());
-      group.request.heads[target] = target_head;
-    }
+    if (audit) ANNALS_RETURN_IF_ERROR(StageImportedLifecycle(e, where(), group));
     // Revisions may skip (events scavenged in the source): numbering goes on
     // from the imported one.
     if (e.revision.value() > 0 && !(head.exists && head.last_revision.Next() == e.revision)) {

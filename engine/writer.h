@@ -197,6 +197,10 @@ class Writer {
   absl::StatusOr<std::vector<AppendResult>> StageSchemaChange(const LifecycleChange& change,
                                                               GroupState& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Import: applies the lifecycle operation an imported `$$<stream>` audit
+  // event records to its stream's record. `where` prefixes errors.
+  absl::Status StageImportedLifecycle(const EventRecord& e, const std::string& where, GroupState& group)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Stages `events` at the end of `stream` (head as loaded) with their index
   // entries; creates the stream's record if it has none.
   absl::StatusOr<AppendResult> StageEvents(const std::string& stream, StreamHead head,

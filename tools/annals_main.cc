@@ -2,6 +2,8 @@
 // aggregate's history, run audit queries, export/import, verify, back up,
 // manage projections. Every subcommand is a client of the public library
 // API (commands_*.cc); docs/CLI.md documents them with examples.
+#include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <iostream>
 
@@ -9,6 +11,33 @@
 #include "context.h"
 
 using annals::tool::Context;
+
+namespace {
+
+// Every number on the command line is checked: CLI11 alone would turn "-1"
+// into 2^64 - 1 for an unsigned option and take "nan" or "inf" as seconds.
+const CLI::Validator kCount(
+    [](std::string& text) -> std::string {
+      if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+        return "needs a whole number >= 0, got '" + text + "'";
+      }
+      return "";
+    },
+    "COUNT");
+
+const CLI::Validator kSeconds(
+    [](std::string& text) -> std::string {
+      char* end = nullptr;
+      const double seconds = std::strtod(text.c_str(), &end);
+      if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(seconds) || seconds <= 0 ||
+          seconds > 1e9) {
+        return "needs a number of seconds > 0, got '" + text + "'";
+      }
+      return "";
+    },
+    "SECONDS");
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"annals: inspect, debug and operate an annals event store.", "annals"};
@@ -35,7 +64,7 @@ int main(int argc, char** argv) {
   uint64_t streams_limit = UINT64_MAX;
   auto* streams = app.add_subcommand("streams", "List streams with their size, last revision and time");
   streams->add_option("--prefix", prefix, "Only streams whose names start with this");
-  streams->add_option("--limit", streams_limit, "At most this many");
+  streams->add_option("--limit", streams_limit, "At most this many")->check(kCount);
   streams->callback([&] { action = [&](Context& ctx) { return annals::tool::RunStreams(ctx, prefix, streams_limit); }; });
 
   annals::tool::ReadArgs read_args;
@@ -43,7 +72,7 @@ int main(int argc, char** argv) {
   read->add_option("stream", read_args.stream, "The stream (default: $all)");
   read->add_flag("--backward", read_args.backward, "Newest first");
   read->add_option("--from", read_args.from, "First revision (stream) or position ($all)");
-  read->add_option("--limit", read_args.limit, "At most this many events");
+  read->add_option("--limit", read_args.limit, "At most this many events")->check(kCount);
   read->callback([&] { action = [&](Context& ctx) { return annals::tool::RunRead(ctx, read_args); }; });
 
   std::string tail_stream;
@@ -52,9 +81,10 @@ int main(int argc, char** argv) {
   double follow_seconds = 0;
   auto* tail = app.add_subcommand("tail", "The last events of a stream or $all; -f follows new ones live");
   tail->add_option("stream", tail_stream, "The stream (default: $all)");
-  tail->add_option("-n,--lines", tail_count, "How many past events to show (default 10)");
+  tail->add_option("-n,--lines", tail_count, "How many past events to show (default 10)")->check(kCount);
   tail->add_flag("-f,--follow", follow, "Keep printing events as they are committed");
-  tail->add_option("--for", follow_seconds, "With -f: stop after this many seconds (default: never)");
+  tail->add_option("--for", follow_seconds, "With -f: stop after this many seconds (default: never)")
+      ->check(kSeconds);
   tail->callback([&] {
     action = [&](Context& ctx) { return annals::tool::RunTail(ctx, tail_stream, tail_count, follow, follow_seconds); };
   });
@@ -69,7 +99,7 @@ int main(int argc, char** argv) {
   audit->add_option("--since", audit_args.since, "Recorded at or after this RFC 3339 time");
   audit->add_option("--until", audit_args.until, "Recorded before this RFC 3339 time");
   audit->add_option("--meta", audit_args.meta, "Metadata KEY=VALUE (repeatable), e.g. user=alice");
-  audit->add_option("--limit", audit_args.limit, "At most this many events");
+  audit->add_option("--limit", audit_args.limit, "At most this many events")->check(kCount);
   audit->add_flag("--explain", audit_args.explain, "Print on stderr which index answered and how many events it read");
   audit->callback([&] { action = [&](Context& ctx) { return annals::tool::RunAudit(ctx, audit_args); }; });
 
@@ -176,7 +206,8 @@ int main(int argc, char** argv) {
     if (needs_name) sub->add_option("name", projection.name, "The projection")->required();
     if (needs_stream) sub->add_option("stream", projection.stream, "The parked stream")->required();
     if (name == "retry" || name == "skip" || name == "rebuild") {
-      sub->add_option("--timeout", projection.timeout_seconds, "Seconds to wait for it to catch up (default 600)");
+      sub->add_option("--timeout", projection.timeout_seconds, "Seconds to wait for it to catch up (default 600)")
+          ->check(kSeconds);
     }
     sub->callback([&, name] {
       projection.action = name;

@@ -83,26 +83,37 @@ int RunExport(Context& ctx, const std::string& output) {
 }
 
 int RunImport(Context& ctx, const std::string& input) {
-  // Pass 1 checks every line before anything is written.
+  // Pass 1 checks every line before anything is written: each event as
+  // Import will check it, and their order.
   std::ifstream file(input);
   if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", input, "'")));
   std::string line;
   uint64_t line_number = 0, last_position = 0, checked = 0;
+  absl::Time last_recorded_at = absl::InfinitePast();
+  std::map<std::string, uint64_t> last_revisions;
   while (std::getline(file, line)) {
     ++line_number;
     if (line.empty()) continue;
+    auto refuse = [&](const std::string& why) {
+      return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(input, ":", line_number, ": ", why, "; nothing imported")));
+    };
     Json json = Json::parse(line, nullptr, false);
     absl::StatusOr<EventRecord> event =
         json.is_discarded() ? absl::InvalidArgumentError("not JSON") : EventFromExport(json);
-    if (!event.ok()) {
-      return ctx.Fail(absl::InvalidArgumentError(
-          absl::StrCat(input, ":", line_number, ": ", event.status().message(), "; nothing imported")));
+    if (event.ok()) {
+      if (absl::Status valid = ValidateImportEvent(*event); !valid.ok()) event = valid;
     }
-    if (event->position.value() <= last_position) {
-      return ctx.Fail(absl::InvalidArgumentError(
-          absl::StrCat(input, ":", line_number, ": positions must increase; nothing imported")));
+    if (!event.ok()) return refuse(std::string(event.status().message()));
+    if (event->position.value() <= last_position) return refuse("positions must increase");
+    if (event->recorded_at < last_recorded_at) return refuse("recorded_at goes backwards");
+    auto [previous, first] = last_revisions.try_emplace(event->stream, event->revision.value());
+    if (!first && event->revision.value() <= previous->second) {
+      return refuse(absl::StrCat("revision ", event->revision.value(), " of '", event->stream,
+                                 "' does not follow its revision ", previous->second));
     }
+    previous->second = event->revision.value();
     last_position = event->position.value();
+    last_recorded_at = event->recorded_at;
     ++checked;
   }
   // Pass 2 imports in chunks, each atomic and durable.

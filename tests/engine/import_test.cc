@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
 #include "annals/proto_codec.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -201,6 +202,115 @@ TEST(ImportTest, BadEventsWriteNothing) {
   std::vector<EventRecord> mixed{events[5], events[6]};
   mixed[1].event_id = EventId();
   expect_rejected(mixed, "one bad event of two");
+}
+
+// An audit event of `$$<stream>` as another tool might write it.
+EventRecord Lifecycle(uint64_t position, const std::string& stream, const std::string& type, const std::string& data) {
+  EventRecord e;
+  e.stream = "$$" + stream;
+  e.position = Position(position);
+  e.revision = Revision(0);
+  e.recorded_at = absl::FromUnixSeconds(1'800'000'000);
+  e.event_id = EventId::Generate();
+  e.type = type;
+  e.data = data;
+  e.content_type = "application/json";
+  return e;
+}
+
+TEST(ImportTest, LifecycleDataIsReadAsJsonWhateverItsSpacing) {
+  TempStore target;
+  EventRecord first;
+  first.stream = "cart-1";
+  first.position = Position(1);
+  first.recorded_at = absl::FromUnixSeconds(1'800'000'000);
+  first.event_id = EventId::Generate();
+  first.type = "Added";
+  ASSERT_OK(target->Import({first, Lifecycle(2, "cart-1", "$metadata", "{ \"maxCount\" : 3,\n \"maxAgeSeconds\": 60 }")}));
+  ASSERT_OK_AND_ASSIGN(StreamMetadata metadata, target->GetStreamMetadata("cart-1"));
+  EXPECT_EQ(metadata.max_count, 3u);
+  EXPECT_EQ(metadata.max_age, absl::Seconds(60));
+}
+
+TEST(ImportTest, LifecycleDataTheApiWouldRefuseIsRefusedAndWritesNothing) {
+  TempStore target;
+  for (const auto& [type, data] : std::vector<std::pair<std::string, std::string>>{
+           {"$metadata", "{\"maxCount\":3,\"colour\":\"red\"}"},  // a member nobody reads
+           {"$metadata", "{\"maxCount\":0}"},
+           {"$metadata", "{\"maxCount\":-1}"},
+           {"$metadata", "{\"maxCount\":\"3\"}"},
+           {"$metadata", "{\"maxAgeMicros\":999999}"},
+           {"$metadata", "{\"maxAgeSeconds\":2,\"maxAgeMicros\":5000000}"},
+           {"$metadata", "[1]"},
+           {"$metadata", "{\"maxCount\":3"},
+           {"$streamDeleted", "{}"},
+           {"$streamDeleted", "{\"truncateBefore\":0}"},
+           {"$streamTombstoned", "{\"truncateBefore\":4}"},
+           {"$streamDeleted", "{\"truncateBefore\":2,\"lastRevision\":1}"},
+       }) {
+    SCOPED_TRACE(type + " " + data);
+    EXPECT_THAT(target->Import({Lifecycle(1, "cart-1", type, data)}), StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(ValidateImportEvent(Lifecycle(1, "cart-1", type, data)), StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_EQ(target->head(), Position(0));
+  }
+}
+
+TEST(ImportTest, PositionsAndRevisionsTheApiCouldNotHaveGivenAreRefused) {
+  TempStore target;
+  EventRecord e;
+  e.stream = "cart-1";
+  e.recorded_at = absl::FromUnixSeconds(1'800'000'000);
+  e.event_id = EventId::Generate();
+  e.type = "Added";
+  e.position = Position(5);
+  e.revision = Revision(uint64_t{1} << 63);  // appends would continue above it
+  EXPECT_THAT(target->Import({e}), StatusIs(absl::StatusCode::kInvalidArgument));
+  e.revision = Revision(5);  // revision 5 needs 5 earlier positions
+  EXPECT_THAT(target->Import({e}), StatusIs(absl::StatusCode::kInvalidArgument));
+  e.revision = Revision(4);
+  e.position = Position(kMaxImportedPosition + 1);
+  EXPECT_THAT(target->Import({e}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(target->head(), Position(0));
+  e.position = Position(5);
+  EXPECT_OK(target->Import({e}));
+}
+
+TEST(ImportTest, StreamsWhoseEventsWereScavengedListTheSameAfterImport) {
+  TempStore source;
+  for (int i = 0; i < 3; ++i) ASSERT_OK(source->Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
+  for (int i = 0; i < 2; ++i) ASSERT_OK(source->Append({"b-1", ExpectedRevision::Any(), {Event("B")}}).status());
+  for (int i = 0; i < 2; ++i) ASSERT_OK(source->Append({"c-1", ExpectedRevision::Any(), {Event("C")}}).status());
+  ASSERT_OK(source->Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
+  ASSERT_OK(source->DeleteStream("b-1").status());
+  ASSERT_OK(source->TombstoneStream("c-1").status());
+  ASSERT_OK(source->SetStreamMetadata("a-1", {.max_count = 2}).status());
+  ASSERT_OK(source->Scavenge().status());
+  TempStore target;
+  ASSERT_OK(target->Import(All(*source)));
+  ASSERT_OK_AND_ASSIGN(std::vector<StreamInfo> before, source->ListStreams());
+  ASSERT_OK_AND_ASSIGN(std::vector<StreamInfo> after, target->ListStreams());
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    SCOPED_TRACE(before[i].stream);
+    EXPECT_EQ(after[i].stream, before[i].stream);
+    EXPECT_EQ(after[i].last_revision, before[i].last_revision);
+    EXPECT_EQ(after[i].last_position, before[i].last_position);
+    EXPECT_EQ(after[i].created_at, before[i].created_at);
+    EXPECT_EQ(after[i].updated_at, before[i].updated_at);
+    EXPECT_EQ(after[i].state, before[i].state);
+    EXPECT_EQ(after[i].metadata, before[i].metadata);
+  }
+  EXPECT_THAT(target->Append({"c-1", ExpectedRevision::Any(), {Event("C")}}).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(ImportTest, SchemaChangeEventsImportAsTheyAre) {
+  TempStore target;
+  EventRecord e = Lifecycle(1, "x", "$schemasChanged", "{\"files\":[]}");
+  e.stream = "$schemas";
+  ASSERT_OK(target->Import({e}));
+  ASSERT_OK_AND_ASSIGN(auto it, target->ReadStream("$schemas"));
+  EXPECT_EQ(Drain(*it).size(), 1u);
 }
 
 TEST(ImportTest, ReadOnlyStoresRefuseImport) {

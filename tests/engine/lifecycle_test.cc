@@ -200,11 +200,12 @@ TEST_F(LifecycleTest, EveryLifecycleOperationIsRecordedInTheAuditStream) {
   ASSERT_EQ(audit.size(), 3u);
   EXPECT_EQ(audit[0].position, p1);
   EXPECT_EQ(audit[0].type, "$metadata");
-  EXPECT_EQ(audit[0].data, R"({"maxCount":5})");
+  // The retention set, and the stream as it was (for an import to restore).
+  EXPECT_EQ(audit[0].data, R"({"maxCount":5,"lastRevision":1,"lastPosition":2,"createdAtMicros":1000000000})");
   EXPECT_EQ(audit[0].metadata.at("actor"), "alice");
   EXPECT_EQ(audit[0].metadata.at("reason"), "limit");
   EXPECT_EQ(audit[1].type, "$streamDeleted");
-  EXPECT_EQ(audit[1].data, R"({"truncateBefore":2})");
+  EXPECT_EQ(audit[1].data, R"({"truncateBefore":2,"lastRevision":1,"lastPosition":2,"createdAtMicros":1000000000})");
   EXPECT_EQ(audit[1].metadata.at("actor"), "bob");
   EXPECT_EQ(audit[2].type, "$streamTombstoned");
   EXPECT_EQ(audit[2].metadata.at("reason"), "GDPR request");

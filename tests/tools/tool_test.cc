@@ -30,69 +30,21 @@
 #include "tests/testing/descriptors.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
+#include "tests/tools/run_tool.h"
 
 namespace annals {
 namespace {
 
 namespace orders = examples::orders;
 using Json = nlohmann::ordered_json;
+using ::annals::testing::Result;
+using ::annals::testing::Quote;
+using ::annals::testing::RunTool;
 using ::annals::testing::Event;
 using ::annals::testing::TempDir;
 using ::annals::testing::TestOptions;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-  Json json() const {
-    Json parsed = Json::parse(out, nullptr, false);
-    EXPECT_FALSE(parsed.is_discarded()) << "not JSON: " << out;
-    return parsed;
-  }
-  std::vector<Json> lines() const {
-    std::vector<Json> parsed;
-    std::istringstream in(out);
-    for (std::string line; std::getline(in, line);) {
-      parsed.push_back(Json::parse(line, nullptr, false));
-      EXPECT_FALSE(parsed.back().is_discarded()) << "not JSON: " << line;
-    }
-    return parsed;
-  }
-};
-
-std::string Quote(const std::string& arg) {
-  std::string quoted = "'";
-  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-// Runs the tool with `args` (and `env` assignments such as "NAME=value").
-Result RunTool(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
-  static std::atomic<int> counter{0};
-  const std::string err_file = (std::filesystem::temp_directory_path() /
-                                ("annals-tool-test-" + std::to_string(::getpid()) + "-" +
-                                 std::to_string(counter++) + ".err")).string();
-  std::string command;
-  for (const std::string& e : env) command += e.substr(0, e.find('=') + 1) + Quote(e.substr(e.find('=') + 1)) + " ";
-  command += ANNALS_TOOL_PATH;
-  for (const std::string& arg : args) command += " " + Quote(arg);
-  command += " 2>" + err_file;
-  Result result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) result.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_file);
-  std::stringstream text;
-  text << err.rdbuf();
-  result.err = text.str();
-  std::filesystem::remove(err_file);
-  return result;
-}
 
 const std::string kPlugin = ANNALS_ORDERS_PLUGIN_PATH;
 

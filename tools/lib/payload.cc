@@ -1,6 +1,8 @@
 #include "payload.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -361,6 +363,23 @@ void AppendExportLine(const EventRecord& event, std::string* out) {
 
 absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
   if (!line.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  // Every member is understood or the line is refused: nothing is dropped.
+  static const char* const kMembers[] = {
+      "position",       "stream",         "revision",           "recorded_at",        "event_id",
+      "type",           "content_type",   "content_type_base64", "correlation_id",    "correlation_id_base64",
+      "causation_id",   "causation_id_base64", "metadata",      "metadata_base64",    "data",
+      "data_base64"};
+  for (const auto& [key, value] : line.items()) {
+    if (std::find(std::begin(kMembers), std::end(kMembers), key) == std::end(kMembers)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown member \"", key, "\""));
+    }
+  }
+  for (const char* key : {"content_type", "correlation_id", "causation_id", "metadata", "data"}) {
+    if (line.contains(key) && line.contains(absl::StrCat(key, "_base64"))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("both \"", key, "\" and \"", key, "_base64\": which one is meant?"));
+    }
+  }
   EventRecord e;
   absl::StatusOr<uint64_t> position = GetUint(line, "position");
   if (!position.ok()) return position.status();
@@ -400,7 +419,9 @@ absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
       if (base64 && (!absl::Base64Unescape(key, &k) || !absl::Base64Unescape(value.get<std::string>(), &v))) {
         return absl::InvalidArgumentError("\"metadata_base64\" holds something that is not base64");
       }
-      e.metadata[k] = v;
+      if (!e.metadata.emplace(std::move(k), std::move(v)).second) {
+        return absl::InvalidArgumentError("a metadata key appears twice");
+      }
     }
   }
   return e;

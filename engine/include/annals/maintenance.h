@@ -20,6 +20,20 @@ namespace annals {
 // The chain head of `store` as of its head(). Unavailable once closed.
 absl::StatusOr<ChainHead> ReadChainHead(EventStore& store);
 
+// The largest position or revision an imported event may have: 2^62, which
+// leaves appends after an import room to the end of the signed 64-bit range
+// KurrentDB clients use.
+inline constexpr uint64_t kMaxImportedPosition = uint64_t{1} << 62;
+
+// Checks one event of an import by itself, as EventStore::Import does before
+// anything is written: its fields as Append checks them (annals/event.h),
+// its stream name (a user stream, the `$$<stream>` audit stream of one, or
+// `$schemas`), a non-nil event id, 1 <= position <= kMaxImportedPosition,
+// revision < position (each earlier revision took a position), and the
+// data of a lifecycle audit event (docs/FORMAT.md). InvalidArgument naming
+// the problem. For tools that check a whole file before importing it.
+absl::Status ValidateImportEvent(const EventRecord& event, const StoreOptions& options = {});
+
 // How RepairStore goes about it.
 struct RepairOptions {
   // Where the store's files are copied before anything changes (SST files
