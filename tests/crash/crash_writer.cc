@@ -3,9 +3,12 @@
 // acknowledged append on a pipe, until the test SIGKILLs it. Uses the public
 // API only.
 //
-// Usage: crash_writer STORE_PATH ACK_FD [SEED]
+// Usage: crash_writer STORE_PATH ACK_FD [SEED [durable|fast]]
 //   ACK_FD: an open file descriptor (the write end of the test's pipe) that
-//   receives the acknowledgements; SEED varies the batch sizes and streams.
+//   receives the acknowledgements; SEED varies the batch sizes and streams;
+//   `fast` opens with sync = false (an acknowledged append must still
+//   survive the process's death: it is in the OS's page cache).
+// Payloads are CrashPayload(stream, revision): JSON, raw bytes or 1 MiB.
 //
 // Each thread owns streams "crash-<thread>-<k>" (k in 0..7), continues them
 // from their heads (the store keeps earlier rounds' events) and appends 1-5
@@ -61,9 +64,8 @@ std::vector<EventData> MakeEvents(const std::string& request_id, int part, int p
   for (int i = 0; i < count; ++i) {
     EventData event;
     event.type = "CrashTested";
-    event.data =
-        absl::StrCat("{\"stream\":\"", stream, "\",\"revision\":", first_revision + i, "}");
-    event.content_type = "application/json";
+    event.data = CrashPayload(stream, first_revision + i);
+    event.content_type = CrashContentType(first_revision + i);
     event.event_id = CrashEventId(stream, first_revision + i);
     event.metadata = {{"request", request_id},
                       {"part", absl::StrCat(part)},
@@ -163,14 +165,15 @@ void WriterThread(EventStore& store, int thread, uint64_t seed, int ack_fd) {
 int main(int argc, char** argv) {
   int ack_fd = -1;
   uint64_t seed = 0;
-  if ((argc != 3 && argc != 4) || !absl::SimpleAtoi(argv[2], &ack_fd) || ack_fd < 0 ||
-      (argc == 4 && !absl::SimpleAtoi(argv[3], &seed))) {
-    std::fprintf(stderr, "usage: crash_writer STORE_PATH ACK_FD [SEED]\n");
+  const std::string mode = argc == 5 ? argv[4] : "durable";
+  if (argc < 3 || argc > 5 || !absl::SimpleAtoi(argv[2], &ack_fd) || ack_fd < 0 ||
+      (argc >= 4 && !absl::SimpleAtoi(argv[3], &seed)) || (mode != "durable" && mode != "fast")) {
+    std::fprintf(stderr, "usage: crash_writer STORE_PATH ACK_FD [SEED [durable|fast]]\n");
     return 2;
   }
   annals::StoreOptions options;
   options.create_if_missing = true;
-  options.sync = true;
+  options.sync = mode == "durable";
   absl::StatusOr<std::unique_ptr<annals::EventStore>> store =
       annals::EventStore::Open(argv[1], options);
   if (!store.ok()) annals::crash::Die(absl::StrCat("open: ", store.status().ToString()));
