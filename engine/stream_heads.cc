@@ -34,16 +34,10 @@ std::string StreamRecord::Encode() const {
   return info.SerializeAsString();
 }
 
-absl::StatusOr<std::optional<StreamRecord>> ReadStreamRecord(Storage& storage,
-                                                             std::string_view stream) {
-  std::string value;
-  rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kStreams),
-                                        rocksdb::Slice(stream.data(), stream.size()), &value);
-  if (s.IsNotFound()) return std::nullopt;
-  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("read stream record of '", std::string(stream), "'")));
+std::optional<StreamRecord> StreamRecord::Decode(std::string_view value) {
   storage::v1::StreamInfo info;
-  if (!info.ParseFromString(value) || info.stream_id() == 0) {
-    return absl::DataLossError(absl::StrCat("stream record of '", std::string(stream), "' is malformed"));
+  if (!info.ParseFromArray(value.data(), static_cast<int>(value.size())) || info.stream_id() == 0) {
+    return std::nullopt;
   }
   StreamRecord record;
   record.stream_id = info.stream_id();
@@ -56,6 +50,20 @@ absl::StatusOr<std::optional<StreamRecord>> ReadStreamRecord(Storage& storage,
     record.last_revision = info.last_revision();
     record.last_position = info.last_position();
     record.last_recorded_at_us = info.last_recorded_at_us();
+  }
+  return record;
+}
+
+absl::StatusOr<std::optional<StreamRecord>> ReadStreamRecord(Storage& storage,
+                                                             std::string_view stream) {
+  std::string value;
+  rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kStreams),
+                                        rocksdb::Slice(stream.data(), stream.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("read stream record of '", std::string(stream), "'")));
+  std::optional<StreamRecord> record = StreamRecord::Decode(value);
+  if (!record) {
+    return absl::DataLossError(absl::StrCat("stream record of '", std::string(stream), "' is malformed"));
   }
   return record;
 }

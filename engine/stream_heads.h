@@ -35,6 +35,9 @@ struct StreamRecord {
 
   StreamMetadata metadata() const;
   std::string Encode() const;
+  // The record a `streams` value holds; nullopt if it does not parse or has
+  // no stream id.
+  static std::optional<StreamRecord> Decode(std::string_view value);
 };
 
 // The stream's `streams` record; nullopt if the stream was never written.
