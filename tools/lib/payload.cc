@@ -288,6 +288,11 @@ absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
   e.event_id = *event_id;
   std::optional<absl::Time> at = ParseRfc3339(recorded->get<std::string>());
   if (!at) return absl::InvalidArgumentError("\"recorded_at\" is not an RFC 3339 time");
+  // The store keeps whole microseconds since the epoch in 64 bits: a finer
+  // or farther time would be imported as another one.
+  if (absl::FromUnixMicros(absl::ToUnixMicros(*at)) != *at) {
+    return absl::InvalidArgumentError("\"recorded_at\" is not a whole microsecond the store can hold");
+  }
   e.recorded_at = *at;
   for (auto [key, field] : {std::pair{"content_type", &e.content_type}, std::pair{"correlation_id", &e.correlation_id},
                             std::pair{"causation_id", &e.causation_id}, std::pair{"data", &e.data}}) {
