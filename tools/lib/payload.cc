@@ -93,13 +93,18 @@ std::string Rfc3339(absl::Time time) {
   thread_local int64_t cached_second = INT64_MIN;
   thread_local std::string cached_prefix;
   const int64_t micros = absl::ToUnixMicros(time);
-  const int64_t second = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
+  // Floor division, without overflow at either end of the range.
+  int64_t second = micros / 1000000, fraction_micros = micros % 1000000;
+  if (fraction_micros < 0) {
+    second -= 1;
+    fraction_micros += 1000000;
+  }
   if (second != cached_second) {
     cached_second = second;
     cached_prefix = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
   }
   char fraction[16];
-  std::snprintf(fraction, sizeof(fraction), ".%06dZ", static_cast<int>(micros - second * 1000000));
+  std::snprintf(fraction, sizeof(fraction), ".%06dZ", static_cast<int>(fraction_micros));
   return cached_prefix + fraction;
 }
 
