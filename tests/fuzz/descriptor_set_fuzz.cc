@@ -1,20 +1,19 @@
 // Fuzz target: a FileDescriptorSet given to the schema registry (`annals
 // schema add FILE`, EventStore::RegisterSchemas), and the registry's files
 // as the tool decodes payloads with them (tools/lib/payload.h
-// PayloadDecoder). For every input:
-//  1. as PayloadDecoder does, the set's files go into a
-//     SimpleDescriptorDatabase under a DescriptorPool, and a few fixed
-//     payloads (and the input itself) are decoded with every message of
-//     every file that builds, through DynamicMessageFactory and JSON
-//     printing;
+// PayloadDecoder). For every input that parses as a set:
+//  1. its files, as the registry stores them, make a PayloadDecoder
+//     (FromSchemas: a DescriptorPool over a SimpleDescriptorDatabase), which
+//     decodes a few fixed payloads, and the input itself, with every message
+//     the files declare (DynamicMessageFactory, then JSON printing);
 //  2. the set is registered in a store opened once per process (on tmpfs
-//     where there is one) with one event type bound to its first message;
-//     if the store accepts it, PayloadDecoder::Load must read it back and
-//     decode with every message. A store that accepted a set is replaced
-//     by a fresh one, so every input meets an empty registry and a crash
+//     where there is one), with one event type bound to its first message;
+//     if the store accepts it, PayloadDecoder::Load must read it back, and it
+//     decodes the same way. A store that accepted a set is replaced by a
+//     fresh one, so every input meets an empty registry and a crash
 //     reproduces from its input alone.
-// Nothing may crash, and no input may make a store hold schemas that the
-// tool cannot load.
+// Nothing may crash or hang, and no input may make a store hold schemas
+// that the tool cannot load.
 #include <stdlib.h>
 
 #include <cstdio>
@@ -27,11 +26,8 @@
 #include <vector>
 
 #include "annals/event_store.h"
-#include "google/protobuf/descriptor.h"
+#include "annals/schemas.h"
 #include "google/protobuf/descriptor.pb.h"
-#include "google/protobuf/descriptor_database.h"
-#include "google/protobuf/dynamic_message.h"
-#include "google/protobuf/util/json_util.h"
 #include "lib/payload.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -41,7 +37,7 @@ namespace {
 namespace pb = ::google::protobuf;
 
 // Payloads in the shapes events have: empty, the example domain's ItemAdded
-// (a string, an int and a nested message), and every wire type (varint,
+// (a nested message of a string and two integers), and every wire type (varint,
 // fixed64, bytes, a group, fixed32, a packed run, a negative varint, bytes
 // that are not UTF-8).
 template <size_t N>
@@ -68,12 +64,6 @@ const std::vector<std::string>& FixedPayloads() {
   return *kPayloads;
 }
 
-class CollectNothing : public pb::DescriptorPool::ErrorCollector {
- public:
-  void AddError(const std::string&, const std::string&, const pb::Message*, ErrorLocation,
-                const std::string&) override {}
-};
-
 void AddMessageNames(const std::string& scope, const pb::DescriptorProto& message,
                      std::vector<std::string>* names) {
   const std::string name = scope.empty() ? message.name() : scope + "." + message.name();
@@ -91,40 +81,40 @@ std::vector<std::string> MessageNames(const pb::FileDescriptorSet& set) {
   return names;
 }
 
-// As PayloadDecoder::Decode does for a registered message.
-void DecodeAs(const pb::Descriptor& descriptor, pb::DynamicMessageFactory& factory,
-              std::string_view input) {
-  const pb::Message* prototype = factory.GetPrototype(&descriptor);
-  ANNALS_FUZZ_CHECK(prototype != nullptr);
-  pb::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  std::vector<std::string_view> payloads(FixedPayloads().begin(), FixedPayloads().end());
-  payloads.push_back(input);
-  for (std::string_view payload : payloads) {
-    std::unique_ptr<pb::Message> message(prototype->New());
-    std::string json;
-    if (message->ParseFromArray(payload.data(), static_cast<int>(payload.size())) &&
-        pb::util::MessageToJsonString(*message, &json, options).ok()) {
-      // As the tool goes on: it parses the JSON and prints it.
-      const Json parsed = Json::parse(json, nullptr, /*allow_exceptions=*/false);
-      if (!parsed.is_discarded()) (void)parsed.dump();
+// Decodes the fixed payloads and `input` as the bound type and as each of
+// `names` (as content types name them).
+void DecodeAll(const PayloadDecoder& decoder, const std::vector<std::string>& names,
+               std::string_view input) {
+  std::vector<std::string> payloads = FixedPayloads();
+  payloads.emplace_back(input);
+  EventRecord event;
+  event.type = "Fuzzed";
+  for (const std::string& payload : payloads) {
+    event.data = payload;
+    event.content_type.clear();  // the binding names the message
+    (void)decoder.Display(event);
+    for (const std::string& name : names) {
+      event.content_type = "application/x-protobuf; messageType=" + name;
+      (void)decoder.Display(event);
     }
   }
 }
 
-void DecodeWithPool(const pb::FileDescriptorSet& set, std::string_view input) {
-  pb::SimpleDescriptorDatabase database;
-  for (const auto& file : set.file()) {
-    if (!database.Add(file)) return;  // PayloadDecoder::Load refuses the registry
-  }
-  CollectNothing errors;
-  pb::DescriptorPool pool(&database, &errors);
-  pb::DynamicMessageFactory factory(&pool);
-  for (const std::string& name : MessageNames(set)) {
-    if (const pb::Descriptor* descriptor = pool.FindMessageTypeByName(name)) {
-      DecodeAs(*descriptor, factory, input);
-    }
-  }
+std::map<std::string, std::string> Bindings(const std::vector<std::string>& names) {
+  std::map<std::string, std::string> bindings;
+  if (!names.empty()) bindings["Fuzzed"] = names.front();
+  return bindings;
+}
+
+// The set's files as the registry keeps them (by name, the last of a name
+// winning), decoded without a store.
+void DecodeWithoutStore(const pb::FileDescriptorSet& set, const std::vector<std::string>& names,
+                        std::string_view input) {
+  StoredSchemas schemas;
+  for (const auto& file : set.file()) schemas.files[file.name()] = file.SerializeAsString();
+  schemas.bindings = Bindings(names);
+  absl::StatusOr<std::unique_ptr<PayloadDecoder>> decoder = PayloadDecoder::FromSchemas(schemas);
+  if (decoder.ok()) DecodeAll(**decoder, names, input);
 }
 
 // One store per process, in a temporary directory removed at exit.
@@ -174,27 +164,14 @@ class FuzzStore {
   std::unique_ptr<EventStore> store_;
 };
 
-void RegisterAndDecode(const pb::FileDescriptorSet& set, std::string_view input) {
+void RegisterAndDecode(const std::vector<std::string>& names, std::string_view input) {
   static FuzzStore fuzz_store;  // closed and removed at exit
-  const std::vector<std::string> names = MessageNames(set);
-  std::map<std::string, std::string> bindings;
-  if (!names.empty()) bindings["Fuzzed"] = names.front();
-  if (!fuzz_store.store().RegisterSchemas(input, bindings).ok()) return;
-
-  absl::StatusOr<std::unique_ptr<PayloadDecoder>> decoder = PayloadDecoder::Load(fuzz_store.store());
-  ANNALS_FUZZ_CHECK(decoder.ok());
-  EventRecord event;
-  event.type = "Fuzzed";
-  for (const std::string& payload : FixedPayloads()) {
-    event.data = payload;
-    event.content_type.clear();  // the binding names the message
-    (void)(*decoder)->Display(event);
-    for (const std::string& name : names) {
-      event.content_type = "application/x-protobuf; messageType=" + name;
-      (void)(*decoder)->Display(event);
-    }
+  if (!fuzz_store.store().RegisterSchemas(input, Bindings(names)).ok()) return;
+  {
+    absl::StatusOr<std::unique_ptr<PayloadDecoder>> decoder = PayloadDecoder::Load(fuzz_store.store());
+    ANNALS_FUZZ_CHECK(decoder.ok());
+    DecodeAll(**decoder, names, input);
   }
-  decoder->reset();
   fuzz_store.Renew();
 }
 
@@ -202,13 +179,14 @@ void RegisterAndDecode(const pb::FileDescriptorSet& set, std::string_view input)
 }  // namespace annals::tool
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // Pools log every file that does not build; the targets check outcomes.
+  // Pools log every file that does not build; the target checks outcomes.
   static const bool quiet = (google::protobuf::SetLogHandler(nullptr), true);
   (void)quiet;
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   google::protobuf::FileDescriptorSet set;
   if (!set.ParseFromArray(input.data(), static_cast<int>(input.size()))) return 0;
-  annals::tool::DecodeWithPool(set, input);
-  annals::tool::RegisterAndDecode(set, input);
+  const std::vector<std::string> names = annals::tool::MessageNames(set);
+  annals::tool::DecodeWithoutStore(set, names, input);
+  annals::tool::RegisterAndDecode(names, input);
   return 0;
 }
