@@ -1,13 +1,21 @@
 // EventStoreImpl's administrative calls, for tools: Import (restoring an
 // export), the schema registry, and the logical backup of a read-only store.
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "event_store_impl.h"
+#include "google/protobuf/any.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/wrappers.pb.h"
 #include "key_codec.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "status_util.h"
@@ -87,6 +95,37 @@ class CollectErrors : public google::protobuf::DescriptorPool::ErrorCollector {
   }
   std::string errors;
 };
+
+void ClearJsonNames(google::protobuf::DescriptorProto* message) {
+  for (auto& field : *message->mutable_field()) field.clear_json_name();
+  for (auto& nested : *message->mutable_nested_type()) ClearJsonNames(&nested);
+}
+
+// The first well-known type that `pool` defines otherwise than protobuf
+// itself (json_name aside); nullopt if none. Protobuf's JSON printer, which
+// the tool decodes payloads with, renders these by name and trusts their
+// shape: a google.protobuf.Struct whose field is no map makes it loop
+// forever. tools/lib/payload.cc refuses such a registry the same way.
+std::optional<std::string> RedefinedWellKnownType(const google::protobuf::DescriptorPool& pool) {
+  namespace pb = ::google::protobuf;
+  for (const pb::Descriptor* own :
+       {pb::Any::descriptor(), pb::Duration::descriptor(), pb::FieldMask::descriptor(),
+        pb::ListValue::descriptor(), pb::Struct::descriptor(), pb::Timestamp::descriptor(),
+        pb::Value::descriptor(), pb::BoolValue::descriptor(), pb::BytesValue::descriptor(),
+        pb::DoubleValue::descriptor(), pb::FloatValue::descriptor(), pb::Int32Value::descriptor(),
+        pb::Int64Value::descriptor(), pb::StringValue::descriptor(), pb::UInt32Value::descriptor(),
+        pb::UInt64Value::descriptor()}) {
+    const pb::Descriptor* defined = pool.FindMessageTypeByName(own->full_name());
+    if (defined == nullptr) continue;
+    pb::DescriptorProto defined_proto, own_proto;
+    defined->CopyTo(&defined_proto);
+    own->CopyTo(&own_proto);
+    ClearJsonNames(&defined_proto);
+    ClearJsonNames(&own_proto);
+    if (defined_proto.SerializeAsString() != own_proto.SerializeAsString()) return own->full_name();
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -171,6 +210,10 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
           "schema file '", name, "' does not build (", errors.errors,
           "); make the set with protoc --include_imports"));
     }
+  }
+  if (std::optional<std::string> type = RedefinedWellKnownType(pool)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the set defines ", *type, " unlike protobuf's own well-known type; use protobuf's google/protobuf/*.proto"));
   }
   for (const auto& [type, message] : bindings) {
     if (type.empty()) return absl::InvalidArgumentError("a binding has an empty event type");
