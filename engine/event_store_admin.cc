@@ -2,15 +2,23 @@
 // export), the schema registry (with its compatibility check against stored
 // events, schema_compat.h), and the logical backup of a read-only store.
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "event_codec.h"
 #include "annals/maintenance.h"
 #include "event_store_impl.h"
+#include "google/protobuf/any.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/wrappers.pb.h"
 #include "key_codec.h"
 #include "lifecycle_data.h"
 #include "nlohmann/json.hpp"
@@ -208,6 +216,37 @@ std::string SchemaAuditData(const google::protobuf::FileDescriptorSet& set,
   return data.dump();
 }
 
+void ClearJsonNames(google::protobuf::DescriptorProto* message) {
+  for (auto& field : *message->mutable_field()) field.clear_json_name();
+  for (auto& nested : *message->mutable_nested_type()) ClearJsonNames(&nested);
+}
+
+// The first well-known type that `pool` defines otherwise than protobuf
+// itself (json_name aside); nullopt if none. Protobuf's JSON printer, which
+// the tool decodes payloads with, renders these by name and trusts their
+// shape: a google.protobuf.Struct whose field is no map makes it loop
+// forever. tools/lib/payload.cc refuses such a registry the same way.
+std::optional<std::string> RedefinedWellKnownType(const google::protobuf::DescriptorPool& pool) {
+  namespace pb = ::google::protobuf;
+  for (const pb::Descriptor* own :
+       {pb::Any::descriptor(), pb::Duration::descriptor(), pb::FieldMask::descriptor(),
+        pb::ListValue::descriptor(), pb::Struct::descriptor(), pb::Timestamp::descriptor(),
+        pb::Value::descriptor(), pb::BoolValue::descriptor(), pb::BytesValue::descriptor(),
+        pb::DoubleValue::descriptor(), pb::FloatValue::descriptor(), pb::Int32Value::descriptor(),
+        pb::Int64Value::descriptor(), pb::StringValue::descriptor(), pb::UInt32Value::descriptor(),
+        pb::UInt64Value::descriptor()}) {
+    const pb::Descriptor* defined = pool.FindMessageTypeByName(own->full_name());
+    if (defined == nullptr) continue;
+    pb::DescriptorProto defined_proto, own_proto;
+    defined->CopyTo(&defined_proto);
+    own->CopyTo(&own_proto);
+    ClearJsonNames(&defined_proto);
+    ClearJsonNames(&own_proto);
+    if (defined_proto.SerializeAsString() != own_proto.SerializeAsString()) return own->full_name();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 absl::Status EventStoreImpl::Backup(std::string_view directory) {
@@ -267,6 +306,10 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
   }
   std::unique_ptr<SchemaPool> after;
   ANNALS_ASSIGN_OR_RETURN(after, SchemaPool::Build(files));
+  if (std::optional<std::string> type = RedefinedWellKnownType(*after->pool)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the set defines ", *type, " unlike protobuf's own well-known type; use protobuf's google/protobuf/*.proto"));
+  }
   for (const auto& [type, message] : bindings) {
     if (type.empty()) return absl::InvalidArgumentError("a binding has an empty event type");
     if (after->pool->FindMessageTypeByName(message) == nullptr) {

@@ -35,7 +35,8 @@ struct StreamRecord {
 
   StreamMetadata metadata() const;
   std::string Encode() const;
-  // nullopt if `value` is no StreamInfo with a stream id.
+  // The record a `streams` value holds; nullopt if it does not parse or has
+  // no stream id.
   static std::optional<StreamRecord> Decode(std::string_view value);
 };
 

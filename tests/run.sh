@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Builds annals and runs every test: the regular build, then the same suites
 # under AddressSanitizer+UndefinedBehaviorSanitizer, then under
-# ThreadSanitizer with Clang's -Wthread-safety -Werror (lock annotations).
+# ThreadSanitizer with Clang's -Wthread-safety -Werror (lock annotations),
+# then each libFuzzer target of tests/fuzz for a bounded time.
 # Usage (from a fresh clone): bash tests/run.sh
-# ANNALS_TEST_STAGES="release asan tsan" picks stages; ANNALS_CRASH_ROUNDS
-# sets the crash test's kill rounds (default 50).
+# ANNALS_TEST_STAGES="release asan tsan fuzz" picks stages; ANNALS_CRASH_ROUNDS
+# sets the crash test's kill rounds (default 50); ANNALS_FUZZ_SECONDS each
+# fuzz target's run (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/dev/install_deps.sh
 
 jobs=$(nproc)
-stages=${ANNALS_TEST_STAGES:-"release asan tsan"}
+stages=${ANNALS_TEST_STAGES:-"release asan tsan fuzz"}
 
 run_stage() {
   local name=$1; shift
@@ -18,6 +20,37 @@ run_stage() {
   cmake -S . -B "build-$name" -G Ninja -DANNALS_WERROR=ON "$@" >/dev/null
   cmake --build "build-$name" -j "$jobs"
   (cd "build-$name" && ctest --output-on-failure -j "$jobs" --timeout 1200)
+}
+
+# Builds only the libFuzzer targets (Clang, ASan+UBSan) and runs each for
+# ANNALS_FUZZ_SECONDS on a scratch copy of its corpus and regressions, so
+# nothing is written into the repository. Any crash, leak or timeout fails
+# the stage; its reproducer stays in build-fuzz/fuzz-run/<target>/.
+run_fuzz_stage() {
+  echo "=== annals tests: fuzz ==="
+  local seconds=${ANNALS_FUZZ_SECONDS:-30} failed=0 src name run
+  cmake -S . -B build-fuzz -G Ninja -DANNALS_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER=clang++ -DANNALS_FUZZ=ON -DANNALS_BUILD_TESTS=OFF \
+    -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --build build-fuzz -j "$jobs" --target annals_fuzzers
+  rm -rf build-fuzz/fuzz-run
+  for src in tests/fuzz/*_fuzz.cc; do
+    name=$(basename "$src" _fuzz.cc)
+    run=build-fuzz/fuzz-run/$name
+    mkdir -p "$run/corpus" "$run/artifacts"
+    cp -R "tests/fuzz/corpus/$name/." "$run/corpus/"
+    [ -d "tests/fuzz/regressions/$name" ] && cp -R "tests/fuzz/regressions/$name/." "$run/corpus/"
+    echo "--- fuzz $name (${seconds}s)"
+    if ! "build-fuzz/tests/fuzz/${name}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$run/artifacts/" "$run/corpus" >"$run/log" 2>&1; then
+      failed=1
+      tail -n 60 "$run/log"
+      echo "fuzz $name FAILED; reproducer: $(ls -d "$PWD/$run/artifacts/"* 2>/dev/null | head -n 1)" >&2
+      echo "replay it: build-fuzz/tests/fuzz/${name}_fuzz REPRODUCER" >&2
+    fi
+    echo "fuzz $name: $(grep -o 'number_of_executed_units: [0-9]*' "$run/log" | tail -n 1 | cut -d' ' -f2) executions"
+  done
+  return $failed
 }
 
 for stage in $stages; do
@@ -33,7 +66,9 @@ for stage in $stages; do
         run_stage tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANNALS_SANITIZE=thread \
         -DCMAKE_CXX_COMPILER=clang++ -DANNALS_THREAD_SAFETY=ON \
         -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF ;;
+    fuzz)
+      UBSAN_OPTIONS=print_stacktrace=1 run_fuzz_stage ;;
     *)
-      echo "unknown stage '$stage' (release, asan, tsan)" >&2; exit 2 ;;
+      echo "unknown stage '$stage' (release, asan, tsan, fuzz)" >&2; exit 2 ;;
   esac
 done

@@ -11,7 +11,7 @@
 #include "annals/event_store.h"
 #include "annals/proto_codec.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/duration.pb.h"
+#include "orders/orders.pb.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/descriptors.h"
@@ -385,20 +385,21 @@ TEST_F(SchemaTest, TheExistingInvalidArgumentChecksComeFirst) {
 
 TEST(SchemaRegistrationTest, RegisterProtoSchemasRefusesABreakingChangeUnlessAllowed) {
   TempStore store;
-  google::protobuf::Duration ninety;
-  ninety.set_seconds(90);
-  EventData event = Event("Duration", ninety.SerializeAsString());
+  examples::orders::OrderPlaced placed;
+  placed.set_customer("c-17");
+  EventData event = Event("OrderPlaced", placed.SerializeAsString());
   event.content_type = "application/x-protobuf";
-  ASSERT_OK(store->Append({"timer-1", ExpectedRevision::Any(), {event}}).status());
-  // The registry holds a Duration whose field 1 was a string.
-  FileDescriptorProto old_duration;
-  google::protobuf::Duration::descriptor()->file()->CopyTo(&old_duration);
-  Field(Message(old_duration, "Duration"), 1)->set_type(FieldDescriptorProto::TYPE_STRING);
-  ASSERT_OK(store->RegisterSchemas(DescriptorSet({old_duration}), {{"Duration", "google.protobuf.Duration"}}));
-  EXPECT_THAT(RegisterProtoSchemas<google::protobuf::Duration>(*store),
+  ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {event}}).status());
+  // The registry holds an OrderPlaced whose field 1 was an int64.
+  FileDescriptorProto old_orders;
+  examples::orders::OrderPlaced::descriptor()->file()->CopyTo(&old_orders);
+  Field(Message(old_orders, "OrderPlaced"), 1)->set_type(FieldDescriptorProto::TYPE_INT64);
+  const std::string full_name = examples::orders::OrderPlaced::descriptor()->full_name();
+  ASSERT_OK(store->RegisterSchemas(DescriptorSet({old_orders}), {{"OrderPlaced", full_name}}));
+  EXPECT_THAT(RegisterProtoSchemas<examples::orders::OrderPlaced>(*store),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       "google.protobuf.Duration field 1 'seconds': type string -> int64"));
-  ASSERT_OK(RegisterProtoSchemas<google::protobuf::Duration>(
+                       full_name + " field 1 'customer': type int64 -> string"));
+  ASSERT_OK(RegisterProtoSchemas<examples::orders::OrderPlaced>(
       *store, {.allow_breaking = true, .actor = "app", .reason = "upgrade"}));
   auto audit = store->ReadStream(kSchemasStream);
   ASSERT_OK(audit.status());

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 ANNALS_PACKAGES=(
-  build-essential cmake ninja-build pkg-config clang
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
 )

@@ -7,12 +7,18 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/any.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
+#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/wrappers.pb.h"
 
 namespace annals::tool {
 namespace {
@@ -53,6 +59,37 @@ absl::StatusOr<uint64_t> GetUint(const Json& obj, const std::string& key) {
     return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is missing or not a non-negative integer"));
   }
   return it->get<uint64_t>();
+}
+
+// Descriptors copied from files that spell out json_name and from ones that
+// leave it implied differ only there.
+void ClearJsonNames(google::protobuf::DescriptorProto* message) {
+  for (auto& field : *message->mutable_field()) field.clear_json_name();
+  for (auto& nested : *message->mutable_nested_type()) ClearJsonNames(&nested);
+}
+
+// The types protobuf's JSON printer renders by name, trusting their shape:
+// the first of them `pool` defines otherwise than protobuf itself; nullopt
+// if none.
+std::optional<std::string> RedefinedWellKnownType(const google::protobuf::DescriptorPool& pool) {
+  namespace pb = ::google::protobuf;
+  for (const pb::Descriptor* own :
+       {pb::Any::descriptor(), pb::Duration::descriptor(), pb::FieldMask::descriptor(),
+        pb::ListValue::descriptor(), pb::Struct::descriptor(), pb::Timestamp::descriptor(),
+        pb::Value::descriptor(), pb::BoolValue::descriptor(), pb::BytesValue::descriptor(),
+        pb::DoubleValue::descriptor(), pb::FloatValue::descriptor(), pb::Int32Value::descriptor(),
+        pb::Int64Value::descriptor(), pb::StringValue::descriptor(), pb::UInt32Value::descriptor(),
+        pb::UInt64Value::descriptor()}) {
+    const pb::Descriptor* defined = pool.FindMessageTypeByName(own->full_name());
+    if (defined == nullptr) continue;
+    pb::DescriptorProto defined_proto, own_proto;
+    defined->CopyTo(&defined_proto);
+    own->CopyTo(&own_proto);
+    ClearJsonNames(&defined_proto);
+    ClearJsonNames(&own_proto);
+    if (defined_proto.SerializeAsString() != own_proto.SerializeAsString()) return own->full_name();
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -97,13 +134,18 @@ std::string Rfc3339(absl::Time time) {
   thread_local int64_t cached_second = INT64_MIN;
   thread_local std::string cached_prefix;
   const int64_t micros = absl::ToUnixMicros(time);
-  const int64_t second = micros >= 0 ? micros / 1000000 : -((-micros + 999999) / 1000000);
+  // Floor division, without overflow at either end of the range.
+  int64_t second = micros / 1000000, fraction_micros = micros % 1000000;
+  if (fraction_micros < 0) {
+    second -= 1;
+    fraction_micros += 1000000;
+  }
   if (second != cached_second) {
     cached_second = second;
     cached_prefix = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
   }
   char fraction[16];
-  std::snprintf(fraction, sizeof(fraction), ".%06dZ", static_cast<int>(micros - second * 1000000));
+  std::snprintf(fraction, sizeof(fraction), ".%06dZ", static_cast<int>(fraction_micros));
   return cached_prefix + fraction;
 }
 
@@ -118,20 +160,28 @@ PayloadDecoder::PayloadDecoder() = default;
 PayloadDecoder::~PayloadDecoder() = default;
 
 absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::Load(EventStore& store) {
-  auto decoder = std::make_unique<PayloadDecoder>();
   absl::StatusOr<StoredSchemas> schemas = store.ReadSchemas();
   if (!schemas.ok()) return schemas.status();
-  if (schemas->files.empty()) return decoder;
+  return FromSchemas(*schemas);
+}
+
+absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::FromSchemas(const StoredSchemas& schemas) {
+  auto decoder = std::make_unique<PayloadDecoder>();
+  if (schemas.files.empty()) return decoder;
   decoder->database_ = std::make_unique<google::protobuf::SimpleDescriptorDatabase>();
-  for (const auto& [name, bytes] : schemas->files) {
+  for (const auto& [name, bytes] : schemas.files) {
     google::protobuf::FileDescriptorProto file;
     if (!file.ParseFromString(bytes) || !decoder->database_->Add(file)) {
       return absl::DataLossError(absl::StrCat("schema file '", name, "' in the registry is malformed"));
     }
   }
   decoder->pool_ = std::make_unique<google::protobuf::DescriptorPool>(decoder->database_.get());
+  if (std::optional<std::string> type = RedefinedWellKnownType(*decoder->pool_)) {
+    return absl::DataLossError(absl::StrCat("the schema registry defines ", *type,
+                                            " unlike protobuf's own well-known type"));
+  }
   decoder->factory_ = std::make_unique<google::protobuf::DynamicMessageFactory>(decoder->pool_.get());
-  decoder->bindings_ = schemas->bindings;
+  decoder->bindings_ = schemas.bindings;
   return decoder;
 }
 
@@ -402,6 +452,11 @@ absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
   e.event_id = *event_id;
   std::optional<absl::Time> at = ParseRfc3339(recorded->get<std::string>());
   if (!at) return absl::InvalidArgumentError("\"recorded_at\" is not an RFC 3339 time");
+  // The store keeps whole microseconds since the epoch in 64 bits: a finer
+  // or farther time would be imported as another one.
+  if (absl::FromUnixMicros(absl::ToUnixMicros(*at)) != *at) {
+    return absl::InvalidArgumentError("\"recorded_at\" is not a whole microsecond the store can hold");
+  }
   e.recorded_at = *at;
   for (auto [key, field] : {std::pair{"content_type", &e.content_type}, std::pair{"correlation_id", &e.correlation_id},
                             std::pair{"causation_id", &e.causation_id}, std::pair{"data", &e.data}}) {

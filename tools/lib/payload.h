@@ -26,6 +26,12 @@ class PayloadDecoder {
  public:
   // A decoder with `store`'s registered schemas.
   static absl::StatusOr<std::unique_ptr<PayloadDecoder>> Load(EventStore& store);
+  // A decoder with `schemas` (what Load reads from the store). DataLoss if a
+  // file is malformed or duplicated, or if the files define a well-known
+  // type (google.protobuf.Struct, Any, ...) unlike protobuf's own: its JSON
+  // printer relies on their shape (a Struct whose field is no map makes it
+  // loop forever).
+  static absl::StatusOr<std::unique_ptr<PayloadDecoder>> FromSchemas(const StoredSchemas& schemas);
   // A decoder that knows JSON only.
   PayloadDecoder();
   ~PayloadDecoder();
