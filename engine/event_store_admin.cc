@@ -2,6 +2,7 @@
 // export), the schema registry (with its compatibility check against stored
 // events, schema_compat.h), and the logical backup of a read-only store.
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -397,7 +398,67 @@ absl::Status ValidateImportEvent(const EventRecord& e, const StoreOptions& optio
                                                    "revision of the stream took a position)"));
   }
   if (audit) {
-    ANNALS_RETURN_IF_ERROR(internal::DecodeLifecycleData(e.type, e.data).status());
+    internal::LifecycleData data;
+    ANNALS_ASSIGN_OR_RETURN(data, internal::DecodeLifecycleData(e.type, e.data));
+    // The stream's head was before the event recording the operation.
+    if (data.last_position && *data.last_position >= e.position.value()) {
+      return absl::InvalidArgumentError("lastPosition is not before the lifecycle event");
+    }
+    if (data.last_revision && *data.last_revision >= *data.last_position) {
+      return absl::InvalidArgumentError("lastRevision is not below lastPosition");
+    }
+    if (e.type == internal::kStreamDeletedEventType && *data.truncate_before >= e.position.value()) {
+      return absl::InvalidArgumentError("truncateBefore is past what the stream can have held before the delete");
+    }
+  }
+  return absl::OkStatus();
+}
+
+struct ImportChecker::State {
+  StoreOptions options;
+  Position last_position;
+  absl::Time last_recorded_at = absl::InfinitePast();
+  struct Stream {
+    std::optional<uint64_t> last_revision;
+    bool tombstoned = false;
+  };
+  std::map<std::string, Stream> streams;
+};
+
+ImportChecker::ImportChecker(const StoreOptions& options) : state_(std::make_unique<State>()) {
+  state_->options = options;
+}
+ImportChecker::~ImportChecker() = default;
+
+absl::Status ImportChecker::Check(const EventRecord& e) {
+  ANNALS_RETURN_IF_ERROR(ValidateImportEvent(e, state_->options));
+  if (e.position <= state_->last_position) return absl::InvalidArgumentError("positions must increase");
+  if (e.recorded_at < state_->last_recorded_at) return absl::InvalidArgumentError("recorded_at goes backwards");
+  State::Stream& stream = state_->streams[e.stream];
+  if (stream.last_revision && e.revision.value() <= *stream.last_revision) {
+    return absl::InvalidArgumentError(absl::StrCat("revision ", e.revision.value(), " of '", e.stream,
+                                                   "' does not follow its revision ", *stream.last_revision));
+  }
+  const bool audit = e.stream.starts_with("$$");
+  State::Stream* target = audit ? &state_->streams[e.stream.substr(2)] : nullptr;
+  if (!audit && stream.tombstoned) {
+    return absl::InvalidArgumentError(absl::StrCat("'", e.stream, "' has an event after its tombstone"));
+  }
+  if (target != nullptr && target->tombstoned) {
+    return absl::InvalidArgumentError(absl::StrCat("'", e.stream.substr(2), "' has a lifecycle event after its tombstone"));
+  }
+  // Accepted: the state moves on.
+  stream.last_revision = e.revision.value();
+  state_->last_position = e.position;
+  state_->last_recorded_at = e.recorded_at;
+  if (target != nullptr) {
+    const internal::LifecycleData data = *internal::DecodeLifecycleData(e.type, e.data);
+    auto restore = [&](uint64_t revision) {
+      if (!target->last_revision || *target->last_revision < revision) target->last_revision = revision;
+    };
+    if (data.last_revision) restore(*data.last_revision);
+    if (e.type == internal::kStreamDeletedEventType) restore(*data.truncate_before - 1);
+    if (e.type == internal::kStreamTombstonedEventType) target->tombstoned = true;
   }
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 #include "annals/storage/v1/stored_event.pb.h"
 #include "annals/storage/v1/checkpoint.pb.h"
 #include "annals/storage/v1/snapshot.pb.h"
+#include "chain_store.h"
 #include "event_codec.h"
 #include "indexes.h"
 #include "key_codec.h"
@@ -49,9 +50,24 @@ absl::Status ValidateOptions(const StoreOptions& options) {
   return absl::OkStatus();
 }
 
+// Writes the format record of version kFormatVersion with where the chain
+// over digests begins (format 5): `digest_from`.
+absl::Status WriteFormat(Storage& storage, storage::v1::FormatInfo format, Position digest_from,
+                         std::string_view what) {
+  format.set_format_version(kFormatVersion);
+  std::string position;
+  AppendBigEndian64(&position, digest_from.value());
+  rocksdb::WriteBatch batch;
+  batch.Put(storage.cf(Cf::kMeta), std::string(kMetaFormatKey), format.SerializeAsString());
+  batch.Put(storage.cf(Cf::kMeta), std::string(kMetaChainDigestFromKey), position);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  return FromRocksDb(storage.db()->Write(write_options, &batch), what);
+}
+
 // Checks (or, for a new store, writes) the format record; upgrades a store of
 // an older format in place.
-absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions& options) {
+absl::Status CheckFormat(Storage& storage, Position head, const StoreOptions& options) {
   std::string value;
   rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
                                         std::string(kMetaFormatKey), &value);
@@ -60,19 +76,14 @@ absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions
         absl::StrCat("store '", storage.path(), "' has no format record yet"));
   }
   if (s.IsNotFound()) {
-    if (!log_is_empty) {
+    if (head.value() != 0) {
       return absl::DataLossError(
           absl::StrCat("store '", storage.path(), "' has events but no format record"));
     }
     storage::v1::FormatInfo format;
-    format.set_format_version(kFormatVersion);
     format.set_created_at_us(absl::ToUnixMicros(options.clock ? options.clock() : absl::Now()));
     format.set_created_by("annals " ANNALS_VERSION);
-    rocksdb::WriteOptions write_options;
-    write_options.sync = true;
-    return FromRocksDb(storage.db()->Put(write_options, storage.cf(Cf::kMeta),
-                                         std::string(kMetaFormatKey), format.SerializeAsString()),
-                       "write format record");
+    return WriteFormat(storage, format, Position(1), "write format record");
   }
   if (!s.ok()) return FromRocksDb(s, "read format record");
   storage::v1::FormatInfo format;
@@ -90,58 +101,24 @@ absl::Status CheckFormat(Storage& storage, bool log_is_empty, const StoreOptions
         "store '", storage.path(), "' has on-disk format ", format.format_version(),
         "; open it for writing once to upgrade it to ", kFormatVersion));
   }
-  // Format 1 had no secondary indexes: build them from the log.
-  if (format.format_version() == 1) return BackfillIndexes(storage);
-  // Formats 2 and 3 lacked only column families (snapshots; read_models and
-  // projections), which opening created empty.
-  if (format.format_version() < kFormatVersion) {
-    format.set_format_version(kFormatVersion);
-    rocksdb::WriteOptions write_options;
-    write_options.sync = true;
-    return FromRocksDb(storage.db()->Put(write_options, storage.cf(Cf::kMeta),
-                                         std::string(kMetaFormatKey), format.SerializeAsString()),
-                       "upgrade format record");
-  }
-  return absl::OkStatus();
+  if (format.format_version() == kFormatVersion) return absl::OkStatus();
+  // Format 1 had no secondary indexes: build them from the log (this moves
+  // the record to 2).
+  if (format.format_version() == 1) ANNALS_RETURN_IF_ERROR(BackfillIndexes(storage));
+  // Formats 2 to 4 lacked column families (snapshots; read_models and
+  // projections), which opening created empty, and chained events over their
+  // bytes: events from the next position on are chained over their digest.
+  return WriteFormat(storage, format, head.Next(), "upgrade format record");
 }
 
 // Reads the head position, chain head and stream id counter back.
 absl::StatusOr<RecoveredState> Recover(Storage& storage) {
   RecoveredState state;
-  std::unique_ptr<rocksdb::Iterator> it(
-      storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(Cf::kLog)));
-  it->SeekToLast();
-  if (it->Valid()) {
-    std::optional<Position> head = ParseLogKey(std::string_view(it->key().data(), it->key().size()));
-    std::string_view value(it->value().data(), it->value().size());
-    std::optional<SplitValue> split = SplitStoredValue(value);
-    storage::v1::StoredEvent last;
-    if (!head || !split || !last.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      return absl::DataLossError("the last event of the log is malformed");
-    }
-    state.head = *head;
-    state.chain_head = split->stored_hash;
-    state.last_recorded_at_us = last.recorded_at_us();
-  } else if (!it->status().ok()) {
-    return FromRocksDb(it->status(), "read log head");
-  }
-  // Scavenge may have removed the log's last events: the bridge after the
-  // last removed one keeps the head, so positions are never reused.
-  std::unique_ptr<rocksdb::Iterator> bridges(
-      storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(Cf::kMeta)));
-  bridges->SeekForPrev(ChainBridgeKey(Position(~uint64_t{0})));
-  if (bridges->Valid()) {
-    const std::optional<Position> next = ParseChainBridgeKey(bridges->key().ToStringView());
-    if (next && next->value() - 1 > state.head.value()) {
-      const std::optional<ChainBridge> bridge = DecodeChainBridge(bridges->value().ToStringView());
-      if (!bridge) return absl::DataLossError("the chain bridge after the log's last event is malformed");
-      state.head = Position(next->value() - 1);
-      state.chain_head = bridge->hash;
-      state.last_recorded_at_us = bridge->recorded_at_us;
-    }
-  } else if (!bridges->status().ok()) {
-    return FromRocksDb(bridges->status(), "read chain bridges");
-  }
+  StoredHead head;
+  ANNALS_ASSIGN_OR_RETURN(head, ReadStoredHead(storage, rocksdb::ReadOptions()));
+  state.head = head.head;
+  state.chain_head = head.chain;
+  state.last_recorded_at_us = head.last_recorded_at_us;
   std::string value;
   rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
                                         std::string(kMetaNextStreamIdKey), &value);
@@ -171,7 +148,7 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStoreImpl::OpenOn(std::shared_p
                                                                    const StoreOptions& options) {
   RecoveredState recovered;
   ANNALS_ASSIGN_OR_RETURN(recovered, Recover(*storage));
-  ANNALS_RETURN_IF_ERROR(CheckFormat(*storage, recovered.head == Position(0), options));
+  ANNALS_RETURN_IF_ERROR(CheckFormat(*storage, recovered.head, options));
   auto writer = std::make_shared<Writer>(storage, options, recovered);
   return std::unique_ptr<EventStore>(new EventStoreImpl(options, std::move(storage), std::move(writer)));
 }

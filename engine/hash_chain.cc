@@ -23,15 +23,35 @@ struct Sha256Context {
 
 }  // namespace
 
-ChainHash ComputeChainHash(const ChainHash& previous, std::string_view hashed_bytes) {
+namespace {
+
+ChainHash Sha256(std::string_view a, std::string_view b) {
   thread_local Sha256Context sha;
   ChainHash out;
   unsigned int length = 0;
   EVP_DigestInit_ex(sha.ctx, sha.md, nullptr);
-  EVP_DigestUpdate(sha.ctx, previous.data(), previous.size());
-  EVP_DigestUpdate(sha.ctx, hashed_bytes.data(), hashed_bytes.size());
+  EVP_DigestUpdate(sha.ctx, a.data(), a.size());
+  EVP_DigestUpdate(sha.ctx, b.data(), b.size());
   EVP_DigestFinal_ex(sha.ctx, out.data(), &length);
   return out;
+}
+
+std::string_view View(const ChainHash& hash) {
+  return std::string_view(reinterpret_cast<const char*>(hash.data()), hash.size());
+}
+
+}  // namespace
+
+ChainHash EventDigest(std::string_view hashed_bytes) { return Sha256(hashed_bytes, {}); }
+
+ChainHash ChainStep(const ChainHash& previous, const ChainHash& digest) { return Sha256(View(previous), View(digest)); }
+
+ChainHash ComputeChainHash(const ChainHash& previous, std::string_view hashed_bytes) {
+  return ChainStep(previous, EventDigest(hashed_bytes));
+}
+
+ChainHash ComputeChainHashV1(const ChainHash& previous, std::string_view hashed_bytes) {
+  return Sha256(View(previous), hashed_bytes);
 }
 
 void AppendChainHashField(const ChainHash& hash, std::string* value) {

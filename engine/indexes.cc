@@ -52,7 +52,7 @@ absl::Status BackfillIndexes(Storage& storage) {
                                      "read format record"));
   storage::v1::FormatInfo format;
   if (!format.ParseFromString(value)) return absl::DataLossError("format record does not parse");
-  format.set_format_version(kFormatVersion);
+  format.set_format_version(2);  // Open then upgrades it further
   batch.Put(storage.cf(Cf::kMeta), std::string(kMetaFormatKey), format.SerializeAsString());
   return FromRocksDb(storage.db()->Write(write_options, &batch), "finish format upgrade");
 }

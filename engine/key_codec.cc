@@ -108,31 +108,45 @@ std::optional<int64_t> ParseTimeKey(std::string_view key) {
   return static_cast<int64_t>(ReadBigEndian64(key) ^ (uint64_t{1} << 63));
 }
 
-std::string ChainBridgeKey(Position next) {
-  std::string key(kMetaChainBridgePrefix);
-  AppendBigEndian64(&key, next.value());
+namespace {
+
+std::string PrefixedPosition(std::string_view prefix, Position position) {
+  std::string key(prefix);
+  AppendBigEndian64(&key, position.value());
   return key;
 }
 
-std::optional<Position> ParseChainBridgeKey(std::string_view key) {
-  if (!key.starts_with(kMetaChainBridgePrefix) || key.size() != kMetaChainBridgePrefix.size() + 8) {
-    return std::nullopt;
-  }
-  return Position(ReadBigEndian64(key.substr(kMetaChainBridgePrefix.size())));
+std::optional<Position> ParsePrefixedPosition(std::string_view prefix, std::string_view key) {
+  if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) return std::nullopt;
+  return Position(ReadBigEndian64(key.substr(prefix.size())));
 }
 
-std::string EncodeChainBridge(const ChainBridge& bridge) {
-  std::string value(reinterpret_cast<const char*>(bridge.hash.data()), bridge.hash.size());
-  AppendBigEndian64(&value, static_cast<uint64_t>(bridge.recorded_at_us));
+}  // namespace
+
+std::string RemovedEventKey(Position position) { return PrefixedPosition(kMetaRemovedPrefix, position); }
+
+std::optional<Position> ParseRemovedEventKey(std::string_view key) {
+  return ParsePrefixedPosition(kMetaRemovedPrefix, key);
+}
+
+std::string EncodeRemovedEvent(const RemovedEvent& removed) {
+  std::string value(1, removed.digest ? 'd' : 'h');
+  value.append(reinterpret_cast<const char*>(removed.hash.data()), removed.hash.size());
+  AppendBigEndian64(&value, static_cast<uint64_t>(removed.recorded_at_us));
   return value;
 }
 
-std::optional<ChainBridge> DecodeChainBridge(std::string_view value) {
-  ChainBridge bridge;
-  if (value.size() != bridge.hash.size() + 8) return std::nullopt;
-  std::copy(value.begin(), value.begin() + bridge.hash.size(), bridge.hash.begin());
-  bridge.recorded_at_us = static_cast<int64_t>(ReadBigEndian64(value.substr(bridge.hash.size())));
-  return bridge;
+std::optional<RemovedEvent> DecodeRemovedEvent(std::string_view value) {
+  RemovedEvent removed;
+  if (value.size() != 1 + removed.hash.size() + 8 || (value[0] != 'd' && value[0] != 'h')) return std::nullopt;
+  removed.digest = value[0] == 'd';
+  std::copy(value.begin() + 1, value.begin() + 1 + removed.hash.size(), removed.hash.begin());
+  removed.recorded_at_us = static_cast<int64_t>(ReadBigEndian64(value.substr(1 + removed.hash.size())));
+  return removed;
 }
+
+std::string LostRangeKey(Position first) { return PrefixedPosition(kMetaLostPrefix, first); }
+
+std::optional<Position> ParseLostRangeKey(std::string_view key) { return ParsePrefixedPosition(kMetaLostPrefix, key); }
 
 }  // namespace annals::internal

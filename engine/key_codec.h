@@ -75,19 +75,29 @@ inline std::string StreamKey(std::string_view stream) { return std::string(strea
 // `meta`: fixed keys.
 inline constexpr std::string_view kMetaFormatKey = "format";
 inline constexpr std::string_view kMetaNextStreamIdKey = "next_stream_id";
-// `meta`: the chain bridge of a gap Scavenge made, keyed by the position
-// after the removed event. Value: the removed event's chain hash (32 bytes,
-// the hash the event at that position was chained from) and recorded_at
-// (i64 µs BE).
-inline constexpr std::string_view kMetaChainBridgePrefix = "chain/bridge/";
-std::string ChainBridgeKey(Position next);
-std::optional<Position> ParseChainBridgeKey(std::string_view key);
-struct ChainBridge {
-  std::array<uint8_t, 32> hash;
+// `meta`: the first position whose chain hash is over the event's digest
+// (format 5; docs/FORMAT.md). Value: position (u64 BE).
+inline constexpr std::string_view kMetaChainDigestFromKey = "chain/digest_from";
+// `meta`: what Scavenge keeps of each event it removes, keyed by its
+// position, so the chain stays checkable across the gap and the head is
+// known after the log's last events went. Value: RemovedEvent.
+inline constexpr std::string_view kMetaRemovedPrefix = "chain/removed/";
+std::string RemovedEventKey(Position position);
+std::optional<Position> ParseRemovedEventKey(std::string_view key);
+struct RemovedEvent {
+  // true: `hash` is the event's digest (format 5 events); false: its chain
+  // hash (older events, whose link cannot be checked without the bytes).
+  bool digest = true;
+  std::array<uint8_t, 32> hash{};
   int64_t recorded_at_us = 0;
 };
-std::string EncodeChainBridge(const ChainBridge& bridge);
-std::optional<ChainBridge> DecodeChainBridge(std::string_view value);
+std::string EncodeRemovedEvent(const RemovedEvent& removed);
+std::optional<RemovedEvent> DecodeRemovedEvent(std::string_view value);
+// `meta`: positions a repair could not recover, keyed by the first. Value:
+// the last (u64 BE). They are never used again.
+inline constexpr std::string_view kMetaLostPrefix = "chain/lost/";
+std::string LostRangeKey(Position first);
+std::optional<Position> ParseLostRangeKey(std::string_view key);
 
 }  // namespace annals::internal
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <iterator>
+#include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
@@ -47,9 +49,19 @@ absl::StatusOr<LifecycleData> DecodeLifecycleData(std::string_view type, std::st
   if (type != kMetadataEventType && type != kStreamDeletedEventType && type != kStreamTombstonedEventType) {
     return absl::InvalidArgumentError(absl::StrCat("unknown lifecycle event type '", std::string(type), "'"));
   }
-  const Json json = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  // A member twice would leave one of them silently unread.
+  std::set<std::string> seen;
+  bool repeated = false;
+  const Json::parser_callback_t callback = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::key && depth == 1 && !seen.insert(parsed.get<std::string>()).second) {
+      repeated = true;
+    }
+    return true;
+  };
+  const Json json = Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
   const std::string what = absl::StrCat(std::string(type), " data");
   if (!json.is_object()) return absl::InvalidArgumentError(absl::StrCat(what, " is not a JSON object"));
+  if (repeated) return absl::InvalidArgumentError(absl::StrCat(what, " has a member twice"));
   LifecycleData data;
   for (const auto& [name, value] : json.items()) {
     if (!HasMember(type, name)) {

@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -12,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "annals/maintenance.h"
 #include "event_store_impl.h"
+#include "chain_store.h"
 #include "hash_chain.h"
 #include "internal_access.h"
 #include "key_codec.h"
@@ -23,24 +27,27 @@ absl::StatusOr<ChainHead> ReadChainHead(EventStore& store) {
   internal::EngineHandles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, internal::EngineHandlesOf(store));
   const Position head = store.head();
-  ChainHead result{Position(0), std::string(32, '\0')};
-  if (head.value() == 0) return result;
-  // The newest event at or below the head (Scavenge may have removed the
-  // head's own event).
   internal::Storage& storage = *handles.storage;
+  internal::ChainHash hash = internal::kGenesisChainHash;
+  Position last(0);
+  // The newest event at or below the head, then the events Scavenge removed
+  // after it (their digests carry the chain to the head).
   std::unique_ptr<rocksdb::Iterator> it(
       storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog)));
   it->SeekForPrev(internal::LogKey(head));
-  if (!it->Valid()) {
+  if (it->Valid()) {
+    const std::optional<Position> position = internal::ParseLogKey(it->key().ToStringView());
+    const std::optional<internal::SplitValue> split = internal::SplitStoredValue(it->value().ToStringView());
+    if (!position || !split) return absl::DataLossError("the log's last event is malformed");
+    last = *position;
+    hash = split->stored_hash;
+  } else {
     ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(it->status(), "read the chain head"));
-    return result;
   }
-  const std::optional<Position> position = internal::ParseLogKey(it->key().ToStringView());
-  const std::optional<internal::SplitValue> split = internal::SplitStoredValue(it->value().ToStringView());
-  if (!position || !split) return absl::DataLossError("the log's last event is malformed");
-  result.position = *position;
-  result.hash.assign(reinterpret_cast<const char*>(split->stored_hash.data()), split->stored_hash.size());
-  return result;
+  internal::Carried carried;
+  ANNALS_ASSIGN_OR_RETURN(carried,
+                          internal::CarryOverRemoved(storage, rocksdb::ReadOptions(), hash, last, head.Next()));
+  return ChainHead{carried.last, std::string(reinterpret_cast<const char*>(carried.hash.data()), carried.hash.size())};
 }
 
 namespace {
@@ -68,8 +75,11 @@ absl::Status BackUpFiles(const std::filesystem::path& from, const std::filesyste
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create the backup directory '", to.string(), "': ", ec.message()));
   }
-  for (const auto& entry : std::filesystem::directory_iterator(from, ec)) {
-    if (!entry.is_regular_file()) continue;
+  for (auto it = std::filesystem::directory_iterator(from, ec); !ec && it != std::filesystem::directory_iterator();
+       it.increment(ec)) {
+    const std::filesystem::directory_entry& entry = *it;
+    std::error_code type_error;
+    if (!entry.is_regular_file(type_error)) continue;
     const std::string name = entry.path().filename().string();
     if (name == "LOCK" || name == "ANNALS.lock") continue;
     const std::filesystem::path target = to / name;
@@ -90,11 +100,51 @@ absl::Status BackUpFiles(const std::filesystem::path& from, const std::filesyste
                   /*directory=*/true);
 }
 
+// The largest position the damaged log still shows anywhere, read from a
+// scratch copy of the backup opened skipping every damaged record (what
+// RocksDB then recovers is no consistent store, but each position it holds
+// was written). Those after the intact prefix were acknowledged and may
+// have been seen: they must never be given to new events.
+std::optional<uint64_t> LargestPositionWritten(const std::filesystem::path& backup) {
+  std::error_code ec;
+  const std::filesystem::path scratch = backup / ".largest-position-scan";
+  std::filesystem::remove_all(scratch, ec);
+  if (!BackUpFiles(backup, scratch).ok()) return std::nullopt;
+  std::optional<uint64_t> largest;
+  {
+    rocksdb::DBOptions options;
+    options.wal_recovery_mode = rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords;
+    options.avoid_flush_during_recovery = true;
+    std::vector<std::string> names;
+    if (rocksdb::DB::ListColumnFamilies(options, scratch.string(), &names).ok()) {
+      std::vector<rocksdb::ColumnFamilyDescriptor> families;
+      for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      std::vector<rocksdb::ColumnFamilyHandle*> handles;
+      rocksdb::DB* raw = nullptr;
+      if (rocksdb::DB::Open(options, scratch.string(), families, &handles, &raw).ok()) {
+        std::unique_ptr<rocksdb::DB> db(raw);
+        for (size_t i = 0; i < names.size(); ++i) {
+          if (names[i] != internal::CfName(internal::Cf::kLog)) continue;
+          std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
+          it->SeekToLast();
+          if (it->Valid()) {
+            if (std::optional<Position> p = internal::ParseLogKey(it->key().ToStringView())) largest = p->value();
+          }
+        }
+        for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+        db->Close().PermitUncheckedError();
+      }
+    }
+  }
+  std::filesystem::remove_all(scratch, ec);
+  return largest;
+}
+
 std::string DefaultBackupDirectory(std::string_view path) {
   std::string base(path);
   while (base.size() > 1 && base.back() == '/') base.pop_back();
   return absl::StrCat(base, ".damaged-",
-                      absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()));
+                      absl::FormatTime("%Y%m%dT%H%M%E6SZ", absl::Now(), absl::UTCTimeZone()));
 }
 
 }  // namespace
@@ -120,6 +170,23 @@ absl::StatusOr<RepairReport> RepairStore(std::string_view path, const RepairOpti
     report.damaged_offset = damage->offset;
     report.bytes_dropped = damage->bytes_after;
     report.backup_directory = backup_directory;
+  }
+  if (damage) {
+    // Positions past the intact prefix were acknowledged: keep them out of
+    // use (a lost range, which Verify reports and the next open skips).
+    ANNALS_ASSIGN_OR_RETURN(internal::StoredHead kept, internal::ReadStoredHead(*storage, rocksdb::ReadOptions()));
+    if (std::optional<uint64_t> largest = LargestPositionWritten(backup_directory);
+        largest && *largest > kept.head.value()) {
+      report.lost_first = kept.head.Next();
+      report.lost_last = Position(*largest);
+      std::string last;
+      internal::AppendBigEndian64(&last, *largest);
+      rocksdb::WriteOptions sync;
+      sync.sync = true;
+      ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(
+          storage->db()->Put(sync, storage->cf(internal::Cf::kMeta), internal::LostRangeKey(kept.head.Next()), last),
+          "record the positions lost"));
+    }
   }
   std::unique_ptr<EventStore> store;
   ANNALS_ASSIGN_OR_RETURN(store, internal::EventStoreImpl::OpenOn(storage, store_options));

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/container/flat_hash_set.h"
+#include "chain_store.h"
 #include "event_codec.h"
 #include "hash_chain.h"
 #include "indexes.h"
@@ -73,40 +73,10 @@ absl::StatusOr<uint64_t> KeepFrom(Storage& storage, const StreamRecord& record,
   return keep;
 }
 
-// Keeps the hash chain verifiable across the gaps a batch makes: the event
-// after a removed one was chained from the removed one's hash, so that hash
-// is kept as the bridge of the next position (docs/FORMAT.md). Positions
-// whose successor is already gone need none (the successor's bridge spans
-// the whole gap); bridges of removed positions go with them. A bridge past
-// the log's last event also keeps the head (Recover reads it).
-struct RemovedEvent {
-  uint64_t position;
-  ChainHash hash;
-  int64_t recorded_at_us;
-};
-absl::Status StageChainBridges(Storage& storage, const std::vector<RemovedEvent>& removed, Position head,
-                               rocksdb::WriteBatch& batch) {
-  absl::flat_hash_set<uint64_t> positions;
-  for (const RemovedEvent& event : removed) positions.insert(event.position);
-  for (const auto& [position, hash, recorded_at_us] : removed) {
-    batch.Delete(storage.cf(Cf::kMeta), ChainBridgeKey(Position(position)));
-    const uint64_t next = position + 1;
-    if (positions.contains(next)) continue;
-    if (next <= head.value()) {
-      std::string value;
-      rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kLog), LogKey(Position(next)), &value);
-      if (s.IsNotFound()) continue;
-      ANNALS_RETURN_IF_ERROR(FromRocksDb(s, "read the event after a removed one"));
-    }
-    batch.Put(storage.cf(Cf::kMeta), ChainBridgeKey(Position(next)), EncodeChainBridge({hash, recorded_at_us}));
-  }
-  return absl::OkStatus();
-}
-
 // Removes up to kEventsPerBatch hidden events of `stream`. Returns how many
 // it removed (0: nothing left to remove). REQUIRES: no group committing.
 absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stream,
-                                       const StoreOptions& options, int64_t now_us, Position head_position,
+                                       const StoreOptions& options, int64_t now_us, Position digest_from,
                                        ScavengeResult* result) {
   std::optional<StreamRecord> record;
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(storage, stream));
@@ -128,16 +98,21 @@ absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stre
   uint64_t removed = 0;
   std::string first_key, last_key;
   EventRecord event;
-  // Each removed event's position and chain hash, for the bridges.
-  std::vector<RemovedEvent> hashes;
   for (it->Seek(StreamEventKey(record->stream_id, Revision(0)));
        it->Valid() && removed < kEventsPerBatch; it->Next()) {
     ANNALS_RETURN_IF_ERROR(
         DecodeStoredEvent(std::string_view(it->value().data(), it->value().size()), &event));
+    // What stays of the event: its digest, which the next event's chain
+    // hash covers (docs/FORMAT.md), so Verify checks the chain across the
+    // gap and a reopen knows the head even if the log's last events go.
     const std::optional<SplitValue> split =
         SplitStoredValue(std::string_view(it->value().data(), it->value().size()));
-    if (!split) return absl::DataLossError(absl::StrCat("event at position ", event.position.value(), " has no chain hash"));
-    hashes.push_back({event.position.value(), split->stored_hash, absl::ToUnixMicros(event.recorded_at)});
+    if (!split) {
+      return absl::DataLossError(absl::StrCat("event at position ", event.position.value(), " has no chain hash"));
+    }
+    RemovedEvent kept{.digest = event.position >= digest_from, .recorded_at_us = absl::ToUnixMicros(event.recorded_at)};
+    kept.hash = kept.digest ? EventDigest(split->hashed_bytes) : split->stored_hash;
+    batch.Put(storage.cf(Cf::kMeta), RemovedEventKey(event.position), EncodeRemovedEvent(kept));
     if (removed == 0) first_key = it->key().ToString();
     last_key = it->key().ToString();
     batch.Delete(storage.cf(Cf::kLog), LogKey(event.position));
@@ -151,7 +126,6 @@ absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stre
   }
   ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "scan hidden events"));
   if (removed == 0) return 0;
-  ANNALS_RETURN_IF_ERROR(StageChainBridges(storage, hashes, head_position, batch));
   // One range tombstone for the stream's own copies: [first, last].
   std::string end_key = last_key;
   end_key.push_back('\0');
@@ -181,6 +155,8 @@ absl::StatusOr<ScavengeResult> Scavenge(Storage& storage, Writer& writer,
   ANNALS_RETURN_IF_ERROR(FlushAll(storage));
   result.bytes_before = LiveBytes(storage);
   const int64_t now_us = absl::ToUnixMicros(options.clock ? options.clock() : absl::Now());
+  Position digest_from;
+  ANNALS_ASSIGN_OR_RETURN(digest_from, ReadDigestFrom(storage, rocksdb::ReadOptions()));
 
   // Streams with anything to hide: a lifecycle setting in their record.
   std::vector<std::string> candidates;
@@ -204,7 +180,7 @@ absl::StatusOr<ScavengeResult> Scavenge(Storage& storage, Writer& writer,
     for (;;) {
       absl::StatusOr<uint64_t> removed = 0;
       writer.RunExclusive(stream, [&] {
-        removed = ScavengeBatch(storage, stream, options, now_us, writer.head(), &result);
+        removed = ScavengeBatch(storage, stream, options, now_us, digest_from, &result);
       });
       if (!removed.ok()) return removed.status();
       if (*removed == 0) break;

@@ -95,12 +95,13 @@ class WalScanner final : public rocksdb::WalFilter {
   std::optional<WalDamage> FindDamage(const std::string& directory, std::string reason) const {
     std::vector<std::pair<uint64_t, std::filesystem::path>> logs;
     std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
-      const std::string name = entry.path().filename().string();
+    for (auto entry = std::filesystem::directory_iterator(directory, ec);
+         !ec && entry != std::filesystem::directory_iterator(); entry.increment(ec)) {
+      const std::string name = entry->path().filename().string();
       uint64_t number = 0;
       if (!name.ends_with(".log") || !absl::SimpleAtoi(name.substr(0, name.size() - 4), &number)) continue;
       if (number < min_log_number_) continue;  // obsolete: replay skips it
-      logs.emplace_back(number, entry.path());
+      logs.emplace_back(number, entry->path());
     }
     std::sort(logs.begin(), logs.end());
     std::optional<WalDamage> damage;
@@ -113,7 +114,12 @@ class WalScanner final : public rocksdb::WalFilter {
       }
       const std::string name = path.filename().string();
       auto it = ends_.find(name);
-      const uint64_t end = it == ends_.end() ? 0 : it->second.offset;
+      uint64_t end = 0;
+      if (it != ends_.end()) {
+        end = it->second.offset;
+        // A block's last < 7 bytes are padding: the next record starts after.
+        if (kBlockBytes - it->second.block_offset < kHeaderBytes) end += kBlockBytes - it->second.block_offset;
+      }
       if (end >= size) continue;
       damage = WalDamage{.file = name, .offset = end, .file_bytes = size, .records_before = records_,
                          .bytes_after = size - end, .reason = reason};

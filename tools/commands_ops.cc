@@ -88,32 +88,21 @@ int RunImport(Context& ctx, const std::string& input) {
   std::ifstream file(input);
   if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", input, "'")));
   std::string line;
-  uint64_t line_number = 0, last_position = 0, checked = 0;
-  absl::Time last_recorded_at = absl::InfinitePast();
-  std::map<std::string, uint64_t> last_revisions;
+  uint64_t line_number = 0, checked = 0;
+  ImportChecker checker;
   while (std::getline(file, line)) {
     ++line_number;
     if (line.empty()) continue;
-    auto refuse = [&](const std::string& why) {
-      return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(input, ":", line_number, ": ", why, "; nothing imported")));
-    };
     Json json = Json::parse(line, nullptr, false);
     absl::StatusOr<EventRecord> event =
         json.is_discarded() ? absl::InvalidArgumentError("not JSON") : EventFromExport(json);
     if (event.ok()) {
-      if (absl::Status valid = ValidateImportEvent(*event); !valid.ok()) event = valid;
+      if (absl::Status valid = checker.Check(*event); !valid.ok()) event = valid;
     }
-    if (!event.ok()) return refuse(std::string(event.status().message()));
-    if (event->position.value() <= last_position) return refuse("positions must increase");
-    if (event->recorded_at < last_recorded_at) return refuse("recorded_at goes backwards");
-    auto [previous, first] = last_revisions.try_emplace(event->stream, event->revision.value());
-    if (!first && event->revision.value() <= previous->second) {
-      return refuse(absl::StrCat("revision ", event->revision.value(), " of '", event->stream,
-                                 "' does not follow its revision ", previous->second));
+    if (!event.ok()) {
+      return ctx.Fail(absl::InvalidArgumentError(
+          absl::StrCat(input, ":", line_number, ": ", event.status().message(), "; nothing imported")));
     }
-    previous->second = event->revision.value();
-    last_position = event->position.value();
-    last_recorded_at = event->recorded_at;
     ++checked;
   }
   // Pass 2 imports in chunks, each atomic and durable.
@@ -190,6 +179,7 @@ int RunVerify(Context& ctx, const std::string& expect_head) {
   out["index_entries_checked"] = report->index_entries_checked;
   out["gaps"] = report->gaps;
   if (report->unbridged_gaps > 0) out["unbridged_gaps"] = report->unbridged_gaps;
+  if (report->lost > 0) out["lost_in_repair"] = report->lost;
   if (report->ok()) out["chain_head"] = report->head.ToString();
   if (options.expect_head) out["expected_head"] = report->expected_head_matched ? "matched" : "not matched";
   out["files_checked"] = report->files_checked;
@@ -286,6 +276,9 @@ int RunRepair(Context& ctx, const std::string& backup_directory) {
     out["damaged_offset"] = report->damaged_offset;
     out["bytes_dropped"] = report->bytes_dropped;
     out["backup"] = report->backup_directory;
+    if (report->lost_last.value() > 0) {
+      out["lost_positions"] = absl::StrCat(report->lost_first.value(), "-", report->lost_last.value());
+    }
   }
   out["events"] = report->events;
   out["head_position"] = report->head.value();
@@ -293,8 +286,13 @@ int RunRepair(Context& ctx, const std::string& backup_directory) {
   out["verify"] = report->verify.ok() ? "ok" : report->verify.problem;
   PrintObject(std::cout, ctx.format(), out);
   if (report->repaired && ctx.format() == Format::kTable) {
-    std::cerr << "kept " << report->events << " events up to position " << report->head.value()
-              << "; the damaged files are in " << report->backup_directory << "\n";
+    std::cerr << "kept " << report->events << " events up to position " << report->head.value();
+    if (report->lost_last.value() > 0) {
+      std::cerr << "; positions " << report->lost_first.value() << " to " << report->lost_last.value()
+                << " were written after the damage and are lost (never reused: consumers that saw them must "
+                   "reconcile)";
+    }
+    std::cerr << "; the damaged files are in " << report->backup_directory << "\n";
   }
   return report->verify.ok() ? kExitOk : kExitFailed;
 }

@@ -343,7 +343,7 @@ class CrashTest : public ::testing::Test {
   }
 
   // Walks the raw `log` column family: keys are positions 1..head, and each
-  // value ends with SHA-256(previous hash || the value's other bytes),
+  // value ends with SHA-256(previous hash || SHA-256(the value's other bytes)),
   // recomputed here independently of the engine's code. `stream_events`
   // holds exactly one entry per event too.
   static void CheckRawLog(const std::string& path, uint64_t head) {
@@ -363,10 +363,13 @@ class CrashTest : public ::testing::Test {
       const std::string_view field = value.substr(value.size() - kChainHashFieldSize);
       ASSERT_EQ(static_cast<uint8_t>(field[0]), (15 << 3) | 2) << "position " << count;
       ASSERT_EQ(static_cast<uint8_t>(field[1]), 32) << "position " << count;
-      std::string input = previous;
-      input.append(value.substr(0, value.size() - kChainHashFieldSize));
+      // chain_hash = SHA-256(previous || SHA-256(hashed bytes)), docs/FORMAT.md.
+      const std::string_view hashed = value.substr(0, value.size() - kChainHashFieldSize);
       unsigned char digest[EVP_MAX_MD_SIZE];
       unsigned int digest_size = 0;
+      ASSERT_EQ(EVP_Digest(hashed.data(), hashed.size(), digest, &digest_size, EVP_sha256(), nullptr), 1);
+      std::string input = previous;
+      input.append(reinterpret_cast<const char*>(digest), digest_size);
       ASSERT_EQ(EVP_Digest(input.data(), input.size(), digest, &digest_size, EVP_sha256(), nullptr),
                 1);
       const std::string stored(field.substr(2));

@@ -247,6 +247,9 @@ TEST(ImportTest, LifecycleDataTheApiWouldRefuseIsRefusedAndWritesNothing) {
            {"$streamDeleted", "{\"truncateBefore\":0}"},
            {"$streamTombstoned", "{\"truncateBefore\":4}"},
            {"$streamDeleted", "{\"truncateBefore\":2,\"lastRevision\":1}"},
+           {"$streamDeleted", "{\"truncateBefore\":1000}"},  // past what position 1 allows
+           {"$metadata", "{\"maxCount\":0,\"maxCount\":3}"},  // a member twice
+           {"$metadata", "{\"lastRevision\":0,\"lastPosition\":99}"},  // a head after the event
        }) {
     SCOPED_TRACE(type + " " + data);
     EXPECT_THAT(target->Import({Lifecycle(1, "cart-1", type, data)}), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -302,6 +305,35 @@ TEST(ImportTest, StreamsWhoseEventsWereScavengedListTheSameAfterImport) {
   }
   EXPECT_THAT(target->Append({"c-1", ExpectedRevision::Any(), {Event("C")}}).status(),
               StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(ImportTest, TheCheckerSeesWhatOnlyTheWholeFileShows) {
+  auto event = [](uint64_t position, const std::string& stream, uint64_t revision) {
+    EventRecord e;
+    e.stream = stream;
+    e.position = Position(position);
+    e.revision = Revision(revision);
+    e.recorded_at = absl::FromUnixSeconds(1'800'000'000);
+    e.event_id = EventId::Generate();
+    e.type = "Added";
+    return e;
+  };
+  {
+    ImportChecker checker;
+    ASSERT_OK(checker.Check(event(1, "cart-1", 0)));
+    EXPECT_THAT(checker.Check(event(1, "cart-2", 0)), StatusIs(absl::StatusCode::kInvalidArgument));  // position again
+    EXPECT_THAT(checker.Check(event(2, "cart-1", 0)), StatusIs(absl::StatusCode::kInvalidArgument));  // revision again
+    ASSERT_OK(checker.Check(Lifecycle(3, "cart-1", "$streamTombstoned", "{\"lastRevision\":0,\"lastPosition\":1}")));
+    EXPECT_THAT(checker.Check(event(4, "cart-1", 1)), StatusIs(absl::StatusCode::kInvalidArgument));  // after the tombstone
+  }
+  {
+    // A head restored by a lifecycle event: the next revision goes after it.
+    ImportChecker checker;
+    ASSERT_OK(checker.Check(Lifecycle(9, "cart-1", "$streamDeleted",
+                                      "{\"truncateBefore\":5,\"lastRevision\":4,\"lastPosition\":8}")));
+    EXPECT_THAT(checker.Check(event(10, "cart-1", 3)), StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_OK(checker.Check(event(10, "cart-1", 5)));
+  }
 }
 
 TEST(ImportTest, SchemaChangeEventsImportAsTheyAre) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "annals/storage/v1/stored_event.pb.h"
@@ -139,6 +140,70 @@ TEST_F(VerifyTest, AnExpectedHeadProvesNothingBeforeItChanged) {
   EXPECT_FALSE(anchored.ok());
   EXPECT_EQ(anchored.first_bad_position, Position(20));
   EXPECT_THAT(anchored.problem, ::testing::HasSubstr("expected head"));
+}
+
+TEST_F(VerifyTest, AnExpectedHeadProvesTheEventsBeforeAScavengedGapToo) {
+  ASSERT_OK(store_->DeleteStream("order-1"));  // positions 2, 6, 10, 14, 18; the audit event is 21
+  ASSERT_OK(store_->Scavenge().status());
+  ASSERT_OK_AND_ASSIGN(VerifyReport first, store_->Verify());
+  ASSERT_TRUE(first.ok()) << first.problem;
+  const ChainHead anchor = first.head;
+  // Rewrite event 7 (before the gap at 10) and recompute the chain up to 9:
+  // the removed event 10's digest, kept by Scavenge, no longer follows.
+  Tamper([](rocksdb::DB* db, internal::Storage& storage) {
+    internal::ChainHash previous{};
+    for (uint64_t p = 1; p <= 9; ++p) {
+      std::string value;
+      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(p)), &value);
+      if (s.IsNotFound()) {
+        std::string removed;
+        ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kMeta),
+                            internal::RemovedEventKey(Position(p)), &removed).ok());
+        previous = internal::ChainStep(previous, internal::DecodeRemovedEvent(removed)->hash);
+        continue;
+      }
+      std::optional<internal::SplitValue> split = internal::SplitStoredValue(value);
+      ASSERT_TRUE(split.has_value());
+      std::string hashed(split->hashed_bytes);
+      if (p == 7) hashed[hashed.find("\"i\":6") + 4] = '9';
+      std::string rewritten = hashed;
+      previous = internal::ComputeChainHash(previous, hashed);
+      internal::AppendChainHashField(previous, &rewritten);
+      annals::storage::v1::StoredEvent ids;
+      ASSERT_TRUE(ids.ParseFromString(rewritten));
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(p)), rewritten).ok());
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kStreamEvents),
+                          internal::StreamEventKey(ids.stream_id(), Revision(ids.revision())), rewritten).ok());
+    }
+  });
+  ASSERT_OK_AND_ASSIGN(VerifyReport anchored, store_->Verify({.expect_head = anchor}));
+  EXPECT_FALSE(anchored.ok());
+  EXPECT_EQ(anchored.first_bad_position, Position(11));  // the first event chained over the forged prefix
+}
+
+TEST_F(VerifyTest, AnAnchorAtAScavengedPositionIsStillChecked) {
+  // An anchor taken when 18 (order-1's last event, scavenged below) was the head.
+  ChainHead at_18;
+  Tamper([&](rocksdb::DB* db, internal::Storage& storage) {
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(18)), &value).ok());
+    const internal::ChainHash hash = internal::SplitStoredValue(value)->stored_hash;
+    at_18 = ChainHead{Position(18), std::string(reinterpret_cast<const char*>(hash.data()), hash.size())};
+  });
+  ASSERT_OK(store_->DeleteStream("order-1"));
+  ASSERT_OK(store_->Scavenge().status());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify({.expect_head = at_18}));
+  EXPECT_TRUE(report.ok()) << report.problem;
+  EXPECT_TRUE(report.expected_head_matched);
+}
+
+TEST(VerifyEmptyTest, TheEmptyLogsHeadIsItsAnchor) {
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(ChainHead head, ReadChainHead(*store));
+  EXPECT_EQ(head.position, Position(0));
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, store->Verify({.expect_head = head}));
+  EXPECT_TRUE(report.ok()) << report.problem;
+  EXPECT_TRUE(report.expected_head_matched);
 }
 
 TEST_F(VerifyTest, AnExpectedHeadPastTheLogMeansEventsWereLost) {

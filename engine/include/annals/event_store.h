@@ -31,7 +31,7 @@ namespace annals {
 
 // The on-disk format version this library writes (docs/FORMAT.md). Stores of
 // an older version are upgraded in place by Open.
-inline constexpr uint32_t kFormatVersion = 4;
+inline constexpr uint32_t kFormatVersion = 5;
 
 // Handle to one store directory. Thread-safe: every method may be called from
 // any thread. The only thread-like work is group commit: concurrent appends
@@ -42,7 +42,10 @@ class EventStore {
   // Opens the store in directory `path`. Returns the open store.
   // FailedPrecondition if another process (or handle) has it open, if it was
   // written by a newer format, or if it does not exist and
-  // !options.create_if_missing; InvalidArgument for bad options.
+  // !options.create_if_missing; InvalidArgument for bad options; DataLoss,
+  // changing nothing, if its write-ahead log is damaged anywhere but in a
+  // torn last record (RepairStore in annals/maintenance.h keeps what is
+  // intact).
   static absl::StatusOr<std::unique_ptr<EventStore>> Open(std::string_view path,
                                                           const StoreOptions& options);
 
@@ -217,7 +220,8 @@ class EventStore {
   virtual absl::Status Refresh() = 0;
 
   // The position of the last committed event (0 for an empty store). Every
-  // position up to it is readable.
+  // position up to it was given to an event; those Scavenge removed (and
+  // those a repair could not recover) are gaps in the log.
   virtual Position head() const = 0;
 
   // Waits for in-flight appends, stops every subscription (their Next

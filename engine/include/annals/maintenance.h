@@ -6,6 +6,7 @@
 #define ANNALS_MAINTENANCE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,28 @@ inline constexpr uint64_t kMaxImportedPosition = uint64_t{1} << 62;
 // the problem. For tools that check a whole file before importing it.
 absl::Status ValidateImportEvent(const EventRecord& event, const StoreOptions& options = {});
 
+// Checks the events of an import in order — each by itself
+// (ValidateImportEvent) and against those before it: positions increasing,
+// recorded_at not going backwards, each stream's revisions increasing past
+// the head its lifecycle events restore, nothing after a stream's tombstone
+// — so a whole file can be checked before any of it is written (`annals
+// import`). What it cannot see is the target store's own state. Keeps a
+// little state per stream. Thread-compatible.
+class ImportChecker {
+ public:
+  explicit ImportChecker(const StoreOptions& options = {});
+  ~ImportChecker();
+  ImportChecker(const ImportChecker&) = delete;
+  ImportChecker& operator=(const ImportChecker&) = delete;
+
+  // InvalidArgument naming the problem; the checker is then unchanged.
+  absl::Status Check(const EventRecord& event);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 // How RepairStore goes about it.
 struct RepairOptions {
   // Where the store's files are copied before anything changes (SST files
@@ -52,6 +75,11 @@ struct RepairReport {
   uint64_t damaged_offset = 0;
   uint64_t bytes_dropped = 0;
   std::string backup_directory;
+  // Positions the damaged log shows were written after the intact prefix
+  // (acknowledged, perhaps seen by subscribers): never given to new events
+  // (Verify reports them as lost). Zero when none.
+  Position lost_first;
+  Position lost_last;
   // What the store holds now: events in the log, its head, its chain head,
   // and Verify's report over it.
   uint64_t events = 0;

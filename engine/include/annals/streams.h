@@ -106,12 +106,15 @@ struct VerifyOptions {
 struct VerifyReport {
   uint64_t events_checked = 0;
   uint64_t index_entries_checked = 0;
-  // Positions missing from the log (removed by Scavenge). The chain spans a
-  // gap through the hash Scavenge recorded for it ("bridged"); gaps left by
-  // annals before 0.2 are not bridged, and the chain restarts after each,
-  // unverifiable at its first event.
+  // Positions missing from the log (removed by Scavenge, or lost in a
+  // repair). The chain is checked across a gap through the digests Scavenge
+  // keeps of the events it removes; gaps whose events an older annals
+  // removed without keeping them are "unbridged": the chain restarts after
+  // each, unverifiable at its first event.
   uint64_t gaps = 0;
   uint64_t unbridged_gaps = 0;
+  // Positions a repair could not recover (RepairStore): never used again.
+  uint64_t lost = 0;
   // The last event verified and its chain hash: keep it to prove later that
   // nothing up to it changed (VerifyOptions::expect_head).
   ChainHead head;
