@@ -11,15 +11,9 @@
 #include "event_codec.h"
 #include "annals/maintenance.h"
 #include "event_store_impl.h"
-#include "google/protobuf/any.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
-#include "google/protobuf/duration.pb.h"
-#include "google/protobuf/field_mask.pb.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/timestamp.pb.h"
-#include "google/protobuf/wrappers.pb.h"
 #include "key_codec.h"
 #include "lifecycle_data.h"
 #include "nlohmann/json.hpp"
@@ -133,17 +127,6 @@ struct SchemaPool {
   }
 };
 
-// `...; messageType=pkg.Name` (as ProtoEventCodec writes) -> "pkg.Name".
-std::string MessageTypeOf(std::string_view content_type) {
-  constexpr std::string_view kKey = "messageType=";
-  const size_t at = content_type.find(kKey);
-  if (at == std::string_view::npos) return "";
-  std::string_view name = content_type.substr(at + kKey.size());
-  name = name.substr(0, name.find(';'));
-  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
-  return std::string(name);
-}
-
 // The content type of the event at `position`.
 absl::StatusOr<std::string> ContentTypeAt(Storage& storage, Position position) {
   std::string value;
@@ -217,37 +200,6 @@ std::string SchemaAuditData(const google::protobuf::FileDescriptorSet& set,
   return data.dump();
 }
 
-void ClearJsonNames(google::protobuf::DescriptorProto* message) {
-  for (auto& field : *message->mutable_field()) field.clear_json_name();
-  for (auto& nested : *message->mutable_nested_type()) ClearJsonNames(&nested);
-}
-
-// The first well-known type that `pool` defines otherwise than protobuf
-// itself (json_name aside); nullopt if none. Protobuf's JSON printer, which
-// the tool decodes payloads with, renders these by name and trusts their
-// shape: a google.protobuf.Struct whose field is no map makes it loop
-// forever. tools/lib/payload.cc refuses such a registry the same way.
-std::optional<std::string> RedefinedWellKnownType(const google::protobuf::DescriptorPool& pool) {
-  namespace pb = ::google::protobuf;
-  for (const pb::Descriptor* own :
-       {pb::Any::descriptor(), pb::Duration::descriptor(), pb::FieldMask::descriptor(),
-        pb::ListValue::descriptor(), pb::Struct::descriptor(), pb::Timestamp::descriptor(),
-        pb::Value::descriptor(), pb::BoolValue::descriptor(), pb::BytesValue::descriptor(),
-        pb::DoubleValue::descriptor(), pb::FloatValue::descriptor(), pb::Int32Value::descriptor(),
-        pb::Int64Value::descriptor(), pb::StringValue::descriptor(), pb::UInt32Value::descriptor(),
-        pb::UInt64Value::descriptor()}) {
-    const pb::Descriptor* defined = pool.FindMessageTypeByName(own->full_name());
-    if (defined == nullptr) continue;
-    pb::DescriptorProto defined_proto, own_proto;
-    defined->CopyTo(&defined_proto);
-    own->CopyTo(&own_proto);
-    ClearJsonNames(&defined_proto);
-    ClearJsonNames(&own_proto);
-    if (defined_proto.SerializeAsString() != own_proto.SerializeAsString()) return own->full_name();
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 absl::Status EventStoreImpl::Backup(std::string_view directory) {
@@ -289,6 +241,10 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
   if (!IsValidUtf8(options.actor) || !IsValidUtf8(options.reason)) {
     return absl::InvalidArgumentError("SchemaRegistration: actor and reason must be valid UTF-8");
   }
+  if (options.actor.size() > options_.max_field_bytes || options.reason.size() > options_.max_field_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("SchemaRegistration: actor and reason are at most ",
+                                                   options_.max_field_bytes, " bytes each"));
+  }
   google::protobuf::FileDescriptorSet set;
   if (!set.ParseFromArray(file_descriptor_set.data(), static_cast<int>(file_descriptor_set.size())) ||
       set.file_size() == 0) {
@@ -307,10 +263,7 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
   }
   std::unique_ptr<SchemaPool> after;
   ANNALS_ASSIGN_OR_RETURN(after, SchemaPool::Build(files));
-  if (std::optional<std::string> type = RedefinedWellKnownType(*after->pool)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the set defines ", *type, " unlike protobuf's own well-known type; use protobuf's google/protobuf/*.proto"));
-  }
+  ANNALS_RETURN_IF_ERROR(CheckWellKnownTypes(files));
   for (const auto& [type, message] : bindings) {
     if (type.empty()) return absl::InvalidArgumentError("a binding has an empty event type");
     if (after->pool->FindMessageTypeByName(message) == nullptr) {

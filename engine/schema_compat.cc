@@ -4,7 +4,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "annals/schemas.h"
 #include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/wrappers.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/any.pb.h"
 
 namespace annals::internal {
 namespace {
@@ -167,3 +174,61 @@ std::vector<std::string> FindBreakingChanges(const google::protobuf::DescriptorP
 }
 
 }  // namespace annals::internal
+
+namespace annals {
+namespace {
+
+// Descriptors copied from files that spell out json_name and from ones that
+// leave it implied differ only there.
+void ClearJsonNames(google::protobuf::DescriptorProto* message) {
+  for (auto& field : *message->mutable_field()) field.clear_json_name();
+  for (auto& nested : *message->mutable_nested_type()) ClearJsonNames(&nested);
+}
+
+}  // namespace
+
+std::string MessageTypeOf(std::string_view content_type) {
+  constexpr std::string_view kKey = "messageType=";
+  const size_t at = content_type.find(kKey);
+  if (at == std::string_view::npos) return "";
+  std::string_view name = content_type.substr(at + kKey.size());
+  name = name.substr(0, name.find(';'));
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+  return std::string(name);
+}
+
+absl::Status CheckWellKnownTypes(const std::map<std::string, std::string>& files) {
+  namespace pb = ::google::protobuf;
+  std::map<std::string, const pb::Descriptor*> own;
+  for (const pb::Descriptor* type :
+       {pb::Any::descriptor(), pb::Duration::descriptor(), pb::FieldMask::descriptor(), pb::ListValue::descriptor(),
+        pb::Struct::descriptor(), pb::Timestamp::descriptor(), pb::Value::descriptor(), pb::BoolValue::descriptor(),
+        pb::BytesValue::descriptor(), pb::DoubleValue::descriptor(), pb::FloatValue::descriptor(),
+        pb::Int32Value::descriptor(), pb::Int64Value::descriptor(), pb::StringValue::descriptor(),
+        pb::UInt32Value::descriptor(), pb::UInt64Value::descriptor()}) {
+    own[type->full_name()] = type;
+  }
+  for (const auto& [name, bytes] : files) {
+    pb::FileDescriptorProto file;
+    if (!file.ParseFromString(bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat("schema file '", name, "' does not parse"));
+    }
+    const std::string prefix = file.package().empty() ? "" : file.package() + ".";
+    for (const pb::DescriptorProto& message : file.message_type()) {
+      auto it = own.find(prefix + message.name());
+      if (it == own.end()) continue;
+      pb::DescriptorProto defined = message, expected;
+      it->second->CopyTo(&expected);
+      ClearJsonNames(&defined);
+      ClearJsonNames(&expected);
+      if (defined.SerializeAsString() != expected.SerializeAsString()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "schema file '", name, "' defines ", it->first,
+            " unlike protobuf's own well-known type; use protobuf's google/protobuf/*.proto"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace annals

@@ -154,7 +154,11 @@ class Writer {
 
   // Read-only stores: publishes a head another process committed (Refresh).
   void PublishExternalHead(Position head) {
-    published_head_.store(head.value(), std::memory_order_release);
+    // Concurrent Refresh calls may finish out of order: the head only grows.
+    uint64_t seen = published_head_.load(std::memory_order_relaxed);
+    while (seen < head.value() &&
+           !published_head_.compare_exchange_weak(seen, head.value(), std::memory_order_release)) {
+    }
     WakeWaiters();
   }
 

@@ -11,26 +11,12 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/descriptor_database.h"
-#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/dynamic_message.h"
-#include "google/protobuf/field_mask.pb.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "google/protobuf/util/json_util.h"
-#include "google/protobuf/wrappers.pb.h"
 
 namespace annals::tool {
 namespace {
-
-// `...; messageType=pkg.Name` -> "pkg.Name".
-std::string MessageTypeOf(std::string_view content_type) {
-  constexpr std::string_view kKey = "messageType=";
-  const size_t at = content_type.find(kKey);
-  if (at == std::string_view::npos) return "";
-  std::string_view rest = content_type.substr(at + kKey.size());
-  return std::string(rest.substr(0, rest.find(';')));
-}
 
 bool LooksLikeJson(std::string_view content_type, std::string_view data) {
   if (content_type.starts_with("application/json") || content_type.ends_with("+json")) return true;
@@ -59,37 +45,6 @@ absl::StatusOr<uint64_t> GetUint(const Json& obj, const std::string& key) {
     return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is missing or not a non-negative integer"));
   }
   return it->get<uint64_t>();
-}
-
-// Descriptors copied from files that spell out json_name and from ones that
-// leave it implied differ only there.
-void ClearJsonNames(google::protobuf::DescriptorProto* message) {
-  for (auto& field : *message->mutable_field()) field.clear_json_name();
-  for (auto& nested : *message->mutable_nested_type()) ClearJsonNames(&nested);
-}
-
-// The types protobuf's JSON printer renders by name, trusting their shape:
-// the first of them `pool` defines otherwise than protobuf itself; nullopt
-// if none.
-std::optional<std::string> RedefinedWellKnownType(const google::protobuf::DescriptorPool& pool) {
-  namespace pb = ::google::protobuf;
-  for (const pb::Descriptor* own :
-       {pb::Any::descriptor(), pb::Duration::descriptor(), pb::FieldMask::descriptor(),
-        pb::ListValue::descriptor(), pb::Struct::descriptor(), pb::Timestamp::descriptor(),
-        pb::Value::descriptor(), pb::BoolValue::descriptor(), pb::BytesValue::descriptor(),
-        pb::DoubleValue::descriptor(), pb::FloatValue::descriptor(), pb::Int32Value::descriptor(),
-        pb::Int64Value::descriptor(), pb::StringValue::descriptor(), pb::UInt32Value::descriptor(),
-        pb::UInt64Value::descriptor()}) {
-    const pb::Descriptor* defined = pool.FindMessageTypeByName(own->full_name());
-    if (defined == nullptr) continue;
-    pb::DescriptorProto defined_proto, own_proto;
-    defined->CopyTo(&defined_proto);
-    own->CopyTo(&own_proto);
-    ClearJsonNames(&defined_proto);
-    ClearJsonNames(&own_proto);
-    if (defined_proto.SerializeAsString() != own_proto.SerializeAsString()) return own->full_name();
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -175,11 +130,10 @@ absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::FromSchemas(cons
       return absl::DataLossError(absl::StrCat("schema file '", name, "' in the registry is malformed"));
     }
   }
-  decoder->pool_ = std::make_unique<google::protobuf::DescriptorPool>(decoder->database_.get());
-  if (std::optional<std::string> type = RedefinedWellKnownType(*decoder->pool_)) {
-    return absl::DataLossError(absl::StrCat("the schema registry defines ", *type,
-                                            " unlike protobuf's own well-known type"));
+  if (absl::Status s = CheckWellKnownTypes(schemas.files); !s.ok()) {
+    return absl::DataLossError(absl::StrCat("the schema registry: ", s.message()));
   }
+  decoder->pool_ = std::make_unique<google::protobuf::DescriptorPool>(decoder->database_.get());
   decoder->factory_ = std::make_unique<google::protobuf::DynamicMessageFactory>(decoder->pool_.get());
   decoder->bindings_ = schemas.bindings;
   return decoder;

@@ -27,8 +27,9 @@ struct StoreOptions {
   // opened for writing once first (to upgrade it). Default: false.
   bool read_only = false;
   // Wait for fsync before acknowledging an append (durable). With false an
-  // acknowledged append survives a process crash but not a power loss.
-  // Default: true.
+  // acknowledged append survives a process crash but not a power loss; after
+  // one, the write-ahead log may end in damaged records, which Open refuses
+  // (RepairStore keeps the intact prefix). Default: true.
   bool sync = true;
   // Largest event accepted (type + data + content type + metadata + ids), in
   // bytes. Default: 4 MiB.

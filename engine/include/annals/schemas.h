@@ -14,6 +14,9 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/status.h"
+#include <string_view>
+
 namespace annals {
 
 // What the registry holds.
@@ -49,6 +52,20 @@ inline constexpr std::string_view kSchemasStream = "$schemas";
 // The type of its events. Data (JSON): {"files": [names], "bindings": {event
 // type: message}, "breakingChanges": [lines]}.
 inline constexpr std::string_view kSchemasChangedType = "$schemasChanged";
+
+// The message a content type names, as ProtoEventCodec writes it
+// (`application/x-protobuf; messageType=shop.OrderPlaced` ->
+// "shop.OrderPlaced"); "" if it names none.
+std::string MessageTypeOf(std::string_view content_type);
+
+// OK unless `files` (file name -> serialized FileDescriptorProto, as
+// StoredSchemas holds them) define one of protobuf's well-known types
+// (google.protobuf.Struct, Any, Timestamp, the wrappers, ...) otherwise than
+// protobuf itself: its JSON printer renders those by name and trusts their
+// shape (a Struct whose field is no map makes it loop forever).
+// InvalidArgument naming the type, or a file that does not parse.
+// RegisterSchemas refuses such a set; tools refuse to decode with one.
+absl::Status CheckWellKnownTypes(const std::map<std::string, std::string>& files);
 
 }  // namespace annals
 
