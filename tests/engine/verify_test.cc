@@ -22,6 +22,41 @@ using ::annals::testing::Event;
 using ::annals::testing::TempStore;
 using ::annals::testing::TestOptions;
 
+// Rewrites event `forged` (its "i" member becomes 9) and recomputes the chain
+// hash of every event from 1 to `last` over it, as someone who can write the
+// files would: a chain consistent in itself. Events Scavenge removed are
+// carried over through the digests it kept.
+void ForgeChain(rocksdb::DB* db, internal::Storage& storage, uint64_t forged, uint64_t last) {
+  internal::ChainHash previous{};
+  for (uint64_t p = 1; p <= last; ++p) {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(p)), &value);
+    if (s.IsNotFound()) {
+      std::string removed;
+      ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kMeta), internal::RemovedEventKey(Position(p)),
+                          &removed).ok());
+      previous = internal::ChainStep(previous, internal::DecodeRemovedEvent(removed)->hash);
+      continue;
+    }
+    std::optional<internal::SplitValue> split = internal::SplitStoredValue(value);
+    ASSERT_TRUE(split.has_value());
+    std::string hashed(split->hashed_bytes);
+    if (p == forged) {
+      const size_t at = hashed.find("\"i\":");
+      ASSERT_NE(at, std::string::npos);
+      hashed[at + 4] = '9';
+    }
+    std::string rewritten = hashed;
+    previous = internal::ComputeChainHash(previous, hashed);
+    internal::AppendChainHashField(previous, &rewritten);
+    annals::storage::v1::StoredEvent ids;
+    ASSERT_TRUE(ids.ParseFromString(rewritten));
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(p)), rewritten).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kStreamEvents),
+                        internal::StreamEventKey(ids.stream_id(), Revision(ids.revision())), rewritten).ok());
+  }
+}
+
 class VerifyTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -109,31 +144,7 @@ TEST_F(VerifyTest, AnExpectedHeadProvesNothingBeforeItChanged) {
 
   // Someone who can write the files rewrites event 7 and recomputes every
   // chain hash after it: the chain alone verifies, the anchor does not.
-  Tamper([](rocksdb::DB* db, internal::Storage& storage) {
-    internal::ChainHash previous{};
-    for (uint64_t p = 1; p <= 21; ++p) {
-      std::string value;
-      ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog),
-                          internal::LogKey(Position(p)), &value).ok());
-      std::optional<internal::SplitValue> split = internal::SplitStoredValue(value);
-      ASSERT_TRUE(split.has_value());
-      std::string hashed(split->hashed_bytes);
-      if (p == 7) {
-        const size_t at = hashed.find("\"i\":6");
-        ASSERT_NE(at, std::string::npos);
-        hashed[at + 4] = '9';
-      }
-      std::string rewritten = hashed;
-      previous = internal::ComputeChainHash(previous, hashed);
-      internal::AppendChainHashField(previous, &rewritten);
-      annals::storage::v1::StoredEvent ids;
-      ASSERT_TRUE(ids.ParseFromString(rewritten));
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog),
-                          internal::LogKey(Position(p)), rewritten).ok());
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kStreamEvents),
-                          internal::StreamEventKey(ids.stream_id(), Revision(ids.revision())), rewritten).ok());
-    }
-  });
+  Tamper([](rocksdb::DB* db, internal::Storage& storage) { ForgeChain(db, storage, 7, 21); });
   ASSERT_OK_AND_ASSIGN(VerifyReport forged, store_->Verify());
   EXPECT_TRUE(forged.ok()) << "the rewritten chain is consistent in itself: " << forged.problem;
   ASSERT_OK_AND_ASSIGN(VerifyReport anchored, store_->Verify({.expect_head = anchor}));
@@ -150,32 +161,7 @@ TEST_F(VerifyTest, AnExpectedHeadProvesTheEventsBeforeAScavengedGapToo) {
   const ChainHead anchor = first.head;
   // Rewrite event 7 (before the gap at 10) and recompute the chain up to 9:
   // the removed event 10's digest, kept by Scavenge, no longer follows.
-  Tamper([](rocksdb::DB* db, internal::Storage& storage) {
-    internal::ChainHash previous{};
-    for (uint64_t p = 1; p <= 9; ++p) {
-      std::string value;
-      rocksdb::Status s = db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(p)), &value);
-      if (s.IsNotFound()) {
-        std::string removed;
-        ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kMeta),
-                            internal::RemovedEventKey(Position(p)), &removed).ok());
-        previous = internal::ChainStep(previous, internal::DecodeRemovedEvent(removed)->hash);
-        continue;
-      }
-      std::optional<internal::SplitValue> split = internal::SplitStoredValue(value);
-      ASSERT_TRUE(split.has_value());
-      std::string hashed(split->hashed_bytes);
-      if (p == 7) hashed[hashed.find("\"i\":6") + 4] = '9';
-      std::string rewritten = hashed;
-      previous = internal::ComputeChainHash(previous, hashed);
-      internal::AppendChainHashField(previous, &rewritten);
-      annals::storage::v1::StoredEvent ids;
-      ASSERT_TRUE(ids.ParseFromString(rewritten));
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(p)), rewritten).ok());
-      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kStreamEvents),
-                          internal::StreamEventKey(ids.stream_id(), Revision(ids.revision())), rewritten).ok());
-    }
-  });
+  Tamper([](rocksdb::DB* db, internal::Storage& storage) { ForgeChain(db, storage, 7, 9); });
   ASSERT_OK_AND_ASSIGN(VerifyReport anchored, store_->Verify({.expect_head = anchor}));
   EXPECT_FALSE(anchored.ok());
   EXPECT_EQ(anchored.first_bad_position, Position(11));  // the first event chained over the forged prefix

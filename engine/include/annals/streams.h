@@ -48,6 +48,8 @@ struct StreamInfo {
   absl::Time updated_at;
   StreamState state = StreamState::kActive;
   StreamMetadata metadata;
+
+  friend bool operator==(const StreamInfo&, const StreamInfo&) = default;
 };
 
 // Who changes a stream's lifecycle, and on what condition. Each operation is
