@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "annals/snapshot.h"
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "orders/orders.h"
@@ -46,7 +47,7 @@ void Load1000(benchmark::State& state, bool with_snapshot) {
     auto loaded = aggregates.Load("order-1");
     Snapshot snapshot{.stream = "order-1", .revision = *loaded->revision, .schema_version = 1,
                       .state = loaded->state.SerializeAsString(), .position = loaded->position};
-    if (!(*store)->WriteSnapshot(snapshot).ok()) {
+    if (!WriteSnapshot(**store, snapshot).ok()) {
       state.SkipWithError("snapshot failed");
       return;
     }

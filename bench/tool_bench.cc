@@ -26,6 +26,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "annals/snapshot.h"
 #include "annals/tool_plugin.h"
 #include "benchmark/benchmark.h"
 #include "lib/history.h"
@@ -130,7 +131,7 @@ const HistoryStores& History() {
       if ((i + 1) % kSnapshotEvery == kSnapshotEvery / 2) {
         Snapshot snapshot{.stream = "account-1", .revision = appended->last_revision, .schema_version = 1,
                           .state = *snapshots.Serialize(state), .position = appended->last_position};
-        if (!(*store)->WriteSnapshot(snapshot).ok()) std::abort();
+        if (!WriteSnapshot(**store, snapshot).ok()) std::abort();
       }
       if (!raw->Put(rocksdb::WriteOptions(), RawKey('S', "account-1", BigEndian(i)),
                     EncodeRawRecord("account-1", i, data.type, data.data)).ok()) {

@@ -50,7 +50,7 @@ struct SnapshotWriter::Impl {
         queue.pop_front();
       }
       absl::StatusOr<Snapshot> snapshot = make();
-      const bool ok = snapshot.ok() && store.WriteSnapshot(*snapshot).ok();
+      const bool ok = snapshot.ok() && WriteSnapshot(store, *snapshot).ok();
       internal::MutexLock lock(&mu);
       (ok ? written : failed) += 1;
       ++done;

@@ -489,33 +489,30 @@ absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadAll(
                     options);
 }
 
-absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadIndex(
-    Cf cf, std::string_view what, std::string_view key, const ReadAllOptions& options) {
+absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadIndex(Index index, std::string_view key,
+                                                                         const ReadAllOptions& options) {
+  Cf cf = Cf::kByCategory;
+  std::string_view what = "category";
+  switch (index) {
+    case Index::kCategory:
+      break;
+    case Index::kEventType:
+      cf = Cf::kByType;
+      what = "event type";
+      break;
+    case Index::kCorrelation:
+      cf = Cf::kByCorrelation;
+      what = "correlation id";
+      break;
+    case Index::kCausation:
+      cf = Cf::kByCausation;
+      what = "causation id";
+      break;
+  }
   ANNALS_RETURN_IF_ERROR(ValidateIndexKey(what, key));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  return NewLogRead(handles.storage, handles.writer->head(), ReadSource{cf, {std::string(key)}},
-                    options);
-}
-
-absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadCategory(
-    std::string_view category, const ReadAllOptions& options) {
-  return ReadIndex(Cf::kByCategory, "category", category, options);
-}
-
-absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadEventType(
-    std::string_view type, const ReadAllOptions& options) {
-  return ReadIndex(Cf::kByType, "event type", type, options);
-}
-
-absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadCorrelation(
-    std::string_view correlation_id, const ReadAllOptions& options) {
-  return ReadIndex(Cf::kByCorrelation, "correlation id", correlation_id, options);
-}
-
-absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadCausation(
-    std::string_view causation_id, const ReadAllOptions& options) {
-  return ReadIndex(Cf::kByCausation, "causation id", causation_id, options);
+  return NewLogRead(handles.storage, handles.writer->head(), ReadSource{cf, {std::string(key)}}, options);
 }
 
 absl::StatusOr<Position> EventStoreImpl::FindPosition(absl::Time time) {
@@ -660,9 +657,7 @@ absl::StatusOr<EngineHandles> EventStoreImpl::InternalHandles() const {
 }
 
 absl::StatusOr<EngineHandles> EngineHandlesOf(EventStore& store) {
-  auto* impl = dynamic_cast<EventStoreImpl*>(&store);
-  if (impl == nullptr) return absl::InvalidArgumentError("not an annals EventStore");
-  return impl->InternalHandles();
+  return StoreAccess::Of(store).InternalHandles();
 }
 
 Position EventStoreImpl::head() const {

@@ -7,15 +7,19 @@
 #include <string>
 
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
+#include "annals/schemas.h"
+#include "annals/snapshot.h"
 #include "mutex.h"
 #include "storage.h"
+#include "store_extension.h"
 #include "internal_access.h"
 #include "subscription_impl.h"
 #include "writer.h"
 
 namespace annals::internal {
 
-class EventStoreImpl final : public EventStore {
+class EventStoreImpl final : public EventStore, public StoreExtension {
  public:
   static absl::StatusOr<std::unique_ptr<EventStore>> Open(std::string_view path,
                                                           const StoreOptions& options);
@@ -29,32 +33,31 @@ class EventStoreImpl final : public EventStore {
   absl::StatusOr<std::unique_ptr<EventIterator>> ReadStream(
       std::string_view stream, const ReadStreamOptions& options) override;
   absl::StatusOr<std::unique_ptr<EventIterator>> ReadAll(const ReadAllOptions& options) override;
-  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCategory(
-      std::string_view category, const ReadAllOptions& options) override;
-  absl::StatusOr<std::unique_ptr<EventIterator>> ReadEventType(
-      std::string_view type, const ReadAllOptions& options) override;
-  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCorrelation(
-      std::string_view correlation_id, const ReadAllOptions& options) override;
-  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCausation(
-      std::string_view causation_id, const ReadAllOptions& options) override;
-  absl::StatusOr<Position> FindPosition(absl::Time time) override;
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadIndex(Index index, std::string_view key,
+                                                           const ReadAllOptions& options) override;
   absl::StatusOr<StreamInfo> GetStreamInfo(std::string_view stream) override;
   absl::StatusOr<std::vector<StreamInfo>> ListStreams(const ListStreamsOptions& options) override;
   absl::StatusOr<std::optional<EventRecord>> FindEvent(std::string_view stream,
                                                        const EventId& event_id) override;
-  absl::Status WriteSnapshot(const Snapshot& snapshot) override;
-  absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(std::string_view stream,
-                                                       Revision at_or_below) override;
-  absl::StatusOr<std::vector<Snapshot>> ListSnapshots(std::string_view stream) override;
-  absl::Status DeleteSnapshots(std::string_view stream) override;
   absl::StatusOr<Position> SetStreamMetadata(std::string_view stream,
                                              const StreamMetadata& metadata,
                                              const LifecycleOptions& options) override;
-  absl::StatusOr<StreamMetadata> GetStreamMetadata(std::string_view stream) override;
   absl::StatusOr<Position> DeleteStream(std::string_view stream,
                                         const LifecycleOptions& options) override;
   absl::StatusOr<Position> TombstoneStream(std::string_view stream,
                                            const LifecycleOptions& options) override;
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options) override;
+  Position head() const override;
+  absl::Status Close() override ABSL_LOCKS_EXCLUDED(mu_);
+
+  // StoreExtension: the calls of the store's other headers.
+  absl::Status WriteSnapshot(const Snapshot& snapshot) override;
+  absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(std::string_view stream, Revision at_or_below) override;
+  absl::StatusOr<std::vector<Snapshot>> ListSnapshots(std::string_view stream) override;
+  absl::Status DeleteSnapshots(std::string_view stream) override;
+  absl::StatusOr<StreamMetadata> GetStreamMetadata(std::string_view stream) override;
+  absl::StatusOr<Position> FindPosition(absl::Time time) override;
+  absl::Status Refresh() override;
   absl::StatusOr<ScavengeResult> Scavenge() override;
   absl::StatusOr<VerifyReport> Verify(const VerifyOptions& options) override;
   absl::Status Backup(std::string_view directory) override;
@@ -63,17 +66,12 @@ class EventStoreImpl final : public EventStore {
                                const std::map<std::string, std::string>& bindings,
                                const SchemaRegistration& options) override;
   absl::StatusOr<StoredSchemas> ReadSchemas() override;
-  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options) override;
   absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() override;
   absl::Status DeleteSubscriber(std::string_view name) override;
-  absl::Status Refresh() override;
-  Position head() const override;
-  absl::Status Close() override ABSL_LOCKS_EXCLUDED(mu_);
-
-  // For internal_access.h.
-  absl::StatusOr<EngineHandles> InternalHandles() const;
+  absl::StatusOr<EngineHandles> InternalHandles() const override;
 
  private:
+  StoreExtension& extension() override { return *this; }
   EventStoreImpl(const StoreOptions& options, std::shared_ptr<Storage> storage,
                  std::shared_ptr<Writer> writer);
 
@@ -83,9 +81,6 @@ class EventStoreImpl final : public EventStore {
   };
   // The open storage and writer; Unavailable once closed.
   absl::StatusOr<Handles> Acquire() const ABSL_LOCKS_EXCLUDED(mu_);
-  absl::StatusOr<std::unique_ptr<EventIterator>> ReadIndex(Cf cf, std::string_view what,
-                                                           std::string_view key,
-                                                           const ReadAllOptions& options);
   absl::StatusOr<Position> ChangeLifecycle(LifecycleChange change);
   // FailedPrecondition for a read-only store.
   absl::Status CheckWritable() const;

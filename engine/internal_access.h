@@ -23,6 +23,7 @@ struct EngineHandles {
 // not annals' own implementation (a test double).
 absl::StatusOr<EngineHandles> EngineHandlesOf(EventStore& store);
 
+
 }  // namespace annals::internal
 
 #endif  // ANNALS_ENGINE_INTERNAL_ACCESS_H_

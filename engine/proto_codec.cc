@@ -60,7 +60,7 @@ absl::Status RegisterSchemas(EventStore& store,
     add(message->file());
     bindings[std::string(message->name())] = std::string(message->full_name());
   }
-  return store.RegisterSchemas(set.SerializeAsString(), bindings, options);
+  return RegisterSchemas(store, set.SerializeAsString(), bindings, options);
 }
 
 }  // namespace proto_codec_internal

@@ -199,7 +199,7 @@ absl::StatusOr<RepairReport> RepairStore(std::string_view path, const RepairOpti
   storage.reset();
   report.head = store->head();
   ANNALS_ASSIGN_OR_RETURN(report.chain_head, ReadChainHead(*store));
-  ANNALS_ASSIGN_OR_RETURN(report.verify, store->Verify());
+  ANNALS_ASSIGN_OR_RETURN(report.verify, Verify(*store));
   // Close flushes: the damaged log is no longer needed by the next open.
   ANNALS_RETURN_IF_ERROR(store->Close());
   return report;

@@ -136,7 +136,7 @@ class Writer {
   // an uninstrumented librocksdb.
   absl::Status WriteExclusive(rocksdb::WriteBatch& batch, bool sync) ABSL_LOCKS_EXCLUDED(write_mu_);
 
-  // Commits imported events (EventStore::Import, already validated) as one
+  // Commits imported events (Import, already validated) as one
   // synced batch while no group commits: each keeps its id, revision,
   // position and recorded_at; `$$<stream>` lifecycle events take effect.
   absl::Status Import(std::vector<EventRecord> events) ABSL_LOCKS_EXCLUDED(write_mu_);

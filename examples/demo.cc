@@ -17,6 +17,7 @@
 #include "annals/errors.h"
 #include "annals/event_store.h"
 #include "annals/projection.h"
+#include "annals/snapshot.h"
 #include "orders/orders.h"
 #include "orders/projections.h"
 
@@ -151,7 +152,7 @@ int RunCommands(annals::EventStore& store) {
               << step.state.total_cents() << "\n";
   }
   handler.FlushSnapshots();
-  auto snapshots = store.ListSnapshots("order-77");
+  auto snapshots = ListSnapshots(store, "order-77");
   if (!snapshots.ok()) return Fail(snapshots.status());
   std::cout << "  snapshots kept: " << snapshots->size() << " (every 3 events)\n";
   return 0;

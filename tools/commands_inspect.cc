@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "annals/maintenance.h"
 #include "annals/projection.h"
+#include "annals/schemas.h"
 #include "context.h"
 
 namespace annals::tool {
@@ -116,11 +117,11 @@ int RunInfo(Context& ctx) {
     info["last_recorded_at"] = Rfc3339((*last)->record().recorded_at);
   }
   info["disk_bytes"] = DirectoryBytes(ctx.options().store);
-  auto schemas = s.ReadSchemas();
+  auto schemas = ReadSchemas(s);
   if (!schemas.ok()) return ctx.Fail(schemas.status());
   info["schema_files"] = schemas->files.size();
   info["schema_bindings"] = schemas->bindings.size();
-  auto subscribers = s.ListSubscribers();
+  auto subscribers = ListSubscribers(s);
   if (!subscribers.ok()) return ctx.Fail(subscribers.status());
   info["durable_subscribers"] = subscribers->size();
   auto projections = ProjectionRunner::ListStored(s);
@@ -238,7 +239,7 @@ int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow
     }
     if (event.status().code() != absl::StatusCode::kDeadlineExceeded) return ctx.Fail(event.status());
     // Nothing new here: catch up with what the writer committed since.
-    if (absl::Status s = (*store)->Refresh(); !s.ok()) return ctx.Fail(s);
+    if (absl::Status s = Refresh(**store); !s.ok()) return ctx.Fail(s);
   }
   return kExitOk;
 }

@@ -11,6 +11,7 @@
 #include "annals/errors.h"
 #include "annals/maintenance.h"
 #include "annals/projection.h"
+#include "annals/schemas.h"
 #include "context.h"
 #include "google/protobuf/descriptor.pb.h"
 
@@ -123,7 +124,7 @@ int RunImport(Context& ctx, const std::string& input) {
     if (chunk.empty()) return absl::OkStatus();
     const Position first = chunk.front().position;
     const size_t size = chunk.size();
-    if (absl::Status s = (*store)->Import(std::move(chunk)); !s.ok()) {
+    if (absl::Status s = Import(**store, std::move(chunk)); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat(s.message(), "; imported ", imported,
                                                  " events before it (the store's head is ",
                                                  (*store)->head().value(), ", this chunk began at position ",
@@ -171,7 +172,7 @@ int RunVerify(Context& ctx, const std::string& expect_head) {
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
   if (::isatty(2)) std::cerr << "verifying up to position " << (*store)->head().value() << "...\n";
-  auto report = (*store)->Verify(options);
+  auto report = Verify(**store, options);
   if (!report.ok()) return ctx.Fail(report.status());
   Json out = Json::object();
   out["result"] = report->ok() ? "ok" : "corrupt";
@@ -205,7 +206,7 @@ int RunBackup(Context& ctx, const std::string& directory) {
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
   const Position head = (*store)->head();
-  if (absl::Status s = (*store)->Backup(directory); !s.ok()) return ctx.Fail(s);
+  if (absl::Status s = Backup(**store, directory); !s.ok()) return ctx.Fail(s);
   Json out = Json::object();
   out["backup"] = directory;
   out["head_position"] = head.value();
@@ -230,7 +231,7 @@ int RunRestore(Context& ctx, const std::string& backup) {
     options.read_only = true;
     auto source = EventStore::Open(backup, options);
     if (!source.ok()) return ctx.Fail(source.status());
-    auto report = (*source)->Verify();
+    auto report = Verify(**source);
     if (!report.ok()) return ctx.Fail(report.status());
     if (!report->ok()) {
       return ctx.Fail(absl::DataLossError(absl::StrCat("the backup does not verify: ", report->problem)));
@@ -252,7 +253,7 @@ int RunCompact(Context& ctx) {
   absl::StatusOr<EventStore*> store = ctx.OpenForWriting();
   if (!store.ok()) return ctx.Fail(store.status());
   if (::isatty(2)) std::cerr << "scavenging deleted, tombstoned and expired events...\n";
-  auto result = (*store)->Scavenge();
+  auto result = Scavenge(**store);
   if (!result.ok()) return ctx.Fail(result.status());
   Json out = Json::object();
   out["streams_scavenged"] = result->streams_scavenged;
@@ -332,7 +333,7 @@ int RunSchemaAdd(Context& ctx, const SchemaAddArgs& args) {
   // Checked first without permission, so that the breaking changes are
   // known (and printed) either way; the tool has the store to itself.
   std::vector<std::string> breaking;
-  absl::Status registered = (*store)->RegisterSchemas(bytes.str(), bindings);
+  absl::Status registered = RegisterSchemas(**store, bytes.str(), bindings);
   if (IsBreakingSchemaChange(registered)) {
     breaking = GetBreakingSchemaChanges(registered);
     if (!args.allow_breaking) {
@@ -341,7 +342,7 @@ int RunSchemaAdd(Context& ctx, const SchemaAddArgs& args) {
           breaking.size(), breaking.size() == 1 ? " breaking change" : " breaking changes",
           " to messages of stored events; nothing registered (--allow-breaking --reason TEXT registers anyway)")));
     }
-    registered = (*store)->RegisterSchemas(
+    registered = RegisterSchemas(**store, 
         bytes.str(), bindings, {.allow_breaking = true, .actor = args.actor, .reason = args.reason});
   }
   if (!registered.ok()) return ctx.Fail(registered);
@@ -361,7 +362,7 @@ int RunSchemaAdd(Context& ctx, const SchemaAddArgs& args) {
 int RunSchemaList(Context& ctx) {
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
-  auto schemas = (*store)->ReadSchemas();
+  auto schemas = ReadSchemas(**store);
   if (!schemas.ok()) return ctx.Fail(schemas.status());
   RowWriter rows(std::cout, ctx.format(), {"kind", "name", "message"});
   for (const auto& [name, bytes] : schemas->files) {

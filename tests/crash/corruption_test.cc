@@ -21,6 +21,7 @@
 #include "annals/event_store.h"
 #include "annals/maintenance.h"
 #include "annals/projection.h"
+#include "annals/snapshot.h"
 #include "gtest/gtest.h"
 #include "internal_access.h"
 #include "rocksdb/db.h"
@@ -189,7 +190,7 @@ TEST(WalDamageTest, AFlippedByteInTheMiddleRefusesTheOpenAndRepairKeepsThePrefix
   }
   ASSERT_OK_AND_ASSIGN(AppendResult next, reopened->Append({"after-1", ExpectedRevision::Any(), {testing::Event("E")}}));
   EXPECT_GT(next.first_position.value(), acknowledged);
-  ASSERT_OK_AND_ASSIGN(VerifyReport verify, reopened->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport verify, Verify(*reopened));
   EXPECT_TRUE(verify.ok()) << verify.problem;
   ASSERT_OK_AND_ASSIGN(ChainHead head, ReadChainHead(*reopened));
   EXPECT_EQ(head.position, next.last_position);
@@ -205,7 +206,7 @@ TEST(WalDamageTest, ATornTailIsDroppedAndTheStoreOpens) {
   // A crash in the middle of writing the last record leaves part of it.
   std::filesystem::resize_file(wal, size - 5);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<EventStore> reopened, EventStore::Open(store, {}));
-  ASSERT_OK_AND_ASSIGN(VerifyReport verify, reopened->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport verify, Verify(*reopened));
   EXPECT_TRUE(verify.ok()) << verify.problem;
   EXPECT_GT(reopened->head().value(), 0u);
 }
@@ -246,7 +247,7 @@ void BuildFullStore(const std::string& path) {
     event.metadata = {{"user", "alice"}, {"bytes", std::string("\xff\x00\x01", 3)}};
     ASSERT_OK((*store)->Append({absl::StrCat("order-", i % 10), ExpectedRevision::Any(), {event}}).status());
   }
-  ASSERT_OK((*store)->WriteSnapshot({.stream = "order-1", .revision = Revision(5), .state = "state"}));
+  ASSERT_OK(WriteSnapshot(**store, {.stream = "order-1", .revision = Revision(5), .state = "state"}));
   ASSERT_OK((*store)->DeleteStream("order-9").status());
   {
     auto sub = (*store)->Subscribe({.durable_name = "mailer"});
@@ -336,7 +337,7 @@ void FlipAndCheck(const std::string& original, const std::string& expected_dump,
         << store.status();
     ++outcome->refused;
   } else {
-    absl::StatusOr<VerifyReport> report = (*store)->Verify();
+    absl::StatusOr<VerifyReport> report = Verify(**store);
     if (!report.ok() || !report->ok()) {
       ++outcome->detected;
     } else {

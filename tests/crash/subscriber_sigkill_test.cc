@@ -57,7 +57,7 @@ TEST(SubscriberCrashTest, DurableSubscribersResumeAtLeastOnceAfterSigkill) {
   }
   auto store = EventStore::Open(path, testing::TestOptions());
   ASSERT_OK(store.status());
-  ASSERT_OK_AND_ASSIGN(auto subscribers, (*store)->ListSubscribers());
+  ASSERT_OK_AND_ASSIGN(auto subscribers, ListSubscribers(**store));
   ASSERT_EQ(subscribers.size(), 1u);
   EXPECT_GE(subscribers[0].checkpoint.value(), last_checkpoint);
   EXPECT_LE(subscribers[0].checkpoint.value(), last_handled);

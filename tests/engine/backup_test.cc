@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -34,7 +35,7 @@ TEST(BackupTest, ABackupTakenDuringWritesOpensAndVerifies) {
   });
   while (acknowledged.load() < 500) std::this_thread::yield();
   const uint64_t before = acknowledged.load();
-  ASSERT_OK(store->Backup(backups.Sub("b1")));
+  ASSERT_OK(Backup(*store, backups.Sub("b1")));
   done = true;
   writer.join();
 
@@ -42,7 +43,7 @@ TEST(BackupTest, ABackupTakenDuringWritesOpensAndVerifies) {
   options.create_if_missing = false;
   ASSERT_OK_AND_ASSIGN(auto copy, EventStore::Open(backups.Sub("b1"), options));
   EXPECT_GE(copy->head().value(), before);
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, copy->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*copy));
   EXPECT_TRUE(report.ok()) << report.problem;
   EXPECT_EQ(report.events_checked, copy->head().value());
   // The copy is a store of its own: it takes appends.
@@ -53,14 +54,14 @@ TEST(BackupTest, AnExistingDirectoryIsRefused) {
   TempStore store;
   TempDir backups;
   ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("E")}}));
-  ASSERT_OK(store->Backup(backups.Sub("b")));
-  EXPECT_THAT(store->Backup(backups.Sub("b")), StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(store->Backup(""), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(Backup(*store, backups.Sub("b")));
+  EXPECT_THAT(Backup(*store, backups.Sub("b")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(Backup(*store, ""), StatusIs(absl::StatusCode::kInvalidArgument));
   // A read-only handle copies instead (import_test.cc), into new directories only.
   StoreOptions read_only = TestOptions();
   read_only.read_only = true;
   ASSERT_OK_AND_ASSIGN(auto reader, EventStore::Open(store.path() + "/store", read_only));
-  EXPECT_THAT(reader->Backup(backups.Sub("b")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(Backup(*reader, backups.Sub("b")), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "annals/command_handler.h"
 #include "annals/errors.h"
 #include "annals/proto_codec.h"
+#include "annals/snapshot.h"
 #include "annals/testing/decider_spec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -275,7 +276,7 @@ TEST(SnapshotTest, WrittenEveryNEventsAndUsedByLoads) {
     ASSERT_OK(handler.Handle("order-1", Place("c")).status());
     for (int i = 0; i < 34; ++i) ASSERT_OK(handler.Handle("order-1", Add("s", 1, 10)).status());
     handler.FlushSnapshots();
-    ASSERT_OK_AND_ASSIGN(auto snapshots, store->ListSnapshots("order-1"));
+    ASSERT_OK_AND_ASSIGN(auto snapshots, ListSnapshots(*store, "order-1"));
     std::vector<uint64_t> revisions;
     for (const Snapshot& s : snapshots) revisions.push_back(s.revision.value());
     EXPECT_THAT(revisions, ::testing::ElementsAre(9, 19, 29));
@@ -298,8 +299,8 @@ TEST(SnapshotTest, WrittenEveryNEventsAndUsedByLoads) {
   EXPECT_EQ(loaded.snapshot_revision, std::nullopt);
   EXPECT_EQ(loaded.events_folded, 35u);
   EXPECT_EQ(loaded.state.total_cents(), 340);
-  ASSERT_OK(store->DeleteSnapshots("order-1"));
-  ASSERT_OK_AND_ASSIGN(auto none, store->ListSnapshots("order-1"));
+  ASSERT_OK(DeleteSnapshots(*store, "order-1"));
+  ASSERT_OK_AND_ASSIGN(auto none, ListSnapshots(*store, "order-1"));
   EXPECT_TRUE(none.empty());
 }
 
@@ -334,7 +335,7 @@ TEST(SnapshotTest, APredicateCanAskForASnapshot) {
   ASSERT_OK(handler.Handle("order-1", Add("a", 1, 1)).status());
   ASSERT_OK(handler.Handle("order-1", Ship()).status());
   handler.FlushSnapshots();
-  ASSERT_OK_AND_ASSIGN(auto snapshots, store->ListSnapshots("order-1"));
+  ASSERT_OK_AND_ASSIGN(auto snapshots, ListSnapshots(*store, "order-1"));
   ASSERT_EQ(snapshots.size(), 1u);
   EXPECT_EQ(snapshots[0].revision, Revision(2));
 }
@@ -357,17 +358,17 @@ TEST(SnapshotTest, RetentionFoldsOnlyVisibleEventsAndSkipsSnapshots) {
 TEST(SnapshotTest, BadSnapshotWritesAreRejected) {
   TempStore store;
   Snapshot snapshot{.stream = "order-1", .revision = Revision(0), .schema_version = 1};
-  EXPECT_THAT(store->WriteSnapshot(snapshot), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(WriteSnapshot(*store, snapshot), StatusIs(absl::StatusCode::kNotFound));
   ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("A")}}));
   snapshot.revision = Revision(5);
-  EXPECT_THAT(store->WriteSnapshot(snapshot), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(WriteSnapshot(*store, snapshot), StatusIs(absl::StatusCode::kNotFound));
   snapshot.stream = "$bad";
-  EXPECT_THAT(store->WriteSnapshot(snapshot), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(WriteSnapshot(*store, snapshot), StatusIs(absl::StatusCode::kInvalidArgument));
   ASSERT_OK(store->TombstoneStream("order-1"));
   snapshot.stream = "order-1";
   snapshot.revision = Revision(0);
-  EXPECT_THAT(store->WriteSnapshot(snapshot), StatusIs(absl::StatusCode::kFailedPrecondition));
-  ASSERT_OK_AND_ASSIGN(auto none, store->ListSnapshots("order-1"));
+  EXPECT_THAT(WriteSnapshot(*store, snapshot), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(auto none, ListSnapshots(*store, "order-1"));
   EXPECT_TRUE(none.empty());
 }
 

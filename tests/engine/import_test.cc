@@ -7,6 +7,7 @@
 #include "annals/event_store.h"
 #include "annals/maintenance.h"
 #include "annals/proto_codec.h"
+#include "annals/schemas.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/duration.pb.h"
@@ -77,14 +78,14 @@ TEST(ImportTest, AnImportedStoreIsTheSourceStore) {
   TempStore target;
   // In two calls, as `annals import` does in chunks.
   const size_t half = events.size() / 2;
-  ASSERT_OK(target->Import({events.begin(), events.begin() + half}));
-  ASSERT_OK(target->Import({events.begin() + half, events.end()}));
+  ASSERT_OK(Import(*target, {events.begin(), events.begin() + half}));
+  ASSERT_OK(Import(*target, {events.begin() + half, events.end()}));
   EXPECT_EQ(target->head(), source->head());
   ExpectSameEvents(All(*target), events);
 
   {  // (iterators hold the store open: scoped before Reopen)
   // Lifecycle effects came back with their audit events.
-  auto retention = target->GetStreamMetadata("order-0");
+  auto retention = GetStreamMetadata(*target, "order-0");
   ASSERT_OK(retention.status());
   EXPECT_EQ(retention->max_count, 2u);
   auto order0 = target->ReadStream("order-0");
@@ -108,12 +109,12 @@ TEST(ImportTest, AnImportedStoreIsTheSourceStore) {
   ASSERT_TRUE(found->has_value());
   EXPECT_EQ((*found)->position, events[0].position);
   for (const EventRecord& e : {events[3], events[20], events.back()}) {
-    auto at_source = source->FindPosition(e.recorded_at);
-    auto at_target = target->FindPosition(e.recorded_at);
+    auto at_source = FindPosition(*source, e.recorded_at);
+    auto at_target = FindPosition(*target, e.recorded_at);
     ASSERT_OK(at_target.status());
     EXPECT_EQ(*at_target, *at_source);
   }
-  auto report = target->Verify();
+  auto report = Verify(*target);
   ASSERT_OK(report.status());
   EXPECT_TRUE(report->ok()) << report->problem;
   }
@@ -123,7 +124,7 @@ TEST(ImportTest, AnImportedStoreIsTheSourceStore) {
   auto next = target->Append({"order-0", ExpectedRevision::Exact(Revision(9)), {Event("ItemAdded")}});
   ASSERT_OK(next.status());
   EXPECT_EQ(next->first_position.value(), source->head().value() + 1);
-  auto report = target->Verify();
+  auto report = Verify(*target);
   ASSERT_OK(report.status());
   EXPECT_TRUE(report->ok()) << report->problem;
 }
@@ -137,13 +138,13 @@ TEST(ImportTest, AScavengedSourceKeepsItsNumbering) {
   keep_two.max_count = 2;
   keep_two.max_age = absl::Milliseconds(1500);  // a fractional second survives too
   ASSERT_OK(source->SetStreamMetadata("cart-2", keep_two).status());
-  ASSERT_OK(source->Scavenge().status());
+  ASSERT_OK(Scavenge(*source).status());
   const std::vector<EventRecord> events = All(*source);
   ASSERT_LT(events.size(), 9u);  // the deleted and the trimmed events are gone
   TempStore target;
-  ASSERT_OK(target->Import(events));
+  ASSERT_OK(Import(*target, events));
   ExpectSameEvents(All(*target), events);
-  auto metadata = target->GetStreamMetadata("cart-2");
+  auto metadata = GetStreamMetadata(*target, "cart-2");
   ASSERT_OK(metadata.status());
   EXPECT_EQ(metadata->max_age, absl::Milliseconds(1500));
   // The deleted stream goes on after its old last revision, as in the source.
@@ -155,7 +156,7 @@ TEST(ImportTest, AScavengedSourceKeepsItsNumbering) {
     ASSERT_OK(read.status());
     EXPECT_EQ(Drain(**read).size(), 1u);
   }
-  auto report = target->Verify();
+  auto report = Verify(*target);
   ASSERT_OK(report.status());
   EXPECT_TRUE(report->ok()) << report->problem;
 }
@@ -165,11 +166,11 @@ TEST(ImportTest, BadEventsWriteNothing) {
   FillSource(*source);
   const std::vector<EventRecord> events = All(*source);
   TempStore target;
-  ASSERT_OK(target->Import({events.begin(), events.begin() + 5}));
+  ASSERT_OK(Import(*target, {events.begin(), events.begin() + 5}));
 
   auto expect_rejected = [&](std::vector<EventRecord> batch, const std::string& why) {
     SCOPED_TRACE(why);
-    EXPECT_THAT(target->Import(std::move(batch)), StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(Import(*target, std::move(batch)), StatusIs(absl::StatusCode::kInvalidArgument));
     EXPECT_EQ(target->head(), events[4].position);
     EXPECT_EQ(All(*target).size(), 5u);
   };
@@ -226,8 +227,8 @@ TEST(ImportTest, LifecycleDataIsReadAsJsonWhateverItsSpacing) {
   first.recorded_at = absl::FromUnixSeconds(1'800'000'000);
   first.event_id = EventId::Generate();
   first.type = "Added";
-  ASSERT_OK(target->Import({first, Lifecycle(2, "cart-1", "$metadata", "{ \"maxCount\" : 3,\n \"maxAgeSeconds\": 60 }")}));
-  ASSERT_OK_AND_ASSIGN(StreamMetadata metadata, target->GetStreamMetadata("cart-1"));
+  ASSERT_OK(Import(*target, {first, Lifecycle(2, "cart-1", "$metadata", "{ \"maxCount\" : 3,\n \"maxAgeSeconds\": 60 }")}));
+  ASSERT_OK_AND_ASSIGN(StreamMetadata metadata, GetStreamMetadata(*target, "cart-1"));
   EXPECT_EQ(metadata.max_count, 3u);
   EXPECT_EQ(metadata.max_age, absl::Seconds(60));
 }
@@ -252,7 +253,7 @@ TEST(ImportTest, LifecycleDataTheApiWouldRefuseIsRefusedAndWritesNothing) {
            {"$metadata", "{\"lastRevision\":0,\"lastPosition\":99}"},  // a head after the event
        }) {
     SCOPED_TRACE(type + " " + data);
-    EXPECT_THAT(target->Import({Lifecycle(1, "cart-1", type, data)}), StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(Import(*target, {Lifecycle(1, "cart-1", type, data)}), StatusIs(absl::StatusCode::kInvalidArgument));
     EXPECT_THAT(ValidateImportEvent(Lifecycle(1, "cart-1", type, data)), StatusIs(absl::StatusCode::kInvalidArgument));
     EXPECT_EQ(target->head(), Position(0));
   }
@@ -267,15 +268,15 @@ TEST(ImportTest, PositionsAndRevisionsTheApiCouldNotHaveGivenAreRefused) {
   e.type = "Added";
   e.position = Position(5);
   e.revision = Revision(uint64_t{1} << 63);  // appends would continue above it
-  EXPECT_THAT(target->Import({e}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Import(*target, {e}), StatusIs(absl::StatusCode::kInvalidArgument));
   e.revision = Revision(5);  // revision 5 needs 5 earlier positions
-  EXPECT_THAT(target->Import({e}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Import(*target, {e}), StatusIs(absl::StatusCode::kInvalidArgument));
   e.revision = Revision(4);
   e.position = Position(kMaxImportedPosition + 1);
-  EXPECT_THAT(target->Import({e}), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(Import(*target, {e}), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(target->head(), Position(0));
   e.position = Position(5);
-  EXPECT_OK(target->Import({e}));
+  EXPECT_OK(Import(*target, {e}));
 }
 
 TEST(ImportTest, StreamsWhoseEventsWereScavengedListTheSameAfterImport) {
@@ -287,9 +288,9 @@ TEST(ImportTest, StreamsWhoseEventsWereScavengedListTheSameAfterImport) {
   ASSERT_OK(source->DeleteStream("b-1").status());
   ASSERT_OK(source->TombstoneStream("c-1").status());
   ASSERT_OK(source->SetStreamMetadata("a-1", {.max_count = 2}).status());
-  ASSERT_OK(source->Scavenge().status());
+  ASSERT_OK(Scavenge(*source).status());
   TempStore target;
-  ASSERT_OK(target->Import(All(*source)));
+  ASSERT_OK(Import(*target, All(*source)));
   ASSERT_OK_AND_ASSIGN(std::vector<StreamInfo> before, source->ListStreams());
   ASSERT_OK_AND_ASSIGN(std::vector<StreamInfo> after, target->ListStreams());
   ASSERT_EQ(before.size(), after.size());
@@ -331,7 +332,7 @@ TEST(ImportTest, SchemaChangeEventsImportAsTheyAre) {
   TempStore target;
   EventRecord e = Lifecycle(1, "x", "$schemasChanged", "{\"files\":[]}");
   e.stream = "$schemas";
-  ASSERT_OK(target->Import({e}));
+  ASSERT_OK(Import(*target, {e}));
   ASSERT_OK_AND_ASSIGN(auto it, target->ReadStream("$schemas"));
   EXPECT_EQ(Drain(*it).size(), 1u);
 }
@@ -343,14 +344,14 @@ TEST(ImportTest, ReadOnlyStoresRefuseImport) {
   options.read_only = true;
   auto reader = EventStore::Open(store.path() + "/store", options);
   ASSERT_OK(reader.status());
-  EXPECT_THAT((*reader)->Import({}), StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT((*reader)->RegisterSchemas("x"), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(Import(**reader, {}), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(RegisterSchemas(**reader, "x"), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(SchemaRegistryTest, RegistersFilesAndBindings) {
   TempStore store;
   ASSERT_OK((RegisterProtoSchemas<google::protobuf::Duration, google::protobuf::Timestamp>(*store)));
-  auto schemas = store->ReadSchemas();
+  auto schemas = ReadSchemas(*store);
   ASSERT_OK(schemas.status());
   EXPECT_EQ(schemas->files.size(), 2u);
   EXPECT_TRUE(schemas->files.contains("google/protobuf/duration.proto"));
@@ -359,7 +360,7 @@ TEST(SchemaRegistryTest, RegistersFilesAndBindings) {
   // Again: idempotent. And a read-only handle sees them.
   ASSERT_OK((RegisterProtoSchemas<google::protobuf::Duration>(*store)));
   store.Reopen();
-  schemas = store->ReadSchemas();
+  schemas = ReadSchemas(*store);
   ASSERT_OK(schemas.status());
   EXPECT_EQ(schemas->files.size(), 2u);
   EXPECT_EQ(schemas->bindings.size(), 2u);
@@ -367,7 +368,7 @@ TEST(SchemaRegistryTest, RegistersFilesAndBindings) {
 
 TEST(SchemaRegistryTest, BadSchemasWriteNothing) {
   TempStore store;
-  EXPECT_THAT(store->RegisterSchemas("not a descriptor set \xff"),
+  EXPECT_THAT(RegisterSchemas(*store, "not a descriptor set \xff"),
               StatusIs(absl::StatusCode::kInvalidArgument));
   // A file whose import is missing.
   google::protobuf::FileDescriptorSet set;
@@ -376,20 +377,20 @@ TEST(SchemaRegistryTest, BadSchemasWriteNothing) {
   file->set_package("shop");
   file->add_dependency("missing.proto");
   file->add_message_type()->set_name("Placed");
-  EXPECT_THAT(store->RegisterSchemas(set.SerializeAsString()),
+  EXPECT_THAT(RegisterSchemas(*store, set.SerializeAsString()),
               StatusIs(absl::StatusCode::kInvalidArgument));
   // A binding to a message the files do not define.
   file->clear_dependency();
-  EXPECT_THAT(store->RegisterSchemas(set.SerializeAsString(), {{"Placed", "shop.Nope"}}),
+  EXPECT_THAT(RegisterSchemas(*store, set.SerializeAsString(), {{"Placed", "shop.Nope"}}),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(store->RegisterSchemas(set.SerializeAsString(), {{"", "shop.Placed"}}),
+  EXPECT_THAT(RegisterSchemas(*store, set.SerializeAsString(), {{"", "shop.Placed"}}),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  auto schemas = store->ReadSchemas();
+  auto schemas = ReadSchemas(*store);
   ASSERT_OK(schemas.status());
   EXPECT_TRUE(schemas->files.empty());
   EXPECT_TRUE(schemas->bindings.empty());
   // The good one is accepted.
-  ASSERT_OK(store->RegisterSchemas(set.SerializeAsString(), {{"Placed", "shop.Placed"}}));
+  ASSERT_OK(RegisterSchemas(*store, set.SerializeAsString(), {{"Placed", "shop.Placed"}}));
 }
 
 TEST(SchemaRegistryTest, AReplacementMustNotBreakAStoredImporter) {
@@ -411,16 +412,16 @@ TEST(SchemaRegistryTest, AReplacementMustNotBreakAStoredImporter) {
   amount->set_label(google::protobuf::FieldDescriptorProto::LABEL_OPTIONAL);
   amount->set_type(google::protobuf::FieldDescriptorProto::TYPE_MESSAGE);
   amount->set_type_name(".shop.Money");
-  ASSERT_OK(store->RegisterSchemas(set.SerializeAsString(), {{"Paid", "shop.Paid"}}));
+  ASSERT_OK(RegisterSchemas(*store, set.SerializeAsString(), {{"Paid", "shop.Paid"}}));
   // A new a.proto without Money: the stored b.proto would no longer build.
   google::protobuf::FileDescriptorSet replacement;
   google::protobuf::FileDescriptorProto* new_a = replacement.add_file();
   new_a->set_name("a.proto");
   new_a->set_package("shop");
   new_a->add_message_type()->set_name("Cents");
-  EXPECT_THAT(store->RegisterSchemas(replacement.SerializeAsString()),
+  EXPECT_THAT(RegisterSchemas(*store, replacement.SerializeAsString()),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  auto schemas = store->ReadSchemas();
+  auto schemas = ReadSchemas(*store);
   ASSERT_OK(schemas.status());
   google::protobuf::FileDescriptorProto stored_a;
   ASSERT_TRUE(stored_a.ParseFromString(schemas->files.at("a.proto")));
@@ -437,15 +438,15 @@ TEST(ReadOnlyBackupTest, CopiesWhatTheReaderSees) {
   auto reader = EventStore::Open(store.path() + "/store", options);
   ASSERT_OK(reader.status());
   TempDir backups;
-  ASSERT_OK((*reader)->Backup(backups.Sub("copy")));
-  EXPECT_THAT((*reader)->Backup(backups.Sub("copy")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK(Backup(**reader, backups.Sub("copy")));
+  EXPECT_THAT(Backup(**reader, backups.Sub("copy")), StatusIs(absl::StatusCode::kFailedPrecondition));
   StoreOptions plain = TestOptions();
   plain.create_if_missing = false;
   auto copy = EventStore::Open(backups.Sub("copy"), plain);
   ASSERT_OK(copy.status());
   EXPECT_EQ((*copy)->head(), store->head());
   ExpectSameEvents(All(**copy), All(*store));
-  auto report = (*copy)->Verify();
+  auto report = Verify(**copy);
   ASSERT_OK(report.status());
   EXPECT_TRUE(report->ok()) << report->problem;
 }

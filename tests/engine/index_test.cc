@@ -165,10 +165,10 @@ TEST_F(IndexTest, FilteredReadsReportHowFarTheyLooked) {
 }
 
 TEST_F(IndexTest, TimeBoundsFindTheFirstEventAtOrAfter) {
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(0)), IsOkAndHolds(Position(1)));
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(2'000'000)), IsOkAndHolds(Position(3)));
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(2'500'000)), IsOkAndHolds(Position(5)));
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(9'000'000)), IsOkAndHolds(Position(7)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(0)), IsOkAndHolds(Position(1)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(2'000'000)), IsOkAndHolds(Position(3)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(2'500'000)), IsOkAndHolds(Position(5)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(9'000'000)), IsOkAndHolds(Position(7)));
   EXPECT_THAT(Read(store_->ReadAll({.since = absl::FromUnixMicros(2'000'000)})),
               ElementsAre(3, 4, 5, 6));
   EXPECT_THAT(Read(store_->ReadAll({.since = absl::FromUnixMicros(2'000'000),
@@ -190,18 +190,18 @@ TEST_F(IndexTest, TimesInsideOneIndexBucketAreExact) {
   Append("order-3", Event("B"));  // 8
   clock_.us->store(5'000'700);
   Append("order-3", Event("C"));  // 9
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'100)), IsOkAndHolds(Position(7)));
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'101)), IsOkAndHolds(Position(8)));
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'400)), IsOkAndHolds(Position(8)));
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'699)), IsOkAndHolds(Position(9)));
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(5'000'701)), IsOkAndHolds(Position(10)));
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(4'999'999)), IsOkAndHolds(Position(7)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(5'000'100)), IsOkAndHolds(Position(7)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(5'000'101)), IsOkAndHolds(Position(8)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(5'000'400)), IsOkAndHolds(Position(8)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(5'000'699)), IsOkAndHolds(Position(9)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(5'000'701)), IsOkAndHolds(Position(10)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(4'999'999)), IsOkAndHolds(Position(7)));
 }
 
 TEST_F(IndexTest, AClockGoingBackDoesNotBreakTimeReads) {
   clock_.us->store(500'000);  // before everything: recorded_at is clamped
   Append("order-3", Event("Placed"));
-  EXPECT_THAT(store_->FindPosition(absl::FromUnixMicros(4'000'000)), IsOkAndHolds(Position(6)));
+  EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(4'000'000)), IsOkAndHolds(Position(6)));
   EXPECT_THAT(Read(store_->ReadAll({.since = absl::FromUnixMicros(4'000'000)})),
               ElementsAre(6, 7));
 }
@@ -281,7 +281,7 @@ TEST(IndexUpgradeTest, AFormat1StoreIsUpgradedInPlaceOnOpen) {
   auto corr = (*store)->ReadCorrelation("corr-0");
   ASSERT_OK(corr.status());
   EXPECT_EQ(Drain(**corr).size(), 10u);
-  EXPECT_THAT((*store)->FindPosition(absl::InfinitePast()), IsOkAndHolds(Position(1)));
+  EXPECT_THAT(FindPosition(**store, absl::InfinitePast()), IsOkAndHolds(Position(1)));
   // New appends keep indexing after the upgrade.
   ASSERT_OK((*store)->Append({"order-9", ExpectedRevision::Any(), {Event("Odd")}}));
   auto odd2 = (*store)->ReadEventType("Odd");

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
+#include "annals/snapshot.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -111,13 +113,13 @@ AppendRequest Plain() {
 // Everything a store does with its events, none of which may report
 // corruption.
 void ExpectNothingReportsCorruption(EventStore& store, const std::string& stream) {
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store.Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(store));
   EXPECT_TRUE(report.ok()) << report.problem;
   ASSERT_OK_AND_ASSIGN(std::vector<StreamInfo> streams, store.ListStreams());
   EXPECT_FALSE(streams.empty());
   ASSERT_OK_AND_ASSIGN(StreamInfo info, store.GetStreamInfo(stream));
-  ASSERT_OK(store.WriteSnapshot({.stream = stream, .revision = info.last_revision, .state = "s"}));
-  ASSERT_OK(store.ReadSnapshot(stream, info.last_revision).status());
+  ASSERT_OK(WriteSnapshot(store, {.stream = stream, .revision = info.last_revision, .state = "s"}));
+  ASSERT_OK(ReadSnapshot(store, stream, info.last_revision).status());
   std::vector<EventRecord> events;
   {
     ASSERT_OK_AND_ASSIGN(auto all, store.ReadAll());
@@ -125,7 +127,7 @@ void ExpectNothingReportsCorruption(EventStore& store, const std::string& stream
   }
   // The events as another store imports them (what `annals import` does).
   TempStore copy(testing::TestOptions());
-  ASSERT_OK(copy->Import(events));
+  ASSERT_OK(Import(*copy, events));
   ASSERT_OK_AND_ASSIGN(auto copied, copy->ReadAll());
   std::vector<EventRecord> copied_events = Drain(*copied);
   ASSERT_EQ(copied_events.size(), events.size());
@@ -133,12 +135,12 @@ void ExpectNothingReportsCorruption(EventStore& store, const std::string& stream
     EXPECT_EQ(copied_events[i].data, events[i].data);
     EXPECT_EQ(copied_events[i].metadata, events[i].metadata);
   }
-  ASSERT_OK_AND_ASSIGN(VerifyReport copy_report, copy->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport copy_report, Verify(*copy));
   EXPECT_TRUE(copy_report.ok()) << copy_report.problem;
   // Lifecycle and physical removal read every stored event of the stream.
   ASSERT_OK(store.DeleteStream(stream).status());
-  ASSERT_OK(store.Scavenge().status());
-  ASSERT_OK_AND_ASSIGN(VerifyReport after, store.Verify());
+  ASSERT_OK(Scavenge(store).status());
+  ASSERT_OK_AND_ASSIGN(VerifyReport after, Verify(store));
   EXPECT_TRUE(after.ok()) << after.problem;
 }
 
@@ -173,7 +175,7 @@ TEST_P(InputTest, EveryFieldIsRefusedOrRoundTripsAndNothingReportsCorruption) {
       record.metadata = request.events[0].metadata;
       record.correlation_id = request.events[0].correlation_id;
       record.causation_id = request.events[0].causation_id;
-      EXPECT_THAT(store->Import({record}), StatusIs(absl::StatusCode::kInvalidArgument));
+      EXPECT_THAT(Import(*store, {record}), StatusIs(absl::StatusCode::kInvalidArgument));
       EXPECT_EQ(store->head(), Position(0));
       continue;
     }
@@ -188,7 +190,7 @@ TEST_P(InputTest, EveryFieldIsRefusedOrRoundTripsAndNothingReportsCorruption) {
     ExpectNothingReportsCorruption(*store, request.stream);
     // And after a reopen, from disk.
     store.Reopen();
-    ASSERT_OK_AND_ASSIGN(VerifyReport report, store->Verify());
+    ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store));
     EXPECT_TRUE(report.ok()) << report.problem;
   }
 }

@@ -8,6 +8,7 @@
 
 #include "annals/errors.h"
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
 #include "event_codec.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -154,7 +155,7 @@ TEST_F(LifecycleTest, MaxCountKeepsTheNewestEvents) {
   EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.direction = Direction::kBackward,
                                                         .from = Revision(5)})),
               IsEmpty());
-  ASSERT_OK_AND_ASSIGN(StreamMetadata metadata, store_->GetStreamMetadata("order-1"));
+  ASSERT_OK_AND_ASSIGN(StreamMetadata metadata, GetStreamMetadata(*store_, "order-1"));
   EXPECT_EQ(metadata.max_count, 3u);
   AppendN("order-1", 1);
   EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(8, 9, 10));
@@ -305,7 +306,7 @@ TEST_F(LifecycleTest, ScavengeRemovesADeletedStreamWithItsIndexEntriesAndFreesSp
     ASSERT_OK(store_->Append({"small-1", ExpectedRevision::Any(), {Event("Big")}}));
   }
   ASSERT_OK(store_->DeleteStream("big-1", {.actor = "test"}));
-  ASSERT_OK_AND_ASSIGN(ScavengeResult result, store_->Scavenge());
+  ASSERT_OK_AND_ASSIGN(ScavengeResult result, Scavenge(*store_));
   EXPECT_EQ(result.events_removed, static_cast<uint64_t>(kBig));
   EXPECT_EQ(result.streams_scavenged, 1u);
   EXPECT_GE(result.index_entries_removed, 4u * kBig);
@@ -338,14 +339,14 @@ TEST_F(LifecycleTest, ScavengeAppliesRetentionAndTombstones) {
   AppendN("order-3", 5);
   ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 4}));
   ASSERT_OK(store_->TombstoneStream("order-2"));
-  ASSERT_OK_AND_ASSIGN(ScavengeResult result, store_->Scavenge());
+  ASSERT_OK_AND_ASSIGN(ScavengeResult result, Scavenge(*store_));
   EXPECT_EQ(result.events_removed, 16u + 5u);
   EXPECT_EQ(result.streams_scavenged, 2u);
   EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(16, 17, 18, 19));
   EXPECT_THAT(Revisions(store_->ReadStream("order-3")), ElementsAre(0, 1, 2, 3, 4));
   EXPECT_THAT(store_->ReadStream("order-2"), StatusIs(absl::StatusCode::kFailedPrecondition));
   // A second scavenge finds nothing more.
-  ASSERT_OK_AND_ASSIGN(ScavengeResult again, store_->Scavenge());
+  ASSERT_OK_AND_ASSIGN(ScavengeResult again, Scavenge(*store_));
   EXPECT_EQ(again.events_removed, 0u);
   store_.Reopen();
   EXPECT_THAT(store_->Append({"order-2", ExpectedRevision::Any(), {Event("X")}}),
@@ -363,13 +364,13 @@ TEST_F(LifecycleTest, ScavengingTheLastEventOfTheLogKeepsItsPositionAcrossReopen
   ASSERT_OK_AND_ASSIGN(AppendResult last, store_->Append({"temp-1", ExpectedRevision::Any(), {Event("E")}}));
   ASSERT_EQ(last.last_position, Position(2));
   now_us_->fetch_add(5'000'000);
-  ASSERT_OK_AND_ASSIGN(ScavengeResult scavenged, store_->Scavenge());
+  ASSERT_OK_AND_ASSIGN(ScavengeResult scavenged, Scavenge(*store_));
   ASSERT_EQ(scavenged.events_removed, 1u);  // position 2, the log's last event
   store_.Reopen();
   EXPECT_EQ(store_->head(), Position(2));
   ASSERT_OK_AND_ASSIGN(AppendResult next, store_->Append({"other-1", ExpectedRevision::Any(), {Event("E")}}));
   EXPECT_EQ(next.first_position, Position(3));  // never position 2 again
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_TRUE(report.ok()) << report.problem;
   EXPECT_EQ(report.gaps, 1u);
   EXPECT_EQ(report.unbridged_gaps, 0u);
@@ -385,7 +386,7 @@ TEST_F(LifecycleTest, AppendsGoOnDuringScavenge) {
       ASSERT_OK(store_->Append({"live-1", ExpectedRevision::Any(), {Event("E" + std::to_string(i++))}}));
     }
   });
-  ASSERT_OK_AND_ASSIGN(ScavengeResult result, store_->Scavenge());
+  ASSERT_OK_AND_ASSIGN(ScavengeResult result, Scavenge(*store_));
   done = true;
   writer.join();
   EXPECT_EQ(result.events_removed, 500u);

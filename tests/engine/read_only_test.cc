@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
+#include "annals/snapshot.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -44,7 +46,7 @@ TEST(ReadOnlyTest, OpensBesideAWriterAndCatchesUpOnRefresh) {
 
   AppendN(*writer, "order-1", 5);
   EXPECT_EQ(reader->head(), Position(10));  // as of Open
-  ASSERT_OK(reader->Refresh());
+  ASSERT_OK(Refresh(*reader));
   EXPECT_EQ(reader->head(), Position(15));
   auto all = reader->ReadAll();
   ASSERT_OK(all.status());
@@ -67,12 +69,12 @@ TEST(ReadOnlyTest, EveryWriteIsRefusedAndNothingIsWritten) {
   EXPECT_THAT(reader->DeleteStream("order-1"), StatusIs(refused));
   EXPECT_THAT(reader->TombstoneStream("order-1"), StatusIs(refused));
   EXPECT_THAT(reader->SetStreamMetadata("order-1", {.max_count = 1}), StatusIs(refused));
-  EXPECT_THAT(reader->Scavenge(), StatusIs(refused));
-  EXPECT_THAT(reader->WriteSnapshot({.stream = "order-1"}), StatusIs(refused));
-  EXPECT_THAT(reader->DeleteSnapshots("order-1"), StatusIs(refused));
+  EXPECT_THAT(Scavenge(*reader), StatusIs(refused));
+  EXPECT_THAT(WriteSnapshot(*reader, {.stream = "order-1"}), StatusIs(refused));
+  EXPECT_THAT(DeleteSnapshots(*reader, "order-1"), StatusIs(refused));
   EXPECT_THAT(reader->Subscribe({.durable_name = "d"}), StatusIs(refused));
-  EXPECT_THAT(reader->DeleteSubscriber("d"), StatusIs(refused));
-  ASSERT_OK(reader->Refresh());
+  EXPECT_THAT(DeleteSubscriber(*reader, "d"), StatusIs(refused));
+  ASSERT_OK(Refresh(*reader));
   EXPECT_EQ(reader->head(), Position(3));
   EXPECT_EQ(writer->head(), Position(3));
 }
@@ -84,7 +86,7 @@ TEST(ReadOnlyTest, RefreshWakesSubscriptions) {
   ASSERT_OK_AND_ASSIGN(auto sub, reader->Subscribe({.start = StartFrom::End()}));
   EXPECT_THAT(sub->Next(absl::Milliseconds(10)), StatusIs(absl::StatusCode::kDeadlineExceeded));
   AppendN(*writer, "order-1", 1);
-  ASSERT_OK(reader->Refresh());
+  ASSERT_OK(Refresh(*reader));
   ASSERT_OK_AND_ASSIGN(EventRecord event, sub->Next(absl::Seconds(10)));
   EXPECT_EQ(event.position, Position(3));
 }

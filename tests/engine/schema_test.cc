@@ -1,5 +1,5 @@
 // The schema registry's compatibility check (engine/schema_compat.cc) through
-// EventStore::RegisterSchemas: each protobuf rule refuses a registration
+// RegisterSchemas: each protobuf rule refuses a registration
 // that breaks stored events, with one line per change and nothing written;
 // wire-compatible changes pass; only messages of stored events are checked;
 // allow_breaking registers and records the change in `$schemas`.
@@ -9,7 +9,9 @@
 #include "absl/strings/str_join.h"
 #include "annals/errors.h"
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
 #include "annals/proto_codec.h"
+#include "annals/schemas.h"
 #include "gmock/gmock.h"
 #include "orders/orders.pb.h"
 #include "gtest/gtest.h"
@@ -117,12 +119,12 @@ class SchemaTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK(store_->Append({"order-1", ExpectedRevision::Any(), {Placed("OrderPlaced")}}).status());
-    ASSERT_OK(store_->RegisterSchemas(DescriptorSet({ShopV1()}), {{"OrderPlaced", "shop.OrderPlaced"}}));
+    ASSERT_OK(RegisterSchemas(*store_, DescriptorSet({ShopV1()}), {{"OrderPlaced", "shop.OrderPlaced"}}));
   }
 
   absl::Status Register(const FileDescriptorProto& file, const std::map<std::string, std::string>& bindings = {},
                         const SchemaRegistration& options = {}) {
-    return store_->RegisterSchemas(DescriptorSet({file}), bindings, options);
+    return RegisterSchemas(*store_, DescriptorSet({file}), bindings, options);
   }
 
   // The breaking changes `file` makes; empty if it registers.
@@ -134,7 +136,7 @@ class SchemaTest : public ::testing::Test {
   }
 
   std::string StoredShop() {
-    auto schemas = store_->ReadSchemas();
+    auto schemas = ReadSchemas(*store_);
     EXPECT_OK(schemas.status());
     return schemas.ok() ? schemas->files.at("shop.proto") : "";
   }
@@ -154,7 +156,7 @@ TEST_F(SchemaTest, TypeChangeOnTheSameNumberIsRefusedAndWritesNothing) {
               ElementsAre("shop.OrderPlaced field 1 'customer': type string -> int64"));
   // Nothing written: neither the file, nor the binding, nor an event.
   EXPECT_EQ(StoredShop(), ShopV1().SerializeAsString());
-  EXPECT_FALSE(store_->ReadSchemas()->bindings.contains("Placed"));
+  EXPECT_FALSE(ReadSchemas(*store_)->bindings.contains("Placed"));
   EXPECT_EQ(store_->head(), head);
   EXPECT_THAT(store_->ReadStream(kSchemasStream).status(), StatusIs(absl::StatusCode::kNotFound));
 }
@@ -341,7 +343,7 @@ TEST_F(SchemaTest, AllowBreakingRegistersAndRecordsWhoAndWhy) {
   ASSERT_OK(Register(v2, {{"Placed", "shop.OrderPlaced"}},
                      {.allow_breaking = true, .actor = "anna", .reason = "customer ids are numbers now"}));
   EXPECT_EQ(StoredShop(), v2.SerializeAsString());
-  EXPECT_EQ(store_->ReadSchemas()->bindings.at("Placed"), "shop.OrderPlaced");
+  EXPECT_EQ(ReadSchemas(*store_)->bindings.at("Placed"), "shop.OrderPlaced");
   store_.Reopen();
   auto it = store_->ReadStream(kSchemasStream);
   ASSERT_OK(it.status());
@@ -361,7 +363,7 @@ TEST_F(SchemaTest, AllowBreakingRegistersAndRecordsWhoAndWhy) {
   EXPECT_FALSE((*it)->Valid());
   EXPECT_OK((*it)->status());
   // Chained and indexed like every event; users cannot append to it.
-  auto report = store_->Verify();
+  auto report = Verify(*store_);
   ASSERT_OK(report.status());
   EXPECT_TRUE(report->ok());
   EXPECT_THAT(store_->Append({std::string(kSchemasStream), ExpectedRevision::Any(), {Event("Forged")}}).status(),
@@ -395,7 +397,7 @@ TEST(SchemaRegistrationTest, RegisterProtoSchemasRefusesABreakingChangeUnlessAll
   examples::orders::OrderPlaced::descriptor()->file()->CopyTo(&old_orders);
   Field(Message(old_orders, "OrderPlaced"), 1)->set_type(FieldDescriptorProto::TYPE_INT64);
   const std::string full_name = examples::orders::OrderPlaced::descriptor()->full_name();
-  ASSERT_OK(store->RegisterSchemas(DescriptorSet({old_orders}), {{"OrderPlaced", full_name}}));
+  ASSERT_OK(RegisterSchemas(*store, DescriptorSet({old_orders}), {{"OrderPlaced", full_name}}));
   EXPECT_THAT(RegisterProtoSchemas<examples::orders::OrderPlaced>(*store),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        full_name + " field 1 'customer': type int64 -> string"));

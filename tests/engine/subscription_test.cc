@@ -128,7 +128,7 @@ TEST(SubscriptionTest, ARarelyMatchingFilterStillAdvancesItsCheckpoint) {
   EXPECT_THAT(sub->Next(absl::Milliseconds(20)), StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_EQ(sub->reached(), Position(200));
   ASSERT_OK(sub->SaveCheckpoint());
-  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  ASSERT_OK_AND_ASSIGN(auto subscribers, ListSubscribers(*store));
   ASSERT_EQ(subscribers.size(), 1u);
   EXPECT_EQ(subscribers[0].checkpoint, Position(200));
   EXPECT_EQ(subscribers[0].lag, 0u);
@@ -217,14 +217,14 @@ TEST(SubscriptionTest, DurableSubscriberResumesAfterItsCheckpoint) {
     // One open subscription per name.
     EXPECT_THAT(store->Subscribe({.durable_name = "billing"}),
                 StatusIs(absl::StatusCode::kFailedPrecondition));
-    EXPECT_THAT(store->DeleteSubscriber("billing"), StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(DeleteSubscriber(*store, "billing"), StatusIs(absl::StatusCode::kFailedPrecondition));
     std::vector<EventRecord> first = Take(*sub, 10);
     ExpectPositionsExactly(first, 1);
     ASSERT_OK(sub->SaveCheckpoint());
     Take(*sub, 5);  // handled but not checkpointed: delivered again later
   }
   store.Reopen();
-  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  ASSERT_OK_AND_ASSIGN(auto subscribers, ListSubscribers(*store));
   ASSERT_EQ(subscribers.size(), 1u);
   EXPECT_EQ(subscribers[0].name, "billing");
   EXPECT_EQ(subscribers[0].checkpoint, Position(10));
@@ -236,9 +236,9 @@ TEST(SubscriptionTest, DurableSubscriberResumesAfterItsCheckpoint) {
   sub.reset();
   EXPECT_THAT(store->Subscribe({.stream = "order-0", .durable_name = "billing"}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  ASSERT_OK(store->DeleteSubscriber("billing"));
-  EXPECT_THAT(store->DeleteSubscriber("billing"), StatusIs(absl::StatusCode::kNotFound));
-  ASSERT_OK_AND_ASSIGN(subscribers, store->ListSubscribers());
+  ASSERT_OK(DeleteSubscriber(*store, "billing"));
+  EXPECT_THAT(DeleteSubscriber(*store, "billing"), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(subscribers, ListSubscribers(*store));
   EXPECT_THAT(subscribers, IsEmpty());
 }
 
@@ -271,7 +271,7 @@ TEST(SubscriptionTest, BadOptionsAreInvalidArgument) {
               StatusIs(invalid));
   EXPECT_THAT(store->Subscribe({.stream = std::string("a\0b", 3)}), StatusIs(invalid));
   EXPECT_THAT(store->Subscribe({.durable_name = std::string("\xff", 1)}), StatusIs(invalid));
-  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  ASSERT_OK_AND_ASSIGN(auto subscribers, ListSubscribers(*store));
   EXPECT_THAT(subscribers, IsEmpty());
 }
 
@@ -296,7 +296,7 @@ TEST(SubscriptionWorkerTest, CallsTheHandlerInOrderAndCheckpointsOnStop) {
     { Writers writers(store.get(), 2, 50); }
     // Wait until it has handled everything, via the stored checkpoint.
     while (true) {
-      auto subscribers = store->ListSubscribers();
+      auto subscribers = ListSubscribers(*store);
       ASSERT_OK(subscribers.status());
       if (!subscribers->empty() && (*subscribers)[0].checkpoint.value() >= 98) break;
       absl::SleepFor(absl::Milliseconds(5));
@@ -306,7 +306,7 @@ TEST(SubscriptionWorkerTest, CallsTheHandlerInOrderAndCheckpointsOnStop) {
   }
   ASSERT_EQ(seen.size(), 100u);
   for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1);
-  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  ASSERT_OK_AND_ASSIGN(auto subscribers, ListSubscribers(*store));
   EXPECT_EQ(subscribers[0].checkpoint, Position(100));
 }
 
@@ -322,7 +322,7 @@ TEST(SubscriptionWorkerTest, AHandlerErrorStopsTheWorkerWithoutCheckpointingTheE
   while (calls.load() < 5) absl::SleepFor(absl::Milliseconds(2));
   worker.Stop();
   EXPECT_THAT(worker.status(), StatusIs(absl::StatusCode::kInternal));
-  ASSERT_OK_AND_ASSIGN(auto subscribers, store->ListSubscribers());
+  ASSERT_OK_AND_ASSIGN(auto subscribers, ListSubscribers(*store));
   EXPECT_EQ(subscribers[0].checkpoint, Position(4));
 }
 

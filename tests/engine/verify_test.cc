@@ -83,7 +83,7 @@ class VerifyTest : public ::testing::Test {
 };
 
 TEST_F(VerifyTest, ASoundStoreVerifies) {
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_TRUE(report.ok()) << report.problem;
   EXPECT_EQ(report.events_checked, 20u);
   EXPECT_GE(report.index_entries_checked, 3u * 20u);
@@ -92,16 +92,16 @@ TEST_F(VerifyTest, ASoundStoreVerifies) {
 
 TEST_F(VerifyTest, AScavengedStoreVerifiesWithGaps) {
   ASSERT_OK(store_->DeleteStream("order-1"));
-  ASSERT_OK(store_->Scavenge().status());
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  ASSERT_OK(Scavenge(*store_).status());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_TRUE(report.ok()) << report.problem;
   EXPECT_EQ(report.gaps, 5u);
 }
 
 TEST_F(VerifyTest, TheChainSpansScavengedGapsSoTheEventAfterAGapIsCheckedToo) {
   ASSERT_OK(store_->DeleteStream("order-1"));  // positions 2, 6, 10, 14, 18
-  ASSERT_OK(store_->Scavenge().status());
-  ASSERT_OK_AND_ASSIGN(VerifyReport sound, store_->Verify());
+  ASSERT_OK(Scavenge(*store_).status());
+  ASSERT_OK_AND_ASSIGN(VerifyReport sound, Verify(*store_));
   ASSERT_TRUE(sound.ok()) << sound.problem;
   EXPECT_EQ(sound.unbridged_gaps, 0u);
   // Position 3 follows the gap at 2: rewriting it (same length) must show.
@@ -115,12 +115,12 @@ TEST_F(VerifyTest, TheChainSpansScavengedGapsSoTheEventAfterAGapIsCheckedToo) {
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog),
                         internal::LogKey(Position(3)), value).ok());
   });
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.first_bad_position, Position(3));
 }
 
 TEST_F(VerifyTest, TheReportNamesTheChainHeadAndWhatItCovered) {
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.head.position, Position(20));
   EXPECT_EQ(report.head.hash.size(), 32u);
   for (const char* family : {"log", "stream_events", "by_category", "by_type", "by_correlation", "streams",
@@ -134,20 +134,20 @@ TEST_F(VerifyTest, TheReportNamesTheChainHeadAndWhatItCovered) {
 }
 
 TEST_F(VerifyTest, AnExpectedHeadProvesNothingBeforeItChanged) {
-  ASSERT_OK_AND_ASSIGN(VerifyReport first, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport first, Verify(*store_));
   const ChainHead anchor = first.head;  // kept outside the store
   ASSERT_EQ(ChainHead::Parse(anchor.ToString()), anchor);
   ASSERT_OK(store_->Append({"order-9", ExpectedRevision::Any(), {Event("Later")}}));
-  ASSERT_OK_AND_ASSIGN(VerifyReport later, store_->Verify({.expect_head = anchor}));
+  ASSERT_OK_AND_ASSIGN(VerifyReport later, Verify(*store_, {.expect_head = anchor}));
   EXPECT_TRUE(later.ok()) << later.problem;
   EXPECT_TRUE(later.expected_head_matched);
 
   // Someone who can write the files rewrites event 7 and recomputes every
   // chain hash after it: the chain alone verifies, the anchor does not.
   Tamper([](rocksdb::DB* db, internal::Storage& storage) { ForgeChain(db, storage, 7, 21); });
-  ASSERT_OK_AND_ASSIGN(VerifyReport forged, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport forged, Verify(*store_));
   EXPECT_TRUE(forged.ok()) << "the rewritten chain is consistent in itself: " << forged.problem;
-  ASSERT_OK_AND_ASSIGN(VerifyReport anchored, store_->Verify({.expect_head = anchor}));
+  ASSERT_OK_AND_ASSIGN(VerifyReport anchored, Verify(*store_, {.expect_head = anchor}));
   EXPECT_FALSE(anchored.ok());
   EXPECT_EQ(anchored.first_bad_position, Position(20));
   EXPECT_THAT(anchored.problem, ::testing::HasSubstr("expected head"));
@@ -155,14 +155,14 @@ TEST_F(VerifyTest, AnExpectedHeadProvesNothingBeforeItChanged) {
 
 TEST_F(VerifyTest, AnExpectedHeadProvesTheEventsBeforeAScavengedGapToo) {
   ASSERT_OK(store_->DeleteStream("order-1"));  // positions 2, 6, 10, 14, 18; the audit event is 21
-  ASSERT_OK(store_->Scavenge().status());
-  ASSERT_OK_AND_ASSIGN(VerifyReport first, store_->Verify());
+  ASSERT_OK(Scavenge(*store_).status());
+  ASSERT_OK_AND_ASSIGN(VerifyReport first, Verify(*store_));
   ASSERT_TRUE(first.ok()) << first.problem;
   const ChainHead anchor = first.head;
   // Rewrite event 7 (before the gap at 10) and recompute the chain up to 9:
   // the removed event 10's digest, kept by Scavenge, no longer follows.
   Tamper([](rocksdb::DB* db, internal::Storage& storage) { ForgeChain(db, storage, 7, 9); });
-  ASSERT_OK_AND_ASSIGN(VerifyReport anchored, store_->Verify({.expect_head = anchor}));
+  ASSERT_OK_AND_ASSIGN(VerifyReport anchored, Verify(*store_, {.expect_head = anchor}));
   EXPECT_FALSE(anchored.ok());
   EXPECT_EQ(anchored.first_bad_position, Position(11));  // the first event chained over the forged prefix
 }
@@ -177,8 +177,8 @@ TEST_F(VerifyTest, AnAnchorAtAScavengedPositionIsStillChecked) {
     at_18 = ChainHead{Position(18), std::string(reinterpret_cast<const char*>(hash.data()), hash.size())};
   });
   ASSERT_OK(store_->DeleteStream("order-1"));
-  ASSERT_OK(store_->Scavenge().status());
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify({.expect_head = at_18}));
+  ASSERT_OK(Scavenge(*store_).status());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_, {.expect_head = at_18}));
   EXPECT_TRUE(report.ok()) << report.problem;
   EXPECT_TRUE(report.expected_head_matched);
 }
@@ -187,14 +187,14 @@ TEST(VerifyEmptyTest, TheEmptyLogsHeadIsItsAnchor) {
   TempStore store;
   ASSERT_OK_AND_ASSIGN(ChainHead head, ReadChainHead(*store));
   EXPECT_EQ(head.position, Position(0));
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store->Verify({.expect_head = head}));
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store, {.expect_head = head}));
   EXPECT_TRUE(report.ok()) << report.problem;
   EXPECT_TRUE(report.expected_head_matched);
 }
 
 TEST_F(VerifyTest, AnExpectedHeadPastTheLogMeansEventsWereLost) {
   ChainHead beyond{Position(25), std::string(32, 'x')};
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify({.expect_head = beyond}));
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_, {.expect_head = beyond}));
   EXPECT_FALSE(report.ok());
   EXPECT_THAT(report.problem, ::testing::HasSubstr("lost"));
 }
@@ -210,7 +210,7 @@ TEST_F(VerifyTest, AFlippedByteBreaksTheChainAtItsPosition) {
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog),
                         internal::LogKey(Position(7)), value).ok());
   });
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_FALSE(report.ok());
   EXPECT_EQ(report.first_bad_position, Position(7));
   EXPECT_THAT(report.problem, ::testing::HasSubstr("chain hash"));
@@ -221,7 +221,7 @@ TEST_F(VerifyTest, AMissingIndexEntryIsReported) {
     ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), storage.cf(internal::Cf::kByType),
                            internal::IndexKey("Odd", Position(12))).ok());
   });
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.first_bad_position, Position(12));
   EXPECT_THAT(report.problem, ::testing::HasSubstr("by_type"));
 }
@@ -231,7 +231,7 @@ TEST_F(VerifyTest, AMisfiledIndexEntryIsReported) {
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kByCorrelation),
                         internal::IndexKey("corr-x", Position(3)), "").ok());
   });
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.first_bad_position, Position(3));
   EXPECT_THAT(report.problem, ::testing::HasSubstr("corr-x"));
 }
@@ -242,7 +242,7 @@ TEST_F(VerifyTest, ALostStreamCopyIsReported) {
     ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), storage.cf(internal::Cf::kStreamEvents),
                            internal::StreamEventKey(3, Revision(1))).ok());
   });
-  ASSERT_OK_AND_ASSIGN(VerifyReport report, store_->Verify());
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.first_bad_position, Position(7));
   EXPECT_THAT(report.problem, ::testing::HasSubstr("order-2"));
 }

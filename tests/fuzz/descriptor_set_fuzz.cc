@@ -1,5 +1,5 @@
 // Fuzz target: a FileDescriptorSet given to the schema registry (`annals
-// schema add FILE`, EventStore::RegisterSchemas), and the registry's files
+// schema add FILE`, RegisterSchemas), and the registry's files
 // as the tool decodes payloads with them (tools/lib/payload.h
 // PayloadDecoder). For every input that parses as a set:
 //  1. its files, as the registry stores them, make a PayloadDecoder
@@ -166,7 +166,7 @@ class FuzzStore {
 
 void RegisterAndDecode(const std::vector<std::string>& names, std::string_view input) {
   static FuzzStore fuzz_store;  // closed and removed at exit
-  if (!fuzz_store.store().RegisterSchemas(input, Bindings(names)).ok()) return;
+  if (!RegisterSchemas(fuzz_store.store(), input, Bindings(names)).ok()) return;
   {
     absl::StatusOr<std::unique_ptr<PayloadDecoder>> decoder = PayloadDecoder::Load(fuzz_store.store());
     ANNALS_FUZZ_CHECK(decoder.ok());

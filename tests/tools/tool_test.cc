@@ -15,8 +15,11 @@
 #include <vector>
 
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
 #include "annals/projection.h"
 #include "annals/proto_codec.h"
+#include "annals/schemas.h"
+#include "annals/snapshot.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/duration.pb.h"
@@ -119,7 +122,7 @@ class ToolTest : public ::testing::Test {
   // write, which need the store to themselves.
   static std::string PrivateCopy(const std::string& name) {
     const std::string path = dir_->Sub(name);
-    EXPECT_OK(store_->Backup(path));
+    EXPECT_OK(Backup(*store_, path));
     return path;
   }
   static Result Tool(std::vector<std::string> args) {
@@ -392,7 +395,7 @@ TEST_F(ToolTest, StateAtRevisionPositionAndTime) {
   EXPECT_EQ(at1["state"]["total_cents"], "2500");
   EXPECT_EQ(at1["state"]["items"].size(), 1u);
   // The head, from the snapshot plus its tail; the same without snapshots.
-  auto snapshots = store_->ListSnapshots("order-1");
+  auto snapshots = ListSnapshots(*store_, "order-1");
   ASSERT_OK(snapshots.status());
   ASSERT_FALSE(snapshots->empty());
   Json head = ToolWithPlugin({"--json", "state", "order-1"}).json();
@@ -775,7 +778,7 @@ std::string MakeShopStore(const std::string& path) {
   EventData blob = Event("Blob", "\x01\x02");
   blob.content_type = "application/octet-stream";
   EXPECT_OK((*store)->Append({"blob-1", ExpectedRevision::Any(), {blob}}).status());
-  EXPECT_OK((*store)->RegisterSchemas(testing::DescriptorSet({ShopSchema(false)}),
+  EXPECT_OK(RegisterSchemas(**store, testing::DescriptorSet({ShopSchema(false)}),
                                       {{"OrderPlaced", "shop.OrderPlaced"}}));
   return path;
 }

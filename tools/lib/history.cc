@@ -1,3 +1,4 @@
+#include "annals/snapshot.h"
 #include "history.h"
 
 #include <dlfcn.h>
@@ -236,7 +237,7 @@ absl::StatusOr<StateAt> LoadStateAt(EventStore& store, const plugin::Fold& fold,
   }
   Revision start(0);
   if (use_snapshots) {
-    absl::StatusOr<std::optional<Snapshot>> snapshot = store.ReadSnapshot(stream, *revision);
+    absl::StatusOr<std::optional<Snapshot>> snapshot = ReadSnapshot(store, stream, *revision);
     if (!snapshot.ok()) return snapshot.status();
     if (snapshot->has_value()) {
       absl::StatusOr<std::unique_ptr<plugin::FoldState>> state = fold.FromSnapshot(**snapshot);

@@ -1,3 +1,4 @@
+#include "annals/schemas.h"
 #include "payload.h"
 
 #include <algorithm>
@@ -115,7 +116,7 @@ PayloadDecoder::PayloadDecoder() = default;
 PayloadDecoder::~PayloadDecoder() = default;
 
 absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::Load(EventStore& store) {
-  absl::StatusOr<StoredSchemas> schemas = store.ReadSchemas();
+  absl::StatusOr<StoredSchemas> schemas = ReadSchemas(store);
   if (!schemas.ok()) return schemas.status();
   return FromSchemas(*schemas);
 }

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "annals/event.h"
 #include "annals/event_store.h"
+#include "annals/schemas.h"
 #include "output.h"
 
 namespace google::protobuf {

@@ -32,6 +32,7 @@
 #include "absl/time/time.h"
 #include "annals/decider.h"
 #include "annals/event_store.h"
+#include "annals/snapshot.h"
 
 namespace annals {
 
@@ -146,20 +147,20 @@ class Aggregates {
     std::optional<Position> max_position = at.position;
     if (at.time) {
       // The last position recorded at or before the time.
-      absl::StatusOr<Position> after = store_.FindPosition(*at.time + absl::Microseconds(1));
+      absl::StatusOr<Position> after = FindPosition(store_, *at.time + absl::Microseconds(1));
       if (!after.ok()) return after.status();
       max_position = Position(after->value() - 1);
     }
     Loaded<State> loaded{seed ? *std::move(seed) : decider_.initial_state()};
     uint64_t from = seed ? at.from_revision.value_or(Revision(0)).value() : 0;
     if constexpr (kSnapshots) {
-      absl::StatusOr<StreamMetadata> metadata = store_.GetStreamMetadata(stream);
+      absl::StatusOr<StreamMetadata> metadata = GetStreamMetadata(store_, stream);
       if (!metadata.ok()) return metadata.status();
       loaded.visible_from = metadata->truncate_before.value_or(Revision(0));
       loaded.snapshots_usable = !metadata->max_count && !metadata->max_age;
       if (!seed && !step && loaded.snapshots_usable) {
         absl::StatusOr<std::optional<Snapshot>> snapshot =
-            store_.ReadSnapshot(stream, at.revision.value_or(Revision(~uint64_t{0} - 1)));
+            ReadSnapshot(store_, stream, at.revision.value_or(Revision(~uint64_t{0} - 1)));
         if (!snapshot.ok()) return snapshot.status();
         if (*snapshot && (*snapshot)->schema_version == state_codec_.schema_version() &&
             (*snapshot)->folded_from == loaded.visible_from &&

@@ -39,6 +39,7 @@
 #include "annals/decider.h"
 #include "annals/errors.h"
 #include "annals/event_store.h"
+#include "annals/snapshot.h"
 
 namespace annals {
 

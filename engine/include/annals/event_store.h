@@ -3,7 +3,10 @@
 // read a stream, the global log ($all) or an index, subscribe, and manage a
 // stream's lifecycle. Related: annals/append.h (requests), annals/options.h,
 // annals/event_iterator.h, annals/filter.h, annals/subscription.h,
-// annals/streams.h, annals/errors.h.
+// annals/streams.h, annals/errors.h. Beside the store, as free functions over
+// an EventStore&: annals/snapshot.h (the snapshot store), annals/schemas.h
+// (the schema registry), annals/maintenance.h (verify, backup, import,
+// scavenge, repair).
 #ifndef ANNALS_EVENT_STORE_H_
 #define ANNALS_EVENT_STORE_H_
 
@@ -21,13 +24,16 @@
 #include "annals/event_iterator.h"
 #include "annals/filter.h"
 #include "annals/options.h"
-#include "annals/schemas.h"
-#include "annals/snapshot.h"
 #include "annals/streams.h"
 #include "annals/subscription.h"
 #include "annals/types.h"
 
 namespace annals {
+
+namespace internal {
+class StoreAccess;
+class StoreExtension;
+}  // namespace internal
 
 // The on-disk format version this library writes (docs/FORMAT.md). Stores of
 // an older version are upgraded in place by Open.
@@ -85,39 +91,34 @@ class EventStore {
   virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadAll(
       const ReadAllOptions& options = {}) = 0;
 
-  // Index reads: the events of one category (stream names `category-...`),
-  // of one event type, or with one correlation / causation id, in position
-  // order, with every ReadAllOptions bound and filter applied on top.
-  // InvalidArgument for an empty or malformed key.
-  virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadCategory(
-      std::string_view category, const ReadAllOptions& options = {}) = 0;
-  virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadEventType(
-      std::string_view type, const ReadAllOptions& options = {}) = 0;
-  virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadCorrelation(
-      std::string_view correlation_id, const ReadAllOptions& options = {}) = 0;
-  virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadCausation(
-      std::string_view causation_id, const ReadAllOptions& options = {}) = 0;
-
-  // The position of the first event recorded at or after `time`; head + 1
-  // if there is none yet. One index seek.
-  virtual absl::StatusOr<Position> FindPosition(absl::Time time) = 0;
+  // An index read: the events of one category (stream names
+  // `category-...`), of one event type, or with one correlation / causation
+  // id, in position order, with every ReadAllOptions bound and filter applied
+  // on top. InvalidArgument for an empty or malformed key.
+  virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadIndex(
+      Index index, std::string_view key, const ReadAllOptions& options = {}) = 0;
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCategory(std::string_view category,
+                                                              const ReadAllOptions& options = {}) {
+    return ReadIndex(Index::kCategory, category, options);
+  }
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadEventType(std::string_view type,
+                                                               const ReadAllOptions& options = {}) {
+    return ReadIndex(Index::kEventType, type, options);
+  }
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCorrelation(std::string_view correlation_id,
+                                                                 const ReadAllOptions& options = {}) {
+    return ReadIndex(Index::kCorrelation, correlation_id, options);
+  }
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCausation(std::string_view causation_id,
+                                                               const ReadAllOptions& options = {}) {
+    return ReadIndex(Index::kCausation, causation_id, options);
+  }
 
   // The event with id `event_id` in `stream`, if the append that wrote it
   // gave the id (store-generated ids are not indexed); nullopt otherwise.
   // Answers idempotency questions such as "was this command handled?".
   virtual absl::StatusOr<std::optional<EventRecord>> FindEvent(std::string_view stream,
                                                                const EventId& event_id) = 0;
-
-  // Snapshots (annals/snapshot.h). WriteSnapshot stores one (replacing one
-  // at the same revision): NotFound if the stream has no such revision,
-  // FailedPrecondition if tombstoned, InvalidArgument for a bad name.
-  // ReadSnapshot returns the newest at or below `at_or_below` (nullopt if
-  // none). Scavenge removes those of removed events; DeleteSnapshots all.
-  virtual absl::Status WriteSnapshot(const Snapshot& snapshot) = 0;
-  virtual absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(std::string_view stream,
-                                                               Revision at_or_below) = 0;
-  virtual absl::StatusOr<std::vector<Snapshot>> ListSnapshots(std::string_view stream) = 0;
-  virtual absl::Status DeleteSnapshots(std::string_view stream) = 0;
 
   // Every stream that has had events (deleted and tombstoned ones too, and
   // `$$` audit streams), in name order, as GetStreamInfo describes them.
@@ -139,8 +140,6 @@ class EventStore {
   virtual absl::StatusOr<Position> SetStreamMetadata(std::string_view stream,
                                                      const StreamMetadata& metadata,
                                                      const LifecycleOptions& options = {}) = 0;
-  // The stream's retention settings (empty if never set).
-  virtual absl::StatusOr<StreamMetadata> GetStreamMetadata(std::string_view stream) = 0;
   // Soft delete: hides every current event (reads answer NotFound); the
   // next append recreates the stream with revisions continuing after the
   // old last one. NotFound if the stream has no events.
@@ -150,75 +149,11 @@ class EventStore {
   // appends answer FailedPrecondition. NotFound if the stream has no events.
   virtual absl::StatusOr<Position> TombstoneStream(std::string_view stream,
                                                    const LifecycleOptions& options = {}) = 0;
-  // Physically removes the events that deletes, tombstones and retention
-  // hide, with their index entries, then compacts so the disk space is
-  // returned. Appends and reads go on meanwhile.
-  virtual absl::StatusOr<ScavengeResult> Scavenge() = 0;
-
-  // Checks the store's integrity up to the head: every table file's block
-  // and file checksums in every column family, the hash chain over the log
-  // (across Scavenge's gaps), each event's stream copy and index entries,
-  // that every index, stream-copy and event-id entry points to a matching
-  // log event, and that every other stored value decodes. With
-  // options.expect_head, also that the chain still passes through it.
-  // Returns the report (report.ok() if all is well, with what it covered and
-  // the chain head); an error status only if the check could not run.
-  virtual absl::StatusOr<VerifyReport> Verify(const VerifyOptions& options = {}) = 0;
-
-  // Writes a consistent copy of the store, as of now, into the new
-  // directory `directory` (RocksDB checkpoint: hard links where the file
-  // system allows, so it is fast and small), while appends go on. The copy
-  // opens as a store of its own. A read-only store (the `annals` tool beside
-  // a running application) copies what it has caught up to, key by key,
-  // instead. FailedPrecondition if `directory` exists.
-  virtual absl::Status Backup(std::string_view directory) = 0;
-
-  // Restores events exactly as another store recorded them (`annals
-  // import`): ids, revisions, positions, recorded_at, metadata and payload
-  // bytes are kept, and the lifecycle events of `$$<stream>` audit streams
-  // ($metadata, $streamDeleted, $streamTombstoned) take effect again, so a
-  // store imported from an export reads as the exported one. The hash chain
-  // is computed anew over the imported events (it equals the source's only
-  // where stream ids and the log match exactly), so Verify checks the
-  // import. `events` must come in increasing position order after the
-  // head, each stream's revisions increasing, recorded_at non-decreasing.
-  // All or nothing, durable when it returns. InvalidArgument for events
-  // that break these rules (nothing written); FailedPrecondition if
-  // read-only, if inline projections are installed, or for a tombstoned
-  // stream.
-  virtual absl::Status Import(std::vector<EventRecord> events) = 0;
-
-  // The schema registry (annals/schemas.h). RegisterSchemas stores every
-  // file of `file_descriptor_set` (a serialized
-  // google.protobuf.FileDescriptorSet) and the event type -> message
-  // `bindings`. InvalidArgument, writing nothing, if the set does not parse,
-  // its files do not build together with those already stored, a binding
-  // names a message they do not define, or actor/reason are not UTF-8.
-  // FailedPrecondition, writing nothing, if it changes a message of stored
-  // events incompatibly (one line per change; see IsBreakingSchemaChange)
-  // unless options.allow_breaking, which registers and appends the audit
-  // event to `$schemas`. ReadSchemas returns the registry.
-  virtual absl::Status RegisterSchemas(
-      std::string_view file_descriptor_set,
-      const std::map<std::string, std::string>& bindings = {},
-      const SchemaRegistration& options = {}) = 0;
-  virtual absl::StatusOr<StoredSchemas> ReadSchemas() = 0;
-
   // Subscribes to a stream, $all or a filter (see annals/subscription.h).
   // InvalidArgument for bad options; FailedPrecondition if the durable name
   // is in use by an open subscription, or stored for another target.
   virtual absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(
       const SubscribeOptions& options) = 0;
-  // Every durable subscriber with its checkpoint and lag, by name.
-  virtual absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() = 0;
-  // Forgets a durable subscriber's checkpoint. NotFound if unknown.
-  virtual absl::Status DeleteSubscriber(std::string_view name) = 0;
-
-  // Read-only stores (StoreOptions::read_only): catches up with what the
-  // writing process has committed since, and wakes subscriptions for it.
-  // A no-op for a store opened for writing.
-  virtual absl::Status Refresh() = 0;
-
   // The position of the last committed event (0 for an empty store). Every
   // position up to it was given to an event; those Scavenge removed (and
   // those a repair could not recover) are gaps in the log.
@@ -233,7 +168,23 @@ class EventStore {
 
  protected:
   EventStore() = default;
+
+ private:
+  friend class internal::StoreAccess;
+  // How the functions of the store's other headers reach its
+  // implementation: virtual, so that they run the store's own code also
+  // when called from another binary (a tool plugin).
+  virtual internal::StoreExtension& extension() = 0;
 };
+
+// The position of the first event recorded at or after `time`; head + 1 if
+// there is none yet. One index seek.
+absl::StatusOr<Position> FindPosition(EventStore& store, absl::Time time);
+
+// Read-only stores (StoreOptions::read_only): catches up with what the
+// writing process has committed since, and wakes subscriptions for it. A
+// no-op for a store opened for writing.
+absl::Status Refresh(EventStore& store);
 
 }  // namespace annals
 

@@ -1,7 +1,8 @@
 // annals/maintenance.h: operations on a store beside the everyday API —
-// repairing a store whose write-ahead log is damaged, and reading the hash
-// chain's head to anchor it outside the store. Free functions, as RocksDB's
-// utilities are. Read annals/event_store.h first.
+// checking its integrity, backing it up, restoring an export, removing what
+// retention hides, repairing a damaged write-ahead log, anchoring the hash
+// chain. Free functions, as RocksDB's utilities are. Read
+// annals/event_store.h first.
 #ifndef ANNALS_MAINTENANCE_H_
 #define ANNALS_MAINTENANCE_H_
 
@@ -10,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
@@ -17,6 +19,43 @@
 #include "annals/types.h"
 
 namespace annals {
+
+// Checks the store's integrity up to the head: every table file's block
+// and file checksums in every column family, the hash chain over the log
+// (across Scavenge's gaps), each event's stream copy and index entries,
+// that every index, stream-copy and event-id entry points to a matching log
+// event, and that every other stored value decodes; with
+// options.expect_head, also that the chain still passes through it. Returns
+// the report (report.ok() if all is well, with what it covered and the
+// chain head); an error status only if the check could not run.
+absl::StatusOr<VerifyReport> Verify(EventStore& store, const VerifyOptions& options = {});
+
+// Writes a consistent copy of the store, as of now, into the new directory
+// `directory` (a RocksDB checkpoint: hard links where the file system
+// allows), while appends go on; the copy opens as a store of its own. A
+// read-only store (the `annals` tool beside a running application) copies
+// what it has caught up to, key by key, instead. FailedPrecondition if
+// `directory` exists.
+absl::Status Backup(EventStore& store, std::string_view directory);
+
+// Restores events exactly as another store recorded them (`annals import`):
+// ids, revisions, positions, recorded_at, metadata and payload bytes are
+// kept, and the lifecycle events of `$$<stream>` audit streams take effect
+// again, so a store imported from an export reads as the exported one. The
+// hash chain is computed anew over the imported events. `events` must come
+// in increasing position order after the head, each passing
+// ValidateImportEvent, each stream's revisions increasing, recorded_at
+// non-decreasing. All or nothing, durable when it returns. InvalidArgument
+// for events that break these rules (nothing written); FailedPrecondition
+// if read-only, if inline projections are installed, or for a tombstoned
+// stream.
+absl::Status Import(EventStore& store, std::vector<EventRecord> events);
+
+// Physically removes the events that deletes, tombstones and retention
+// hide, with their index entries (keeping each one's digest, so the chain
+// stays checkable), then compacts so the disk space is returned. Appends
+// and reads go on meanwhile.
+absl::StatusOr<ScavengeResult> Scavenge(EventStore& store);
 
 // The chain head of `store` as of its head(). Unavailable once closed.
 absl::StatusOr<ChainHead> ReadChainHead(EventStore& store);
@@ -26,7 +65,7 @@ absl::StatusOr<ChainHead> ReadChainHead(EventStore& store);
 // KurrentDB clients use.
 inline constexpr uint64_t kMaxImportedPosition = uint64_t{1} << 62;
 
-// Checks one event of an import by itself, as EventStore::Import does before
+// Checks one event of an import by itself, as Import does before
 // anything is written: its fields as Append checks them (annals/event.h),
 // its stream name (a user stream, the `$$<stream>` audit stream of one, or
 // `$schemas`), a non-nil event id, 1 <= position <= kMaxImportedPosition,

@@ -61,6 +61,14 @@ struct StoreOptions {
 
 enum class Direction { kForward, kBackward };
 
+// The secondary indexes EventStore::ReadIndex reads.
+enum class Index {
+  kCategory,     // stream names `category-...`
+  kEventType,
+  kCorrelation,  // EventData::correlation_id
+  kCausation,    // EventData::causation_id
+};
+
 // How to read one stream. Thread-compatible.
 struct ReadStreamOptions {
   // Default: kForward.

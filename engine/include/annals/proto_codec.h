@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "annals/event.h"
 #include "annals/event_store.h"
+#include "annals/schemas.h"
 #include "google/protobuf/message.h"
 
 namespace annals {
@@ -107,7 +108,7 @@ class ProtoEventCodec {
 // message's name — the event type ProtoEventCodec writes — to it, so tools
 // such as `annals read` print these events as JSON. Idempotent.
 // FailedPrecondition, writing nothing, if the messages changed in a way that
-// breaks events already stored (see EventStore::RegisterSchemas), unless
+// breaks events already stored (see RegisterSchemas), unless
 // options.allow_breaking.
 template <typename... Messages>
 absl::Status RegisterProtoSchemas(EventStore& store, const SchemaRegistration& options = {}) {

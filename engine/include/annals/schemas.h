@@ -2,7 +2,7 @@
 // descriptors (FileDescriptorProtos) and which message each event type
 // holds, so tools (the `annals` command) can print protobuf payloads as
 // JSON without the application's binary. Register with
-// EventStore::RegisterSchemas, or RegisterProtoSchemas<...> in
+// RegisterSchemas, or RegisterProtoSchemas<...> in
 // annals/proto_codec.h. A registration that would change a message of
 // stored events incompatibly is refused unless SchemaRegistration says
 // otherwise, and then recorded in the `$schemas` stream. Read
@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include <string_view>
 
 namespace annals {
@@ -31,7 +32,7 @@ struct StoredSchemas {
   std::map<std::string, std::string> bindings;
 };
 
-// How EventStore::RegisterSchemas treats a registration that breaks stored
+// How RegisterSchemas treats a registration that breaks stored
 // events: one that changes, against protobuf's compatibility rules, a
 // message events in the store were written with (docs/ARCHITECTURE.md, "The
 // schema registry"). Plain value; thread-compatible.
@@ -52,6 +53,22 @@ inline constexpr std::string_view kSchemasStream = "$schemas";
 // The type of its events. Data (JSON): {"files": [names], "bindings": {event
 // type: message}, "breakingChanges": [lines]}.
 inline constexpr std::string_view kSchemasChangedType = "$schemasChanged";
+
+class EventStore;
+
+// Stores every file of `file_descriptor_set` (a serialized
+// google.protobuf.FileDescriptorSet) and the event type -> message
+// `bindings`. InvalidArgument, writing nothing, if the set does not parse,
+// its files do not build together with those already stored, they redefine
+// a well-known type, or a binding names a message they do not define;
+// FailedPrecondition, writing nothing, if it breaks messages stored events
+// were written with (one line per change; IsBreakingSchemaChange in
+// annals/errors.h) unless options.allow_breaking, and for a read-only store.
+absl::Status RegisterSchemas(EventStore& store, std::string_view file_descriptor_set,
+                             const std::map<std::string, std::string>& bindings = {},
+                             const SchemaRegistration& options = {});
+// What the registry holds.
+absl::StatusOr<StoredSchemas> ReadSchemas(EventStore& store);
 
 // The message a content type names, as ProtoEventCodec writes it
 // (`application/x-protobuf; messageType=shop.OrderPlaced` ->

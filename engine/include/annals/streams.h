@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "annals/types.h"
 
@@ -51,6 +52,11 @@ struct StreamInfo {
 
   friend bool operator==(const StreamInfo&, const StreamInfo&) = default;
 };
+
+class EventStore;
+// The retention settings of `stream` (empty if never set), also of a stream
+// that has no events yet. InvalidArgument for a bad name.
+absl::StatusOr<StreamMetadata> GetStreamMetadata(EventStore& store, std::string_view stream);
 
 // Who changes a stream's lifecycle, and on what condition. Each operation is
 // itself recorded as an event of the stream's audit stream `$$<stream>`

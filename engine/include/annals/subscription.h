@@ -8,7 +8,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -114,6 +116,13 @@ struct SubscriberInfo {
   uint64_t lag = 0;
   absl::Time updated_at;
 };
+
+class EventStore;
+// Every durable subscriber with its checkpoint and lag, by name.
+absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers(EventStore& store);
+// Forgets a durable subscriber's checkpoint. NotFound if unknown;
+// FailedPrecondition for a read-only store.
+absl::Status DeleteSubscriber(EventStore& store, std::string_view name);
 
 // The callback convenience over Subscription: one thread of its own pulls
 // events and calls `handler` for each, in order. After each handled event a
