@@ -30,11 +30,7 @@ absl::StatusOr<Carried> CarryOverRemoved(Storage& storage, const rocksdb::ReadOp
                                          const std::function<void(Position, const ChainHash&)>& visit) {
   Carried carried{.hash = from, .last = after};
   if (before.value() <= after.value() + 1) return carried;
-  const std::string upper = RemovedEventKey(before);
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions bounded = read_options;
-  bounded.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(storage.db()->NewIterator(bounded, storage.cf(Cf::kMeta)));
+  BoundedIterator it(storage, Cf::kMeta, "", RemovedEventKey(before), read_options);
   uint64_t expected = after.value() + 1;
   for (it->Seek(RemovedEventKey(Position(expected))); it->Valid(); it->Next()) {
     const std::optional<Position> position = ParseRemovedEventKey(it->key().ToStringView());

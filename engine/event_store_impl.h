@@ -19,6 +19,10 @@
 
 namespace annals::internal {
 
+// Reads the head position, chain head and stream id counter back from
+// `storage` (store_open.cc): at open, and when a read-only store refreshes.
+absl::StatusOr<RecoveredState> Recover(Storage& storage);
+
 class EventStoreImpl final : public EventStore, public StoreExtension {
  public:
   static absl::StatusOr<std::unique_ptr<EventStore>> Open(std::string_view path,

@@ -35,6 +35,13 @@ struct StreamEventKeyParts {
 };
 std::optional<StreamEventKeyParts> ParseStreamEventKey(std::string_view key);
 
+// `snapshots`: the layout of `stream_events` (stream id, revision), so a
+// stream's snapshots sort by revision under its prefix.
+inline std::string SnapshotKey(uint64_t stream_id, Revision revision) {
+  return StreamEventKey(stream_id, revision);
+}
+inline std::string SnapshotsEnd(uint64_t stream_id) { return StreamEventsEnd(stream_id); }
+
 // `event_ids`: event id, stream id. Value: EventIdValue.
 std::string EventIdKey(const EventId& id, uint64_t stream_id);
 struct EventIdValue {

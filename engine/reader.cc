@@ -41,27 +41,18 @@ class RangeEventIterator final : public EventIterator {
                      std::string upper, Direction direction, uint64_t max_count, Position head,
                      Position reached_at_end, int64_t min_recorded_at_us)
       : storage_(std::move(storage)),
-        lower_(std::move(lower)),
-        upper_(std::move(upper)),
-        lower_slice_(lower_),
-        upper_slice_(upper_),
         direction_(direction),
         head_(head),
         reached_at_end_(reached_at_end),
         min_recorded_at_us_(min_recorded_at_us),
+        iterator_(*storage_, cf, std::move(lower), std::move(upper), ReadOptionsFor(cf)),
         remaining_(max_count) {
-    rocksdb::ReadOptions read_options;
-    read_options.iterate_lower_bound = &lower_slice_;
-    read_options.iterate_upper_bound = &upper_slice_;
-    // Stream reads stay inside one stream id's prefix.
-    read_options.prefix_same_as_start = (cf == Cf::kStreamEvents);
-    iterator_.reset(storage_->db()->NewIterator(read_options, storage_->cf(cf)));
     if (direction_ == Direction::kForward) {
-      iterator_->Seek(lower_slice_);
+      iterator_->Seek(iterator_.lower());
     } else {
       // SeekForPrev keeps prefix (per-stream) seeks valid; the exclusive
       // upper bound keeps `upper` itself out.
-      iterator_->SeekForPrev(upper_slice_);
+      iterator_->SeekForPrev(iterator_.upper());
     }
     Load();
   }
@@ -126,18 +117,21 @@ class RangeEventIterator final : public EventIterator {
     if (reached_at_end_.value() != 0) reached_ = reached_at_end_;
   }
 
+  static rocksdb::ReadOptions ReadOptionsFor(Cf cf) {
+    rocksdb::ReadOptions read_options;
+    // Stream reads stay inside one stream id's prefix.
+    read_options.prefix_same_as_start = (cf == Cf::kStreamEvents);
+    return read_options;
+  }
+
   // Constant after construction.
   const std::shared_ptr<Storage> storage_;
-  const std::string lower_;
-  const std::string upper_;
-  const rocksdb::Slice lower_slice_;
-  const rocksdb::Slice upper_slice_;
   const Direction direction_;
   const Position head_;
   const Position reached_at_end_;
   const int64_t min_recorded_at_us_;
 
-  std::unique_ptr<rocksdb::Iterator> iterator_;
+  BoundedIterator iterator_;
   uint64_t remaining_;
   bool valid_ = false;
   absl::Status status_;
@@ -174,17 +168,10 @@ class IndexEventIterator final : public EventIterator {
         remaining_(max_count) {
     cursors_.reserve(names.size());
     for (const std::string& name : names) {
-      auto cursor = std::make_unique<Cursor>();
-      cursor->lower = IndexKey(name, lo);
-      cursor->upper = IndexKey(name, hi.Next());
-      cursor->lower_slice = rocksdb::Slice(cursor->lower);
-      cursor->upper_slice = rocksdb::Slice(cursor->upper);
-      rocksdb::ReadOptions read_options;
-      read_options.iterate_lower_bound = &cursor->lower_slice;
-      read_options.iterate_upper_bound = &cursor->upper_slice;
-      cursor->it.reset(storage_->db()->NewIterator(read_options, storage_->cf(cf)));
+      auto cursor = std::make_unique<Cursor>(Cursor{
+          BoundedIterator(*storage_, cf, IndexKey(name, lo), IndexKey(name, hi.Next()))});
       if (direction_ == Direction::kForward) {
-        cursor->it->Seek(cursor->lower_slice);
+        cursor->it->Seek(cursor->it.lower());
       } else {
         cursor->it->SeekToLast();
       }
@@ -205,9 +192,7 @@ class IndexEventIterator final : public EventIterator {
   static constexpr size_t kBatch = 128;
 
   struct Cursor {
-    std::string lower, upper;
-    rocksdb::Slice lower_slice, upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it;
+    BoundedIterator it;
   };
 
   void Advance() {
@@ -387,12 +372,7 @@ absl::StatusOr<Position> FindPositionAt(Storage& storage, int64_t time_us, Posit
   if (!entry_us || it->value().size() != 8) return absl::DataLossError("malformed time index entry");
   const uint64_t start = ReadBigEndian64(std::string_view(it->value().data(), 8));
   if (*entry_us == time_us) return Position(std::min(start, head.value() + 1));
-  const std::string upper = LogKey(head.Next());
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions read_options;
-  read_options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> log(
-      storage.db()->NewIterator(read_options, storage.cf(Cf::kLog)));
+  BoundedIterator log(storage, Cf::kLog, "", LogKey(head.Next()));
   EventRecord record;
   for (log->Seek(LogKey(Position(start))); log->Valid(); log->Next()) {
     ANNALS_RETURN_IF_ERROR(

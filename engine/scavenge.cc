@@ -54,15 +54,10 @@ absl::StatusOr<uint64_t> KeepFrom(Storage& storage, const StreamRecord& record,
   if (record.max_age_us) {
     // Revisions are in recorded_at order: skip the expired prefix.
     const int64_t cutoff = now_us - *record.max_age_us;
-    const std::string lower = StreamEventKey(record.stream_id, Revision(keep));
-    const std::string upper = StreamEventsEnd(record.stream_id);
-    rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions read_options;
-    read_options.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(
-        storage.db()->NewIterator(read_options, storage.cf(Cf::kStreamEvents)));
+    BoundedIterator it(storage, Cf::kStreamEvents, StreamEventKey(record.stream_id, Revision(keep)),
+                       StreamEventsEnd(record.stream_id));
     EventRecord event;
-    for (it->Seek(lower); it->Valid(); it->Next()) {
+    for (it->Seek(it.lower()); it->Valid(); it->Next()) {
       ANNALS_RETURN_IF_ERROR(
           DecodeStoredEvent(std::string_view(it->value().data(), it->value().size()), &event));
       if (absl::ToUnixMicros(event.recorded_at) >= cutoff) break;
@@ -88,12 +83,8 @@ absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stre
   ANNALS_ASSIGN_OR_RETURN(keep_from, KeepFrom(storage, *record, *head, now_us));
   if (keep_from == 0) return 0;
 
-  const std::string upper = StreamEventKey(record->stream_id, Revision(keep_from));
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions read_options;
-  read_options.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(
-      storage.db()->NewIterator(read_options, storage.cf(Cf::kStreamEvents)));
+  BoundedIterator it(storage, Cf::kStreamEvents, "",
+                     SnapshotKey(record->stream_id, Revision(keep_from)));
   rocksdb::WriteBatch batch;
   uint64_t removed = 0;
   std::string first_key, last_key;
@@ -131,8 +122,8 @@ absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stre
   end_key.push_back('\0');
   batch.DeleteRange(storage.cf(Cf::kStreamEvents), first_key, end_key);
   // Snapshots below the first kept revision folded removed events.
-  batch.DeleteRange(storage.cf(Cf::kSnapshots), StreamEventKey(record->stream_id, Revision(0)),
-                    StreamEventKey(record->stream_id, Revision(keep_from)));
+  batch.DeleteRange(storage.cf(Cf::kSnapshots), SnapshotKey(record->stream_id, Revision(0)),
+                    SnapshotKey(record->stream_id, Revision(keep_from)));
   if (keep_from > head->last_revision.value() && !record->last_revision) {
     // The last event goes too: the record keeps the head from now on.
     record->last_revision = head->last_revision.value();

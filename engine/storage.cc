@@ -219,6 +219,28 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
 
 std::string_view CfName(Cf cf) { return kCfNames[static_cast<size_t>(cf)]; }
 
+namespace {
+
+// Every column family the store has, with one block cache shared by all:
+// the same list for writable and read-only (secondary) opens.
+std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const StoreOptions& options) {
+  auto cache = rocksdb::NewLRUCache(options.tuning.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
+    descriptors.emplace_back(std::string(kCfNames[i]), CfOptions(static_cast<Cf>(i), options, cache));
+  }
+  return descriptors;
+}
+
+}  // namespace
+
+void Storage::Adopt(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  db_.reset(db);
+  default_handle_ = handles[0];
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) handles_[i] = handles[i + 1];
+}
+
 absl::StatusOr<std::shared_ptr<Storage>> Storage::OpenReadOnly(const std::string& path,
                                                                const StoreOptions& options) {
   std::shared_ptr<Storage> storage(new Storage());
@@ -232,12 +254,7 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::OpenReadOnly(const std::string
   rocksdb::DBOptions dbo;
   dbo.max_open_files = -1;  // required by secondary instances
   dbo.file_checksum_gen_factory = rocksdb::GetFileChecksumGenCrc32cFactory();
-  auto cache = rocksdb::NewLRUCache(options.tuning.block_cache_bytes);
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
-    descriptors.emplace_back(std::string(kCfNames[i]), CfOptions(static_cast<Cf>(i), options, cache));
-  }
+  const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = Descriptors(options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s =
@@ -258,9 +275,7 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::OpenReadOnly(const std::string
     }
     return FromRocksDb(s, absl::StrCat("open '", path, "' read-only"));
   }
-  storage->db_.reset(raw);
-  storage->default_handle_ = handles[0];
-  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) storage->handles_[i] = handles[i + 1];
+  storage->Adopt(raw, handles);
   return storage;
 }
 
@@ -323,13 +338,7 @@ absl::Status Storage::OpenDb(const StoreOptions& options, bool strict, std::opti
   auto owned_scanner = std::make_unique<WalScanner>();
   WalScanner& scanner = *owned_scanner;
   dbo.wal_filter = &scanner;
-  auto cache = rocksdb::NewLRUCache(options.tuning.block_cache_bytes);
-
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
-    descriptors.emplace_back(std::string(kCfNames[i]), CfOptions(static_cast<Cf>(i), options, cache));
-  }
+  const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = Descriptors(options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(dbo, path_, descriptors, &handles, &raw);
@@ -350,9 +359,7 @@ absl::Status Storage::OpenDb(const StoreOptions& options, bool strict, std::opti
   }
   // RocksDB keeps the filter's pointer: it lives as long as the instance.
   wal_filter_ = std::move(owned_scanner);
-  db_.reset(raw);
-  default_handle_ = handles[0];
-  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) handles_[i] = handles[i + 1];
+  Adopt(raw, handles);
   return absl::OkStatus();
 }
 
@@ -420,6 +427,18 @@ Storage::~Storage() {
     std::error_code ec;
     std::filesystem::remove_all(secondary_path_, ec);
   }
+}
+
+BoundedIterator::BoundedIterator(const Storage& storage, Cf cf, std::string lower,
+                                 std::string upper, rocksdb::ReadOptions options)
+    : bounds_(std::make_unique<Bounds>()) {
+  bounds_->lower = std::move(lower);
+  bounds_->upper = std::move(upper);
+  bounds_->lower_slice = rocksdb::Slice(bounds_->lower);
+  bounds_->upper_slice = rocksdb::Slice(bounds_->upper);
+  if (!bounds_->lower.empty()) options.iterate_lower_bound = &bounds_->lower_slice;
+  if (!bounds_->upper.empty()) options.iterate_upper_bound = &bounds_->upper_slice;
+  it_.reset(storage.db()->NewIterator(options, storage.cf(cf)));
 }
 
 }  // namespace annals::internal

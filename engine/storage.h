@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "annals/options.h"
@@ -94,6 +95,8 @@ class Storage {
   // Opens RocksDB over the locked directory. With `strict`, damage in the
   // write-ahead log fails the open (and fills `*damage` when known).
   absl::Status OpenDb(const StoreOptions& options, bool strict, std::optional<WalDamage>* damage);
+  // Takes ownership of an opened instance and its handles (in Descriptors' order).
+  void Adopt(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles);
 
   // Constant after construction.
   std::string path_;
@@ -105,6 +108,34 @@ class Storage {
   std::unique_ptr<rocksdb::DB> db_;
   std::array<rocksdb::ColumnFamilyHandle*, static_cast<size_t>(Cf::kCount)> handles_{};
   rocksdb::ColumnFamilyHandle* default_handle_ = nullptr;
+};
+
+// A RocksDB iterator over the keys of one column family in [lower, upper),
+// owning the bound keys that rocksdb::ReadOptions only points at: the idiom
+// every range scan of the engine shares. An empty `upper` leaves the end
+// open; `lower` is a bound too, so SeekForPrev and SeekToLast stay inside.
+// `options` carries the snapshot, prefix and cache settings of the caller.
+// Thread-compatible; movable (the bounds live on the heap, where the
+// iterator's pointers keep pointing).
+class BoundedIterator {
+ public:
+  BoundedIterator(const Storage& storage, Cf cf, std::string lower, std::string upper,
+                  rocksdb::ReadOptions options = {});
+  BoundedIterator(BoundedIterator&&) = default;
+  BoundedIterator& operator=(BoundedIterator&&) = delete;
+
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+  rocksdb::Iterator& operator*() const { return *it_; }
+  const rocksdb::Slice& lower() const { return bounds_->lower_slice; }
+  const rocksdb::Slice& upper() const { return bounds_->upper_slice; }
+
+ private:
+  struct Bounds {
+    std::string lower, upper;
+    rocksdb::Slice lower_slice, upper_slice;
+  };
+  std::unique_ptr<Bounds> bounds_;  // declared first: outlives it_
+  std::unique_ptr<rocksdb::Iterator> it_;
 };
 
 }  // namespace annals::internal

@@ -69,15 +69,10 @@ absl::StatusOr<std::optional<StreamRecord>> ReadStreamRecord(Storage& storage,
 }
 
 absl::StatusOr<std::optional<StreamTail>> ReadStreamTail(Storage& storage, uint64_t stream_id) {
-  const std::string lower = StreamEventKey(stream_id, Revision(0));
-  const std::string upper = StreamEventsEnd(stream_id);
-  rocksdb::Slice lower_slice(lower), upper_slice(upper);
   rocksdb::ReadOptions read_options;
-  read_options.iterate_lower_bound = &lower_slice;
-  read_options.iterate_upper_bound = &upper_slice;
   read_options.prefix_same_as_start = true;
-  std::unique_ptr<rocksdb::Iterator> it(
-      storage.db()->NewIterator(read_options, storage.cf(Cf::kStreamEvents)));
+  BoundedIterator it(storage, Cf::kStreamEvents, StreamEventKey(stream_id, Revision(0)),
+                     StreamEventsEnd(stream_id), read_options);
   it->SeekForPrev(StreamEventKey(stream_id, Revision(~uint64_t{0})));
   if (!it->Valid()) {
     ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "read stream tail"));

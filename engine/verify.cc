@@ -200,11 +200,7 @@ class Verifier {
   // 1. The log, in position order: decoding, chain, copies, index entries.
   absl::Status Log() {
     ANNALS_ASSIGN_OR_RETURN(digest_from_, ReadDigestFrom(storage_, read_));
-    const std::string upper = LogKey(head_.Next());
-    rocksdb::Slice upper_slice(upper);
-    rocksdb::ReadOptions bounded = scan_;
-    bounded.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(bounded, storage_.cf(Cf::kLog)));
+    BoundedIterator log(storage_, Cf::kLog, "", LogKey(head_.Next()), scan_);
     EventRecord event;
     for (log->SeekToFirst(); log->Valid() && report_.ok(); log->Next()) {
       ++report_.events_checked;
