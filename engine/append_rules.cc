@@ -1,11 +1,13 @@
 #include "append_rules.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "annals/schemas.h"
 #include "status_util.h"
 
 namespace annals::internal {
 
-bool Satisfies(ExpectedRevision expected, const StreamHead& head) {
+bool Satisfies(ExpectedRevision expected, const LoadedStream& head) {
   switch (expected.kind()) {
     case ExpectedRevision::Kind::kAny:
       return true;
@@ -20,7 +22,7 @@ bool Satisfies(ExpectedRevision expected, const StreamHead& head) {
 }
 
 StreamConflict ConflictOf(const std::string& stream, ExpectedRevision expected,
-                          const StreamHead& head) {
+                          const LoadedStream& head) {
   StreamConflict conflict{stream, expected, std::nullopt};
   if (head.visible()) conflict.actual = head.last_revision;
   return conflict;
@@ -55,7 +57,7 @@ absl::StatusOr<std::optional<std::pair<EventId, Position>>> FindEventAt(
 }  // namespace
 
 absl::StatusOr<IdMatch> MatchStoredFrom(Storage& storage, const Staged& request,
-                                        const Staged& group, const StreamHead& head,
+                                        const Staged& group, const LoadedStream& head,
                                         Revision first, const std::vector<EventData>& events) {
   IdMatch match;
   for (size_t k = 0; k < events.size(); ++k) {
@@ -74,7 +76,7 @@ absl::StatusOr<IdMatch> MatchStoredFrom(Storage& storage, const Staged& request,
 }
 
 absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request,
-                                       const Staged& group, const StreamHead& head,
+                                       const Staged& group, const LoadedStream& head,
                                        const std::vector<EventData>& events) {
   IdMatch match;
   bool consecutive = true;
@@ -119,6 +121,52 @@ absl::Status PartialOverlapError(const std::string& stream, const IdMatch& match
       "append to '", stream, "' partially repeats an earlier append: ", match.matched, " of ",
       event_count, " event ids are already stored in the stream; retry with the exact original "
       "events or with new ids"));
+}
+
+absl::StatusOr<std::string> ApplyLifecycleChange(const LifecycleChange& change,
+                                                 const LoadedStream& head, StreamRecord& record,
+                                                 LifecycleData& data) {
+  using Kind = LifecycleChange::Kind;
+  std::string type;
+  switch (change.kind) {
+    case Kind::kSetMetadata: {
+      type = std::string(kMetadataEventType);
+      record.max_count = change.metadata.max_count;
+      record.max_age_us.reset();
+      if (change.metadata.max_age) {
+        record.max_age_us = absl::ToInt64Microseconds(*change.metadata.max_age);
+      }
+      // New settings never undelete: a soft delete's truncation stays.
+      std::optional<uint64_t> truncate;
+      if (change.metadata.truncate_before) truncate = change.metadata.truncate_before->value();
+      if (head.deleted() && (!truncate || *truncate < *record.truncate_before)) {
+        truncate = record.truncate_before;
+      }
+      record.truncate_before = truncate;
+      data.max_count = record.max_count;
+      data.max_age_us = record.max_age_us;
+      data.truncate_before = record.truncate_before;
+      break;
+    }
+    case Kind::kDelete:
+      if (!head.visible()) {
+        return absl::NotFoundError(absl::StrCat("stream '", change.stream, "' not found"));
+      }
+      type = std::string(kStreamDeletedEventType);
+      record.truncate_before = head.last_revision.value() + 1;
+      data.truncate_before = record.truncate_before;
+      break;
+    case Kind::kTombstone:
+      if (!head.exists) {
+        return absl::NotFoundError(absl::StrCat("stream '", change.stream, "' not found"));
+      }
+      type = std::string(kStreamTombstonedEventType);
+      record.tombstoned = true;
+      break;
+    case Kind::kSchemas:
+      return absl::InternalError("schema changes are staged by StageSchemaChange");
+  }
+  return type;
 }
 
 }  // namespace annals::internal

@@ -12,15 +12,16 @@
 #include "absl/status/statusor.h"
 #include "annals/append.h"
 #include "annals/errors.h"
+#include "lifecycle_data.h"
 #include "storage.h"
 #include "writer_group.h"
 
 namespace annals::internal {
 
 // Whether `head` passes `expected`.
-bool Satisfies(ExpectedRevision expected, const StreamHead& head);
+bool Satisfies(ExpectedRevision expected, const LoadedStream& head);
 // The conflict `expected` makes with `head`, for the Aborted payload.
-StreamConflict ConflictOf(const std::string& stream, ExpectedRevision expected, const StreamHead& head);
+StreamConflict ConflictOf(const std::string& stream, ExpectedRevision expected, const LoadedStream& head);
 // FailedPrecondition: the stream is tombstoned.
 absl::Status TombstonedError(const std::string& stream);
 
@@ -35,13 +36,22 @@ struct IdMatch {
 // KurrentDB's rule for a retry whose expected revision is behind: compares
 // the incoming ids with the events stored (or staged) from `first` on.
 absl::StatusOr<IdMatch> MatchStoredFrom(Storage& storage, const Staged& request, const Staged& group,
-                                        const StreamHead& head, Revision first,
+                                        const LoadedStream& head, Revision first,
                                         const std::vector<EventData>& events);
 // Best-effort deduplication for `any` / `stream_exists`: where are the ids?
 absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request, const Staged& group,
-                                       const StreamHead& head, const std::vector<EventData>& events);
+                                       const LoadedStream& head, const std::vector<EventData>& events);
 // AlreadyExists: some, not all, of an append's ids are stored.
 absl::Status PartialOverlapError(const std::string& stream, const IdMatch& match, size_t event_count);
+
+// The lifecycle rules (KurrentDB's): how `change` (set metadata, delete,
+// tombstone; not kSchemas) moves `record`, the `streams` record of a stream
+// whose head is `head`, and what its audit event records in `data`. Returns
+// the audit event's type; NotFound for a delete of a stream with nothing
+// visible or a tombstone of a stream that never had events.
+absl::StatusOr<std::string> ApplyLifecycleChange(const LifecycleChange& change,
+                                                 const LoadedStream& head, StreamRecord& record,
+                                                 LifecycleData& data);
 
 }  // namespace annals::internal
 

@@ -17,7 +17,7 @@
 #include "verify.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "status_util.h"
-#include "stream_heads.h"
+#include "stream_records.h"
 #include "validation.h"
 
 namespace annals::internal {
@@ -78,7 +78,7 @@ namespace {
 absl::StatusOr<std::optional<StreamInfo>> InfoOf(Storage& storage, Writer& writer,
                                                  std::string_view stream,
                                                  const StreamRecord& record) {
-  std::optional<StreamTail> tail;
+  std::optional<StreamHead> tail;
   ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(storage, record));
   if (!tail) return std::nullopt;
   // The commit that wrote this tail may not be published yet; readers must
@@ -187,7 +187,7 @@ absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadStream(
   // Retention (applied at read time): the first revision still visible.
   uint64_t first_visible = 0;
   if (record->truncate_before || record->max_count || record->last_revision) {
-    std::optional<StreamTail> tail;
+    std::optional<StreamHead> tail;
     ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*handles.storage, *record));
     if (!tail) return not_found();
     const uint64_t end = tail->last_revision.value() + 1;

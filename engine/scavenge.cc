@@ -12,7 +12,7 @@
 #include "key_codec.h"
 #include "rocksdb/db.h"
 #include "status_util.h"
-#include "stream_heads.h"
+#include "stream_records.h"
 
 namespace annals::internal {
 namespace {
@@ -46,7 +46,7 @@ absl::Status FlushAll(Storage& storage) {
 
 // The first revision of the stream that stays (everything below goes).
 absl::StatusOr<uint64_t> KeepFrom(Storage& storage, const StreamRecord& record,
-                                  const StreamTail& head, int64_t now_us) {
+                                  const StreamHead& head, int64_t now_us) {
   const uint64_t end = head.last_revision.value() + 1;
   if (record.tombstoned) return end;
   uint64_t keep = std::min(record.truncate_before.value_or(0), end);
@@ -76,7 +76,7 @@ absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stre
   std::optional<StreamRecord> record;
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(storage, stream));
   if (!record) return 0;
-  std::optional<StreamTail> head;
+  std::optional<StreamHead> head;
   ANNALS_ASSIGN_OR_RETURN(head, ReadStreamHead(storage, *record));
   if (!head) return 0;
   uint64_t keep_from;

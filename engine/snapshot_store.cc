@@ -7,7 +7,7 @@
 #include "event_codec.h"
 #include "key_codec.h"
 #include "status_util.h"
-#include "stream_heads.h"
+#include "stream_records.h"
 #include "validation.h"
 
 namespace annals::internal {
@@ -41,7 +41,7 @@ absl::Status EventStoreImpl::WriteSnapshot(const Snapshot& snapshot) {
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   std::optional<StreamRecord> record;
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, snapshot.stream));
-  std::optional<StreamTail> tail;
+  std::optional<StreamHead> tail;
   if (record) {
     ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*handles.storage, *record));
   }

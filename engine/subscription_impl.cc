@@ -9,7 +9,7 @@
 #include "key_codec.h"
 #include "reader.h"
 #include "status_util.h"
-#include "stream_heads.h"
+#include "stream_records.h"
 #include "validation.h"
 
 namespace annals::internal {
@@ -108,7 +108,7 @@ absl::Status SubscriptionImpl::Start() {
     std::optional<StreamRecord> record;
     ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*storage_, options_.stream));
     if (record) {
-      std::optional<StreamTail> tail;
+      std::optional<StreamHead> tail;
       ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*storage_, *record));
       if (tail) {
         writer_->AwaitPublished(tail->last_position);

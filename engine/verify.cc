@@ -21,7 +21,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/metadata.h"
 #include "status_util.h"
-#include "stream_heads.h"
+#include "stream_records.h"
 
 namespace annals::internal {
 namespace {

@@ -9,14 +9,15 @@
 #include "annals/schemas.h"
 #include "annals/storage/v1/meta.pb.h"
 #include "annals/storage/v1/stored_event.pb.h"
-#include "annals/storage/v1/stream_info.pb.h"
+#include "annals/storage/v1/stream_record.pb.h"
 #include "append_rules.h"
 #include "event_codec.h"
 #include "indexes.h"
 #include "key_codec.h"
 #include "lifecycle_data.h"
 #include "status_util.h"
-#include "stream_heads.h"
+#include "sync_point.h"
+#include "stream_records.h"
 #include "writer_group.h"
 
 namespace annals::internal {
@@ -78,6 +79,9 @@ Writer::Wake Writer::AwaitHeadBeyond(Position seen, absl::Time deadline,
            subscriptions_closed_.load(std::memory_order_acquire);
   };
   MutexLock lock(&notify_mu_);
+  // Under notify_mu_: a wake after this point cannot be missed (tests wait
+  // here for a subscriber to be blocked).
+  ANNALS_SYNC_POINT("Writer::AwaitHeadBeyond:Waiting");
   const bool woke = notify_mu_.AwaitOnWithTimeout(
       notify_cv_, [&] { return head() > seen || stopped(); },
       std::max(deadline - absl::Now(), absl::ZeroDuration()));
@@ -251,7 +255,7 @@ void Writer::StageStreamIdCounter(GroupState& group) {
   group.batch.Put(storage_->cf(Cf::kMeta), std::string(kMetaNextStreamIdKey), counter.SerializeAsString());
 }
 
-void Writer::AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::string, StreamHead>& heads,
+void Writer::AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::string, LoadedStream>& heads,
                             Position last, int64_t last_recorded_at_us) {
   if (heads_.size() + heads.size() > kMaxCachedHeads) heads_.clear();
   for (const auto& [stream, head] : heads) heads_[stream] = head;

@@ -32,12 +32,12 @@
 #include "mutex.h"
 #include "rocksdb/write_batch.h"
 #include "storage.h"
-#include "stream_heads.h"
+#include "stream_records.h"
 
 namespace annals::internal {
 
 // What the writer knows of one stream.
-struct StreamHead {
+struct LoadedStream {
   // The stream has had events: its numbering continues after last_revision
   // (even when they are deleted).
   bool exists = false;
@@ -207,11 +207,11 @@ class Writer {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Stages `events` at the end of `stream` (head as loaded) with their index
   // entries; creates the stream's record if it has none.
-  absl::StatusOr<AppendResult> StageEvents(const std::string& stream, StreamHead head,
+  absl::StatusOr<AppendResult> StageEvents(const std::string& stream, LoadedStream head,
                                            std::vector<EventData>& events, bool index_ids,
                                            GroupState& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
-  absl::StatusOr<StreamHead> LoadHead(const std::string& stream, const GroupState& group)
+  absl::StatusOr<LoadedStream> LoadHead(const std::string& stream, const GroupState& group)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Stages the time-index entry of `position`, recorded at `recorded_at_us`,
   // if it is the first of its bucket after the event recorded at
@@ -223,7 +223,7 @@ class Writer {
   void StageStreamIdCounter(GroupState& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // After a group's write: adopts its heads and state, publishes its last
   // position and wakes subscriptions.
-  void AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::string, StreamHead>& heads,
+  void AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::string, LoadedStream>& heads,
                       Position last, int64_t last_recorded_at_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<std::vector<AppendResult>> SubmitRequest(Request& request)
       ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
@@ -246,7 +246,7 @@ class Writer {
   // (leader_active_ admits one leader), it names the state only a leader may
   // touch so Clang can check it.
   Mutex write_mu_ ABSL_ACQUIRED_AFTER(queue_mu_);
-  absl::flat_hash_map<std::string, StreamHead> heads_ ABSL_GUARDED_BY(write_mu_);
+  absl::flat_hash_map<std::string, LoadedStream> heads_ ABSL_GUARDED_BY(write_mu_);
   Position committed_head_ ABSL_GUARDED_BY(write_mu_);
   ChainHash chain_head_ ABSL_GUARDED_BY(write_mu_);
   int64_t last_recorded_at_us_ ABSL_GUARDED_BY(write_mu_);

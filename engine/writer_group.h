@@ -27,7 +27,7 @@ using EventIdStreamKey = std::pair<EventId, uint64_t>;
 // Writes staged by one request: merged into the group only if the whole
 // request passes its checks.
 struct Staged {
-  absl::flat_hash_map<std::string, StreamHead> heads;
+  absl::flat_hash_map<std::string, LoadedStream> heads;
   absl::flat_hash_map<StreamRevisionKey, std::pair<EventId, Position>> events;
   absl::flat_hash_map<EventIdStreamKey, EventIdValue> ids;
 

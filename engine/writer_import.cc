@@ -6,14 +6,14 @@
 #include "annals/schemas.h"
 #include "annals/storage/v1/meta.pb.h"
 #include "annals/storage/v1/stored_event.pb.h"
-#include "annals/storage/v1/stream_info.pb.h"
+#include "annals/storage/v1/stream_record.pb.h"
 #include "append_rules.h"
 #include "event_codec.h"
 #include "indexes.h"
 #include "key_codec.h"
 #include "lifecycle_data.h"
 #include "status_util.h"
-#include "stream_heads.h"
+#include "stream_records.h"
 #include "writer_group.h"
 
 namespace annals::internal {
@@ -30,7 +30,7 @@ absl::Status Writer::StageImportedLifecycle(const EventRecord& e, const std::str
   }
   const std::string target = e.stream.substr(2);
   const int64_t us = absl::ToUnixMicros(e.recorded_at);
-  ANNALS_ASSIGN_OR_RETURN(StreamHead target_head, LoadHead(target, group));
+  ANNALS_ASSIGN_OR_RETURN(LoadedStream target_head, LoadHead(target, group));
   if (target_head.record.tombstoned) return TombstonedError(target);
   StreamRecord& record = target_head.record;
   if (e.type == kMetadataEventType) {
@@ -96,7 +96,7 @@ absl::Status Writer::Import(std::vector<EventRecord> events) {
     }
     const int64_t us = absl::ToUnixMicros(e.recorded_at);
     if (us < last_us) return absl::InvalidArgumentError(where() + "recorded_at goes backwards");
-    ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(e.stream, group));
+    ANNALS_ASSIGN_OR_RETURN(LoadedStream head, LoadHead(e.stream, group));
     if (head.record.tombstoned) return TombstonedError(e.stream);
     if (head.exists && e.revision <= head.last_revision) {
       return absl::InvalidArgumentError(absl::StrCat(where(), "revision must be after the stream's last, ",

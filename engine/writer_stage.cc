@@ -8,31 +8,31 @@
 #include "annals/schemas.h"
 #include "annals/storage/v1/meta.pb.h"
 #include "annals/storage/v1/stored_event.pb.h"
-#include "annals/storage/v1/stream_info.pb.h"
+#include "annals/storage/v1/stream_record.pb.h"
 #include "append_rules.h"
 #include "event_codec.h"
 #include "indexes.h"
 #include "key_codec.h"
 #include "lifecycle_data.h"
 #include "status_util.h"
-#include "stream_heads.h"
+#include "stream_records.h"
 #include "writer_group.h"
 
 namespace annals::internal {
 
-absl::StatusOr<StreamHead> Writer::LoadHead(const std::string& stream, const GroupState& group) {
+absl::StatusOr<LoadedStream> Writer::LoadHead(const std::string& stream, const GroupState& group) {
   if (auto it = group.request.heads.find(stream); it != group.request.heads.end()) {
     return it->second;
   }
   if (auto it = group.staged.heads.find(stream); it != group.staged.heads.end()) return it->second;
   if (auto it = heads_.find(stream); it != heads_.end()) return it->second;
 
-  StreamHead head;
+  LoadedStream head;
   std::optional<StreamRecord> record;
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*storage_, stream));
   if (record.has_value()) {
     head.record = *record;
-    std::optional<StreamTail> tail;
+    std::optional<StreamHead> tail;
     ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*storage_, *record));
     if (tail.has_value()) {
       head.exists = true;
@@ -51,19 +51,19 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
   std::vector<StreamConflict> conflicts;
   if (request.lifecycle.has_value()) return StageLifecycle(*request.lifecycle, group);
   for (const StreamCondition& condition : input.conditions) {
-    ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(condition.stream, group));
+    ANNALS_ASSIGN_OR_RETURN(LoadedStream head, LoadHead(condition.stream, group));
     if (head.record.tombstoned) return TombstonedError(condition.stream);
     if (!Satisfies(condition.expected, head)) {
       conflicts.push_back(ConflictOf(condition.stream, condition.expected, head));
     }
   }
 
-  std::vector<StreamHead> heads;
+  std::vector<LoadedStream> heads;
   std::vector<std::optional<AppendResult>> replays(input.appends.size());
   size_t replay_count = 0;
   for (size_t i = 0; i < input.appends.size(); ++i) {
     const AppendRequest& append = input.appends[i];
-    ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(append.stream, group));
+    ANNALS_ASSIGN_OR_RETURN(LoadedStream head, LoadHead(append.stream, group));
     if (head.record.tombstoned) return TombstonedError(append.stream);
     heads.push_back(head);
     const ExpectedRevision expected = append.expected;
@@ -122,7 +122,7 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
   return results;
 }
 
-absl::StatusOr<AppendResult> Writer::StageEvents(const std::string& stream, StreamHead head,
+absl::StatusOr<AppendResult> Writer::StageEvents(const std::string& stream, LoadedStream head,
                                                  std::vector<EventData>& events, bool index_ids,
                                                  GroupState& group) {
   Storage& storage = *storage_;
@@ -195,53 +195,16 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
                                                                  GroupState& group) {
   using Kind = LifecycleChange::Kind;
   if (change.kind == Kind::kSchemas) return StageSchemaChange(change, group);
-  ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(change.stream, group));
+  ANNALS_ASSIGN_OR_RETURN(LoadedStream head, LoadHead(change.stream, group));
   if (head.record.tombstoned) return TombstonedError(change.stream);
   if (!Satisfies(change.options.expected, head)) {
     return WrongExpectedRevisionError(
         WrongExpectedRevision{{ConflictOf(change.stream, change.options.expected, head)}});
   }
   StreamRecord& record = head.record;
-  EventData audit;
   LifecycleData data;
-  switch (change.kind) {
-    case Kind::kSetMetadata: {
-      audit.type = std::string(kMetadataEventType);
-      record.max_count = change.metadata.max_count;
-      record.max_age_us.reset();
-      if (change.metadata.max_age) {
-        record.max_age_us = absl::ToInt64Microseconds(*change.metadata.max_age);
-      }
-      // New settings never undelete: a soft delete's truncation stays.
-      std::optional<uint64_t> truncate;
-      if (change.metadata.truncate_before) truncate = change.metadata.truncate_before->value();
-      if (head.deleted() && (!truncate || *truncate < *record.truncate_before)) {
-        truncate = record.truncate_before;
-      }
-      record.truncate_before = truncate;
-      data.max_count = record.max_count;
-      data.max_age_us = record.max_age_us;
-      data.truncate_before = record.truncate_before;
-      break;
-    }
-    case Kind::kDelete:
-      if (!head.visible()) {
-        return absl::NotFoundError(absl::StrCat("stream '", change.stream, "' not found"));
-      }
-      audit.type = std::string(kStreamDeletedEventType);
-      record.truncate_before = head.last_revision.value() + 1;
-      data.truncate_before = record.truncate_before;
-      break;
-    case Kind::kTombstone:
-      if (!head.exists) {
-        return absl::NotFoundError(absl::StrCat("stream '", change.stream, "' not found"));
-      }
-      audit.type = std::string(kStreamTombstonedEventType);
-      record.tombstoned = true;
-      break;
-    case Kind::kSchemas:
-      return absl::InternalError("schema changes are staged by StageSchemaChange");
-  }
+  EventData audit;
+  ANNALS_ASSIGN_OR_RETURN(audit.type, ApplyLifecycleChange(change, head, record, data));
   if (head.exists) {
     // Scavenge may remove every event; the record keeps the numbering.
     record.last_revision = head.last_revision.value();
@@ -266,7 +229,7 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
   if (!change.options.reason.empty()) audit.metadata["reason"] = change.options.reason;
   audit.event_id = EventId::Generate();
   const std::string audit_stream = AuditStreamOf(change.stream);
-  ANNALS_ASSIGN_OR_RETURN(StreamHead audit_head, LoadHead(audit_stream, group));
+  ANNALS_ASSIGN_OR_RETURN(LoadedStream audit_head, LoadHead(audit_stream, group));
   std::vector<EventData> events;
   events.push_back(std::move(audit));
   ANNALS_ASSIGN_OR_RETURN(AppendResult result,
@@ -286,7 +249,7 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageSchemaChange(const Lifecy
   if (!change.options.actor.empty()) audit.metadata["actor"] = change.options.actor;
   if (!change.options.reason.empty()) audit.metadata["reason"] = change.options.reason;
   audit.event_id = EventId::Generate();
-  ANNALS_ASSIGN_OR_RETURN(StreamHead head, LoadHead(change.stream, group));
+  ANNALS_ASSIGN_OR_RETURN(LoadedStream head, LoadHead(change.stream, group));
   std::vector<EventData> events;
   events.push_back(std::move(audit));
   ANNALS_ASSIGN_OR_RETURN(AppendResult result, StageEvents(change.stream, head, events, false, group));

@@ -11,12 +11,15 @@
 #include "annals/event_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sync_point.h"
+#include "tests/testing/counter.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
 namespace annals {
 namespace {
 
+using ::annals::testing::Counter;
 using ::annals::testing::Drain;
 using ::annals::testing::Event;
 using ::annals::testing::StatusIs;
@@ -25,6 +28,20 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 constexpr absl::Duration kLong = absl::Seconds(60);
+
+// Counts the subscribers that reached the wait for a new head (under the
+// lock a wake takes, so a Stop or Close after it cannot be missed).
+class BlockedSubscribers {
+ public:
+  BlockedSubscribers() {
+    internal::SyncPoints::Get().TEST_Set("Writer::AwaitHeadBeyond:Waiting", [this] { count_.Add(); });
+  }
+  ~BlockedSubscribers() { internal::SyncPoints::Get().TEST_ClearAll(); }
+  bool WaitFor(int subscribers) { return count_.WaitFor(subscribers); }
+
+ private:
+  Counter count_;
+};
 
 // Writers appending `per_writer` events each to streams `<category>-<w>`.
 class Writers {
@@ -185,8 +202,9 @@ TEST(SubscriptionTest, StopWakesAWaitingNextFromAnotherThread) {
   TempStore store;
   ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({}));
   absl::Status result;
+  BlockedSubscribers blocked;
   std::thread consumer([&] { result = sub->Next(absl::Hours(1)).status(); });
-  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_TRUE(blocked.WaitFor(1));
   sub->Stop();
   consumer.join();  // would hang for an hour if Stop did not wake it
   EXPECT_THAT(result, StatusIs(absl::StatusCode::kCancelled));
@@ -198,9 +216,10 @@ TEST(SubscriptionTest, CloseStopsEverySubscription) {
   ASSERT_OK_AND_ASSIGN(auto a, store->Subscribe({}));
   ASSERT_OK_AND_ASSIGN(auto b, store->Subscribe({.stream = "order-1"}));
   absl::Status ra, rb;
+  BlockedSubscribers blocked;
   std::thread ta([&] { ra = a->Next(absl::Hours(1)).status(); });
   std::thread tb([&] { rb = b->Next(absl::Hours(1)).status(); });
-  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_TRUE(blocked.WaitFor(2));
   ASSERT_OK(store->Close());
   ta.join();
   tb.join();

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "stream_heads.h"
+#include "stream_records.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace annals::internal {

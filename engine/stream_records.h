@@ -5,8 +5,8 @@
 // ordinary appends write no per-stream record (docs/ARCHITECTURE.md has the
 // measurement). Once Scavenge may have removed the last event, the record
 // keeps the head instead.
-#ifndef ANNALS_ENGINE_STREAM_HEADS_H_
-#define ANNALS_ENGINE_STREAM_HEADS_H_
+#ifndef ANNALS_ENGINE_STREAM_RECORDS_H_
+#define ANNALS_ENGINE_STREAM_RECORDS_H_
 
 #include <cstdint>
 #include <optional>
@@ -44,7 +44,7 @@ struct StreamRecord {
 absl::StatusOr<std::optional<StreamRecord>> ReadStreamRecord(Storage& storage,
                                                              std::string_view stream);
 
-struct StreamTail {
+struct StreamHead {
   Revision last_revision;
   Position last_position;
   int64_t last_recorded_at_us = 0;
@@ -52,13 +52,13 @@ struct StreamTail {
 
 // The last event stored of stream `stream_id`; nullopt if none is (a stream
 // with metadata only, or one whose events were scavenged).
-absl::StatusOr<std::optional<StreamTail>> ReadStreamTail(Storage& storage, uint64_t stream_id);
+absl::StatusOr<std::optional<StreamHead>> ReadHeadFromEvents(Storage& storage, uint64_t stream_id);
 
 // The stream's head: its stored tail, else the head its record keeps;
 // nullopt if it never had events.
-absl::StatusOr<std::optional<StreamTail>> ReadStreamHead(Storage& storage,
+absl::StatusOr<std::optional<StreamHead>> ReadStreamHead(Storage& storage,
                                                          const StreamRecord& record);
 
 }  // namespace annals::internal
 
-#endif  // ANNALS_ENGINE_STREAM_HEADS_H_
+#endif  // ANNALS_ENGINE_STREAM_RECORDS_H_

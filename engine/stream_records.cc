@@ -1,10 +1,10 @@
-#include "stream_heads.h"
+#include "stream_records.h"
 
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "annals/storage/v1/stored_event.pb.h"
-#include "annals/storage/v1/stream_info.pb.h"
+#include "annals/storage/v1/stream_record.pb.h"
 #include "key_codec.h"
 #include "status_util.h"
 
@@ -19,7 +19,7 @@ StreamMetadata StreamRecord::metadata() const {
 }
 
 std::string StreamRecord::Encode() const {
-  storage::v1::StreamInfo info;
+  storage::v1::StreamRecord info;
   info.set_stream_id(stream_id);
   info.set_created_at_us(created_at_us);
   if (truncate_before) info.set_truncate_before(*truncate_before);
@@ -35,7 +35,7 @@ std::string StreamRecord::Encode() const {
 }
 
 std::optional<StreamRecord> StreamRecord::Decode(std::string_view value) {
-  storage::v1::StreamInfo info;
+  storage::v1::StreamRecord info;
   if (!info.ParseFromArray(value.data(), static_cast<int>(value.size())) || info.stream_id() == 0) {
     return std::nullopt;
   }
@@ -68,7 +68,7 @@ absl::StatusOr<std::optional<StreamRecord>> ReadStreamRecord(Storage& storage,
   return record;
 }
 
-absl::StatusOr<std::optional<StreamTail>> ReadStreamTail(Storage& storage, uint64_t stream_id) {
+absl::StatusOr<std::optional<StreamHead>> ReadHeadFromEvents(Storage& storage, uint64_t stream_id) {
   rocksdb::ReadOptions read_options;
   read_options.prefix_same_as_start = true;
   BoundedIterator it(storage, Cf::kStreamEvents, StreamEventKey(stream_id, Revision(0)),
@@ -82,15 +82,15 @@ absl::StatusOr<std::optional<StreamTail>> ReadStreamTail(Storage& storage, uint6
   if (!last.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
     return absl::DataLossError(absl::StrCat("last event of stream id ", stream_id, " does not parse"));
   }
-  return StreamTail{Revision(last.revision()), Position(last.position()), last.recorded_at_us()};
+  return StreamHead{Revision(last.revision()), Position(last.position()), last.recorded_at_us()};
 }
 
-absl::StatusOr<std::optional<StreamTail>> ReadStreamHead(Storage& storage,
+absl::StatusOr<std::optional<StreamHead>> ReadStreamHead(Storage& storage,
                                                          const StreamRecord& record) {
-  std::optional<StreamTail> tail;
-  ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamTail(storage, record.stream_id));
+  std::optional<StreamHead> tail;
+  ANNALS_ASSIGN_OR_RETURN(tail, ReadHeadFromEvents(storage, record.stream_id));
   if (record.last_revision && (!tail || tail->last_revision.value() < *record.last_revision)) {
-    return StreamTail{Revision(*record.last_revision), Position(record.last_position),
+    return StreamHead{Revision(*record.last_revision), Position(record.last_position),
                       record.last_recorded_at_us};
   }
   return tail;
