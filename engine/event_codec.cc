@@ -55,12 +55,10 @@ bool ReadMetadataEntry(CodedInputStream& in, std::map<std::string, std::string>*
 
 }  // namespace
 
-absl::Status DecodeStoredEvent(std::string_view value, EventRecord* record) {
-  // Decodes the StoredEvent wire format field by field straight into the
-  // record, reusing its strings' capacity: no message object, no copies
-  // beyond the bytes themselves. Replays (W4) and stream reads (W3) decode
-  // every event, so this is their main cost after RocksDB's own.
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(value.data()), static_cast<int>(value.size()));
+namespace {
+
+// Empties `record` for the next decode, keeping its strings' capacity.
+void ResetRecord(EventRecord* record) {
   record->stream.clear();
   record->type.clear();
   record->data.clear();
@@ -71,55 +69,65 @@ absl::Status DecodeStoredEvent(std::string_view value, EventRecord* record) {
   record->revision = Revision(0);
   record->position = Position(0);
   record->recorded_at = FromMicros(0);
+}
+
+// Reads the field `tag` announces into `record` (the event id's bytes into
+// `event_id`). False if the field does not parse or has the wrong wire type.
+inline bool ReadStoredEventField(CodedInputStream& in, uint32_t tag, EventRecord* record,
+                                 std::string* event_id) {
+  using storage::v1::StoredEvent;
+  const auto wire_type = WireFormatLite::GetTagWireType(tag);
+  const bool is_varint = wire_type == WireFormatLite::WIRETYPE_VARINT;
+  const bool is_bytes = wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
+  uint64_t number = 0;
+  bool ok = true;
+  switch (WireFormatLite::GetTagFieldNumber(tag)) {
+    case StoredEvent::kStreamFieldNumber:
+      return is_bytes && ReadBytes(in, &record->stream);
+    case StoredEvent::kRevisionFieldNumber:
+      ok = is_varint && in.ReadVarint64(&number);
+      record->revision = Revision(number);
+      return ok;
+    case StoredEvent::kPositionFieldNumber:
+      ok = is_varint && in.ReadVarint64(&number);
+      record->position = Position(number);
+      return ok;
+    case StoredEvent::kEventIdFieldNumber:
+      return is_bytes && ReadBytes(in, event_id);
+    case StoredEvent::kTypeFieldNumber:
+      return is_bytes && ReadBytes(in, &record->type);
+    case StoredEvent::kDataFieldNumber:
+      return is_bytes && ReadBytes(in, &record->data);
+    case StoredEvent::kContentTypeFieldNumber:
+      return is_bytes && ReadBytes(in, &record->content_type);
+    case StoredEvent::kMetadataFieldNumber:
+      return is_bytes && ReadMetadataEntry(in, &record->metadata);
+    case StoredEvent::kCorrelationIdFieldNumber:
+      return is_bytes && ReadBytes(in, &record->correlation_id);
+    case StoredEvent::kCausationIdFieldNumber:
+      return is_bytes && ReadBytes(in, &record->causation_id);
+    case StoredEvent::kRecordedAtUsFieldNumber:
+      ok = is_varint && in.ReadVarint64(&number);
+      record->recorded_at = FromMicros(static_cast<int64_t>(number));
+      return ok;
+    default:  // stream_id, chain_hash, and fields of later versions
+      return WireFormatLite::SkipField(&in, tag);
+  }
+}
+
+}  // namespace
+
+absl::Status DecodeStoredEvent(std::string_view value, EventRecord* record) {
+  // Decodes the StoredEvent wire format field by field straight into the
+  // record, reusing its strings' capacity: no message object, no copies
+  // beyond the bytes themselves. Replays (W4) and stream reads (W3) decode
+  // every event, so this is their main cost after RocksDB's own.
+  CodedInputStream in(reinterpret_cast<const uint8_t*>(value.data()), static_cast<int>(value.size()));
+  ResetRecord(record);
   std::string event_id;
   bool ok = true;
   for (uint32_t tag = in.ReadTag(); ok && tag != 0; tag = in.ReadTag()) {
-    const int field = WireFormatLite::GetTagFieldNumber(tag);
-    const auto wire_type = WireFormatLite::GetTagWireType(tag);
-    uint64_t number = 0;
-    const bool is_varint = wire_type == WireFormatLite::WIRETYPE_VARINT;
-    const bool is_bytes = wire_type == WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
-    switch (field) {
-      case storage::v1::StoredEvent::kStreamFieldNumber:
-        ok = is_bytes && ReadBytes(in, &record->stream);
-        break;
-      case storage::v1::StoredEvent::kRevisionFieldNumber:
-        ok = is_varint && in.ReadVarint64(&number);
-        record->revision = Revision(number);
-        break;
-      case storage::v1::StoredEvent::kPositionFieldNumber:
-        ok = is_varint && in.ReadVarint64(&number);
-        record->position = Position(number);
-        break;
-      case storage::v1::StoredEvent::kEventIdFieldNumber:
-        ok = is_bytes && ReadBytes(in, &event_id);
-        break;
-      case storage::v1::StoredEvent::kTypeFieldNumber:
-        ok = is_bytes && ReadBytes(in, &record->type);
-        break;
-      case storage::v1::StoredEvent::kDataFieldNumber:
-        ok = is_bytes && ReadBytes(in, &record->data);
-        break;
-      case storage::v1::StoredEvent::kContentTypeFieldNumber:
-        ok = is_bytes && ReadBytes(in, &record->content_type);
-        break;
-      case storage::v1::StoredEvent::kMetadataFieldNumber:
-        ok = is_bytes && ReadMetadataEntry(in, &record->metadata);
-        break;
-      case storage::v1::StoredEvent::kCorrelationIdFieldNumber:
-        ok = is_bytes && ReadBytes(in, &record->correlation_id);
-        break;
-      case storage::v1::StoredEvent::kCausationIdFieldNumber:
-        ok = is_bytes && ReadBytes(in, &record->causation_id);
-        break;
-      case storage::v1::StoredEvent::kRecordedAtUsFieldNumber:
-        ok = is_varint && in.ReadVarint64(&number);
-        record->recorded_at = FromMicros(static_cast<int64_t>(number));
-        break;
-      default:  // stream_id, chain_hash, and fields of later versions
-        ok = WireFormatLite::SkipField(&in, tag);
-        break;
-    }
+    ok = ReadStoredEventField(in, tag, record, &event_id);
   }
   if (!ok || !in.ConsumedEntireMessage()) return absl::DataLossError("stored event does not parse");
   std::optional<EventId> id = EventId::FromBytes(event_id);

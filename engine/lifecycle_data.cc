@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "status_util.h"
 
 namespace annals::internal {
 namespace {
@@ -45,6 +46,46 @@ std::string EncodeLifecycleData(std::string_view type, const LifecycleData& data
   return json.dump();
 }
 
+namespace {
+
+// The max age, from maxAgeMicros (exact) or maxAgeSeconds; both must agree.
+absl::Status ReadMaxAge(const Json& json, const std::string& what, LifecycleData& data) {
+  const auto seconds = json.find("maxAgeSeconds");
+  const auto micros = json.find("maxAgeMicros");
+  if (micros != json.end()) {
+    data.max_age_us = static_cast<int64_t>(micros->get<uint64_t>());
+    if (seconds != json.end() && seconds->get<uint64_t>() != micros->get<uint64_t>() / kMicrosPerSecond) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": maxAgeSeconds and maxAgeMicros disagree"));
+    }
+  } else if (seconds != json.end()) {
+    if (seconds->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX / kMicrosPerSecond)) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": \"maxAgeSeconds\" is out of range"));
+    }
+    data.max_age_us = static_cast<int64_t>(seconds->get<uint64_t>()) * kMicrosPerSecond;
+  }
+  return absl::OkStatus();
+}
+
+// What the API refuses (SetStreamMetadata, DeleteStream), refused here too.
+absl::Status CheckApiRules(std::string_view type, const std::string& what, const LifecycleData& data) {
+  if (data.max_count && *data.max_count == 0) return absl::InvalidArgumentError(absl::StrCat(what, ": maxCount is 0"));
+  if (data.max_age_us && *data.max_age_us < kMicrosPerSecond) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": the max age is under a second"));
+  }
+  if (type == kStreamDeletedEventType && (!data.truncate_before || *data.truncate_before == 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " needs \"truncateBefore\" >= 1"));
+  }
+  if (data.last_position && *data.last_position == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": lastPosition is 0"));
+  }
+  if (data.last_revision.has_value() != data.last_position.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": lastRevision and lastPosition come together"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<LifecycleData> DecodeLifecycleData(std::string_view type, std::string_view text) {
   if (type != kMetadataEventType && type != kStreamDeletedEventType && type != kStreamTombstonedEventType) {
     return absl::InvalidArgumentError(absl::StrCat("unknown lifecycle event type '", std::string(type), "'"));
@@ -81,33 +122,8 @@ absl::StatusOr<LifecycleData> DecodeLifecycleData(std::string_view type, std::st
     if (name == "lastPosition") data.last_position = number;
     if (name == "createdAtMicros") data.created_at_us = static_cast<int64_t>(number);
   }
-  const auto seconds = json.find("maxAgeSeconds");
-  const auto micros = json.find("maxAgeMicros");
-  if (micros != json.end()) {
-    data.max_age_us = static_cast<int64_t>(micros->get<uint64_t>());
-    if (seconds != json.end() && seconds->get<uint64_t>() != micros->get<uint64_t>() / kMicrosPerSecond) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": maxAgeSeconds and maxAgeMicros disagree"));
-    }
-  } else if (seconds != json.end()) {
-    if (seconds->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX / kMicrosPerSecond)) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": \"maxAgeSeconds\" is out of range"));
-    }
-    data.max_age_us = static_cast<int64_t>(seconds->get<uint64_t>()) * kMicrosPerSecond;
-  }
-  // What the API refuses (SetStreamMetadata, DeleteStream), refused here too.
-  if (data.max_count && *data.max_count == 0) return absl::InvalidArgumentError(absl::StrCat(what, ": maxCount is 0"));
-  if (data.max_age_us && *data.max_age_us < kMicrosPerSecond) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": the max age is under a second"));
-  }
-  if (type == kStreamDeletedEventType && (!data.truncate_before || *data.truncate_before == 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " needs \"truncateBefore\" >= 1"));
-  }
-  if (data.last_position && *data.last_position == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": lastPosition is 0"));
-  }
-  if (data.last_revision.has_value() != data.last_position.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": lastRevision and lastPosition come together"));
-  }
+  ANNALS_RETURN_IF_ERROR(ReadMaxAge(json, what, data));
+  ANNALS_RETURN_IF_ERROR(CheckApiRules(type, what, data));
   return data;
 }
 

@@ -118,6 +118,7 @@ std::optional<uint64_t> LargestPositionWritten(const std::filesystem::path& back
     std::vector<std::string> names;
     if (rocksdb::DB::ListColumnFamilies(options, scratch.string(), &names).ok()) {
       std::vector<rocksdb::ColumnFamilyDescriptor> families;
+      families.reserve(names.size());
       for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
       std::vector<rocksdb::ColumnFamilyHandle*> handles;
       rocksdb::DB* raw = nullptr;

@@ -22,6 +22,7 @@ struct MessageInUse {
   std::string stored;
   std::string registered;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>.
   friend auto operator<=>(const MessageInUse&, const MessageInUse&) = default;
 };
 

@@ -27,11 +27,13 @@ absl::Status FromRocksDb(const rocksdb::Status& status, std::string_view context
 
 // `lhs = std::move(value)` of a StatusOr, or returns its status. Several
 // statements: always brace an `if` around it.
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` may be a declaration.
 #define ANNALS_ASSIGN_OR_RETURN(lhs, expr) \
   ANNALS_ASSIGN_OR_RETURN_IMPL_(ANNALS_STATUS_CONCAT_(annals_statusor_, __LINE__), lhs, expr)
 #define ANNALS_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // ANNALS_ENGINE_STATUS_UTIL_H_

@@ -92,7 +92,7 @@ class WalScanner final : public rocksdb::WalFilter {
 
   // The first write-ahead log file of `directory` that replay did not read
   // to its end; nullopt if every file was read whole.
-  std::optional<WalDamage> FindDamage(const std::string& directory, std::string reason) const {
+  std::optional<WalDamage> FindDamage(const std::string& directory, const std::string& reason) const {
     std::vector<std::pair<uint64_t, std::filesystem::path>> logs;
     std::error_code ec;
     for (auto entry = std::filesystem::directory_iterator(directory, ec);
@@ -143,6 +143,30 @@ std::string DamageMessage(const std::string& path, const WalDamage& damage) {
       "files) and reports what survives");
 }
 
+// The column families of event bodies (`log`, `stream_events`).
+void SetEventBodyOptions(Cf cf, const StoreOptions& options, rocksdb::ColumnFamilyOptions& cfo,
+                         rocksdb::BlockBasedTableOptions& table) {
+  // Event bodies: large memtables, LZ4 below L0 where data settles.
+  cfo.write_buffer_size = options.tuning.write_buffer_bytes;
+  cfo.compression = rocksdb::kLZ4Compression;
+  // Reads merge every L0 file: keep few of them (RocksDB's default 4).
+  table.block_size = 16 << 10;
+  cfo.max_bytes_for_level_base = 512 << 20;
+  cfo.target_file_size_base = 64 << 20;
+  if (cf == Cf::kStreamEvents) {
+    // Reads seek inside one stream: a prefix bloom on the stream id
+    // skips files that hold nothing of it.
+    cfo.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.whole_key_filtering = true;
+  }
+  // Keys arrive in ascending order per stream (stream_events) and
+  // overall (log): memtable inserts start from the previous key of the
+  // same prefix instead of searching the skiplist.
+  cfo.memtable_insert_with_hint_prefix_extractor.reset(
+      rocksdb::NewFixedPrefixTransform(cf == Cf::kStreamEvents ? 8 : 0));
+}
+
 rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
                                        const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions cfo;
@@ -152,25 +176,7 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const StoreOptions& options,
   switch (cf) {
     case Cf::kLog:
     case Cf::kStreamEvents:
-      // Event bodies: large memtables, LZ4 below L0 where data settles.
-      cfo.write_buffer_size = options.tuning.write_buffer_bytes;
-      cfo.compression = rocksdb::kLZ4Compression;
-      // Reads merge every L0 file: keep few of them (RocksDB's default 4).
-      table.block_size = 16 << 10;
-      cfo.max_bytes_for_level_base = 512 << 20;
-      cfo.target_file_size_base = 64 << 20;
-      if (cf == Cf::kStreamEvents) {
-        // Reads seek inside one stream: a prefix bloom on the stream id
-        // skips files that hold nothing of it.
-        cfo.prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
-        table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-        table.whole_key_filtering = true;
-      }
-      // Keys arrive in ascending order per stream (stream_events) and
-      // overall (log): memtable inserts start from the previous key of the
-      // same prefix instead of searching the skiplist.
-      cfo.memtable_insert_with_hint_prefix_extractor.reset(
-          rocksdb::NewFixedPrefixTransform(cf == Cf::kStreamEvents ? 8 : 0));
+      SetEventBodyOptions(cf, options, cfo, table);
       break;
     case Cf::kStreams:
     case Cf::kEventIds:

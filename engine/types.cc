@@ -105,7 +105,7 @@ std::optional<EventId> EventId::Parse(std::string_view text) {
     return std::nullopt;
   }
   std::array<uint8_t, 16> b;
-  for (int i = 0; i < 16; ++i) {
+  for (size_t i = 0; i < 16; ++i) {
     int hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     b[i] = static_cast<uint8_t>(hi * 16 + lo);

@@ -94,6 +94,7 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
   if (conflicts.empty() && replay_count == input.appends.size()) {
     // The whole request was committed before: answer as then, write nothing.
     std::vector<AppendResult> results;
+    results.reserve(replays.size());
     for (auto& replay : replays) results.push_back(*replay);
     return results;
   }

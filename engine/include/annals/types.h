@@ -23,6 +23,7 @@ class Revision {
   constexpr explicit Revision(uint64_t value) : value_(value) {}
   constexpr uint64_t value() const { return value_; }
   constexpr Revision Next() const { return Revision(value_ + 1); }
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>.
   friend constexpr auto operator<=>(Revision, Revision) = default;
 
  private:
@@ -38,6 +39,7 @@ class Position {
   constexpr explicit Position(uint64_t value) : value_(value) {}
   constexpr uint64_t value() const { return value_; }
   constexpr Position Next() const { return Position(value_ + 1); }
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>.
   friend constexpr auto operator<=>(Position, Position) = default;
 
  private:
@@ -110,6 +112,7 @@ class EventId {
   // The canonical form, e.g. "0190f3c4-7b1e-7c3a-9d2f-0a1b2c3d4e5f".
   std::string ToString() const;
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>.
   friend constexpr auto operator<=>(const EventId&, const EventId&) = default;
   template <typename H>
   friend H AbslHashValue(H h, const EventId& id) {
