@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "annals/subscription_worker.h"
 #include "benchmark/benchmark.h"
 #include "workload.h"
 

@@ -6,11 +6,11 @@
 #include <memory>
 #include <string>
 
+#include "annals/base/mutex.h"
 #include "annals/event_store.h"
 #include "annals/maintenance.h"
 #include "annals/schemas.h"
 #include "annals/snapshot.h"
-#include "mutex.h"
 #include "storage.h"
 #include "store_extension.h"
 #include "internal_access.h"

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "annals/base/mutex.h"
 #include "annals/subscription.h"
-#include "mutex.h"
 #include "storage.h"
 #include "writer.h"
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "mutex.h"
+#include "annals/base/mutex.h"
 
 namespace annals::internal {
 

@@ -11,10 +11,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "annals/base/mutex.h"
 #include "annals/storage/v1/projection.pb.h"
 #include "internal_access.h"
 #include "key_codec.h"
-#include "mutex.h"
 #include "rocksdb/db.h"
 #include "status_util.h"
 

@@ -1,7 +1,7 @@
 // Subscriptions: catch-up then live with concurrent writers (order, no gap,
 // no duplicate at the switch), filters, streams, slow consumers, Stop and
-// Close waking a waiting Next, durable checkpoints across reopen, and the
-// callback worker. Run under TSan in CI.
+// Close waking a waiting Next, and durable checkpoints across reopen. The
+// callback worker is tested in tests/projections/. Run under TSan in CI.
 #include <atomic>
 #include <set>
 #include <string>
@@ -15,6 +15,7 @@
 #include "tests/testing/counter.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
+#include "tests/testing/writers.h"
 
 namespace annals {
 namespace {
@@ -24,6 +25,7 @@ using ::annals::testing::Drain;
 using ::annals::testing::Event;
 using ::annals::testing::StatusIs;
 using ::annals::testing::TempStore;
+using ::annals::testing::Writers;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -41,30 +43,6 @@ class BlockedSubscribers {
 
  private:
   Counter count_;
-};
-
-// Writers appending `per_writer` events each to streams `<category>-<w>`.
-class Writers {
- public:
-  Writers(EventStore* store, int writers, int per_writer, std::string category = "order") {
-    for (int w = 0; w < writers; ++w) {
-      threads_.emplace_back([=] {
-        const std::string stream = category + "-" + std::to_string(w);
-        for (int i = 0; i < per_writer; ++i) {
-          auto result = store->Append({stream, ExpectedRevision::Any(), {Event("E")}});
-          ASSERT_TRUE(result.ok()) << result.status();
-        }
-      });
-    }
-  }
-  void Join() {
-    for (auto& t : threads_) t.join();
-    threads_.clear();
-  }
-  ~Writers() { Join(); }
-
- private:
-  std::vector<std::thread> threads_;
 };
 
 std::vector<EventRecord> Take(Subscription& sub, size_t n) {
@@ -301,57 +279,6 @@ TEST(SubscriptionTest, AStreamSubscriptionEndsWhenTheStreamIsTombstoned) {
   Take(*sub, 3);
   ASSERT_OK(store->TombstoneStream("order-0"));
   EXPECT_THAT(sub->Next(kLong), StatusIs(absl::StatusCode::kFailedPrecondition));
-}
-
-TEST(SubscriptionWorkerTest, CallsTheHandlerInOrderAndCheckpointsOnStop) {
-  TempStore store;
-  std::vector<uint64_t> seen;  // the worker's thread only, read after Stop
-  {
-    ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.durable_name = "worker"}));
-    SubscriptionWorker worker(std::move(sub), [&](const EventRecord& e) {
-      seen.push_back(e.position.value());
-      return absl::OkStatus();
-    }, /*checkpoint_every=*/7);
-    { Writers writers(store.get(), 2, 50); }
-    // Wait until it has handled everything, via the stored checkpoint.
-    while (true) {
-      auto subscribers = ListSubscribers(*store);
-      ASSERT_OK(subscribers.status());
-      if (!subscribers->empty() && (*subscribers)[0].checkpoint.value() >= 98) break;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    worker.Stop();
-    EXPECT_OK(worker.status());
-  }
-  ASSERT_EQ(seen.size(), 100u);
-  for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1);
-  ASSERT_OK_AND_ASSIGN(auto subscribers, ListSubscribers(*store));
-  EXPECT_EQ(subscribers[0].checkpoint, Position(100));
-}
-
-TEST(SubscriptionWorkerTest, AHandlerErrorStopsTheWorkerWithoutCheckpointingTheEvent) {
-  TempStore store;
-  { Writers writers(store.get(), 1, 10); }
-  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.durable_name = "fails"}));
-  std::atomic<int> calls{0};
-  SubscriptionWorker worker(std::move(sub), [&](const EventRecord& e) {
-    ++calls;
-    return e.position == Position(5) ? absl::InternalError("boom") : absl::OkStatus();
-  }, /*checkpoint_every=*/1);
-  while (calls.load() < 5) absl::SleepFor(absl::Milliseconds(2));
-  worker.Stop();
-  EXPECT_THAT(worker.status(), StatusIs(absl::StatusCode::kInternal));
-  ASSERT_OK_AND_ASSIGN(auto subscribers, ListSubscribers(*store));
-  EXPECT_EQ(subscribers[0].checkpoint, Position(4));
-}
-
-TEST(SubscriptionWorkerTest, CloseEndsTheWorkerAndStopJoinsIt) {
-  TempStore store;
-  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({}));
-  SubscriptionWorker worker(std::move(sub), [](const EventRecord&) { return absl::OkStatus(); });
-  ASSERT_OK(store->Close());
-  worker.Stop();
-  EXPECT_OK(worker.status());
 }
 
 }  // namespace

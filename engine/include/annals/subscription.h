@@ -5,11 +5,9 @@
 #define ANNALS_SUBSCRIPTION_H_
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -123,38 +121,6 @@ absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers(EventStore& store);
 // Forgets a durable subscriber's checkpoint. NotFound if unknown;
 // FailedPrecondition for a read-only store.
 absl::Status DeleteSubscriber(EventStore& store, std::string_view name);
-
-// The callback convenience over Subscription: one thread of its own pulls
-// events and calls `handler` for each, in order. After each handled event a
-// durable subscription's checkpoint is saved every `checkpoint_every`
-// events and on stop. The handler runs on that thread only; a non-OK status
-// from it stops the worker (status() reports it).
-class SubscriptionWorker {
- public:
-  using Handler = std::function<absl::Status(const EventRecord&)>;
-  SubscriptionWorker(std::unique_ptr<Subscription> subscription, Handler handler,
-                     uint64_t checkpoint_every = 100);
-  // Stops and joins (see Stop).
-  ~SubscriptionWorker();
-  SubscriptionWorker(const SubscriptionWorker&) = delete;
-  SubscriptionWorker& operator=(const SubscriptionWorker&) = delete;
-
-  // Stops the subscription, waits for the handler call in progress, saves a
-  // durable checkpoint, and joins the thread. Idempotent.
-  void Stop();
-  // Why the worker stopped by itself (handler error, store closed, ...);
-  // OK while running or after Stop(). Call after Stop().
-  absl::Status status() const;
-
- private:
-  void Run();
-
-  std::unique_ptr<Subscription> subscription_;
-  Handler handler_;
-  uint64_t checkpoint_every_;
-  absl::Status status_;  // written by the thread, read after join
-  std::thread thread_;
-};
 
 }  // namespace annals
 

@@ -56,15 +56,19 @@ struct Loaded {
 };
 
 // Where a load stops: at most one of revision, position, time (none: the
-// latest). Marten's AggregateStream shape.
+// latest). Marten's AggregateStream shape. Thread-compatible.
 struct At {
-  // The state after this revision. OutOfRange if the stream has no such revision.
+  // The state after this revision. OutOfRange if the stream has no such
+  // revision. Default: none.
   std::optional<Revision> revision;
   // The state after the stream's last event at or before this position.
+  // Default: none.
   std::optional<Position> position;
   // The state after the stream's last event recorded at or before this time.
+  // Default: none.
   std::optional<absl::Time> time;
-  // With a seed state (LoadAt's `seed`): the first revision folded onto it.
+  // With a seed state (LoadAt's `seed`): the first revision folded onto it;
+  // for Trace: the first step returned. Default: the first revision.
   std::optional<Revision> from_revision;
 };
 
@@ -94,17 +98,22 @@ class Aggregates {
   using Event = typename D::Event;
   static constexpr bool kSnapshots = !std::is_same_v<StateCodec, NoSnapshots>;
 
+  // Loads from `store`, which must outlive this. Every call is const: as
+  // thread-safe as the decider and codecs.
   Aggregates(EventStore& store, D decider, EventCodec codec, StateCodec state_codec = {})
       : store_(store),
         decider_(std::move(decider)),
         codec_(std::move(codec)),
         state_codec_(std::move(state_codec)) {}
 
-  // The latest state.
+  // The latest state; the initial state (nullopt revision) for no stream.
+  // The codec's error, naming the event, for one that does not decode; the
+  // store's errors otherwise.
   absl::StatusOr<Loaded<State>> Load(std::string_view stream) const { return LoadAt(stream, {}); }
 
   // The state at `at`; with `seed`, folds from at.from_revision onto it
-  // instead of from the start (no snapshot is used).
+  // instead of from the start (no snapshot is used). InvalidArgument for
+  // more than one bound; OutOfRange for a revision the stream does not show.
   absl::StatusOr<Loaded<State>> LoadAt(std::string_view stream, const At& at,
                                        std::optional<State> seed = std::nullopt) const {
     return Fold(stream, at, std::move(seed), nullptr);
@@ -131,6 +140,7 @@ class Aggregates {
     return state;
   }
 
+  // The parts it was built with.
   const D& decider() const { return decider_; }
   const EventCodec& codec() const { return codec_; }
   const StateCodec& state_codec() const { return state_codec_; }

@@ -2,7 +2,8 @@
 // command: validate its shape, load the aggregate (snapshot + tail), let the
 // decider turn it into events or a rejection, append with the loaded
 // revision, and on a concurrency conflict reload and retry (bounded). Read
-// annals/decider.h and annals/aggregate.h first.
+// annals/decider.h and annals/aggregate.h first; the options and the result
+// are in annals/command_options.h.
 //
 //   annals::CommandHandler<OrderDecider, Codec, StateCodec> handler(
 //       *store, OrderDecider{}, Codec{}, StateCodec{1},
@@ -36,80 +37,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "annals/aggregate.h"
+#include "annals/command_options.h"
+#include "annals/command_support.h"
 #include "annals/decider.h"
 #include "annals/errors.h"
 #include "annals/event_store.h"
 #include "annals/snapshot.h"
 
 namespace annals {
-
-// Retries of a command whose stream moved between load and append
-// (emmett's defaults: 3 retries, 100 ms, x1.5). Only conflicts are retried.
-struct RetryPolicy {
-  int max_retries = 3;
-  absl::Duration initial_backoff = absl::Milliseconds(100);
-  double multiplier = 1.5;
-  // Each wait is drawn uniformly from [wait * (1 - jitter), wait].
-  double jitter = 0.5;
-};
-
-// When the handler writes a snapshot (needs a StateCodec).
-struct SnapshotPolicy {
-  // After an append that crosses a multiple of this many events. 0: never.
-  uint64_t every_events = 0;
-};
-
-template <typename State>
-struct CommandResult {
-  // The state after the command.
-  State state;
-  // The stream's last revision after the command (nullopt: no stream).
-  std::optional<Revision> revision;
-  // The events the command appended; for a repeated command id, the events
-  // its first handling appended.
-  std::vector<EventRecord> events;
-  // True if the command id was handled before: nothing was appended now.
-  bool repeated = false;
-  // Conflicts retried.
-  int retries = 0;
-  // Where the time went (last attempt).
-  struct Timings {
-    absl::Duration load, decide, append;
-  } timings;
-};
-
-namespace command_internal {
-
-// Writes snapshots on its own thread (non-template, in the .cc).
-class SnapshotWriter {
- public:
-  explicit SnapshotWriter(EventStore& store);
-  ~SnapshotWriter();  // writes what is queued, then joins
-  SnapshotWriter(const SnapshotWriter&) = delete;
-  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
-  // `make` runs on the writer's thread and returns the snapshot to store.
-  void Enqueue(std::function<absl::StatusOr<Snapshot>()> make);
-  // Waits until everything enqueued so far is written (tests, shutdown).
-  void Flush();
-  // Snapshots written, and failures (a failed snapshot is only skipped).
-  uint64_t written() const;
-  uint64_t failed() const;
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
-
-// Sleeps the backoff of retry `attempt` (0-based).
-void SleepBackoff(const RetryPolicy& policy, int attempt);
-
-// Reads the events command `command_id` appended to `stream`, starting at
-// `first` (the event with its first derived id).
-absl::StatusOr<std::vector<EventRecord>> CommandEvents(EventStore& store, std::string_view stream,
-                                                       std::string_view command_id,
-                                                       const EventRecord& first);
-
-}  // namespace command_internal
 
 template <typename D, typename EventCodec, typename StateCodec = NoSnapshots>
 class CommandHandler {
@@ -118,16 +53,12 @@ class CommandHandler {
   using Event = typename D::Event;
   using Command = typename D::Command;
   using Result = CommandResult<State>;
+  using Options = CommandHandlerOptions<State>;
   using Aggregates = ::annals::Aggregates<D, EventCodec, StateCodec>;
 
-  struct Options {
-    RetryPolicy retry;
-    SnapshotPolicy snapshots;
-    // Also snapshot after a command whose resulting state passes this check
-    // (e.g. a status change), whatever the count. Optional.
-    std::function<bool(const State&)> snapshot_when;
-  };
-
+  // Handles commands on `store`, which must outlive the handler. With a
+  // StateCodec and a snapshot policy (options.snapshots or snapshot_when),
+  // starts the snapshot writer's thread; the destructor joins it.
   CommandHandler(EventStore& store, D decider, EventCodec codec, StateCodec state_codec = {},
                  Options options = {})
       : aggregates_(store, std::move(decider), std::move(codec), std::move(state_codec)),
@@ -140,8 +71,8 @@ class CommandHandler {
   }
 
   // Checks every command of type T (T = Command, or one alternative of a
-  // std::variant Command) before the store is touched. Add validators
-  // before handling commands.
+  // std::variant Command) before the store is touched; a non-OK status
+  // rejects the command. Not thread-safe: add validators before handling.
   template <typename T>
   void AddValidator(std::function<absl::Status(const T&)> validator) {
     validators_.push_back([validator = std::move(validator)](const Command& command) {
@@ -207,11 +138,15 @@ class CommandHandler {
   }
 
   // Fetch for writing (Marten): the state and its revision now; Append
-  // checks that the stream has not moved since (Aborted if it has).
+  // checks that the stream has not moved since. Valid while its handler is.
   class WriteHandle {
    public:
+    // The state and the revision as loaded (nullopt revision: no stream).
     const State& state() const { return loaded_.state; }
     std::optional<Revision> revision() const { return loaded_.revision; }
+    // Appends `events` with `context`, expecting the loaded revision: Aborted
+    // with the typed payload if the stream moved (no retry); the stored
+    // events otherwise. No validator runs and no snapshot is written.
     absl::StatusOr<std::vector<EventRecord>> Append(const std::vector<Event>& events,
                                                     const CommandContext& context = {}) const {
       return handler_->AppendEvents(stream_, loaded_, events, context);
@@ -226,15 +161,17 @@ class CommandHandler {
     Loaded<State> loaded_;
   };
 
+  // Loads `stream` now for a WriteHandle; the load's errors otherwise.
   absl::StatusOr<WriteHandle> FetchForWriting(std::string_view stream) const {
     absl::StatusOr<Loaded<State>> loaded = aggregates_.Load(stream);
     if (!loaded.ok()) return loaded.status();
     return WriteHandle(this, std::string(stream), *std::move(loaded));
   }
 
+  // The loader the handler uses (Load, LoadAt, Trace; annals/aggregate.h).
   const Aggregates& aggregates() const { return aggregates_; }
 
-  // Waits until every snapshot queued so far is written.
+  // Waits until every snapshot queued so far is written. Thread-safe.
   void FlushSnapshots() const {
     if (snapshots_) snapshots_->Flush();
   }
@@ -251,49 +188,26 @@ class CommandHandler {
     for (size_t i = 0; i < events.size(); ++i) {
       absl::StatusOr<EventData> data = aggregates_.codec().Encode(events[i]);
       if (!data.ok()) return data.status();
-      data->metadata.insert(context.metadata.begin(), context.metadata.end());
-      data->correlation_id = context.correlation_id;
-      data->causation_id = context.causation_id.empty() ? context.command_id : context.causation_id;
-      if (!context.command_id.empty()) {
-        data->metadata[std::string(kCommandIdMetadataKey)] = context.command_id;
-        data->event_id = CommandEventId(context.command_id, stream, static_cast<uint32_t>(i));
-      }
+      command_internal::ApplyContext(context, stream, static_cast<uint32_t>(i), *data);
       request.events.push_back(*std::move(data));
     }
-    // Kept for the records: the append moves the requests' bytes.
-    std::vector<EventRecord> records(request.events.size());
-    for (size_t i = 0; i < records.size(); ++i) {
-      const EventData& e = request.events[i];
-      records[i] = EventRecord{request.stream, Revision(0), Position(0), absl::Time(), e.type,
-                               e.data, e.content_type, e.metadata, e.event_id, e.correlation_id,
-                               e.causation_id};
-    }
-    absl::StatusOr<AppendResult> appended = aggregates_.store().Append(std::move(request));
-    if (!appended.ok()) return appended.status();
-    for (size_t i = 0; i < records.size(); ++i) {
-      records[i].revision = Revision(appended->first_revision.value() + i);
-      records[i].position = Position(appended->first_position.value() + i);
-    }
-    return records;
+    return command_internal::AppendRecorded(aggregates_.store(), std::move(request));
   }
 
   // The outcome of a command handled before under `command_id`, if any.
   absl::StatusOr<std::optional<Result>> Repeated(std::string_view stream,
                                                  const std::string& command_id) const {
-    absl::StatusOr<std::optional<EventRecord>> first =
-        aggregates_.store().FindEvent(stream, CommandEventId(command_id, stream, 0));
-    if (!first.ok()) return first.status();
-    if (!*first) return std::nullopt;
-    absl::StatusOr<std::vector<EventRecord>> events =
-        command_internal::CommandEvents(aggregates_.store(), stream, command_id, **first);
+    absl::StatusOr<std::optional<std::vector<EventRecord>>> events =
+        command_internal::RepeatedEvents(aggregates_.store(), stream, command_id);
     if (!events.ok()) return events.status();
+    if (!*events) return std::nullopt;
     absl::StatusOr<Loaded<State>> after =
-        aggregates_.LoadAt(stream, {.revision = events->back().revision});
+        aggregates_.LoadAt(stream, {.revision = (*events)->back().revision});
     if (!after.ok()) return after.status();
     Result result;
     result.state = std::move(after->state);
-    result.revision = events->back().revision;
-    result.events = *std::move(events);
+    result.revision = (*events)->back().revision;
+    result.events = **std::move(events);
     result.repeated = true;
     return result;
   }

@@ -1,9 +1,9 @@
-// SubscriptionWorker (annals/subscription.h): the callback convenience. The
-// one place in the engine that owns a thread, and it runs only the handler
-// its user gave it.
-#include <utility>
+// SubscriptionWorker (annals/subscription_worker.h): the callback
+// convenience, a client of the public Subscription API. Its thread runs only
+// the handler its user gave it.
+#include "annals/subscription_worker.h"
 
-#include "annals/subscription.h"
+#include <utility>
 
 namespace annals {
 namespace {

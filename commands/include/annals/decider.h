@@ -69,15 +69,17 @@ concept StateCodecFor = requires(const C& codec, const State& state, std::string
 // The state codec that means "no snapshots" (the default).
 struct NoSnapshots {};
 
-// What a command carries onto every event it causes.
+// What a command carries onto every event it causes. Thread-compatible.
 struct CommandContext {
   // Makes the command idempotent: a command handled before under the same id
-  // appends nothing again and returns the original outcome. Empty: none.
+  // appends nothing again and returns the original outcome. Default: empty
+  // (not idempotent).
   std::string command_id;
+  // Every event's correlation_id. Default: empty.
   std::string correlation_id;
-  // Default: the command id.
+  // Every event's causation_id. Default: the command id.
   std::string causation_id;
-  // Free metadata copied onto every event (user, tenant, ...).
+  // Free metadata copied onto every event (user, tenant, ...). Default: none.
   std::map<std::string, std::string> metadata;
 };
 

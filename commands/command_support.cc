@@ -1,17 +1,21 @@
-// The non-template parts of the command layer (annals/decider.h,
-// annals/command_handler.h): command event ids, the snapshot writer thread,
-// retry backoff, and reading a repeated command's events.
+// The non-template parts of the command layer (annals/command_support.h,
+// annals/decider.h): command event ids, the snapshot writer thread, retry
+// backoff, carrying a command's context onto its events, appending them, and
+// reading a repeated command's events.
+#include "annals/command_support.h"
+
 #include <openssl/sha.h>
 
-#include <condition_variable>
+#include <algorithm>
+#include <array>
 #include <deque>
 #include <random>
+#include <string>
 #include <thread>
+#include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "annals/command_handler.h"
-#include "annals/decider.h"
-#include "mutex.h"
+#include "absl/time/clock.h"
+#include "annals/base/mutex.h"
 
 namespace annals {
 
@@ -114,12 +118,46 @@ void SleepBackoff(const RetryPolicy& policy, int attempt) {
   absl::SleepFor(wait * factor);
 }
 
-absl::StatusOr<std::vector<EventRecord>> CommandEvents(EventStore& store, std::string_view stream,
-                                                       std::string_view command_id,
-                                                       const EventRecord& first) {
+void ApplyContext(const CommandContext& context, std::string_view stream, uint32_t index,
+                  EventData& data) {
+  data.metadata.insert(context.metadata.begin(), context.metadata.end());
+  data.correlation_id = context.correlation_id;
+  data.causation_id = context.causation_id.empty() ? context.command_id : context.causation_id;
+  if (!context.command_id.empty()) {
+    data.metadata[std::string(kCommandIdMetadataKey)] = context.command_id;
+    data.event_id = CommandEventId(context.command_id, stream, index);
+  }
+}
+
+absl::StatusOr<std::vector<EventRecord>> AppendRecorded(EventStore& store, AppendRequest request) {
+  // Kept for the records: the append moves the requests' bytes.
+  std::vector<EventRecord> records(request.events.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    const EventData& e = request.events[i];
+    records[i] = EventRecord{request.stream, Revision(0), Position(0), absl::Time(), e.type,
+                             e.data, e.content_type, e.metadata, e.event_id, e.correlation_id,
+                             e.causation_id};
+  }
+  absl::StatusOr<AppendResult> appended = store.Append(std::move(request));
+  if (!appended.ok()) return appended.status();
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].revision = Revision(appended->first_revision.value() + i);
+    records[i].position = Position(appended->first_position.value() + i);
+  }
+  return records;
+}
+
+absl::StatusOr<std::optional<std::vector<EventRecord>>> RepeatedEvents(
+    EventStore& store, std::string_view stream, std::string_view command_id) {
+  // The event with the command's first derived id, then the ones after it
+  // that carry its later ids.
+  absl::StatusOr<std::optional<EventRecord>> first =
+      store.FindEvent(stream, CommandEventId(command_id, stream, 0));
+  if (!first.ok()) return first.status();
+  if (!*first) return std::nullopt;
   std::vector<EventRecord> events;
   absl::StatusOr<std::unique_ptr<EventIterator>> it =
-      store.ReadStream(stream, {.from = first.revision});
+      store.ReadStream(stream, {.from = (*first)->revision});
   if (!it.ok()) return it.status();
   for (uint32_t i = 0; (*it)->Valid(); (*it)->Next(), ++i) {
     if ((*it)->record().event_id != CommandEventId(command_id, stream, i)) break;
@@ -127,7 +165,7 @@ absl::StatusOr<std::vector<EventRecord>> CommandEvents(EventStore& store, std::s
   }
   if (!(*it)->status().ok()) return (*it)->status();
   // Hidden by retention since: the first event is all that is known.
-  if (events.empty()) events.push_back(first);
+  if (events.empty()) events.push_back(**std::move(first));
   return events;
 }
 

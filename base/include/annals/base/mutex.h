@@ -1,11 +1,12 @@
-// Internal: an annotated mutex with absl::Mutex's Await shape, built on
-// std::mutex. Why not absl::Mutex itself: Debian's libabsl is not built with
-// ThreadSanitizer, so TSan cannot see its lock/unlock and reports a race on
-// every guarded field (checked: a two-thread counter under absl::MutexLock is
-// flagged). std::mutex goes through pthreads, which TSan intercepts. The
-// annotations keep Clang's -Wthread-safety checking every guarded field.
-#ifndef ANNALS_ENGINE_MUTEX_H_
-#define ANNALS_ENGINE_MUTEX_H_
+// annals/base/mutex.h (internal, build-only, not installed): an annotated
+// mutex with absl::Mutex's Await shape, built on std::mutex. Why not
+// absl::Mutex itself: Debian's libabsl is not built with ThreadSanitizer, so
+// TSan cannot see its lock/unlock and reports a race on every guarded field
+// (checked: a two-thread counter under absl::MutexLock is flagged).
+// std::mutex goes through pthreads, which TSan intercepts. The annotations
+// keep Clang's -Wthread-safety checking every guarded field.
+#ifndef ANNALS_BASE_MUTEX_H_
+#define ANNALS_BASE_MUTEX_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -86,4 +87,4 @@ class ABSL_SCOPED_LOCKABLE MutexLock {
 
 }  // namespace annals::internal
 
-#endif  // ANNALS_ENGINE_MUTEX_H_
+#endif  // ANNALS_BASE_MUTEX_H_
