@@ -1,6 +1,7 @@
 // Internal: the storage and writer behind an open EventStore, for the
-// library's own components that commit to other column families atomically
-// with their bookkeeping (projections/). Not installed.
+// engine's own free functions (RepairStore, the read-side extension in
+// read_side.cc) and the tests. Not installed; projections/ reaches the
+// store through annals/read_side.h instead.
 #ifndef ANNALS_ENGINE_INTERNAL_ACCESS_H_
 #define ANNALS_ENGINE_INTERNAL_ACCESS_H_
 

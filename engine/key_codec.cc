@@ -150,3 +150,89 @@ std::string LostRangeKey(Position first) { return PrefixedPosition(kMetaLostPref
 std::optional<Position> ParseLostRangeKey(std::string_view key) { return ParsePrefixedPosition(kMetaLostPrefix, key); }
 
 }  // namespace annals::internal
+
+namespace annals::extension {
+namespace {
+
+void AppendBigEndian32(std::string* out, uint32_t value) {
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>(value >> shift));
+}
+
+// tag 0x00 name
+std::string ProjectionKey(ProjectionKeyKind kind, std::string_view projection) {
+  std::string key(1, static_cast<char>(kind));
+  key.push_back('\0');
+  key.append(projection);
+  return key;
+}
+
+// tag 0x00 name 0x00 version
+std::string ProjectionKey(ProjectionKeyKind kind, std::string_view projection, uint32_t version) {
+  std::string key = ProjectionKey(kind, projection);
+  key.push_back('\0');
+  AppendBigEndian32(&key, version);
+  return key;
+}
+
+}  // namespace
+
+std::string ReadModelKeyPrefix(std::string_view projection, uint32_t version) {
+  std::string prefix(projection);
+  prefix.push_back('\0');
+  AppendBigEndian32(&prefix, version);
+  return prefix;
+}
+
+std::optional<ProjectionKeyKind> ParseProjectionKeyKind(std::string_view key) {
+  if (key.size() < 2 || key[1] != '\0') return std::nullopt;
+  switch (static_cast<ProjectionKeyKind>(key[0])) {
+    case ProjectionKeyKind::kCheckpoint:
+    case ProjectionKeyKind::kParked:
+    case ProjectionKeyKind::kServing:
+      return static_cast<ProjectionKeyKind>(key[0]);
+  }
+  return std::nullopt;
+}
+
+std::string ProjectionCheckpointKey(std::string_view projection, uint32_t version) {
+  return ProjectionKey(ProjectionKeyKind::kCheckpoint, projection, version);
+}
+
+std::string ParkedEventKeyPrefix(std::string_view projection, uint32_t version) {
+  return ProjectionKey(ProjectionKeyKind::kParked, projection, version);
+}
+
+std::string ParkedEventKey(std::string_view projection, uint32_t version, Position position) {
+  std::string key = ParkedEventKeyPrefix(projection, version);
+  internal::AppendBigEndian64(&key, position.value());
+  return key;
+}
+
+std::optional<Position> ParseParkedEventKey(std::string_view key) {
+  // tag 0x00, a name of at least one byte, 0x00, version, position.
+  constexpr size_t kMinSize = 2 + 1 + 1 + 4 + 8;
+  if (key.size() < kMinSize || ParseProjectionKeyKind(key) != ProjectionKeyKind::kParked) {
+    return std::nullopt;
+  }
+  return Position(internal::ReadBigEndian64(key.substr(key.size() - 8)));
+}
+
+std::string ServingVersionKey(std::string_view projection) {
+  return ProjectionKey(ProjectionKeyKind::kServing, projection);
+}
+
+std::string ServingVersionKeyPrefix() { return ProjectionKey(ProjectionKeyKind::kServing, ""); }
+
+std::optional<std::string_view> ParseServingVersionKey(std::string_view key) {
+  if (ParseProjectionKeyKind(key) != ProjectionKeyKind::kServing) return std::nullopt;
+  return key.substr(2);
+}
+
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(end.back() + 1);
+  return end;
+}
+
+}  // namespace annals::extension

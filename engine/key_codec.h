@@ -1,6 +1,9 @@
 // Internal: every key of every column family is built and parsed here, and
 // nowhere else. Integers are big-endian so that byte order equals numeric
-// order and each range read is one seek. docs/FORMAT.md lists the keys.
+// order and each range read is one seek. docs/FORMAT.md lists the keys. The
+// keys of the read-side families (`read_models`, `projections`) are declared
+// in the engine's extension header annals/read_side_keys.h, for
+// projections/, and defined in key_codec.cc with the rest.
 #ifndef ANNALS_ENGINE_KEY_CODEC_H_
 #define ANNALS_ENGINE_KEY_CODEC_H_
 
@@ -10,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "annals/read_side_keys.h"
 #include "annals/types.h"
 
 namespace annals::internal {

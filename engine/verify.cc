@@ -353,9 +353,11 @@ class Verifier {
         {Cf::kCheckpoints, [](std::string_view, std::string_view v) { return Parses<storage::v1::SubscriberCheckpoint>(v); }},
         {Cf::kProjections,
          [](std::string_view k, std::string_view v) {
-           if (k.starts_with(std::string_view("c\0", 2))) return Parses<storage::v1::ProjectionCheckpoint>(v);
-           if (k.starts_with(std::string_view("p\0", 2))) return Parses<storage::v1::ParkedRecord>(v);
-           if (k.starts_with(std::string_view("s\0", 2))) return Parses<storage::v1::ServingVersion>(v);
+           using extension::ProjectionKeyKind;
+           const std::optional<ProjectionKeyKind> kind = extension::ParseProjectionKeyKind(k);
+           if (kind == ProjectionKeyKind::kCheckpoint) return Parses<storage::v1::ProjectionCheckpoint>(v);
+           if (kind == ProjectionKeyKind::kParked) return Parses<storage::v1::ParkedRecord>(v);
+           if (kind == ProjectionKeyKind::kServing) return Parses<storage::v1::ServingVersion>(v);
            return false;
          }},
         // Read models are the projections' own bytes: their blocks'

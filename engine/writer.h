@@ -82,15 +82,18 @@ struct RecoveredState {
   uint64_t next_stream_id = 1;
 };
 
-// Runs inside group commit for inline projections (projections/): sees each
-// event as it is staged and writes into the same WriteBatch, so its effects
-// commit (or roll back) with the append itself. Called by the committing
-// thread, one group at a time, under the writer's lock.
+// Runs inside group commit: the one call from the write path into the read
+// side (docs/ARCHITECTURE.md, deviations). Sees each event as it is staged;
+// what it writes goes into the group's WriteBatch at BeforeWrite, so its
+// effects commit (or roll back) with the appends themselves. Called by the
+// committing thread, one group at a time, under the writer's lock. Its one
+// implementation adapts the read side's extension::InlineHook
+// (annals/read_side.h; engine/read_side.cc).
 class InlineHook {
  public:
   virtual ~InlineHook() = default;
   // A non-OK status rejects the request the event belongs to.
-  virtual absl::Status Apply(const EventRecord& event, rocksdb::WriteBatch& batch) = 0;
+  virtual absl::Status Apply(const EventRecord& event) = 0;
   // The request staged since the last call was kept, or rolled back.
   virtual void EndRequest(bool kept) = 0;
   // Before the group's write: `last` is its last position.

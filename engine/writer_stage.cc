@@ -167,10 +167,11 @@ absl::StatusOr<AppendResult> Writer::StageEvents(const std::string& stream, Load
     std::string value = EncodeStoredEvent(stored, group.chain, &group.chain);
 
     if (!inline_hooks_.empty()) {
-      // Inline projections see the event as stored and write into this batch.
+      // Inline projections see the event as stored (their writes join the
+      // batch at BeforeWrite).
       EventRecord record;
       ANNALS_RETURN_IF_ERROR(DecodeStoredEvent(value, &record));
-      for (const auto& hook : inline_hooks_) ANNALS_RETURN_IF_ERROR(hook->Apply(record, group.batch));
+      for (const auto& hook : inline_hooks_) ANNALS_RETURN_IF_ERROR(hook->Apply(record));
     }
     group.batch.Put(storage.cf(Cf::kLog), LogKey(position), value);
     group.batch.Put(storage.cf(Cf::kStreamEvents), StreamEventKey(stream_id, revision), value);

@@ -51,5 +51,46 @@ TEST(KeyCodecTest, IndexKeyAfterNameSkipsToTheNextName) {
   EXPECT_FALSE(ParseIndexKeyName("short").has_value());
 }
 
+// The read-side keys (annals/read_side_keys.h), byte for byte as
+// docs/FORMAT.md gives them.
+TEST(KeyCodecTest, ReadModelKeysAreNameVersionThenTheProjectionsKey) {
+  using extension::ReadModelKeyPrefix;
+  EXPECT_EQ(ReadModelKeyPrefix("counts", 1), std::string("counts\0\0\0\0\1", 11));
+  EXPECT_EQ(ReadModelKeyPrefix("counts", 0x01020304), std::string("counts\0\x01\x02\x03\x04", 11));
+  // Versions sort numerically; one version's rows never interleave with
+  // another's, nor with a projection whose name extends this one's.
+  EXPECT_LT(ReadModelKeyPrefix("counts", 255) + "\xff", ReadModelKeyPrefix("counts", 256));
+  EXPECT_EQ(extension::PrefixEnd(ReadModelKeyPrefix("counts", 1)), ReadModelKeyPrefix("counts", 2));
+  EXPECT_LT(extension::PrefixEnd(ReadModelKeyPrefix("counts", ~0u)), ReadModelKeyPrefix("counts-2", 1));
+}
+
+TEST(KeyCodecTest, ProjectionKeysAreTagNameVersionPosition) {
+  using extension::ProjectionKeyKind;
+  const std::string checkpoint = extension::ProjectionCheckpointKey("counts", 2);
+  EXPECT_EQ(checkpoint, std::string("c\0counts\0\0\0\0\2", 13));
+  EXPECT_EQ(extension::ParseProjectionKeyKind(checkpoint), ProjectionKeyKind::kCheckpoint);
+  const std::string parked = extension::ParkedEventKey("counts", 2, Position(0x0102));
+  EXPECT_EQ(parked, std::string("p\0counts\0\0\0\0\2\0\0\0\0\0\0\x01\x02", 21));
+  EXPECT_TRUE(parked.starts_with(extension::ParkedEventKeyPrefix("counts", 2)));
+  EXPECT_EQ(extension::ParseParkedEventKey(parked), Position(0x0102));
+  EXPECT_LT(extension::ParkedEventKey("counts", 2, Position(255)),
+            extension::ParkedEventKey("counts", 2, Position(256)));
+  EXPECT_FALSE(extension::ParseParkedEventKey(checkpoint).has_value());
+  const std::string serving = extension::ServingVersionKey("counts");
+  EXPECT_EQ(serving, std::string("s\0counts", 8));
+  EXPECT_TRUE(serving.starts_with(extension::ServingVersionKeyPrefix()));
+  EXPECT_EQ(extension::ParseServingVersionKey(serving), "counts");
+  EXPECT_FALSE(extension::ParseServingVersionKey(checkpoint).has_value());
+  EXPECT_FALSE(extension::ParseProjectionKeyKind(std::string("x\0counts", 8)).has_value());
+  EXPECT_FALSE(extension::ParseProjectionKeyKind(std::string("c", 1)).has_value());
+}
+
+TEST(KeyCodecTest, PrefixEndBoundsExactlyThePrefixedKeys) {
+  EXPECT_EQ(extension::PrefixEnd("ab"), "ac");
+  EXPECT_EQ(extension::PrefixEnd(std::string("a\xff", 2)), "b");
+  EXPECT_EQ(extension::PrefixEnd(std::string("\xff\xff", 2)), "");
+  EXPECT_EQ(extension::PrefixEnd(""), "");
+}
+
 }  // namespace
 }  // namespace annals::internal

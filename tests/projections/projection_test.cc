@@ -4,7 +4,9 @@
 // policies (ordered per stream), rebuild without a half-built model ever
 // served, reset, queries, lag and wait-for-position. Run under TSan in CI.
 #include <atomic>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "annals/projection.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "projections/testing_hooks.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
@@ -62,6 +65,38 @@ std::map<std::string, int64_t> ReadModel(ProjectionRunner& runner, const std::st
   for (auto& [key, value] : *rows) counts[key] = std::stoll(value);
   return counts;
 }
+
+// Opens once and stays open; Wait blocks until then.
+class Gate {
+ public:
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+// Opens `gate` when it goes out of scope, so that nothing waits on it past
+// a failed assertion.
+class GateOpener {
+ public:
+  explicit GateOpener(Gate& gate) : gate_(gate) {}
+  ~GateOpener() { gate_.Open(); }
+
+ private:
+  Gate& gate_;
+};
 
 void AppendFromThreads(EventStore& store, int threads, int each, const std::string& category) {
   std::vector<std::thread> writers;
@@ -302,12 +337,16 @@ TEST(ProjectionTest, ARebuildServesTheOldVersionUntilTheNewOneHasCaughtUp) {
     ASSERT_OK(runner.Register(Counter()));
     ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
   }
+  // Version 2 applies nothing until a query has read the model mid-rebuild
+  // (the gate opens at the latest when the test ends).
+  Gate queried;
   ProjectionRunner runner(*store);
-  // Version 2 counts double, slowly.
+  GateOpener open_at_exit(queried);
+  // Version 2 counts double.
   ASSERT_OK(runner.Register({.name = "counts",
                              .version = 2,
-                             .apply = [](const EventRecord& e, ReadModelWriter& rm) {
-                               absl::SleepFor(absl::Microseconds(200));
+                             .apply = [&queried](const EventRecord& e, ReadModelWriter& rm) {
+                               queried.Wait();
                                auto total = rm.Get("total");
                                if (!total.ok()) return total.status();
                                rm.Put("total", std::to_string((*total ? std::stoll(**total) : 0) + 2));
@@ -322,6 +361,7 @@ TEST(ProjectionTest, ARebuildServesTheOldVersionUntilTheNewOneHasCaughtUp) {
     ASSERT_TRUE(total.has_value());
     ASSERT_THAT(*total, ::testing::AnyOf("200", "400"));
     saw_new = *total == "400";
+    queried.Open();
   }
   EXPECT_TRUE(saw_new);
   ASSERT_OK_AND_ASSIGN(ProjectionStatus status, runner.Status("counts"));
@@ -406,8 +446,12 @@ TEST(ProjectionTest, ClosingTheStoreStopsProjectionsAndWaiters) {
   ProjectionRunner runner(*store);
   ASSERT_OK(runner.Register(Counter()));
   absl::Status waited;
+  // Closed once the waiter waits.
+  Gate waiting;
+  projection_internal::SetWaitHookForTesting([&waiting] { waiting.Open(); });
   std::thread waiter([&] { waited = runner.WaitForPosition("counts", Position(1000), absl::Hours(1)); });
-  absl::SleepFor(absl::Milliseconds(20));
+  waiting.Wait();
+  projection_internal::SetWaitHookForTesting(nullptr);
   ASSERT_OK(store->Close());
   waiter.join();  // would hang for an hour otherwise
   EXPECT_THAT(waited, StatusIs(absl::StatusCode::kFailedPrecondition));

@@ -1,0 +1,54 @@
+// annals/read_side_keys.h (engine extension, not installed): the keys of the
+// two read-side column families, `read_models` and `projections`
+// (docs/FORMAT.md). Like every other key they are built and parsed in
+// engine/key_codec.cc; the read side (projections/) uses these builders and
+// builds no key itself. Read annals/read_side.h first.
+#ifndef ANNALS_EXTENSION_READ_SIDE_KEYS_H_
+#define ANNALS_EXTENSION_READ_SIDE_KEYS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "annals/types.h"
+
+namespace annals::extension {
+
+// `read_models`: projection name ‖ 0x00 ‖ version (u32 BE), followed by the
+// projection's own key. Names hold no NUL, so the rows of one version of one
+// projection are one contiguous key range.
+std::string ReadModelKeyPrefix(std::string_view projection, uint32_t version);
+
+// `projections`: tag ‖ 0x00 ‖ projection name, then what the tag says.
+// Persisted: never change a tag's byte.
+enum class ProjectionKeyKind : char {
+  kCheckpoint = 'c',  // ‖ 0x00 ‖ version (u32 BE) -> ProjectionCheckpoint
+  kParked = 'p',      // ‖ 0x00 ‖ version (u32 BE) ‖ position (u64 BE) -> ParkedRecord
+  kServing = 's',     // (nothing more) -> ServingVersion
+};
+// The kind of a `projections` key (its tag); nullopt for any other key.
+std::optional<ProjectionKeyKind> ParseProjectionKeyKind(std::string_view key);
+
+std::string ProjectionCheckpointKey(std::string_view projection, uint32_t version);
+
+// Every parked-event key of one version of a projection starts with this;
+// in key order, they are in position order.
+std::string ParkedEventKeyPrefix(std::string_view projection, uint32_t version);
+std::string ParkedEventKey(std::string_view projection, uint32_t version, Position position);
+// The position of a parked-event key; nullopt if `key` is not one.
+std::optional<Position> ParseParkedEventKey(std::string_view key);
+
+std::string ServingVersionKey(std::string_view projection);
+// Every serving-version key starts with this, in projection name order.
+std::string ServingVersionKeyPrefix();
+// The projection name of a serving-version key; nullopt if `key` is not one.
+std::optional<std::string_view> ParseServingVersionKey(std::string_view key);
+
+// The first key after every key that starts with `prefix` (an exclusive
+// upper bound); empty if there is none (`prefix` is empty or all 0xff bytes).
+std::string PrefixEnd(std::string_view prefix);
+
+}  // namespace annals::extension
+
+#endif  // ANNALS_EXTENSION_READ_SIDE_KEYS_H_
