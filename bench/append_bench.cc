@@ -12,21 +12,12 @@ namespace {
 
 constexpr size_t kDurableEvents = 4000;  // fsync-bound: a few thousand per second
 
-std::unique_ptr<EventStore> OpenOrDie(benchmark::State& state, const std::string& path, bool sync) {
-  auto store = EventStore::Open(path, AnnalsOptions(sync));
-  if (!store.ok()) {
-    state.SkipWithError(std::string(store.status().message()).c_str());
-    return nullptr;
-  }
-  return std::move(store).value();
-}
-
 // W1: one event per append with the exact expected revision, in workload order.
 void W1(benchmark::State& state, bool sync, size_t count) {
   const auto& events = Workload();
   count = std::min(count, events.size());
   BenchDir dir;
-  auto store = OpenOrDie(state, dir.path("store"), sync);
+  auto store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(sync));
   if (!store) return;
   for (auto _ : state) {
     for (size_t k = 0; k < count; ++k) {
@@ -46,7 +37,7 @@ void W2(benchmark::State& state, bool sync) {
   const auto& events = Workload();
   const size_t per_stream = events.size() / kStreams;
   BenchDir dir;
-  auto store = OpenOrDie(state, dir.path("store"), sync);
+  auto store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(sync));
   if (!store) return;
   // Built before timing: the appends, stream by stream.
   std::vector<AppendRequest> requests(kStreams);
@@ -73,7 +64,7 @@ void W5(benchmark::State& state) {
   const auto& events = Workload();
   const size_t count = std::min(kDurableEvents * 2, events.size());
   BenchDir dir;
-  auto store = OpenOrDie(state, dir.path("store"), /*sync=*/true);
+  auto store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(/*sync=*/true));
   if (!store) return;
   std::atomic<bool> failed{false};
   for (auto _ : state) {
@@ -95,18 +86,11 @@ void W5(benchmark::State& state) {
 }
 
 const bool registered = [] {
-  auto configure = [](benchmark::internal::Benchmark* b) {
-    b->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-  };
-  configure(benchmark::RegisterBenchmark("W1-durable/annals",
-                                         [](benchmark::State& s) { W1(s, true, kDurableEvents); }));
-  configure(benchmark::RegisterBenchmark("W1-fast/annals",
-                                         [](benchmark::State& s) { W1(s, false, SIZE_MAX); }));
-  configure(benchmark::RegisterBenchmark("W2-durable/annals",
-                                         [](benchmark::State& s) { W2(s, true); }));
-  configure(benchmark::RegisterBenchmark("W2-fast/annals",
-                                         [](benchmark::State& s) { W2(s, false); }));
-  configure(benchmark::RegisterBenchmark("W5/annals", W5));
+  RegisterOnce("W1-durable/annals", [](benchmark::State& s) { W1(s, true, kDurableEvents); });
+  RegisterOnce("W1-fast/annals", [](benchmark::State& s) { W1(s, false, SIZE_MAX); });
+  RegisterOnce("W2-durable/annals", [](benchmark::State& s) { W2(s, true); });
+  RegisterOnce("W2-fast/annals", [](benchmark::State& s) { W2(s, false); });
+  RegisterOnce("W5/annals", W5);
   return true;
 }();
 

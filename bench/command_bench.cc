@@ -21,11 +21,8 @@ namespace orders = ::annals::examples::orders;
 void Load1000(benchmark::State& state, bool with_snapshot) {
   constexpr int kLoads = 2000;
   BenchDir dir;
-  auto store = EventStore::Open(dir.path("store"), AnnalsOptions(false));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
+  auto store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(false));
+  if (!store) return;
   orders::OrderEvents codec;
   orders::OrderPlaced placed;
   placed.set_customer("c");
@@ -37,17 +34,17 @@ void Load1000(benchmark::State& state, bool with_snapshot) {
     added.mutable_item()->set_price_cents(100 + i);
     events.push_back(*codec.Encode(added));
   }
-  if (!(*store)->Append({"order-1", ExpectedRevision::NoStream(), std::move(events)}).ok()) {
+  if (!store->Append({"order-1", ExpectedRevision::NoStream(), std::move(events)}).ok()) {
     state.SkipWithError("append failed");
     return;
   }
   Aggregates<orders::OrderDecider, orders::OrderEvents, orders::OrderSnapshots> aggregates(
-      **store, orders::OrderDecider{}, codec, orders::OrderSnapshots{1});
+      *store, orders::OrderDecider{}, codec, orders::OrderSnapshots{1});
   if (with_snapshot) {
     auto loaded = aggregates.Load("order-1");
     Snapshot snapshot{.stream = "order-1", .revision = *loaded->revision, .schema_version = 1,
                       .state = loaded->state.SerializeAsString(), .position = loaded->position};
-    if (!WriteSnapshot(**store, snapshot).ok()) {
+    if (!WriteSnapshot(*store, snapshot).ok()) {
       state.SkipWithError("snapshot failed");
       return;
     }
@@ -66,8 +63,7 @@ void Load1000(benchmark::State& state, bool with_snapshot) {
       }
     }
   }
-  state.counters["p50_us"] = Percentile(micros, 50);
-  state.counters["p99_us"] = Percentile(micros, 99);
+  ReportLatencies(state, micros);
   state.SetItemsProcessed(kLoads);
 }
 
@@ -76,12 +72,9 @@ void Load1000(benchmark::State& state, bool with_snapshot) {
 void Commands(benchmark::State& state, int threads, bool sync) {
   const int commands_per_thread = sync ? 400 : 4000;
   BenchDir dir;
-  auto store = EventStore::Open(dir.path("store"), AnnalsOptions(sync));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
-  orders::OrderHandler handler(**store, orders::OrderDecider{}, orders::OrderEvents{},
+  auto store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(sync));
+  if (!store) return;
+  orders::OrderHandler handler(*store, orders::OrderDecider{}, orders::OrderEvents{},
                                orders::OrderSnapshots{1}, {.snapshots = {.every_events = 100}});
   orders::AddOrderValidators(handler);
   std::atomic<int64_t> load_ns{0}, decide_ns{0}, append_ns{0};
@@ -132,16 +125,12 @@ void Commands(benchmark::State& state, int threads, bool sync) {
 }
 
 const bool registered = [] {
-  auto reg = [](const char* name, std::function<void(benchmark::State&)> fn) {
-    benchmark::RegisterBenchmark(name, [fn](benchmark::State& s) { fn(s); })
-        ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-  };
-  reg("LOAD-1000/annals", [](benchmark::State& s) { Load1000(s, false); });
-  reg("LOAD-1000-snapshot/annals", [](benchmark::State& s) { Load1000(s, true); });
-  reg("CMD-1-fast/annals", [](benchmark::State& s) { Commands(s, 1, false); });
-  reg("CMD-8-fast/annals", [](benchmark::State& s) { Commands(s, 8, false); });
-  reg("CMD-1-durable/annals", [](benchmark::State& s) { Commands(s, 1, true); });
-  reg("CMD-8-durable/annals", [](benchmark::State& s) { Commands(s, 8, true); });
+  RegisterOnce("LOAD-1000/annals", [](benchmark::State& s) { Load1000(s, false); });
+  RegisterOnce("LOAD-1000-snapshot/annals", [](benchmark::State& s) { Load1000(s, true); });
+  RegisterOnce("CMD-1-fast/annals", [](benchmark::State& s) { Commands(s, 1, false); });
+  RegisterOnce("CMD-8-fast/annals", [](benchmark::State& s) { Commands(s, 8, false); });
+  RegisterOnce("CMD-1-durable/annals", [](benchmark::State& s) { Commands(s, 1, true); });
+  RegisterOnce("CMD-8-durable/annals", [](benchmark::State& s) { Commands(s, 8, true); });
   return true;
 }();
 

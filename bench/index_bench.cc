@@ -12,14 +12,11 @@ namespace {
 using ReadFn = std::function<absl::StatusOr<std::unique_ptr<EventIterator>>(EventStore&)>;
 
 void ReadWhole(benchmark::State& state, const ReadFn& read) {
-  auto store = EventStore::Open(LoadedAnnalsStore(), AnnalsOptions(false));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
+  auto store = OpenOrSkip(state, LoadedAnnalsStore(), AnnalsOptions(false));
+  if (!store) return;
   size_t events = 0, bytes = 0;
   for (auto _ : state) {
-    auto it = read(**store);
+    auto it = read(*store);
     if (!it.ok()) {
       state.SkipWithError(it.status().ToString().c_str());
       return;
@@ -37,8 +34,7 @@ void ReadWhole(benchmark::State& state, const ReadFn& read) {
 
 const bool registered = [] {
   auto reg = [](const char* name, ReadFn fn) {
-    benchmark::RegisterBenchmark(name, [fn](benchmark::State& s) { ReadWhole(s, fn); })
-        ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+    RegisterOnce(name, [fn](benchmark::State& s) { ReadWhole(s, fn); });
   };
   reg("IDX-ReadAll/annals", [](EventStore& s) { return s.ReadAll(); });
   reg("IDX-Category/annals", [](EventStore& s) { return s.ReadCategory("order"); });

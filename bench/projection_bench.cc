@@ -26,14 +26,11 @@ absl::Status CountTotal(const EventRecord&, ReadModelWriter& rm) {
 
 void CatchUp(benchmark::State& state, int projections) {
   static std::atomic<int> run{0};
-  auto store = EventStore::Open(LoadedAnnalsStore(), AnnalsOptions(false));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
-  const Position head = (*store)->head();
+  auto store = OpenOrSkip(state, LoadedAnnalsStore(), AnnalsOptions(false));
+  if (!store) return;
+  const Position head = store->head();
   for (auto _ : state) {
-    ProjectionRunner runner(**store);
+    ProjectionRunner runner(*store);
     std::vector<std::string> names;
     for (int i = 0; i < projections; ++i) {
       // A fresh name per run: each starts from position 1.
@@ -56,12 +53,9 @@ void CatchUp(benchmark::State& state, int projections) {
 void LiveLag(benchmark::State& state) {
   const auto& events = Workload();
   BenchDir dir;
-  auto store = EventStore::Open(dir.path("store"), AnnalsOptions(false));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
-  ProjectionRunner runner(**store);
+  auto store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(false));
+  if (!store) return;
+  ProjectionRunner runner(*store);
   if (!runner.Register({.name = "live-count", .apply = CountTotal}).ok()) {
     state.SkipWithError("register failed");
     return;
@@ -87,7 +81,7 @@ void LiveLag(benchmark::State& state) {
   for (auto _ : state) {
     start = absl::GetCurrentTimeNanos();
     for (const WorkloadEvent& e : events) {
-      auto result = AppendW1(**store, e);
+      auto result = AppendW1(*store, e);
       if (!result.ok()) {
         state.SkipWithError(result.status().ToString().c_str());
         break;
@@ -101,8 +95,7 @@ void LiveLag(benchmark::State& state) {
   }
   done = true;
   sampler.join();
-  state.counters["p50_us"] = Percentile(lags, 50);
-  state.counters["p99_us"] = Percentile(lags, 99);
+  ReportLatencies(state, lags);
   state.counters["items_per_second"] = events.size() / ((end - start) / 1e9);
 }
 
@@ -111,19 +104,16 @@ void LiveLag(benchmark::State& state) {
 void InlineW1(benchmark::State& state) {
   const auto& events = Workload();
   BenchDir dir;
-  auto store = EventStore::Open(dir.path("store"), AnnalsOptions(false));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
-  ProjectionRunner runner(**store);
+  auto store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(false));
+  if (!store) return;
+  ProjectionRunner runner(*store);
   if (!runner.RegisterInline({.name = "inline-count", .apply = CountTotal}).ok()) {
     state.SkipWithError("register failed");
     return;
   }
   for (auto _ : state) {
     for (const WorkloadEvent& e : events) {
-      auto result = AppendW1(**store, e);
+      auto result = AppendW1(*store, e);
       if (!result.ok()) {
         state.SkipWithError(result.status().ToString().c_str());
         return;
@@ -134,14 +124,10 @@ void InlineW1(benchmark::State& state) {
 }
 
 const bool registered = [] {
-  auto reg = [](const char* name, std::function<void(benchmark::State&)> fn) {
-    benchmark::RegisterBenchmark(name, [fn](benchmark::State& s) { fn(s); })
-        ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-  };
-  reg("PROJ-catchup-1/annals", [](benchmark::State& s) { CatchUp(s, 1); });
-  reg("PROJ-catchup-4/annals", [](benchmark::State& s) { CatchUp(s, 4); });
-  reg("PROJ-live-lag/annals", LiveLag);
-  reg("PROJ-inline-W1/annals", InlineW1);
+  RegisterOnce("PROJ-catchup-1/annals", [](benchmark::State& s) { CatchUp(s, 1); });
+  RegisterOnce("PROJ-catchup-4/annals", [](benchmark::State& s) { CatchUp(s, 4); });
+  RegisterOnce("PROJ-live-lag/annals", LiveLag);
+  RegisterOnce("PROJ-inline-W1/annals", InlineW1);
   return true;
 }();
 

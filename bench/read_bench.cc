@@ -7,14 +7,11 @@ namespace annals::bench {
 namespace {
 
 void W3(benchmark::State& state) {
-  auto store = EventStore::Open(LoadedAnnalsStore(), AnnalsOptions(false));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
+  auto store = OpenOrSkip(state, LoadedAnnalsStore(), AnnalsOptions(false));
+  if (!store) return;
   size_t bytes = 0;
   RunStreamReads(state, [&](int stream_index) -> size_t {
-    auto it = (*store)->ReadStream(StreamName(stream_index));
+    auto it = store->ReadStream(StreamName(stream_index));
     if (!it.ok()) return 0;
     size_t count = 0;
     for (; (*it)->Valid(); (*it)->Next(), ++count) bytes += (*it)->record().data.size();
@@ -24,8 +21,7 @@ void W3(benchmark::State& state) {
 }
 
 const bool registered = [] {
-  benchmark::RegisterBenchmark("W3/annals", W3)
-      ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+  RegisterOnce("W3/annals", W3);
   return true;
 }();
 

@@ -8,14 +8,11 @@ namespace {
 
 void W4(benchmark::State& state) {
   const std::string& path = LoadedAnnalsStore();
-  auto store = EventStore::Open(path, AnnalsOptions(false));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
+  auto store = OpenOrSkip(state, path, AnnalsOptions(false));
+  if (!store) return;
   size_t count = 0, checksum = 0;
   for (auto _ : state) {
-    auto it = (*store)->ReadAll();
+    auto it = store->ReadAll();
     if (!it.ok()) {
       state.SkipWithError(it.status().ToString().c_str());
       return;
@@ -31,8 +28,7 @@ void W4(benchmark::State& state) {
 }
 
 const bool registered = [] {
-  benchmark::RegisterBenchmark("W4/annals", W4)
-      ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+  RegisterOnce("W4/annals", W4);
   return true;
 }();
 

@@ -191,19 +191,14 @@ void RawW5(benchmark::State& state) {
 }
 
 const bool registered = [] {
-  auto configure = [](benchmark::internal::Benchmark* b) {
-    b->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-  };
-  configure(benchmark::RegisterBenchmark("W1-durable/raw",
-                                         [](benchmark::State& s) { RawW1(s, true, kDurableEvents); }));
-  configure(benchmark::RegisterBenchmark("W1-fast/raw",
-                                         [](benchmark::State& s) { RawW1(s, false, SIZE_MAX); }));
-  configure(benchmark::RegisterBenchmark("W2-durable/raw", [](benchmark::State& s) { RawW2(s, true); }));
-  configure(benchmark::RegisterBenchmark("W2-fast/raw", [](benchmark::State& s) { RawW2(s, false); }));
-  configure(benchmark::RegisterBenchmark("W3/raw", RawW3));
-  configure(benchmark::RegisterBenchmark("W3-pointer/raw", RawW3Pointer));
-  configure(benchmark::RegisterBenchmark("W4/raw", RawW4));
-  configure(benchmark::RegisterBenchmark("W5/raw", RawW5));
+  RegisterOnce("W1-durable/raw", [](benchmark::State& s) { RawW1(s, true, kDurableEvents); });
+  RegisterOnce("W1-fast/raw", [](benchmark::State& s) { RawW1(s, false, SIZE_MAX); });
+  RegisterOnce("W2-durable/raw", [](benchmark::State& s) { RawW2(s, true); });
+  RegisterOnce("W2-fast/raw", [](benchmark::State& s) { RawW2(s, false); });
+  RegisterOnce("W3/raw", RawW3);
+  RegisterOnce("W3-pointer/raw", RawW3Pointer);
+  RegisterOnce("W4/raw", RawW4);
+  RegisterOnce("W5/raw", RawW5);
   return true;
 }();
 

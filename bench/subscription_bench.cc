@@ -21,11 +21,8 @@ int64_t NowNanos() { return absl::GetCurrentTimeNanos(); }
 void Latency(benchmark::State& state, int subscribers) {
   constexpr size_t kAppends = 2000;
   BenchDir dir;
-  auto store = EventStore::Open(dir.path("store"), AnnalsOptions(false));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
+  auto store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(false));
+  if (!store) return;
   // acked[p]: when the append of position p returned; seen[s]: the last
   // position subscriber s handled.
   std::vector<std::atomic<int64_t>> acked(kAppends + 1);
@@ -33,7 +30,7 @@ void Latency(benchmark::State& state, int subscribers) {
   std::vector<std::vector<double>> samples(subscribers);
   std::vector<std::unique_ptr<SubscriptionWorker>> workers;
   for (int s = 0; s < subscribers; ++s) {
-    auto sub = (*store)->Subscribe({.start = StartFrom::End()});
+    auto sub = store->Subscribe({.start = StartFrom::End()});
     if (!sub.ok()) {
       state.SkipWithError(sub.status().ToString().c_str());
       return;
@@ -51,7 +48,7 @@ void Latency(benchmark::State& state, int subscribers) {
   }
   for (auto _ : state) {
     for (size_t k = 1; k <= kAppends; ++k) {
-      auto result = (*store)->Append({"latency-1", ExpectedRevision::Any(), {EventData{.type = "Ping", .data = "{}"}}});
+      auto result = store->Append({"latency-1", ExpectedRevision::Any(), {EventData{.type = "Ping", .data = "{}"}}});
       if (!result.ok()) {
         state.SkipWithError(result.status().ToString().c_str());
         return;
@@ -65,8 +62,7 @@ void Latency(benchmark::State& state, int subscribers) {
   for (auto& w : workers) w->Stop();
   std::vector<double> all;
   for (auto& s : samples) all.insert(all.end(), s.begin(), s.end());
-  state.counters["p50_us"] = Percentile(all, 50);
-  state.counters["p99_us"] = Percentile(all, 99);
+  ReportLatencies(state, all);
   state.SetItemsProcessed(static_cast<int64_t>(kAppends));
 }
 
@@ -74,12 +70,9 @@ void Latency(benchmark::State& state, int subscribers) {
 void LiveThroughput(benchmark::State& state, bool report_subscriber) {
   const auto& events = Workload();
   BenchDir dir;
-  auto store = EventStore::Open(dir.path("store"), AnnalsOptions(false));
-  if (!store.ok()) {
-    state.SkipWithError(store.status().ToString().c_str());
-    return;
-  }
-  auto sub = (*store)->Subscribe({});
+  auto store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(false));
+  if (!store) return;
+  auto sub = store->Subscribe({});
   if (!sub.ok()) {
     state.SkipWithError(sub.status().ToString().c_str());
     return;
@@ -97,7 +90,7 @@ void LiveThroughput(benchmark::State& state, bool report_subscriber) {
   for (auto _ : state) {
     start = NowNanos();
     for (const WorkloadEvent& e : events) {
-      auto result = AppendW1(**store, e);
+      auto result = AppendW1(*store, e);
       if (!result.ok()) {
         state.SkipWithError(result.status().ToString().c_str());
         break;
@@ -116,16 +109,10 @@ void LiveThroughput(benchmark::State& state, bool report_subscriber) {
 }
 
 const bool registered = [] {
-  benchmark::RegisterBenchmark("SUB-latency-1/annals", [](benchmark::State& s) { Latency(s, 1); })
-      ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("SUB-latency-8/annals", [](benchmark::State& s) { Latency(s, 8); })
-      ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("SUB-live-appends/annals",
-                               [](benchmark::State& s) { LiveThroughput(s, false); })
-      ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("SUB-live-delivery/annals",
-                               [](benchmark::State& s) { LiveThroughput(s, true); })
-      ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+  RegisterOnce("SUB-latency-1/annals", [](benchmark::State& s) { Latency(s, 1); });
+  RegisterOnce("SUB-latency-8/annals", [](benchmark::State& s) { Latency(s, 8); });
+  RegisterOnce("SUB-live-appends/annals", [](benchmark::State& s) { LiveThroughput(s, false); });
+  RegisterOnce("SUB-live-delivery/annals", [](benchmark::State& s) { LiveThroughput(s, true); });
   return true;
 }();
 

@@ -1,10 +1,12 @@
-// The `annals` tool's work (issue [5]), each case beside a baseline:
+// The `annals` tool's work (issue [5]), each case beside a baseline, through
+// the public API only (annals/*.h, the plugin API's DeciderFold) or the
+// built `annals` binary:
 //   TOOL-state-10k/annals           the state at the head of a 10,000-event stream, folding every
-//                                   event (lib/history.h LoadStateAt, as `annals state`)
+//                                   event, as `annals state` loads it (StateAt below)
 //   TOOL-state-10k-snapshot/annals  the same from the newest snapshot (one every 1,000 events,
 //                                   the last 500 events before the head)
-//   TOOL-replay-10k/annals          replay of the stream with a JSON diff per event (`annals
-//                                   replay` without printing)
+//   TOOL-replay-10k/annals          replay of the stream with a JSON diff per event, as `annals
+//                                   replay` computes it without printing (ReplayWithDiffs below)
 //   TOOL-replay-last500[-snapshot]  `replay --from 9500`: its starting state folded from the first
 //                                   event, or from the snapshot at 9,499
 //   TOOL-fold-10k/raw               the same fold over a raw RocksDB scan of the same payloads
@@ -26,15 +28,18 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "annals/event_store.h"
 #include "annals/snapshot.h"
 #include "annals/tool_plugin.h"
 #include "benchmark/benchmark.h"
-#include "lib/history.h"
+#include "nlohmann/json.hpp"
 #include "rocksdb/db.h"
 #include "workload.h"
 
 namespace annals::bench {
 namespace {
+
+using Json = nlohmann::ordered_json;
 
 constexpr int kStreamEvents = 10000;
 constexpr int kSnapshotEvery = 1000;
@@ -109,8 +114,7 @@ struct HistoryStores {
 const HistoryStores& History() {
   static HistoryStores* stores = [] {
     auto* s = new HistoryStores();
-    auto store = EventStore::Open(s->annals_path, AnnalsOptions(false));
-    if (!store.ok()) std::abort();
+    auto store = OpenOrAbort(s->annals_path, AnnalsOptions(false));
     rocksdb::DB* raw = nullptr;
     rocksdb::Options options;
     options.create_if_missing = true;
@@ -123,22 +127,22 @@ const HistoryStores& History() {
       const Deposited deposit{i % 100};
       EventData data = *codec.Encode(deposit);
       // Another stream's event between two of ours, as in a real log.
-      if (!(*store)->Append({"noise-" + std::to_string(i % 50), ExpectedRevision::Any(), {data}}).ok()) std::abort();
-      auto appended = (*store)->Append({"account-1", ExpectedRevision::Any(), {data}});
+      if (!store->Append({"noise-" + std::to_string(i % 50), ExpectedRevision::Any(), {data}}).ok()) std::abort();
+      auto appended = store->Append({"account-1", ExpectedRevision::Any(), {data}});
       if (!appended.ok()) std::abort();
       state = decider.evolve(state, deposit);
       // Snapshots at revisions 499, 1499, ..., 9499: the head is 500 past the last.
       if ((i + 1) % kSnapshotEvery == kSnapshotEvery / 2) {
         Snapshot snapshot{.stream = "account-1", .revision = appended->last_revision, .schema_version = 1,
                           .state = *snapshots.Serialize(state), .position = appended->last_position};
-        if (!WriteSnapshot(**store, snapshot).ok()) std::abort();
+        if (!WriteSnapshot(*store, snapshot).ok()) std::abort();
       }
       if (!raw->Put(rocksdb::WriteOptions(), RawKey('S', "account-1", BigEndian(i)),
                     EncodeRawRecord("account-1", i, data.type, data.data)).ok()) {
         std::abort();
       }
     }
-    (*store)->Close().IgnoreError();
+    store->Close().IgnoreError();
     raw->Flush(rocksdb::FlushOptions()).PermitUncheckedError();
     delete raw;
     return s;
@@ -146,31 +150,120 @@ const HistoryStores& History() {
   return *stores;
 }
 
-void Latencies(benchmark::State& state, std::vector<double>& us) {
-  state.counters["p50_us"] = Percentile(us, 50);
-  state.counters["p99_us"] = Percentile(us, 99);
+// A state folded from a stream, the last event folded (which `annals
+// state` prints) and how many events that took.
+struct FoldedState {
+  std::unique_ptr<plugin::FoldState> state;
+  std::optional<EventRecord> last_event;
+  uint64_t events_folded = 0;
+};
+
+// The state after `revision`, as the tool loads it: from the newest
+// snapshot at or below it that the fold can read (with `snapshots`), then
+// the events after that snapshot.
+absl::StatusOr<FoldedState> StateAt(EventStore& store, const plugin::Fold& fold, const std::string& stream,
+                                    Revision revision, bool snapshots) {
+  FoldedState result;
+  Revision start(0);
+  if (snapshots) {
+    absl::StatusOr<std::optional<Snapshot>> snapshot = ReadSnapshot(store, stream, revision);
+    if (!snapshot.ok()) return snapshot.status();
+    if (snapshot->has_value()) {
+      absl::StatusOr<std::unique_ptr<plugin::FoldState>> state = fold.FromSnapshot(**snapshot);
+      if (!state.ok()) return state.status();
+      if (*state != nullptr) {
+        result.state = *std::move(state);
+        start = (*snapshot)->revision.Next();
+      }
+    }
+  }
+  if (result.state == nullptr) result.state = fold.Initial();
+  if (revision < start) return result;
+  auto it = store.ReadStream(stream, {.from = start, .max_count = revision.value() - start.value() + 1});
+  if (!it.ok()) return it.status();
+  for (; (*it)->Valid(); (*it)->Next()) {
+    if (absl::Status s = fold.Apply(*result.state, (*it)->record()); !s.ok()) return s;
+    ++result.events_folded;
+    result.last_event = (*it)->record();
+  }
+  if (!(*it)->status().ok()) return (*it)->status();
+  return result;
+}
+
+// The fold's state as the JSON value the tool prints and diffs.
+absl::StatusOr<Json> StateJson(const plugin::Fold& fold, const plugin::FoldState& state) {
+  absl::StatusOr<std::string> text = fold.ToJson(state);
+  if (!text.ok()) return text.status();
+  Json json = Json::parse(*text, nullptr, false);
+  if (json.is_discarded()) return absl::InternalError("the fold's state is not valid JSON");
+  return json;
+}
+
+// The number of field-level changes between two JSON values, found as the
+// tool's diff finds them: objects and arrays member by member.
+size_t CountChanges(const Json& a, const Json& b) {
+  if (a == b) return 0;
+  size_t changes = 0;
+  if (a.is_object() && b.is_object()) {
+    for (const auto& [key, value] : a.items()) {
+      auto it = b.find(key);
+      changes += it == b.end() ? 1 : CountChanges(value, *it);
+    }
+    for (const auto& [key, value] : b.items()) changes += a.contains(key) ? 0 : 1;
+    return changes;
+  }
+  if (a.is_array() && b.is_array()) {
+    const size_t common = std::min(a.size(), b.size());
+    for (size_t i = 0; i < common; ++i) changes += CountChanges(a[i], b[i]);
+    return changes + std::max(a.size(), b.size()) - common;
+  }
+  return 1;
+}
+
+// Replays revisions [from, head] of `stream` as `annals replay` does: the
+// state before `from` (StateAt), then each event folded, its state as JSON
+// diffed against the one before. Returns the number of changes.
+absl::StatusOr<size_t> ReplayWithDiffs(EventStore& store, const plugin::Fold& fold, const std::string& stream,
+                                       Revision from, bool snapshots) {
+  absl::StatusOr<FoldedState> start = FoldedState{.state = fold.Initial()};
+  if (from.value() > 0) start = StateAt(store, fold, stream, Revision(from.value() - 1), snapshots);
+  if (!start.ok()) return start.status();
+  absl::StatusOr<Json> before = StateJson(fold, *start->state);
+  if (!before.ok()) return before.status();
+  auto it = store.ReadStream(stream, {.from = from});
+  if (!it.ok()) return it.status();
+  size_t changes = 0;
+  for (; (*it)->Valid(); (*it)->Next()) {
+    if (absl::Status s = fold.Apply(*start->state, (*it)->record()); !s.ok()) return s;
+    absl::StatusOr<Json> after = StateJson(fold, *start->state);
+    if (!after.ok()) return after.status();
+    changes += CountChanges(*before, *after);
+    *before = *std::move(after);
+  }
+  if (!(*it)->status().ok()) return (*it)->status();
+  return changes;
 }
 
 void StateAtHead(benchmark::State& state, bool snapshots) {
   const HistoryStores& stores = History();
-  auto store = EventStore::Open(stores.annals_path, AnnalsOptions(false));
-  if (!store.ok()) return state.SkipWithError(store.status().ToString().c_str());
+  auto store = OpenOrSkip(state, stores.annals_path, AnnalsOptions(false));
+  if (!store) return;
   AccountFold fold;
   std::vector<double> us;
   uint64_t folded = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    auto at = tool::LoadStateAt(**store, fold, "account-1", Revision(kStreamEvents - 1), snapshots);
+    auto at = StateAt(*store, fold, "account-1", Revision(kStreamEvents - 1), snapshots);
     if (!at.ok()) return state.SkipWithError(at.status().ToString().c_str());
-    auto json = tool::StateJson(fold, *at->state);
+    auto json = StateJson(fold, *at->state);
     if (!json.ok() || (*json)["deposits"] != kStreamEvents) return state.SkipWithError("wrong state");
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    us.push_back(MicrosSince(start));
     folded += at->events_folded;
   }
   // The rate is states per second; events folded per state is a counter.
   state.SetItemsProcessed(static_cast<int64_t>(us.size()));
   state.counters["events_folded"] = static_cast<double>(folded) / static_cast<double>(us.size());
-  Latencies(state, us);
+  ReportLatencies(state, us);
 }
 
 void StateNoSnapshots(benchmark::State& state) { StateAtHead(state, false); }
@@ -179,23 +272,18 @@ void StateWithSnapshots(benchmark::State& state) { StateAtHead(state, true); }
 // Replays revisions [from, head] of the stream with a JSON diff per event.
 void ReplayFrom(benchmark::State& state, uint64_t from, bool snapshots) {
   const HistoryStores& stores = History();
-  auto store = EventStore::Open(stores.annals_path, AnnalsOptions(false));
-  if (!store.ok()) return state.SkipWithError(store.status().ToString().c_str());
+  auto store = OpenOrSkip(state, stores.annals_path, AnnalsOptions(false));
+  if (!store) return;
   AccountFold fold;
   std::vector<double> us;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    size_t changes = 0;
-    absl::Status s = tool::Replay(**store, fold, "account-1", Revision(from), std::nullopt, snapshots,
-                                  [&](const EventRecord&, const tool::Json& before, const tool::Json& after) {
-                                    changes += tool::Diff(before, after).size();
-                                    return absl::StatusOr<bool>(true);
-                                  });
-    if (!s.ok() || changes < kStreamEvents - from) return state.SkipWithError("replay failed");
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    absl::StatusOr<size_t> changes = ReplayWithDiffs(*store, fold, "account-1", Revision(from), snapshots);
+    if (!changes.ok() || *changes < kStreamEvents - from) return state.SkipWithError("replay failed");
+    us.push_back(MicrosSince(start));
   }
   state.SetItemsProcessed(static_cast<int64_t>(us.size()));
-  Latencies(state, us);
+  ReportLatencies(state, us);
 }
 void Replay10k(benchmark::State& state) { ReplayFrom(state, 0, false); }
 // `replay --from 9500`: the state before 9,500 from the snapshot at 9,499,
@@ -226,10 +314,10 @@ void RawFold(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(ToJson(account));
     if (account.deposits != kStreamEvents) return state.SkipWithError("short raw fold");
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    us.push_back(MicrosSince(start));
   }
   state.SetItemsProcessed(static_cast<int64_t>(us.size()));
-  Latencies(state, us);
+  ReportLatencies(state, us);
 }
 
 // The W4 workload with correlation ids: event k belongs to conversation
@@ -238,15 +326,14 @@ const std::string& CorrelatedStore() {
   static BenchDir dir;
   static const std::string path = [] {
     const std::string p = dir.path("correlated");
-    auto store = EventStore::Open(p, AnnalsOptions(false));
-    if (!store.ok()) std::abort();
+    auto store = OpenOrAbort(p, AnnalsOptions(false));
     const size_t conversations = std::max<size_t>(1, WorkloadSize() / 20);
     const auto& workload = Workload();
     for (size_t k = 0; k < workload.size(); ++k) {
       EventData data = ToEventData(workload[k]);
       data.correlation_id = "conv-" + std::to_string(k % conversations);
       data.metadata["user"] = k % 2 ? "alice" : "bob";
-      if (!(*store)->Append({StreamName(workload[k].stream_index), ExpectedRevision::Any(), {data}}).ok()) {
+      if (!store->Append({StreamName(workload[k].stream_index), ExpectedRevision::Any(), {data}}).ok()) {
         std::abort();
       }
     }
@@ -272,8 +359,8 @@ size_t Audit(EventStore& store, const std::string& correlation, bool scan) {
 
 void AuditCase(benchmark::State& state, bool scan) {
   const std::string& path = CorrelatedStore();
-  auto store = EventStore::Open(path, AnnalsOptions(false));
-  if (!store.ok()) return state.SkipWithError(store.status().ToString().c_str());
+  auto store = OpenOrSkip(state, path, AnnalsOptions(false));
+  if (!store) return;
   const size_t conversations = std::max<size_t>(1, WorkloadSize() / 20);
   std::mt19937 rng(7);
   std::vector<double> us;
@@ -282,12 +369,12 @@ void AuditCase(benchmark::State& state, bool scan) {
     for (int q = 0; q < queries; ++q) {
       const std::string id = "conv-" + std::to_string(rng() % conversations);
       const auto start = std::chrono::steady_clock::now();
-      if (Audit(**store, id, scan) != WorkloadSize() / conversations) return state.SkipWithError("wrong count");
-      us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+      if (Audit(*store, id, scan) != WorkloadSize() / conversations) return state.SkipWithError("wrong count");
+      us.push_back(MicrosSince(start));
     }
   }
   state.SetItemsProcessed(static_cast<int64_t>(us.size()));
-  Latencies(state, us);
+  ReportLatencies(state, us);
 }
 void AuditIndex(benchmark::State& state) { AuditCase(state, false); }
 void AuditScan(benchmark::State& state) { AuditCase(state, true); }
@@ -296,17 +383,16 @@ void AuditScan(benchmark::State& state) { AuditCase(state, true); }
 // 1,000 to a batch.
 std::string ExportStore(const BenchDir& dir, const std::string& name, size_t count) {
   const std::string path = dir.path(name);
-  auto store = EventStore::Open(path, AnnalsOptions(false));
-  if (!store.ok()) std::abort();
+  auto store = OpenOrAbort(path, AnnalsOptions(false));
   const auto& workload = Workload();
   for (size_t k = 0; k < count; k += 1000) {
     std::vector<EventData> batch;
     for (size_t i = k; i < std::min(count, k + 1000); ++i) batch.push_back(ToEventData(workload[i % workload.size()]));
-    if (!(*store)->Append({"export-" + std::to_string((k / 1000) % 1000), ExpectedRevision::Any(), batch}).ok()) {
+    if (!store->Append({"export-" + std::to_string((k / 1000) % 1000), ExpectedRevision::Any(), batch}).ok()) {
       std::abort();
     }
   }
-  (*store)->Close().IgnoreError();
+  store->Close().IgnoreError();
   return path;
 }
 
@@ -369,11 +455,10 @@ void Export(benchmark::State& state) {
   static const std::string big = ExportStore(dir, "big", events);
   static const std::string small = ExportStore(dir, "small", events / 10);
   ChildRun tenth = RunExport(small);
-  double seconds = 0, rss = 0;
+  double rss = 0;
   for (auto _ : state) {
     ChildRun run = RunExport(big);
     if (!run.ok || !tenth.ok) return state.SkipWithError("annals export failed");
-    seconds += run.seconds;
     rss = std::max(rss, run.peak_rss_mb);
     state.SetIterationTime(run.seconds);
   }
@@ -394,10 +479,8 @@ const bool registered = [] {
   for (auto [name, fn] : cases) {
     benchmark::RegisterBenchmark(name, fn)->Iterations(50)->UseRealTime()->Unit(benchmark::kMicrosecond);
   }
-  benchmark::RegisterBenchmark("TOOL-audit-correlation/annals", AuditIndex)
-      ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("TOOL-audit-scan/annals", AuditScan)
-      ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+  RegisterOnce("TOOL-audit-correlation/annals", AuditIndex);
+  RegisterOnce("TOOL-audit-scan/annals", AuditScan);
   benchmark::RegisterBenchmark("TOOL-export-1M/annals", Export)
       ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
   return true;

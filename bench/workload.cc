@@ -7,9 +7,12 @@
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 
 namespace annals::bench {
 
@@ -70,6 +73,24 @@ StoreOptions AnnalsOptions(bool sync) {
   options.create_if_missing = true;
   options.sync = sync;
   return options;
+}
+
+std::unique_ptr<EventStore> OpenOrSkip(benchmark::State& state, const std::string& path, const StoreOptions& options) {
+  auto store = EventStore::Open(path, options);
+  if (!store.ok()) {
+    state.SkipWithError(store.status().ToString().c_str());
+    return nullptr;
+  }
+  return *std::move(store);
+}
+
+std::unique_ptr<EventStore> OpenOrAbort(const std::string& path, const StoreOptions& options) {
+  auto store = EventStore::Open(path, options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "cannot open %s: %s\n", path.c_str(), store.status().ToString().c_str());
+    std::abort();
+  }
+  return *std::move(store);
 }
 
 EventData ToEventData(const WorkloadEvent& event) {
@@ -149,13 +170,11 @@ void RunStreamReads(benchmark::State& state, const std::function<size_t(int)>& r
         state.SkipWithError("short stream read");
         return;
       }
-      latencies_us.push_back(
-          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+      latencies_us.push_back(MicrosSince(start));
     }
   }
   state.SetItemsProcessed(kReads);
-  state.counters["p50_us"] = Percentile(latencies_us, 50);
-  state.counters["p99_us"] = Percentile(latencies_us, 99);
+  ReportLatencies(state, latencies_us);
 }
 
 double Percentile(std::vector<double>& samples, double p) {
@@ -165,15 +184,22 @@ double Percentile(std::vector<double>& samples, double p) {
   return samples[index];
 }
 
-}  // namespace annals::bench
+void ReportLatencies(benchmark::State& state, std::vector<double>& samples_us) {
+  state.counters["p50_us"] = Percentile(samples_us, 50);
+  state.counters["p99_us"] = Percentile(samples_us, 99);
+}
 
-#include <chrono>
-#include <thread>
+double MicrosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+}
 
-#include "rocksdb/db.h"
-#include "rocksdb/write_batch.h"
+benchmark::internal::Benchmark* RegisterOnce(const char* name, std::function<void(benchmark::State&)> fn) {
+  return benchmark::RegisterBenchmark(name, [fn = std::move(fn)](benchmark::State& state) { fn(state); })
+      ->Iterations(1)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
+}
 
-namespace annals::bench {
 namespace {
 
 // Both loaded stores get the same time, open and idle, for background
@@ -182,8 +208,7 @@ namespace {
 constexpr auto kSettle = std::chrono::seconds(3);
 
 void SettleAnnals(const std::string& path) {
-  auto store = EventStore::Open(path, AnnalsOptions(false));
-  if (!store.ok()) std::abort();
+  auto store = OpenOrAbort(path, AnnalsOptions(false));
   std::this_thread::sleep_for(kSettle);
 }
 
@@ -200,15 +225,14 @@ const std::string& LoadedAnnalsStore() {
   static BenchDir dir;
   static const std::string path = [] {
     std::string p = dir.path("annals-loaded");
-    auto store = EventStore::Open(p, AnnalsOptions(/*sync=*/false));
-    if (!store.ok()) std::abort();
+    auto store = OpenOrAbort(p, AnnalsOptions(/*sync=*/false));
     for (const WorkloadEvent& e : Workload()) {
-      if (!AppendW1(**store, e).ok()) {
+      if (!AppendW1(*store, e).ok()) {
         std::abort();
       }
     }
-    if (!(*store)->Close().ok()) std::abort();  // flushes
-    store->reset();
+    if (!store->Close().ok()) std::abort();  // flushes
+    store.reset();
     SettleAnnals(p);
     return p;
   }();

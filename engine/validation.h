@@ -9,10 +9,11 @@
 #include "absl/status/status.h"
 #include "annals/append.h"
 #include "annals/options.h"
+#include "annals/utf8.h"
 
 namespace annals::internal {
 
-bool IsValidUtf8(std::string_view text);
+using ::annals::IsValidUtf8;  // annals/utf8.h
 
 // InvalidArgument unless `stream` is a usable user stream name: non-empty, at
 // most options.max_stream_name_bytes, valid UTF-8, no NUL, no leading '$'.

@@ -3,10 +3,35 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "commands.h"
 #include "context.h"
 
 namespace annals::tool {
 namespace {
+
+// What every history subcommand takes: the stream and how to fold it.
+struct HistoryArgs {
+  std::string stream;
+  std::string fold;
+  bool no_snapshots = false;
+};
+struct ReplayArgs {
+  HistoryArgs history;
+  std::string from, to;
+  bool full = false;
+};
+struct StateArgs {
+  HistoryArgs history;
+  std::string at_revision, at_position, as_of;
+};
+struct DiffArgs {
+  HistoryArgs history;
+  std::string a, b;
+};
+struct BisectArgs {
+  HistoryArgs history;
+  std::string until;
+};
 
 // The revision a --from point starts at: the first event at or after it.
 absl::StatusOr<Revision> StartRevision(EventStore& store, const std::string& stream, const Point& point) {
@@ -85,81 +110,127 @@ absl::StatusOr<Json> StateAtPoint(EventStore& store, const plugin::Fold& fold, c
   return out;
 }
 
-}  // namespace
+// The revisions `replay` covers: [first, last], or to the head without
+// `last`; `empty` if the range ends before the stream's first event.
+struct ReplayRange {
+  Revision first{0};
+  std::optional<Revision> last;
+  bool empty = false;
+};
 
-int RunReplay(Context& ctx, const HistoryArgs& args, const std::string& from, const std::string& to, bool full) {
+absl::StatusOr<ReplayRange> ResolveReplayRange(EventStore& store, const std::string& stream,
+                                               const std::optional<Point>& from, const std::optional<Point>& to) {
+  ReplayRange range;
+  if (from) {
+    absl::StatusOr<Revision> start = StartRevision(store, stream, *from);
+    if (!start.ok()) return start.status();
+    range.first = *start;
+  }
+  if (to) {
+    absl::StatusOr<std::optional<Revision>> end = ResolvePoint(store, stream, *to);
+    if (!end.ok()) return end.status();
+    range.empty = !end->has_value();
+    range.last = *end;
+  }
+  return range;
+}
+
+// Prints each step of a replay: in tables the headline, the diff (and with
+// --full the state); in JSON forms one object per event with its changes
+// and the state after it.
+class ReplayPrinter {
+ public:
+  ReplayPrinter(const Context& ctx, const PayloadDecoder& decoder, bool full)
+      : decoder_(decoder),
+        color_(ctx.color()),
+        full_(full),
+        table_(ctx.format() == Format::kTable),
+        rows_(std::cout, table_ ? Format::kJsonl : ctx.format(), {}) {}
+
+  absl::StatusOr<bool> Step(const EventRecord& e, const Json& before, const Json& after) {
+    const std::vector<Change> changes = Diff(before, after);
+    progress_.Tick(++steps_);
+    if (table_) {
+      absl::StatusOr<Json> data = decoder_.Display(e);
+      if (!data.ok()) return data.status();
+      std::cout << Headline(e) << "  " << Dump(*data) << "\n" << FormatChanges(changes, color_);
+      if (full_) std::cout << "  state: " << Dump(after) << "\n";
+      return true;
+    }
+    absl::StatusOr<Json> event = EventToJson(e, decoder_);
+    if (!event.ok()) return event.status();
+    Json row = Json::object();
+    row["event"] = *std::move(event);
+    row["changes"] = ChangesToJson(changes);
+    row["state"] = after;
+    rows_.Add(std::move(row));
+    return true;
+  }
+  void Done() { progress_.Done(steps_); }
+
+ private:
+  const PayloadDecoder& decoder_;
+  const bool color_, full_, table_;
+  RowWriter rows_;
+  Progress progress_{"replay"};
+  uint64_t steps_ = 0;
+};
+
+int RunReplay(Context& ctx, const ReplayArgs& args) {
   std::optional<Point> from_point, to_point;
-  if (!from.empty() && !(from_point = ParsePoint(from))) {
+  if (!args.from.empty() && !(from_point = ParsePoint(args.from))) {
     return ctx.Usage("--from needs a revision (12), a position (@120) or an RFC 3339 time");
   }
-  if (!to.empty() && !(to_point = ParsePoint(to))) {
+  if (!args.to.empty() && !(to_point = ParsePoint(args.to))) {
     return ctx.Usage("--to needs a revision (12), a position (@120) or an RFC 3339 time");
   }
-  absl::StatusOr<Loaded> loaded = Prepare(ctx, args);
+  const HistoryArgs& history = args.history;
+  absl::StatusOr<Loaded> loaded = Prepare(ctx, history);
   if (!loaded.ok()) return ctx.Fail(loaded.status());
-  Revision first(0);
-  if (from_point) {
-    absl::StatusOr<Revision> start = StartRevision(*loaded->store, args.stream, *from_point);
-    if (!start.ok()) return ctx.Fail(start.status());
-    first = *start;
-  }
-  std::optional<Revision> last;
-  if (to_point) {
-    absl::StatusOr<std::optional<Revision>> end = ResolvePoint(*loaded->store, args.stream, *to_point);
-    if (!end.ok()) return ctx.Fail(end.status());
-    if (!end->has_value()) return kExitOk;  // the range ends before the first event
-    last = **end;
-  }
+  absl::StatusOr<ReplayRange> range = ResolveReplayRange(*loaded->store, history.stream, from_point, to_point);
+  if (!range.ok()) return ctx.Fail(range.status());
+  if (range->empty) return kExitOk;  // the range ends before the first event
   absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
   if (!decoder.ok()) return ctx.Fail(decoder.status());
-  const bool table = ctx.format() == Format::kTable;
-  RowWriter rows(std::cout, table ? Format::kJsonl : ctx.format(), {});
-  Progress progress("replay");
-  uint64_t steps = 0;
-  absl::Status s = Replay(*loaded->store, *loaded->fold, args.stream, first, last, !args.no_snapshots,
-                          [&](const EventRecord& e, const Json& before, const Json& after) -> absl::StatusOr<bool> {
-                            const std::vector<Change> changes = Diff(before, after);
-                            progress.Tick(++steps);
-                            if (table) {
-                              absl::StatusOr<Json> data = (*decoder)->Display(e);
-                              if (!data.ok()) return data.status();
-                              std::cout << Headline(e) << "  " << Dump(*data) << "\n"
-                                        << FormatChanges(changes, ctx.color());
-                              if (full) std::cout << "  state: " << Dump(after) << "\n";
-                              return true;
-                            }
-                            absl::StatusOr<Json> event = EventToJson(e, **decoder);
-                            if (!event.ok()) return event.status();
-                            Json row = Json::object();
-                            row["event"] = *std::move(event);
-                            row["changes"] = ChangesToJson(changes);
-                            row["state"] = after;
-                            rows.Add(std::move(row));
-                            return true;
+  ReplayPrinter printer(ctx, **decoder, args.full);
+  absl::Status s = Replay(*loaded->store, *loaded->fold, history.stream, range->first, range->last,
+                          !history.no_snapshots, [&](const EventRecord& e, const Json& before, const Json& after) {
+                            return printer.Step(e, before, after);
                           });
-  progress.Done(steps);
+  printer.Done();
   if (!s.ok()) return ctx.Fail(s);
   return kExitOk;
 }
 
-int RunState(Context& ctx, const HistoryArgs& args, const std::string& at_revision, const std::string& at_position,
-             const std::string& as_of) {
+// The point --at-revision, --at-position or --as-of names (nullopt: the
+// head), or the usage problem.
+absl::StatusOr<std::optional<Point>> ParseStatePoint(const StateArgs& args) {
   std::optional<Point> point;
-  const int given = !at_revision.empty() + !at_position.empty() + !as_of.empty();
-  if (given > 1) return ctx.Usage("give one of --at-revision, --at-position, --as-of");
-  if (!at_revision.empty()) {
-    point = ParsePoint(at_revision);
-    if (!point || point->kind != Point::Kind::kRevision) return ctx.Usage("--at-revision needs a revision number");
-  } else if (!at_position.empty()) {
-    point = ParsePoint("@" + at_position);
-    if (!point) return ctx.Usage("--at-position needs a position number");
-  } else if (!as_of.empty()) {
-    point = ParsePoint(as_of);
-    if (!point || point->kind != Point::Kind::kTime) return ctx.Usage("--as-of needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+  const int given = !args.at_revision.empty() + !args.at_position.empty() + !args.as_of.empty();
+  if (given > 1) return absl::InvalidArgumentError("give one of --at-revision, --at-position, --as-of");
+  if (!args.at_revision.empty()) {
+    point = ParsePoint(args.at_revision);
+    if (!point || point->kind != Point::Kind::kRevision) {
+      return absl::InvalidArgumentError("--at-revision needs a revision number");
+    }
+  } else if (!args.at_position.empty()) {
+    point = ParsePoint("@" + args.at_position);
+    if (!point) return absl::InvalidArgumentError("--at-position needs a position number");
+  } else if (!args.as_of.empty()) {
+    point = ParsePoint(args.as_of);
+    if (!point || point->kind != Point::Kind::kTime) {
+      return absl::InvalidArgumentError("--as-of needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+    }
   }
-  absl::StatusOr<Loaded> loaded = Prepare(ctx, args);
+  return point;
+}
+
+int RunState(Context& ctx, const StateArgs& args) {
+  absl::StatusOr<std::optional<Point>> point = ParseStatePoint(args);
+  if (!point.ok()) return ctx.Usage(std::string(point.status().message()));
+  absl::StatusOr<Loaded> loaded = Prepare(ctx, args.history);
   if (!loaded.ok()) return ctx.Fail(loaded.status());
-  absl::StatusOr<Json> state = StateAtPoint(*loaded->store, *loaded->fold, args, point);
+  absl::StatusOr<Json> state = StateAtPoint(*loaded->store, *loaded->fold, args.history, *point);
   if (!state.ok()) return ctx.Fail(state.status());
   if (ctx.format() == Format::kTable) {
     Json head = *state;
@@ -172,14 +243,14 @@ int RunState(Context& ctx, const HistoryArgs& args, const std::string& at_revisi
   return kExitOk;
 }
 
-int RunDiff(Context& ctx, const HistoryArgs& args, const std::string& a, const std::string& b) {
-  std::optional<Point> pa = ParsePoint(a), pb = ParsePoint(b);
+int RunDiff(Context& ctx, const DiffArgs& args) {
+  std::optional<Point> pa = ParsePoint(args.a), pb = ParsePoint(args.b);
   if (!pa || !pb) return ctx.Usage("diff needs two points: revisions (3), positions (@120) or RFC 3339 times");
-  absl::StatusOr<Loaded> loaded = Prepare(ctx, args);
+  absl::StatusOr<Loaded> loaded = Prepare(ctx, args.history);
   if (!loaded.ok()) return ctx.Fail(loaded.status());
-  absl::StatusOr<Json> sa = StateAtPoint(*loaded->store, *loaded->fold, args, pa);
+  absl::StatusOr<Json> sa = StateAtPoint(*loaded->store, *loaded->fold, args.history, pa);
   if (!sa.ok()) return ctx.Fail(sa.status());
-  absl::StatusOr<Json> sb = StateAtPoint(*loaded->store, *loaded->fold, args, pb);
+  absl::StatusOr<Json> sb = StateAtPoint(*loaded->store, *loaded->fold, args.history, pb);
   if (!sb.ok()) return ctx.Fail(sb.status());
   const std::vector<Change> changes = Diff((*sa)["state"], (*sb)["state"]);
   if (ctx.format() == Format::kTable) {
@@ -187,12 +258,13 @@ int RunDiff(Context& ctx, const HistoryArgs& args, const std::string& a, const s
       return s["revision"].is_null() ? std::string("(before the first event)")
                                      : absl::StrCat("revision ", s["revision"].get<uint64_t>());
     };
-    std::cout << args.stream << ": " << where(*sa) << " -> " << where(*sb) << ", " << changes.size() << " changes\n"
+    std::cout << args.history.stream << ": " << where(*sa) << " -> " << where(*sb) << ", " << changes.size()
+              << " changes\n"
               << FormatChanges(changes, ctx.color());
     return kExitOk;
   }
   Json out = Json::object();
-  out["stream"] = args.stream;
+  out["stream"] = args.history.stream;
   for (auto [key, s] : {std::pair{"from", &*sa}, std::pair{"to", &*sb}}) {
     Json where = *s;
     where.erase("state");
@@ -204,73 +276,126 @@ int RunDiff(Context& ctx, const HistoryArgs& args, const std::string& a, const s
   return kExitOk;
 }
 
-int RunBisect(Context& ctx, const HistoryArgs& args, const std::string& predicate_text) {
-  absl::StatusOr<Predicate> predicate = Predicate::Parse(predicate_text);
+// The initial state first: a predicate may hold before any event. If it
+// does, `result` says so.
+absl::StatusOr<bool> HoldsBeforeFirstEvent(const Loaded& loaded, const std::string& stream,
+                                           const Predicate& predicate, Json& result) {
+  absl::StatusOr<StateAt> initial = LoadStateAt(*loaded.store, *loaded.fold, stream, std::nullopt, false);
+  if (!initial.ok()) return initial.status();
+  absl::StatusOr<Json> initial_json = StateJson(*loaded.fold, *initial->state);
+  if (!initial_json.ok()) return initial_json.status();
+  if (!predicate.Holds(*initial_json)) return false;
+  result["found"] = true;
+  result["event"] = nullptr;
+  result["after"] = *initial_json;
+  return true;
+}
+
+// Folding is sequential: a state depends on every event before it. The
+// search therefore walks the history once, stopping at the first event
+// after which `predicate` holds; `result` gets it (and tables print it).
+// Returns whether there is one; `*steps` counts the events folded.
+absl::StatusOr<bool> FirstEventWhereHolds(const Context& ctx, const Loaded& loaded, const std::string& stream,
+                                          const Predicate& predicate, const PayloadDecoder& decoder, Json& result,
+                                          uint64_t* steps) {
+  bool found = false;
+  Progress progress("bisect");
+  absl::Status s = Replay(
+      *loaded.store, *loaded.fold, stream, Revision(0), std::nullopt, false,
+      [&](const EventRecord& e, const Json& before, const Json& after) -> absl::StatusOr<bool> {
+        progress.Tick(++*steps);
+        if (!predicate.Holds(after)) return true;
+        absl::StatusOr<Json> event = EventToJson(e, decoder);
+        if (!event.ok()) return event.status();
+        found = true;
+        result["found"] = true;
+        result["event"] = *event;
+        result["changes"] = ChangesToJson(Diff(before, after));
+        result["before"] = before;
+        result["after"] = after;
+        if (ctx.format() == Format::kTable) {
+          std::cout << "first event after which " << predicate.text() << " holds (" << *steps
+                    << " events folded):\n  " << Headline(e) << "  " << Dump((*event)["data"]) << "\n"
+                    << "changes:\n"
+                    << FormatChanges(Diff(before, after), ctx.color()) << "state before: " << Dump(before) << "\n"
+                    << "state after:  " << Dump(after) << "\n";
+        }
+        return false;
+      });
+  progress.Done(*steps);
+  if (!s.ok()) return s;
+  return found;
+}
+
+int RunBisect(Context& ctx, const BisectArgs& args) {
+  absl::StatusOr<Predicate> predicate = Predicate::Parse(args.until);
   if (!predicate.ok()) return ctx.Usage(std::string(predicate.status().message()));
-  absl::StatusOr<Loaded> loaded = Prepare(ctx, args);
+  const std::string& stream = args.history.stream;
+  absl::StatusOr<Loaded> loaded = Prepare(ctx, args.history);
   if (!loaded.ok()) return ctx.Fail(loaded.status());
   absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
   if (!decoder.ok()) return ctx.Fail(decoder.status());
-  // The initial state first: a predicate may hold before any event.
-  absl::StatusOr<StateAt> initial = LoadStateAt(*loaded->store, *loaded->fold, args.stream, std::nullopt, false);
-  if (!initial.ok()) return ctx.Fail(initial.status());
-  absl::StatusOr<Json> initial_json = StateJson(*loaded->fold, *initial->state);
-  if (!initial_json.ok()) return ctx.Fail(initial_json.status());
   Json result = Json::object();
-  result["stream"] = args.stream;
+  result["stream"] = stream;
   result["predicate"] = predicate->text();
-  if (predicate->Holds(*initial_json)) {
-    result["found"] = true;
-    result["event"] = nullptr;
-    result["after"] = *initial_json;
-    if (ctx.format() == Format::kTable) {
-      std::cout << predicate->text() << " holds before the first event of " << args.stream << "\n";
-    } else {
-      PrintObject(std::cout, ctx.format(), result);
-    }
+  absl::StatusOr<bool> initially = HoldsBeforeFirstEvent(*loaded, stream, *predicate, result);
+  if (!initially.ok()) return ctx.Fail(initially.status());
+  if (*initially && ctx.format() == Format::kTable) {
+    std::cout << predicate->text() << " holds before the first event of " << stream << "\n";
+    return kExitOk;
+  }
+  if (*initially) {
+    PrintObject(std::cout, ctx.format(), result);
     return kExitOk;
   }
   uint64_t steps = 0;
-  bool found = false;
-  Progress progress("bisect");
-  // Folding is sequential: a state depends on every event before it. The
-  // search therefore walks the history once, stopping at the first match.
-  absl::Status s = Replay(*loaded->store, *loaded->fold, args.stream, Revision(0), std::nullopt, false,
-                          [&](const EventRecord& e, const Json& before, const Json& after) -> absl::StatusOr<bool> {
-                            progress.Tick(++steps);
-                            if (!predicate->Holds(after)) return true;
-                            absl::StatusOr<Json> event = EventToJson(e, **decoder);
-                            if (!event.ok()) return event.status();
-                            found = true;
-                            result["found"] = true;
-                            result["event"] = *event;
-                            result["changes"] = ChangesToJson(Diff(before, after));
-                            result["before"] = before;
-                            result["after"] = after;
-                            if (ctx.format() == Format::kTable) {
-                              std::cout << "first event after which " << predicate->text() << " holds ("
-                                        << steps << " events folded):\n  " << Headline(e) << "  "
-                                        << Dump((*event)["data"]) << "\n"
-                                        << "changes:\n"
-                                        << FormatChanges(Diff(before, after), ctx.color())
-                                        << "state before: " << Dump(before) << "\n"
-                                        << "state after:  " << Dump(after) << "\n";
-                            }
-                            return false;
-                          });
-  progress.Done(steps);
-  if (!s.ok()) return ctx.Fail(s);
-  if (!found) {
-    std::cerr << "annals: " << predicate->text() << " never holds in " << args.stream << " (" << steps
+  absl::StatusOr<bool> found = FirstEventWhereHolds(ctx, *loaded, stream, *predicate, **decoder, result, &steps);
+  if (!found.ok()) return ctx.Fail(found.status());
+  if (!*found) {
+    std::cerr << "annals: " << predicate->text() << " never holds in " << stream << " (" << steps
               << " events folded)\n";
-    if (ctx.format() != Format::kTable) {
-      result["found"] = false;
-      PrintObject(std::cout, ctx.format(), result);
-    }
-    return kExitNotFound;
+    result["found"] = false;
   }
   if (ctx.format() != Format::kTable) PrintObject(std::cout, ctx.format(), result);
-  return kExitOk;
+  return *found ? kExitOk : kExitNotFound;
+}
+
+// STREAM, --fold and --no-snapshots, which every history subcommand takes.
+void AddHistoryOptions(CLI::App* command, HistoryArgs& history) {
+  command->add_option("stream", history.stream, "The stream")->required();
+  command->add_option("--fold", history.fold, "The fold to use: a plugin's fold name, or 'json' (generic)");
+  command->add_flag("--no-snapshots", history.no_snapshots, "Fold every event, ignoring snapshots");
+}
+
+}  // namespace
+
+void AddHistoryCommands(CLI::App& app, Action& chosen) {
+  auto [replay, replay_args] = AddCommand(
+      app, chosen, "replay", "Each event of a stream with the state after it and the diff", RunReplay);
+  AddHistoryOptions(replay, replay_args->history);
+  replay->add_option("--from", replay_args->from, "Start: revision (3), position (@120) or RFC 3339 time");
+  replay->add_option("--to", replay_args->to, "End (inclusive): revision, @position or time");
+  replay->add_flag("--full", replay_args->full, "Also print the whole state after each event");
+
+  auto [state, state_args] = AddCommand(
+      app, chosen, "state", "An aggregate's state at a revision, position or time (default: now)", RunState);
+  AddHistoryOptions(state, state_args->history);
+  state->add_option("--at-revision", state_args->at_revision, "After this revision");
+  state->add_option("--at-position", state_args->at_position,
+                    "After the stream's last event at or before this position");
+  state->add_option("--as-of", state_args->as_of, "As of this RFC 3339 time");
+
+  auto [diff, diff_args] =
+      AddCommand(app, chosen, "diff", "The state difference between two points of a stream", RunDiff);
+  AddHistoryOptions(diff, diff_args->history);
+  diff->add_option("a", diff_args->a, "From: revision (3), position (@120) or RFC 3339 time")->required();
+  diff->add_option("b", diff_args->b, "To: revision, @position or time")->required();
+
+  auto [bisect, bisect_args] = AddCommand(
+      app, chosen, "bisect", "The first event after which a predicate on the state holds", RunBisect);
+  AddHistoryOptions(bisect, bisect_args->history);
+  bisect->add_option("--until", bisect_args->until, "Predicate: JSON pointer [op value], e.g. '/total_cents > 5000'")
+      ->required();
 }
 
 }  // namespace annals::tool

@@ -9,10 +9,37 @@
 #include "annals/maintenance.h"
 #include "annals/projection.h"
 #include "annals/schemas.h"
+#include "commands.h"
 #include "context.h"
 
 namespace annals::tool {
 namespace {
+
+struct StreamsArgs {
+  std::string prefix;
+  uint64_t limit = UINT64_MAX;
+};
+
+struct ReadArgs {
+  std::string stream;
+  bool backward = false;
+  std::string from;
+  uint64_t limit = UINT64_MAX;
+};
+
+struct TailArgs {
+  std::string stream;
+  uint64_t count = 10;
+  bool follow = false;
+  double follow_seconds = 0;
+};
+
+struct AuditArgs {
+  std::string stream, category, type, correlation, causation, since, until;
+  std::vector<std::string> meta;
+  uint64_t limit = UINT64_MAX;
+  bool explain = false;
+};
 
 const char* StateName(StreamState state) {
   switch (state) {
@@ -80,8 +107,6 @@ int PrintEvents(Context& ctx, EventIterator& it, uint64_t limit = UINT64_MAX) {
 volatile std::sig_atomic_t interrupted = 0;
 void OnInterrupt(int) { interrupted = 1; }
 
-}  // namespace
-
 int RunInfo(Context& ctx) {
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
@@ -131,11 +156,11 @@ int RunInfo(Context& ctx) {
   return kExitOk;
 }
 
-int RunStreams(Context& ctx, const std::string& prefix, uint64_t limit) {
+int RunStreams(Context& ctx, const StreamsArgs& args) {
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
   RowWriter rows(std::cout, ctx.format(), {"stream", "events", "last_revision", "last_position", "updated_at", "state"});
-  absl::Status listed = ForEachStream(**store, prefix, limit, [&](const StreamInfo& s) {
+  absl::Status listed = ForEachStream(**store, args.prefix, args.limit, [&](const StreamInfo& s) {
     Json row = Json::object();
     row["stream"] = s.stream;
     row["events"] = s.last_revision.value() + 1;
@@ -173,8 +198,90 @@ int RunRead(Context& ctx, const ReadArgs& args) {
   return PrintEvents(ctx, **it);
 }
 
-int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow, double follow_seconds) {
-  if (follow) {
+// The last `args.count` events of the stream (or $all), newest first; none
+// if a followed stream does not exist yet.
+absl::StatusOr<std::vector<EventRecord>> LastEvents(EventStore& store, const TailArgs& args) {
+  absl::StatusOr<std::unique_ptr<EventIterator>> it =
+      args.stream.empty()
+          ? store.ReadAll({.direction = Direction::kBackward, .max_count = args.count})
+          : store.ReadStream(args.stream, {.direction = Direction::kBackward, .max_count = args.count});
+  std::vector<EventRecord> last;
+  if (!it.ok()) {
+    if (args.follow && it.status().code() == absl::StatusCode::kNotFound) return last;
+    return it.status();
+  }
+  for (; (*it)->Valid(); (*it)->Next()) last.push_back((*it)->record());
+  if (!(*it)->status().ok()) return (*it)->status();
+  return last;
+}
+
+// Prints tail's events. Followed output goes line by line even in table
+// form: one JSON object per event for --json too (a stream has no end to
+// close an array with), each flushed as it comes (for pipes: `| jq`).
+class TailPrinter {
+ public:
+  TailPrinter(const Context& ctx, const PayloadDecoder& decoder, bool follow)
+      : decoder_(decoder),
+        follow_(follow),
+        lines_(follow && ctx.format() == Format::kTable),
+        rows_(std::cout, follow ? Format::kJsonl : ctx.format(), kEventColumns) {}
+
+  absl::Status Print(const EventRecord& e) {
+    if (lines_) {
+      absl::StatusOr<Json> data = decoder_.Display(e);
+      if (!data.ok()) return data.status();
+      std::cout << e.position.value() << "  " << e.stream << "@" << e.revision.value() << "  "
+                << Rfc3339(e.recorded_at) << "  " << e.type << "  " << Cell(*data) << std::endl;
+      return absl::OkStatus();
+    }
+    absl::StatusOr<Json> row = EventToJson(e, decoder_);
+    if (!row.ok()) return row.status();
+    rows_.Add(*std::move(row));
+    if (follow_) std::cout.flush();
+    return absl::OkStatus();
+  }
+  void Finish() { rows_.Finish(); }
+
+ private:
+  const PayloadDecoder& decoder_;
+  const bool follow_;
+  const bool lines_;  // followed table output: one plain line per event
+  RowWriter rows_;
+};
+
+// Live: a subscription on the read-only store after the `last` events
+// shown, refreshed from the writer's commits a few times a second, until
+// --for runs out or SIGINT/SIGTERM.
+int Follow(Context& ctx, EventStore& store, const TailArgs& args, const std::vector<EventRecord>& last,
+           TailPrinter& printer) {
+  std::cout.flush();
+  SubscribeOptions options;
+  options.stream = args.stream;
+  if (!last.empty()) {
+    options.start = args.stream.empty() ? StartFrom::AfterPosition(last.front().position)
+                                        : StartFrom::AfterRevision(last.front().revision);
+  } else {
+    options.start = args.count == 0 ? StartFrom::End() : StartFrom::Start();  // no events yet: all are new
+  }
+  auto subscription = store.Subscribe(options);
+  if (!subscription.ok()) return ctx.Fail(subscription.status());
+  const absl::Time deadline =
+      args.follow_seconds > 0 ? absl::Now() + absl::Seconds(args.follow_seconds) : absl::InfiniteFuture();
+  while (absl::Now() < deadline && !interrupted) {
+    absl::StatusOr<EventRecord> event = (*subscription)->Next(absl::Milliseconds(100));
+    if (event.ok()) {
+      if (absl::Status s = printer.Print(*event); !s.ok()) return ctx.Fail(s);
+      continue;
+    }
+    if (event.status().code() != absl::StatusCode::kDeadlineExceeded) return ctx.Fail(event.status());
+    // Nothing new here: catch up with what the writer committed since.
+    if (absl::Status s = Refresh(store); !s.ok()) return ctx.Fail(s);
+  }
+  return kExitOk;
+}
+
+int RunTail(Context& ctx, const TailArgs& args) {
+  if (args.follow) {
     std::signal(SIGINT, OnInterrupt);
     std::signal(SIGTERM, OnInterrupt);
   }
@@ -182,139 +289,114 @@ int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow
   if (!store.ok()) return ctx.Fail(store.status());
   absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
   if (!decoder.ok()) return ctx.Fail(decoder.status());
-  // The last `count` events, oldest first.
-  std::vector<EventRecord> last;
-  absl::StatusOr<std::unique_ptr<EventIterator>> it =
-      stream.empty() ? (*store)->ReadAll({.direction = Direction::kBackward, .max_count = count})
-                     : (*store)->ReadStream(stream, {.direction = Direction::kBackward, .max_count = count});
-  if (!it.ok() && !(follow && it.status().code() == absl::StatusCode::kNotFound)) return ctx.Fail(it.status());
-  if (it.ok()) {
-    for (; (*it)->Valid(); (*it)->Next()) last.push_back((*it)->record());
-    if (!(*it)->status().ok()) return ctx.Fail((*it)->status());
-  }
-  // Followed output goes line by line even in table form: one JSON object
-  // per event for --json too (a stream has no end to close an array with).
-  const Format format = follow && ctx.format() == Format::kJson ? Format::kJsonl : ctx.format();
-  RowWriter rows(std::cout, follow && format == Format::kTable ? Format::kJsonl : format, kEventColumns);
-  auto print = [&](const EventRecord& e) -> absl::Status {
-    if (follow && format == Format::kTable) {
-      absl::StatusOr<Json> data = (*decoder)->Display(e);
-      if (!data.ok()) return data.status();
-      std::cout << e.position.value() << "  " << e.stream << "@" << e.revision.value() << "  "
-                << Rfc3339(e.recorded_at) << "  " << e.type << "  " << Cell(*data) << std::endl;
-    } else {
-      absl::StatusOr<Json> row = EventToJson(e, **decoder);
-      if (!row.ok()) return row.status();
-      rows.Add(*std::move(row));
-    }
-    return absl::OkStatus();
-  };
-  for (auto r = last.rbegin(); r != last.rend(); ++r) {
-    if (absl::Status s = print(*r); !s.ok()) {
-      rows.Finish();
+  absl::StatusOr<std::vector<EventRecord>> last = LastEvents(**store, args);
+  if (!last.ok()) return ctx.Fail(last.status());
+  TailPrinter printer(ctx, **decoder, args.follow);
+  for (auto r = last->rbegin(); r != last->rend(); ++r) {  // oldest first
+    if (absl::Status s = printer.Print(*r); !s.ok()) {
+      printer.Finish();
       return ctx.Fail(s);
     }
   }
-  if (!follow) return kExitOk;
-  std::cout.flush();
-  // Live: a subscription on the read-only store, refreshed from the
-  // writer's commits a few times a second.
-  SubscribeOptions options;
-  options.stream = stream;
-  if (!last.empty()) {
-    options.start = stream.empty() ? StartFrom::AfterPosition(last.front().position)
-                                   : StartFrom::AfterRevision(last.front().revision);
-  } else {
-    options.start = count == 0 ? StartFrom::End() : StartFrom::Start();  // no events yet: all are new
+  if (!args.follow) return kExitOk;
+  return Follow(ctx, **store, args, *last, printer);
+}
+
+// An audit's bounds: the time range of --since/--until and the --meta pairs.
+struct AuditQuery {
+  ReadAllOptions options;
+  std::vector<std::pair<std::string, std::string>> meta;
+};
+
+// InvalidArgument with the usage problem if an option does not parse.
+absl::StatusOr<AuditQuery> ParseAuditQuery(const AuditArgs& args) {
+  AuditQuery query;
+  if (!args.since.empty()) {
+    std::optional<absl::Time> t = ParseRfc3339(args.since);
+    if (!t) return absl::InvalidArgumentError("--since needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+    query.options.since = *t;
   }
-  auto subscription = (*store)->Subscribe(options);
-  if (!subscription.ok()) return ctx.Fail(subscription.status());
-  const absl::Time deadline =
-      follow_seconds > 0 ? absl::Now() + absl::Seconds(follow_seconds) : absl::InfiniteFuture();
-  while (absl::Now() < deadline && !interrupted) {
-    absl::StatusOr<EventRecord> event = (*subscription)->Next(absl::Milliseconds(100));
-    if (event.ok()) {
-      if (absl::Status s = print(*event); !s.ok()) return ctx.Fail(s);
-      continue;
-    }
-    if (event.status().code() != absl::StatusCode::kDeadlineExceeded) return ctx.Fail(event.status());
-    // Nothing new here: catch up with what the writer committed since.
-    if (absl::Status s = Refresh(**store); !s.ok()) return ctx.Fail(s);
+  if (!args.until.empty()) {
+    std::optional<absl::Time> t = ParseRfc3339(args.until);
+    if (!t) return absl::InvalidArgumentError("--until needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+    query.options.until = *t;
   }
-  return kExitOk;
+  for (const std::string& kv : args.meta) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return absl::InvalidArgumentError("--meta needs KEY=VALUE, got '" + kv + "'");
+    query.meta.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  if (!args.category.empty()) query.options.filter.categories = {args.category};
+  if (!args.type.empty()) query.options.filter.event_types = {args.type};
+  return query;
+}
+
+// The read that answers the audit: the most selective index that applies.
+// `*plan` says which, for --explain.
+absl::StatusOr<std::unique_ptr<EventIterator>> AuditRead(EventStore& store, const AuditArgs& args,
+                                                         const AuditQuery& query, std::string* plan) {
+  if (!args.correlation.empty()) {
+    *plan = "by_correlation index";
+    return store.ReadCorrelation(args.correlation, query.options);
+  }
+  if (!args.causation.empty()) {
+    *plan = "by_causation index";
+    return store.ReadCausation(args.causation, query.options);
+  }
+  if (!args.stream.empty()) {
+    *plan = "stream read";
+    return store.ReadStream(args.stream);
+  }
+  // ReadAll picks the category or type index, or the time index for a
+  // range; with none of them it scans the log.
+  *plan = !args.category.empty() ? "by_category index"
+          : !args.type.empty()   ? "by_type index"
+          : (query.options.since || query.options.until) ? "by_time index, then the log range"
+                                                          : "log scan";
+  return store.ReadAll(query.options);
+}
+
+// Whether `r`, returned by the audit's read, matches every criterion. Index
+// reads apply the category, type and time bounds themselves; a stream read
+// (`stream_read`) does not.
+bool AuditMatches(const EventRecord& r, const AuditArgs& args, const AuditQuery& query, bool stream_read) {
+  if (!args.stream.empty() && r.stream != args.stream) return false;
+  if (!args.causation.empty() && r.causation_id != args.causation) return false;
+  if (stream_read) {
+    if (!args.category.empty() && !r.stream.starts_with(args.category + "-")) return false;
+    if (!args.type.empty() && r.type != args.type) return false;
+    if (query.options.since && r.recorded_at < *query.options.since) return false;
+    if (query.options.until && r.recorded_at >= *query.options.until) return false;
+  }
+  bool match = true;
+  for (const auto& [key, value] : query.meta) {
+    auto m = r.metadata.find(key);
+    match &= m != r.metadata.end() && m->second == value;
+  }
+  return match;
 }
 
 // Who did what when: the events matching every given criterion, read
 // through the most selective index that applies; the rest are checked on
 // the events the index returns.
 int RunAudit(Context& ctx, const AuditArgs& args) {
-  ReadAllOptions options;
-  if (!args.since.empty()) {
-    std::optional<absl::Time> t = ParseRfc3339(args.since);
-    if (!t) return ctx.Usage("--since needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
-    options.since = *t;
-  }
-  if (!args.until.empty()) {
-    std::optional<absl::Time> t = ParseRfc3339(args.until);
-    if (!t) return ctx.Usage("--until needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
-    options.until = *t;
-  }
-  std::vector<std::pair<std::string, std::string>> meta;
-  for (const std::string& kv : args.meta) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) return ctx.Usage("--meta needs KEY=VALUE, got '" + kv + "'");
-    meta.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
-  }
+  absl::StatusOr<AuditQuery> query = ParseAuditQuery(args);
+  if (!query.ok()) return ctx.Usage(std::string(query.status().message()));
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
   absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
   if (!decoder.ok()) return ctx.Fail(decoder.status());
-  if (!args.category.empty()) options.filter.categories = {args.category};
-  if (!args.type.empty()) options.filter.event_types = {args.type};
   std::string plan;
-  absl::StatusOr<std::unique_ptr<EventIterator>> it;
-  if (!args.correlation.empty()) {
-    plan = "by_correlation index";
-    it = (*store)->ReadCorrelation(args.correlation, options);
-  } else if (!args.causation.empty()) {
-    plan = "by_causation index";
-    it = (*store)->ReadCausation(args.causation, options);
-  } else if (!args.stream.empty()) {
-    plan = "stream read";
-    it = (*store)->ReadStream(args.stream);
-  } else {
-    // ReadAll picks the category or type index, or the time index for a
-    // range; with none of them it scans the log.
-    plan = !args.category.empty() ? "by_category index"
-           : !args.type.empty()   ? "by_type index"
-           : (options.since || options.until) ? "by_time index, then the log range"
-                                              : "log scan";
-    it = (*store)->ReadAll(options);
-  }
+  absl::StatusOr<std::unique_ptr<EventIterator>> it = AuditRead(**store, args, *query, &plan);
   if (!it.ok()) return ctx.Fail(it.status());
   RowWriter rows(std::cout, ctx.format(),
                  {"position", "recorded_at", "stream", "revision", "type", "user", "correlation_id", "causation_id"});
   uint64_t examined = 0;
-  // Index reads apply the category, type and time bounds themselves; a
-  // stream read does not.
   const bool stream_read = plan == "stream read";
   for (; (*it)->Valid() && rows.rows() < args.limit; (*it)->Next()) {
     ++examined;
     const EventRecord& r = (*it)->record();
-    if (!args.stream.empty() && r.stream != args.stream) continue;
-    if (!args.causation.empty() && r.causation_id != args.causation) continue;
-    if (stream_read) {
-      if (!args.category.empty() && !r.stream.starts_with(args.category + "-")) continue;
-      if (!args.type.empty() && r.type != args.type) continue;
-      if (options.since && r.recorded_at < *options.since) continue;
-      if (options.until && r.recorded_at >= *options.until) continue;
-    }
-    bool match = true;
-    for (const auto& [key, value] : meta) {
-      auto m = r.metadata.find(key);
-      match &= m != r.metadata.end() && m->second == value;
-    }
-    if (!match) continue;
+    if (!AuditMatches(r, args, *query, stream_read)) continue;
     absl::StatusOr<Json> row = EventToJson(r, **decoder);
     if (!row.ok()) {
       rows.Finish();
@@ -327,10 +409,55 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
   rows.Finish();
   if (!(*it)->status().ok()) return ctx.Fail((*it)->status());
   if (args.explain) {
-    std::cerr << "plan: " << plan << (meta.empty() ? "" : ", metadata checked per event") << "; examined "
+    std::cerr << "plan: " << plan << (query->meta.empty() ? "" : ", metadata checked per event") << "; examined "
               << examined << " events, matched " << rows.rows() << "\n";
   }
   return kExitOk;
+}
+
+void AddReadCommands(CLI::App& app, Action& chosen) {
+  auto [streams, streams_args] =
+      AddCommand(app, chosen, "streams", "List streams with their size, last revision and time", RunStreams);
+  streams->add_option("--prefix", streams_args->prefix, "Only streams whose names start with this");
+  streams->add_option("--limit", streams_args->limit, "At most this many")->check(CountCheck());
+
+  auto [read, read_args] =
+      AddCommand(app, chosen, "read", "Read a stream, or the global log ($all) without STREAM", RunRead);
+  read->add_option("stream", read_args->stream, "The stream (default: $all)");
+  read->add_flag("--backward", read_args->backward, "Newest first");
+  read->add_option("--from", read_args->from, "First revision (stream) or position ($all)");
+  read->add_option("--limit", read_args->limit, "At most this many events")->check(CountCheck());
+
+  auto [tail, tail_args] = AddCommand(app, chosen, "tail",
+                                      "The last events of a stream or $all; -f follows new ones live", RunTail);
+  tail->add_option("stream", tail_args->stream, "The stream (default: $all)");
+  tail->add_option("-n,--lines", tail_args->count, "How many past events to show (default 10)")->check(CountCheck());
+  tail->add_flag("-f,--follow", tail_args->follow, "Keep printing events as they are committed");
+  tail->add_option("--for", tail_args->follow_seconds, "With -f: stop after this many seconds (default: never)")
+      ->check(SecondsCheck());
+}
+
+void AddAuditCommand(CLI::App& app, Action& chosen) {
+  auto [audit, args] = AddCommand(app, chosen, "audit",
+                                  "Who did what when: events matching every given filter, via the indexes", RunAudit);
+  audit->add_option("--stream", args->stream, "Events of this stream");
+  audit->add_option("--category", args->category, "Events of streams `CATEGORY-...`");
+  audit->add_option("--type", args->type, "Events of this type");
+  audit->add_option("--correlation", args->correlation, "Events with this correlation id");
+  audit->add_option("--causation", args->causation, "Events with this causation id");
+  audit->add_option("--since", args->since, "Recorded at or after this RFC 3339 time");
+  audit->add_option("--until", args->until, "Recorded before this RFC 3339 time");
+  audit->add_option("--meta", args->meta, "Metadata KEY=VALUE (repeatable), e.g. user=alice");
+  audit->add_option("--limit", args->limit, "At most this many events")->check(CountCheck());
+  audit->add_flag("--explain", args->explain, "Print on stderr which index answered and how many events it read");
+}
+
+}  // namespace
+
+void AddInspectCommands(CLI::App& app, Action& chosen) {
+  AddCommand(app, chosen, "info", "Store statistics: head, streams, disk size, format", RunInfo);
+  AddReadCommands(app, chosen);
+  AddAuditCommand(app, chosen);
 }
 
 }  // namespace annals::tool

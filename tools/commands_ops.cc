@@ -1,19 +1,17 @@
-// Operations: export, import, verify, backup, restore, compact, schema,
-// projections. Commands that only read open the store read-only; import,
-// compact, schema add and projection repairs open it for writing (the
-// application must not have it open: exit code 4 if it does).
+// Operations on the whole store: export, import, verify, backup, restore,
+// compact, repair. Commands that only read open the store read-only; import
+// and compact open it for writing (the application must not have it open:
+// exit code 4 if it does); repair works on the files of a closed store.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "annals/errors.h"
 #include "annals/maintenance.h"
-#include "annals/projection.h"
-#include "annals/schemas.h"
+#include "commands.h"
 #include "context.h"
-#include "google/protobuf/descriptor.pb.h"
 
 namespace annals::tool {
 namespace {
@@ -21,36 +19,27 @@ namespace {
 constexpr size_t kImportChunkEvents = 1000;
 constexpr size_t kImportChunkBytes = 8 << 20;
 
-const char* ProjectionStateName(ProjectionState state) {
-  switch (state) {
-    case ProjectionState::kCatchingUp:
-      return "catching-up";
-    case ProjectionState::kLive:
-      return "live";
-    case ProjectionState::kStopped:
-      return "stopped";
-    case ProjectionState::kFailed:
-      return "failed";
-  }
-  return "?";
-}
+struct ExportArgs {
+  std::string output;  // "" or "-": standard output
+};
+struct ImportArgs {
+  std::string input;
+};
+struct VerifyArgs {
+  std::string expect_head;  // POSITION:HASH
+};
+struct BackupArgs {
+  std::string directory;
+};
+struct RestoreArgs {
+  std::string backup;
+};
+struct RepairArgs {
+  std::string backup;  // "": STORE.damaged-TIME
+};
 
-Json ProjectionRow(const ProjectionStatus& s) {
-  Json row = Json::object();
-  row["name"] = s.name;
-  row["version"] = s.serving_version;
-  row["state"] = ProjectionStateName(s.state);
-  row["checkpoint"] = s.checkpoint.value();
-  row["lag"] = s.lag;
-  row["seconds_behind"] = absl::ToDoubleSeconds(s.time_behind);
-  row["parked"] = s.parked;
-  if (!s.error.ok()) row["error"] = std::string(s.error.message());
-  return row;
-}
-
-}  // namespace
-
-int RunExport(Context& ctx, const std::string& output) {
+int RunExport(Context& ctx, const ExportArgs& args) {
+  const std::string& output = args.output;
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
   std::ofstream file;
@@ -83,11 +72,10 @@ int RunExport(Context& ctx, const std::string& output) {
   return kExitOk;
 }
 
-int RunImport(Context& ctx, const std::string& input) {
-  // Pass 1 checks every line before anything is written: each event as
-  // Import will check it, and their order.
-  std::ifstream file(input);
-  if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", input, "'")));
+// Pass 1 of import checks every line before anything is written: each
+// event as Import will check it, and their order. Returns how many events
+// `file` holds; InvalidArgument naming the first bad line.
+absl::StatusOr<uint64_t> CheckExportFile(std::istream& file, const std::string& input) {
   std::string line;
   uint64_t line_number = 0, checked = 0;
   ImportChecker checker;
@@ -101,12 +89,74 @@ int RunImport(Context& ctx, const std::string& input) {
       if (absl::Status valid = checker.Check(*event); !valid.ok()) event = valid;
     }
     if (!event.ok()) {
-      return ctx.Fail(absl::InvalidArgumentError(
-          absl::StrCat(input, ":", line_number, ": ", event.status().message(), "; nothing imported")));
+      return absl::InvalidArgumentError(
+          absl::StrCat(input, ":", line_number, ": ", event.status().message(), "; nothing imported"));
     }
     ++checked;
   }
-  // Pass 2 imports in chunks, each atomic and durable.
+  return checked;
+}
+
+// Pass 2 imports in chunks, each atomic and durable.
+class ChunkedImporter {
+ public:
+  explicit ChunkedImporter(EventStore& store) : store_(store) {}
+
+  absl::Status Add(EventRecord event, size_t line_bytes) {
+    chunk_bytes_ += line_bytes;
+    chunk_.push_back(std::move(event));
+    if (chunk_.size() < kImportChunkEvents && chunk_bytes_ < kImportChunkBytes) return absl::OkStatus();
+    return Flush();
+  }
+
+  absl::Status Flush() {
+    if (chunk_.empty()) return absl::OkStatus();
+    const Position first = chunk_.front().position;
+    const size_t size = chunk_.size();
+    if (absl::Status s = Import(store_, std::move(chunk_)); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(s.message(), "; imported ", imported_,
+                                                 " events before it (the store's head is ", store_.head().value(),
+                                                 ", this chunk began at position ", first.value(), ")"));
+    }
+    imported_ += size;
+    chunk_.clear();
+    chunk_bytes_ = 0;
+    return absl::OkStatus();
+  }
+
+ private:
+  EventStore& store_;
+  std::vector<EventRecord> chunk_;
+  size_t chunk_bytes_ = 0;
+  uint64_t imported_ = 0;
+};
+
+// Imports every line of `file` (checked by CheckExportFile); returns how
+// many events it held.
+absl::StatusOr<uint64_t> ImportExportFile(EventStore& store, std::istream& file) {
+  ChunkedImporter importer(store);
+  Progress progress("import");
+  uint64_t count = 0;
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.empty()) continue;
+    absl::StatusOr<EventRecord> event = EventFromExport(Json::parse(line, nullptr, false));
+    if (!event.ok()) return event.status();
+    const size_t bytes = line.size();
+    if (absl::Status s = importer.Add(*std::move(event), bytes); !s.ok()) return s;
+    progress.Tick(++count);
+  }
+  if (absl::Status s = importer.Flush(); !s.ok()) return s;
+  progress.Done(count);
+  return count;
+}
+
+int RunImport(Context& ctx, const ImportArgs& args) {
+  const std::string& input = args.input;
+  std::ifstream file(input);
+  if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", input, "'")));
+  absl::StatusOr<uint64_t> checked = CheckExportFile(file, input);
+  if (!checked.ok()) return ctx.Fail(checked.status());
   file.clear();
   file.seekg(0);
   if (!file) {
@@ -116,51 +166,21 @@ int RunImport(Context& ctx, const std::string& input) {
   }
   absl::StatusOr<EventStore*> store = ctx.OpenForWriting(/*create_if_missing=*/true);
   if (!store.ok()) return ctx.Fail(store.status());
-  std::vector<EventRecord> chunk;
-  size_t chunk_bytes = 0;
-  uint64_t imported = 0;
-  Progress progress("import");
-  auto flush = [&]() -> absl::Status {
-    if (chunk.empty()) return absl::OkStatus();
-    const Position first = chunk.front().position;
-    const size_t size = chunk.size();
-    if (absl::Status s = Import(**store, std::move(chunk)); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat(s.message(), "; imported ", imported,
-                                                 " events before it (the store's head is ",
-                                                 (*store)->head().value(), ", this chunk began at position ",
-                                                 first.value(), ")"));
-    }
-    imported += size;
-    chunk.clear();
-    chunk_bytes = 0;
-    return absl::OkStatus();
-  };
-  uint64_t count = 0;
-  while (std::getline(file, line)) {
-    if (line.empty()) continue;
-    absl::StatusOr<EventRecord> event = EventFromExport(Json::parse(line, nullptr, false));
-    if (!event.ok()) return ctx.Fail(event.status());
-    chunk_bytes += line.size();
-    chunk.push_back(*std::move(event));
-    progress.Tick(++count);
-    if (chunk.size() >= kImportChunkEvents || chunk_bytes >= kImportChunkBytes) {
-      if (absl::Status s = flush(); !s.ok()) return ctx.Fail(s);
-    }
-  }
-  if (absl::Status s = flush(); !s.ok()) return ctx.Fail(s);
-  progress.Done(count);
-  if (count != checked) {
-    return ctx.Fail(absl::DataLossError(absl::StrCat("'", input, "' changed while importing: ", checked,
-                                                     " events checked, ", count, " imported")));
+  absl::StatusOr<uint64_t> count = ImportExportFile(**store, file);
+  if (!count.ok()) return ctx.Fail(count.status());
+  if (*count != *checked) {
+    return ctx.Fail(absl::DataLossError(absl::StrCat("'", input, "' changed while importing: ", *checked,
+                                                     " events checked, ", *count, " imported")));
   }
   Json result = Json::object();
-  result["imported_events"] = count;
+  result["imported_events"] = *count;
   result["head_position"] = (*store)->head().value();
   PrintObject(std::cout, ctx.format(), result);
   return kExitOk;
 }
 
-int RunVerify(Context& ctx, const std::string& expect_head) {
+int RunVerify(Context& ctx, const VerifyArgs& args) {
+  const std::string& expect_head = args.expect_head;
   VerifyOptions options;
   if (!expect_head.empty()) {
     options.expect_head = ChainHead::Parse(expect_head);
@@ -202,7 +222,8 @@ int RunVerify(Context& ctx, const std::string& expect_head) {
   return report->ok() ? kExitOk : kExitFailed;
 }
 
-int RunBackup(Context& ctx, const std::string& directory) {
+int RunBackup(Context& ctx, const BackupArgs& args) {
+  const std::string& directory = args.directory;
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
   const Position head = (*store)->head();
@@ -214,7 +235,8 @@ int RunBackup(Context& ctx, const std::string& directory) {
   return kExitOk;
 }
 
-int RunRestore(Context& ctx, const std::string& backup) {
+int RunRestore(Context& ctx, const RestoreArgs& args) {
+  const std::string& backup = args.backup;
   const std::string& target = ctx.options().store;
   if (target.empty()) return ctx.Usage("restore needs --store: the new store directory to restore into");
   std::error_code ec;
@@ -265,10 +287,10 @@ int RunCompact(Context& ctx) {
   return kExitOk;
 }
 
-int RunRepair(Context& ctx, const std::string& backup_directory) {
+int RunRepair(Context& ctx, const RepairArgs& args) {
   if (ctx.options().store.empty()) return ctx.Usage("repair needs --store (or ANNALS_STORE)");
   if (::isatty(2)) std::cerr << "checking the write-ahead log of '" << ctx.options().store << "'...\n";
-  absl::StatusOr<RepairReport> report = RepairStore(ctx.options().store, {.backup_directory = backup_directory});
+  absl::StatusOr<RepairReport> report = RepairStore(ctx.options().store, {.backup_directory = args.backup});
   if (!report.ok()) return ctx.Fail(report.status());
   Json out = Json::object();
   out["result"] = report->repaired ? "repaired" : "intact";
@@ -298,163 +320,38 @@ int RunRepair(Context& ctx, const std::string& backup_directory) {
   return report->verify.ok() ? kExitOk : kExitFailed;
 }
 
-int RunSchemaAdd(Context& ctx, const SchemaAddArgs& args) {
-  std::ifstream file(args.file, std::ios::binary);
-  if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", args.file, "'")));
-  std::stringstream bytes;
-  bytes << file.rdbuf();
-  std::map<std::string, std::string> bindings;
-  for (const std::string& kv : args.bindings) {
-    const size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size()) {
-      return ctx.Usage("--bind needs EVENT_TYPE=full.message.Name, got '" + kv + "'");
-    }
-    bindings[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  google::protobuf::FileDescriptorSet set;
-  const bool parsed = set.ParseFromString(bytes.str());  // RegisterSchemas reports a bad set
-  if (bindings.empty() && parsed) {
-    // Without --bind: every message of the set's last file (the one named on
-    // protoc's command line) under its own name, unless names repeat.
-    std::map<std::string, std::vector<std::string>> by_name;
-    if (set.file_size() > 0) {
-      const auto& main = set.file(set.file_size() - 1);
-      for (const auto& message : main.message_type()) {
-        by_name[message.name()].push_back(main.package().empty() ? message.name()
-                                                                 : main.package() + "." + message.name());
-      }
-    }
-    for (const auto& [name, full] : by_name) {
-      if (full.size() == 1) bindings[name] = full.front();
-    }
-  }
-  absl::StatusOr<EventStore*> store = ctx.OpenForWriting();
-  if (!store.ok()) return ctx.Fail(store.status());
-  // Checked first without permission, so that the breaking changes are
-  // known (and printed) either way; the tool has the store to itself.
-  std::vector<std::string> breaking;
-  absl::Status registered = RegisterSchemas(**store, bytes.str(), bindings);
-  if (IsBreakingSchemaChange(registered)) {
-    breaking = GetBreakingSchemaChanges(registered);
-    if (!args.allow_breaking) {
-      for (const std::string& change : breaking) std::cerr << "annals: " << change << "\n";
-      return ctx.Fail(absl::FailedPreconditionError(absl::StrCat(
-          breaking.size(), breaking.size() == 1 ? " breaking change" : " breaking changes",
-          " to messages of stored events; nothing registered (--allow-breaking --reason TEXT registers anyway)")));
-    }
-    registered = RegisterSchemas(**store, 
-        bytes.str(), bindings, {.allow_breaking = true, .actor = args.actor, .reason = args.reason});
-  }
-  if (!registered.ok()) return ctx.Fail(registered);
-  Json out = Json::object();
-  Json files = Json::array();
-  for (const auto& f : set.file()) files.push_back(f.name());
-  out["files"] = files;
-  out["bindings"] = bindings;
-  if (!breaking.empty()) {
-    out["breaking_changes"] = breaking;
-    out["recorded_in"] = std::string(kSchemasStream);
-  }
-  PrintObject(std::cout, ctx.format(), out);
-  return kExitOk;
-}
+}  // namespace
 
-int RunSchemaList(Context& ctx) {
-  absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
-  if (!store.ok()) return ctx.Fail(store.status());
-  auto schemas = ReadSchemas(**store);
-  if (!schemas.ok()) return ctx.Fail(schemas.status());
-  RowWriter rows(std::cout, ctx.format(), {"kind", "name", "message"});
-  for (const auto& [name, bytes] : schemas->files) {
-    google::protobuf::FileDescriptorProto file;
-    file.ParseFromString(bytes);
-    for (const auto& message : file.message_type()) {
-      Json row = Json::object();
-      row["kind"] = "message";
-      row["name"] = name;
-      row["message"] = file.package().empty() ? message.name() : file.package() + "." + message.name();
-      rows.Add(std::move(row));
-    }
-  }
-  for (const auto& [type, message] : schemas->bindings) {
-    Json row = Json::object();
-    row["kind"] = "binding";
-    row["name"] = type;
-    row["message"] = message;
-    rows.Add(std::move(row));
-  }
-  return kExitOk;
-}
+void AddOpsCommands(CLI::App& app, Action& chosen) {
+  auto [exporter, export_args] = AddCommand(
+      app, chosen, "export", "Every event as JSON lines, exactly (import restores them)", RunExport);
+  exporter->add_option("-o,--output", export_args->output, "Write to this file (default: standard output)");
 
-int RunProjections(Context& ctx, const ProjectionArgs& args) {
-  const std::string& action = args.action;
-  if (action == "list" || action == "lag" || action == "status" || action == "parked") {
-    absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
-    if (!store.ok()) return ctx.Fail(store.status());
-    if (action == "parked") {
-      auto parked = ProjectionRunner::StoredParked(**store, args.name);
-      if (!parked.ok()) return ctx.Fail(parked.status());
-      RowWriter rows(std::cout, ctx.format(), {"position", "stream", "revision", "type", "error"});
-      for (const ParkedEvent& p : *parked) {
-        Json row = Json::object();
-        row["position"] = p.event.position.value();
-        row["stream"] = p.event.stream;
-        row["revision"] = p.event.revision.value();
-        row["type"] = p.event.type;
-        row["error"] = p.error;
-        rows.Add(std::move(row));
-      }
-      return kExitOk;
-    }
-    auto stored = ProjectionRunner::ListStored(**store);
-    if (!stored.ok()) return ctx.Fail(stored.status());
-    if (action == "status") {
-      for (const ProjectionStatus& s : *stored) {
-        if (s.name != args.name) continue;
-        PrintObject(std::cout, ctx.format(), ProjectionRow(s));
-        return kExitOk;
-      }
-      return ctx.Fail(absl::NotFoundError(absl::StrCat("no projection '", args.name, "' in this store")));
-    }
-    const std::vector<std::string> columns =
-        action == "lag" ? std::vector<std::string>{"name", "checkpoint", "lag", "seconds_behind"}
-                        : std::vector<std::string>{"name", "version", "checkpoint", "lag", "parked"};
-    RowWriter rows(std::cout, ctx.format(), columns);
-    for (const ProjectionStatus& s : *stored) rows.Add(ProjectionRow(s));
-    return kExitOk;
-  }
-  // retry, skip, rebuild run the projection's code: from a plugin.
-  absl::StatusOr<Plugins*> plugins = ctx.LoadPlugins();
-  if (!plugins.ok()) return ctx.Fail(plugins.status());
-  const ProjectionSpec* spec = nullptr;
-  for (const ProjectionSpec& p : (*plugins)->projections()) {
-    if (p.name == args.name) spec = &p;
-  }
-  if (spec == nullptr) {
-    return ctx.Fail(absl::NotFoundError(absl::StrCat(
-        "no projection '", args.name, "' in the loaded plugins (", action, " runs its code: pass --plugin)")));
-  }
-  absl::StatusOr<EventStore*> store = ctx.OpenForWriting();
-  if (!store.ok()) return ctx.Fail(store.status());
-  ProjectionRunner runner(**store);
-  if (absl::Status s = runner.Register(*spec); !s.ok()) return ctx.Fail(s);
-  absl::Status done;
-  if (action == "retry") {
-    done = runner.RetryParked(args.name, args.stream);
-  } else if (action == "skip") {
-    done = runner.SkipParked(args.name, args.stream);
-  } else {
-    done = runner.Reset(args.name);
-  }
-  if (done.ok()) {
-    done = runner.WaitForPosition(args.name, (*store)->head(), absl::Seconds(args.timeout_seconds));
-  }
-  auto status = runner.Status(args.name);
-  runner.Stop();
-  if (!done.ok()) return ctx.Fail(done);
-  if (!status.ok()) return ctx.Fail(status.status());
-  PrintObject(std::cout, ctx.format(), ProjectionRow(*status));
-  return kExitOk;
+  auto [importer, import_args] =
+      AddCommand(app, chosen, "import", "Restore an export into --store (created if missing)", RunImport);
+  importer->add_option("file", import_args->input, "The export (JSON lines)")->required();
+
+  auto [verify, verify_args] = AddCommand(
+      app, chosen, "verify", "Check every file's checksums, the hash chain and every index entry; exit 1 if corrupt",
+      RunVerify);
+  verify->add_option("--expect-head", verify_args->expect_head,
+                     "POSITION:HASH, a chain head recorded earlier (annals info): prove nothing up to it changed");
+
+  auto [backup, backup_args] =
+      AddCommand(app, chosen, "backup", "Copy the store, consistently, while it is in use", RunBackup);
+  backup->add_option("directory", backup_args->directory, "A new directory for the copy")->required();
+
+  auto [restore, restore_args] =
+      AddCommand(app, chosen, "restore", "Restore a backup into --store (a new directory)", RunRestore);
+  restore->add_option("backup", restore_args->backup, "The backup directory")->required();
+
+  AddCommand(app, chosen, "compact", "Remove deleted, tombstoned and expired events; return disk space", RunCompact);
+
+  auto [repair, repair_args] = AddCommand(
+      app, chosen, "repair",
+      "Recover a store whose write-ahead log is damaged: back up its files, keep the intact prefix", RunRepair);
+  repair->add_option("--backup", repair_args->backup,
+                     "A new directory for the backup of the damaged files (default: STORE.damaged-TIME)");
 }
 
 }  // namespace annals::tool

@@ -87,62 +87,6 @@ class Progress {
   bool shown_ = false;
 };
 
-// Subcommands, one function each (commands_*.cc).
-struct ReadArgs {
-  std::string stream;
-  bool backward = false;
-  std::string from;
-  uint64_t limit = UINT64_MAX;
-};
-int RunInfo(Context& ctx);
-int RunStreams(Context& ctx, const std::string& prefix, uint64_t limit);
-int RunRead(Context& ctx, const ReadArgs& args);
-int RunTail(Context& ctx, const std::string& stream, uint64_t count, bool follow, double follow_seconds);
-
-struct AuditArgs {
-  std::string stream, category, type, correlation, causation, since, until;
-  std::vector<std::string> meta;
-  uint64_t limit = UINT64_MAX;
-  bool explain = false;
-};
-int RunAudit(Context& ctx, const AuditArgs& args);
-
-struct HistoryArgs {
-  std::string stream;
-  std::string fold;
-  bool no_snapshots = false;
-};
-int RunReplay(Context& ctx, const HistoryArgs& args, const std::string& from, const std::string& to, bool full);
-int RunState(Context& ctx, const HistoryArgs& args, const std::string& at_revision, const std::string& at_position,
-             const std::string& as_of);
-int RunDiff(Context& ctx, const HistoryArgs& args, const std::string& a, const std::string& b);
-int RunBisect(Context& ctx, const HistoryArgs& args, const std::string& predicate);
-
-int RunExport(Context& ctx, const std::string& output);
-int RunImport(Context& ctx, const std::string& input);
-int RunVerify(Context& ctx, const std::string& expect_head);
-int RunBackup(Context& ctx, const std::string& directory);
-int RunRestore(Context& ctx, const std::string& backup);
-int RunCompact(Context& ctx);
-int RunRepair(Context& ctx, const std::string& backup_directory);
-struct SchemaAddArgs {
-  std::string file;
-  std::vector<std::string> bindings;  // TYPE=MESSAGE
-  bool allow_breaking = false;
-  std::string reason;
-  std::string actor;
-};
-int RunSchemaAdd(Context& ctx, const SchemaAddArgs& args);
-int RunSchemaList(Context& ctx);
-
-struct ProjectionArgs {
-  std::string action;  // list, status, lag, parked, retry, skip, rebuild
-  std::string name;
-  std::string stream;
-  double timeout_seconds = 600;
-};
-int RunProjections(Context& ctx, const ProjectionArgs& args);
-
 }  // namespace annals::tool
 
 #endif  // ANNALS_TOOLS_CONTEXT_H_

@@ -4,7 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "annals/event_store.h"
+#include "annals/utf8.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -131,12 +133,48 @@ TEST_F(ValidationTest, BadNamesOnReadsAreInvalidArgument) {
 }
 
 TEST(Utf8Test, AcceptsValidText) {
-  EXPECT_TRUE(internal::IsValidUtf8("plain ascii"));
-  EXPECT_TRUE(internal::IsValidUtf8("commande-\xc3\xa9t\xc3\xa9"));      // é
-  EXPECT_TRUE(internal::IsValidUtf8("\xe2\x82\xac"));                    // €
-  EXPECT_TRUE(internal::IsValidUtf8("\xf0\x9f\x93\xa6"));                // 📦
-  EXPECT_FALSE(internal::IsValidUtf8("\xf4\x90\x80\x80"));               // > U+10FFFF
-  EXPECT_FALSE(internal::IsValidUtf8("\x80"));                           // lone continuation
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("commande-\xc3\xa9t\xc3\xa9"));      // é
+  EXPECT_TRUE(IsValidUtf8("\xe2\x82\xac"));                    // €
+  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x93\xa6"));                // 📦
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));               // > U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\x80"));                           // lone continuation
+  // The store's checks (internal::) are this public function.
+  EXPECT_EQ(&internal::IsValidUtf8, &IsValidUtf8);
+}
+
+TEST(Utf8Test, BoundariesOfEachLength) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8(std::string("a\0b", 3)));  // U+0000 is a code point
+  EXPECT_TRUE(IsValidUtf8("\x7f"));                  // U+007F
+  EXPECT_TRUE(IsValidUtf8("\xc2\x80"));              // U+0080
+  EXPECT_TRUE(IsValidUtf8("\xdf\xbf"));              // U+07FF
+  EXPECT_TRUE(IsValidUtf8("\xe0\xa0\x80"));          // U+0800
+  EXPECT_TRUE(IsValidUtf8("\xed\x9f\xbf"));          // U+D7FF, below the surrogates
+  EXPECT_TRUE(IsValidUtf8("\xee\x80\x80"));          // U+E000, above them
+  EXPECT_TRUE(IsValidUtf8("\xef\xbf\xbf"));          // U+FFFF
+  EXPECT_TRUE(IsValidUtf8("\xf0\x90\x80\x80"));      // U+10000
+  EXPECT_TRUE(IsValidUtf8("\xf4\x8f\xbf\xbf"));      // U+10FFFF, the last
+}
+
+TEST(Utf8Test, RefusesOverlongSurrogatesAndBrokenSequences) {
+  for (const char* bad : {
+           "\xc0\x80",              // overlong U+0000
+           "\xc1\xbf",              // overlong U+007F
+           "\xe0\x9f\xbf",          // overlong U+07FF
+           "\xf0\x8f\xbf\xbf",      // overlong U+FFFF
+           "\xed\xa0\x80",          // U+D800, a surrogate
+           "\xed\xbf\xbf",          // U+DFFF
+           "\xf5\x80\x80\x80",      // past U+10FFFF
+           "\xf8\x88\x80\x80\x80",  // five-byte form
+           "\xfe", "\xff",
+           "\xe2\x82",              // truncated
+           "\xf0\x9f\x93",          // truncated at the end
+           "\xc3(",                 // a continuation byte expected
+           "ok\xe2\x28\xa1",        // the second byte is no continuation
+       }) {
+    EXPECT_FALSE(IsValidUtf8(bad)) << absl::CHexEscape(bad);
+  }
 }
 
 }  // namespace

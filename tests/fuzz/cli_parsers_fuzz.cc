@@ -12,8 +12,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/numbers.h"
-#include "lib/history.h"
-#include "lib/payload.h"
+#include "history.h"
+#include "payload.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace annals::tool {

@@ -28,7 +28,7 @@
 #include "annals/event_store.h"
 #include "annals/schemas.h"
 #include "google/protobuf/descriptor.pb.h"
-#include "lib/payload.h"
+#include "payload.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace annals::tool {

@@ -6,7 +6,7 @@
 // point: exporting that event again gives the same bytes.
 #include <string>
 
-#include "lib/payload.h"
+#include "payload.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace annals::tool {

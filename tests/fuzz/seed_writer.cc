@@ -15,7 +15,7 @@
 
 #include "annals/event_store.h"
 #include "internal_access.h"
-#include "lib/payload.h"
+#include "payload.h"
 #include "storage.h"
 
 namespace annals {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the demo, then the `annals` tool against the store it made, and checks
-# the outputs and exit codes (tests/tools/tool_test.cc covers every
+# the outputs and exit codes (tests/tools/tool_*_test.cc cover every
 # subcommand). Args: paths to annals_demo, annals and the orders plugin.
 set -euo pipefail
 demo=$1

@@ -1,4 +1,3 @@
-#include "annals/schemas.h"
 #include "payload.h"
 
 #include <algorithm>
@@ -8,6 +7,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "annals/schemas.h"
+#include "annals/utf8.h"
 #include "google/protobuf/any.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -49,40 +50,6 @@ absl::StatusOr<uint64_t> GetUint(const Json& obj, const std::string& key) {
 }
 
 }  // namespace
-
-bool IsValidUtf8(std::string_view text) {
-  // Strict (no overlong forms, no surrogates), as JSON printers require.
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    size_t n = 0;
-    unsigned char low = 0x80, high = 0xBF;  // the second byte's range
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      if (c == 0xE0) low = 0xA0;
-      if (c == 0xED) high = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      if (c == 0xF0) low = 0x90;
-      if (c == 0xF4) high = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + n >= text.size()) return false;
-    const auto second = static_cast<unsigned char>(text[i + 1]);
-    if (second < low || second > high) return false;
-    for (size_t k = 2; k <= n; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
 
 std::string Rfc3339(absl::Time time) {
   // Formatting the date is the slow part, and consecutive events mostly
@@ -366,9 +333,10 @@ void AppendExportLine(const EventRecord& event, std::string* out) {
   out->append("}\n");
 }
 
-absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
-  if (!line.is_object()) return absl::InvalidArgumentError("not a JSON object");
-  // Every member is understood or the line is refused: nothing is dropped.
+namespace {
+
+// Every member is understood or the line is refused: nothing is dropped.
+absl::Status CheckExportMembers(const Json& line) {
   static const char* const kMembers[] = {
       "position",       "stream",         "revision",           "recorded_at",        "event_id",
       "type",           "content_type",   "content_type_base64", "correlation_id",    "correlation_id_base64",
@@ -385,7 +353,12 @@ absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
           absl::StrCat("both \"", key, "\" and \"", key, "_base64\": which one is meant?"));
     }
   }
-  EventRecord e;
+  return absl::OkStatus();
+}
+
+// Where the event is and what it is: position, revision, stream, type,
+// event id and time.
+absl::Status ReadExportIdentity(const Json& line, EventRecord& e) {
   absl::StatusOr<uint64_t> position = GetUint(line, "position");
   if (!position.ok()) return position.status();
   absl::StatusOr<uint64_t> revision = GetUint(line, "revision");
@@ -413,27 +386,42 @@ absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
     return absl::InvalidArgumentError("\"recorded_at\" is not a whole microsecond the store can hold");
   }
   e.recorded_at = *at;
+  return absl::OkStatus();
+}
+
+// "metadata" (strings) or "metadata_base64" (base64 keys and values).
+absl::Status ReadExportMetadata(const Json& line, EventRecord& e) {
+  const bool base64 = line.contains("metadata_base64");
+  auto metadata = line.find(base64 ? "metadata_base64" : "metadata");
+  if (metadata == line.end()) return absl::OkStatus();
+  if (!metadata->is_object()) return absl::InvalidArgumentError("\"metadata\" is not an object");
+  for (const auto& [key, value] : metadata->items()) {
+    if (!value.is_string()) return absl::InvalidArgumentError("metadata values must be strings");
+    std::string k = key, v = value.get<std::string>();
+    if (base64 && (!absl::Base64Unescape(key, &k) || !absl::Base64Unescape(value.get<std::string>(), &v))) {
+      return absl::InvalidArgumentError("\"metadata_base64\" holds something that is not base64");
+    }
+    if (!e.metadata.emplace(std::move(k), std::move(v)).second) {
+      return absl::InvalidArgumentError("a metadata key appears twice");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
+  if (!line.is_object()) return absl::InvalidArgumentError("not a JSON object");
+  if (absl::Status s = CheckExportMembers(line); !s.ok()) return s;
+  EventRecord e;
+  if (absl::Status s = ReadExportIdentity(line, e); !s.ok()) return s;
   for (auto [key, field] : {std::pair{"content_type", &e.content_type}, std::pair{"correlation_id", &e.correlation_id},
                             std::pair{"causation_id", &e.causation_id}, std::pair{"data", &e.data}}) {
     absl::StatusOr<std::string> bytes = GetBytes(line, key);
     if (!bytes.ok()) return bytes.status();
     *field = *std::move(bytes);
   }
-  const bool base64 = line.contains("metadata_base64");
-  auto metadata = line.find(base64 ? "metadata_base64" : "metadata");
-  if (metadata != line.end()) {
-    if (!metadata->is_object()) return absl::InvalidArgumentError("\"metadata\" is not an object");
-    for (const auto& [key, value] : metadata->items()) {
-      if (!value.is_string()) return absl::InvalidArgumentError("metadata values must be strings");
-      std::string k = key, v = value.get<std::string>();
-      if (base64 && (!absl::Base64Unescape(key, &k) || !absl::Base64Unescape(value.get<std::string>(), &v))) {
-        return absl::InvalidArgumentError("\"metadata_base64\" holds something that is not base64");
-      }
-      if (!e.metadata.emplace(std::move(k), std::move(v)).second) {
-        return absl::InvalidArgumentError("a metadata key appears twice");
-      }
-    }
-  }
+  if (absl::Status s = ReadExportMetadata(line, e); !s.ok()) return s;
   return e;
 }
 

@@ -56,8 +56,6 @@ class PayloadDecoder {
   std::map<std::string, std::string> bindings_;
 };
 
-bool IsValidUtf8(std::string_view text);
-
 // RFC 3339 in UTC with microseconds (the store's precision).
 std::string Rfc3339(absl::Time time);
 // Parses RFC 3339 (`2026-11-23T10:00:00Z`, offsets and fractions allowed).
