@@ -15,7 +15,7 @@ struct Target {
   const char* target;
 };
 constexpr Target kTargets[] = {
-    {"W1-durable", ">= 0.9x"}, {"W1-fast", ">= 0.8x"},    {"W2-durable", ">= 1.0x"},
+    {"W1-durable", ">= 0.9x"}, {"W1-fast", ">= 0.8x"},           {"W2-durable", ">= 1.0x"},
     {"W2-fast", ">= 1.0x"},    {"W3", ">= 0.8x, p99 <= 150 us"}, {"W4", ">= 0.7x"},
     {"W5", ">= 2x"},
 };
@@ -53,7 +53,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
   }
 
   void PrintTable() const {
-    std::printf("\n| workload | annals (/s) | raw RocksDB (/s) | ratio | target | annals p50/p99 us | raw p50/p99 us |\n");
+    std::printf(
+        "\n| workload | annals (/s) | raw RocksDB (/s) | ratio | target | annals p50/p99 us | raw "
+        "p50/p99 us |\n");
     std::printf("| --- | ---: | ---: | ---: | --- | ---: | ---: |\n");
     for (const Target& t : kTargets) {
       auto ours = results_.find(std::string(t.workload) + "/annals");
@@ -67,9 +69,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
     auto ours = results_.find("W3/annals");
     auto pointer = results_.find("W3-pointer/raw");
     if (ours != results_.end() && pointer != results_.end() && pointer->second.rate > 0) {
-      std::printf("| W3 vs raw pointer layout | %.0f | %.0f | %.2fx | covering copy pays | %s | %s |\n",
-                  ours->second.rate, pointer->second.rate, ours->second.rate / pointer->second.rate,
-                  Latency(ours->second).c_str(), Latency(pointer->second).c_str());
+      std::printf(
+          "| W3 vs raw pointer layout | %.0f | %.0f | %.2fx | covering copy pays | %s | %s |\n",
+          ours->second.rate, pointer->second.rate, ours->second.rate / pointer->second.rate,
+          Latency(ours->second).c_str(), Latency(pointer->second).c_str());
     }
     // Issue [2]: index reads against ReadAll of the same store, and
     // subscriptions (no raw counterpart: rates and latencies as measured).
@@ -79,10 +82,12 @@ class RatioReporter : public benchmark::ConsoleReporter {
                              "IDX-FilteredAll/annals"}) {
       auto r = results_.find(name);
       if (r == results_.end() || all == results_.end() || all->second.rate <= 0) continue;
-      std::printf("| %s | %.0f | %.2fx |\n", name, r->second.rate, r->second.rate / all->second.rate);
+      std::printf("| %s | %.0f | %.2fx |\n", name, r->second.rate,
+                  r->second.rate / all->second.rate);
     }
     auto w1raw = results_.find("W1-fast/raw");
-    std::printf("\n| subscriptions | rate (/s) | p50/p99 us | note |\n| --- | ---: | ---: | --- |\n");
+    std::printf(
+        "\n| subscriptions | rate (/s) | p50/p99 us | note |\n| --- | ---: | ---: | --- |\n");
     for (const char* name : {"SUB-latency-1/annals", "SUB-latency-8/annals",
                              "SUB-live-appends/annals", "SUB-live-delivery/annals"}) {
       auto r = results_.find(name);
@@ -98,8 +103,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
                   note.c_str());
     }
     // Issue [3]: aggregate loads and command handling.
-    std::printf("\n| write side | rate (/s) | p50/p99 us | load / decide / append %% |\n"
-                "| --- | ---: | ---: | --- |\n");
+    std::printf(
+        "\n| write side | rate (/s) | p50/p99 us | load / decide / append %% |\n"
+        "| --- | ---: | ---: | --- |\n");
     for (const char* name : {"LOAD-1000/annals", "LOAD-1000-snapshot/annals", "CMD-1-fast/annals",
                              "CMD-8-fast/annals", "CMD-1-durable/annals", "CMD-8-durable/annals"}) {
       auto r = results_.find(name);
@@ -117,14 +123,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
     // Issue [4]: projections. Catch-up rates are per projection; W4/raw is
     // the raw log scan of the same run.
     auto w4raw = results_.find("W4/raw");
-    std::printf("\n| read side | events/s | vs W4/raw | p50/p99 us |\n| --- | ---: | ---: | ---: |\n");
+    std::printf(
+        "\n| read side | events/s | vs W4/raw | p50/p99 us |\n| --- | ---: | ---: | ---: |\n");
     auto w1 = results_.find("W1-fast/annals");
     if (auto inl = results_.find("PROJ-inline-W1/annals");
         inl != results_.end() && w1 != results_.end() && w1->second.rate > 0) {
       std::printf("| W1-fast with an inline projection | %.0f | %.2fx W1-fast/annals | |\n",
                   inl->second.rate, inl->second.rate / w1->second.rate);
     }
-    for (const char* name : {"PROJ-catchup-1/annals", "PROJ-catchup-4/annals", "PROJ-live-lag/annals"}) {
+    for (const char* name :
+         {"PROJ-catchup-1/annals", "PROJ-catchup-4/annals", "PROJ-live-lag/annals"}) {
       auto r = results_.find(name);
       if (r == results_.end()) continue;
       // Live lag: the rate is the appends' (W1-fast), not a scan.
@@ -142,34 +150,44 @@ class RatioReporter : public benchmark::ConsoleReporter {
     // stream against a raw scan-and-fold of the same payloads; audit by
     // correlation id against the same query as a scan; export through the
     // tool binary against the raw log scan (W4/raw), with its peak memory.
-    std::printf("\n| tool | rate (/s) | baseline (/s) | ratio | p50/p99 us | note |\n"
-                "| --- | ---: | ---: | ---: | ---: | --- |\n");
+    std::printf(
+        "\n| tool | rate (/s) | baseline (/s) | ratio | p50/p99 us | note |\n"
+        "| --- | ---: | ---: | ---: | ---: | --- |\n");
     auto fold = results_.find("TOOL-fold-10k/raw");
-    for (const char* name : {"TOOL-state-10k/annals", "TOOL-state-10k-snapshot/annals", "TOOL-replay-10k/annals",
-                             "TOOL-replay-last500/annals", "TOOL-replay-last500-snapshot/annals"}) {
+    for (const char* name :
+         {"TOOL-state-10k/annals", "TOOL-state-10k-snapshot/annals", "TOOL-replay-10k/annals",
+          "TOOL-replay-last500/annals", "TOOL-replay-last500-snapshot/annals"}) {
       auto r = results_.find(name);
       if (r == results_.end() || fold == results_.end() || fold->second.rate <= 0) continue;
       std::string note = "states/s vs raw scan+fold of 10k";
       if (auto f = r->second.extra.find("events_folded"); f != r->second.extra.end()) {
         note += ", " + std::to_string(static_cast<int>(f->second)) + " events folded";
       }
-      std::printf("| %s | %.1f | %.1f | %.2fx | %s | %s |\n", name, r->second.rate, fold->second.rate,
-                  r->second.rate / fold->second.rate, Latency(r->second).c_str(), note.c_str());
+      std::printf("| %s | %.1f | %.1f | %.2fx | %s | %s |\n", name, r->second.rate,
+                  fold->second.rate, r->second.rate / fold->second.rate, Latency(r->second).c_str(),
+                  note.c_str());
     }
     auto index = results_.find("TOOL-audit-correlation/annals");
     auto scan = results_.find("TOOL-audit-scan/annals");
     if (index != results_.end() && scan != results_.end() && scan->second.rate > 0) {
-      std::printf("| TOOL-audit-correlation vs scan | %.1f | %.1f | %.0fx | %s | queries/s; scan p50/p99 %s |\n",
-                  index->second.rate, scan->second.rate, index->second.rate / scan->second.rate,
-                  Latency(index->second).c_str(), Latency(scan->second).c_str());
+      std::printf(
+          "| TOOL-audit-correlation vs scan | %.1f | %.1f | %.0fx | %s | queries/s; scan p50/p99 "
+          "%s |\n",
+          index->second.rate, scan->second.rate, index->second.rate / scan->second.rate,
+          Latency(index->second).c_str(), Latency(scan->second).c_str());
     }
     auto exported = results_.find("TOOL-export-1M/annals");
     if (exported != results_.end() && w4raw != results_.end() && w4raw->second.rate > 0) {
       const auto& x = exported->second.extra;
-      auto get = [&](const char* key) { auto it = x.find(key); return it == x.end() ? 0.0 : it->second; };
-      std::printf("| TOOL-export (annals binary) | %.0f | %.0f | %.2fx | | events/s vs W4/raw; %.0f events; peak RSS %.1f MB (%.1f MB for a tenth) |\n",
-                  exported->second.rate, w4raw->second.rate, exported->second.rate / w4raw->second.rate,
-                  get("events"), get("peak_rss_mb"), get("peak_rss_tenth_mb"));
+      auto get = [&](const char* key) {
+        auto it = x.find(key);
+        return it == x.end() ? 0.0 : it->second;
+      };
+      std::printf(
+          "| TOOL-export (annals binary) | %.0f | %.0f | %.2fx | | events/s vs W4/raw; %.0f "
+          "events; peak RSS %.1f MB (%.1f MB for a tenth) |\n",
+          exported->second.rate, w4raw->second.rate, exported->second.rate / w4raw->second.rate,
+          get("events"), get("peak_rss_mb"), get("peak_rss_tenth_mb"));
     }
   }
 

@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
-#include "annals/snapshot.h"
 #include "absl/time/clock.h"
+#include "annals/snapshot.h"
 #include "benchmark/benchmark.h"
 #include "orders/orders.h"
 #include "workload.h"
@@ -42,8 +42,11 @@ void Load1000(benchmark::State& state, bool with_snapshot) {
       *store, orders::OrderDecider{}, codec, orders::OrderSnapshots{1});
   if (with_snapshot) {
     auto loaded = aggregates.Load("order-1");
-    Snapshot snapshot{.stream = "order-1", .revision = *loaded->revision, .schema_version = 1,
-                      .state = loaded->state.SerializeAsString(), .position = loaded->position};
+    Snapshot snapshot{.stream = "order-1",
+                      .revision = *loaded->revision,
+                      .schema_version = 1,
+                      .state = loaded->state.SerializeAsString(),
+                      .position = loaded->position};
     if (!WriteSnapshot(*store, snapshot).ok()) {
       state.SkipWithError("snapshot failed");
       return;

@@ -39,9 +39,8 @@ const bool registered = [] {
   reg("IDX-ReadAll/annals", [](EventStore& s) { return s.ReadAll(); });
   reg("IDX-Category/annals", [](EventStore& s) { return s.ReadCategory("order"); });
   reg("IDX-Type/annals", [](EventStore& s) { return s.ReadEventType("ItemAdded"); });
-  reg("IDX-FilteredAll/annals", [](EventStore& s) {
-    return s.ReadAll({.filter = {.stream_prefixes = {"order-0"}}});
-  });
+  reg("IDX-FilteredAll/annals",
+      [](EventStore& s) { return s.ReadAll({.filter = {.stream_prefixes = {"order-0"}}}); });
   return true;
 }();
 

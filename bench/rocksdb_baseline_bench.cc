@@ -30,7 +30,8 @@ std::unique_ptr<rocksdb::DB> OpenRaw(benchmark::State& state, const std::string&
 
 void AddEvent(rocksdb::WriteBatch& batch, uint64_t position, const WorkloadEvent& e) {
   const std::string& stream = StreamName(e.stream_index);
-  batch.Put(RawKey('L', BigEndian(position)), EncodeRawRecord(stream, e.revision, e.type, e.payload));
+  batch.Put(RawKey('L', BigEndian(position)),
+            EncodeRawRecord(stream, e.revision, e.type, e.payload));
   batch.Put(RawKey('I', stream, BigEndian(e.revision)), BigEndian(position));
 }
 

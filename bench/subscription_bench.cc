@@ -35,8 +35,8 @@ void Latency(benchmark::State& state, int subscribers) {
       state.SkipWithError(sub.status().ToString().c_str());
       return;
     }
-    workers.push_back(std::make_unique<SubscriptionWorker>(
-        std::move(sub).value(), [&, s](const EventRecord& e) {
+    workers.push_back(
+        std::make_unique<SubscriptionWorker>(std::move(sub).value(), [&, s](const EventRecord& e) {
           const uint64_t p = e.position.value();
           int64_t ack = 0;
           // The callback can run before Append has returned to its caller.
@@ -48,7 +48,8 @@ void Latency(benchmark::State& state, int subscribers) {
   }
   for (auto _ : state) {
     for (size_t k = 1; k <= kAppends; ++k) {
-      auto result = store->Append({"latency-1", ExpectedRevision::Any(), {EventData{.type = "Ping", .data = "{}"}}});
+      auto result = store->Append(
+          {"latency-1", ExpectedRevision::Any(), {EventData{.type = "Ping", .data = "{}"}}});
       if (!result.ok()) {
         state.SkipWithError(result.status().ToString().c_str());
         return;

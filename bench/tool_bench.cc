@@ -20,9 +20,9 @@
 
 #include <chrono>
 #include <fstream>
-#include <thread>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -65,7 +65,9 @@ struct AccountDecider {
     ++s.deposits;
     return s;
   }
-  absl::StatusOr<std::vector<Event>> decide(const Command&, const State&) const { return std::vector<Event>{}; }
+  absl::StatusOr<std::vector<Event>> decide(const Command&, const State&) const {
+    return std::vector<Event>{};
+  }
 };
 // {"amount":N,"note":"..."}: the number is read without a JSON library, in
 // both the annals case and the raw baseline.
@@ -91,11 +93,14 @@ struct AccountEvents {
 };
 struct AccountSnapshots {
   uint32_t schema_version() const { return 1; }
-  absl::StatusOr<std::string> Serialize(const Account& a) const { return absl::StrCat(a.balance, ",", a.deposits); }
+  absl::StatusOr<std::string> Serialize(const Account& a) const {
+    return absl::StrCat(a.balance, ",", a.deposits);
+  }
   absl::StatusOr<Account> Parse(std::string_view bytes) const {
     Account a;
     const size_t comma = bytes.find(',');
-    if (comma == std::string_view::npos || !absl::SimpleAtoi(std::string(bytes.substr(0, comma)), &a.balance) ||
+    if (comma == std::string_view::npos ||
+        !absl::SimpleAtoi(std::string(bytes.substr(0, comma)), &a.balance) ||
         !absl::SimpleAtoi(std::string(bytes.substr(comma + 1)), &a.deposits)) {
       return absl::DataLossError("bad snapshot");
     }
@@ -127,18 +132,23 @@ const HistoryStores& History() {
       const Deposited deposit{i % 100};
       EventData data = *codec.Encode(deposit);
       // Another stream's event between two of ours, as in a real log.
-      if (!store->Append({"noise-" + std::to_string(i % 50), ExpectedRevision::Any(), {data}}).ok()) std::abort();
+      if (!store->Append({"noise-" + std::to_string(i % 50), ExpectedRevision::Any(), {data}}).ok())
+        std::abort();
       auto appended = store->Append({"account-1", ExpectedRevision::Any(), {data}});
       if (!appended.ok()) std::abort();
       state = decider.evolve(state, deposit);
       // Snapshots at revisions 499, 1499, ..., 9499: the head is 500 past the last.
       if ((i + 1) % kSnapshotEvery == kSnapshotEvery / 2) {
-        Snapshot snapshot{.stream = "account-1", .revision = appended->last_revision, .schema_version = 1,
-                          .state = *snapshots.Serialize(state), .position = appended->last_position};
+        Snapshot snapshot{.stream = "account-1",
+                          .revision = appended->last_revision,
+                          .schema_version = 1,
+                          .state = *snapshots.Serialize(state),
+                          .position = appended->last_position};
         if (!WriteSnapshot(*store, snapshot).ok()) std::abort();
       }
       if (!raw->Put(rocksdb::WriteOptions(), RawKey('S', "account-1", BigEndian(i)),
-                    EncodeRawRecord("account-1", i, data.type, data.data)).ok()) {
+                    EncodeRawRecord("account-1", i, data.type, data.data))
+               .ok()) {
         std::abort();
       }
     }
@@ -161,8 +171,8 @@ struct FoldedState {
 // The state after `revision`, as the tool loads it: from the newest
 // snapshot at or below it that the fold can read (with `snapshots`), then
 // the events after that snapshot.
-absl::StatusOr<FoldedState> StateAt(EventStore& store, const plugin::Fold& fold, const std::string& stream,
-                                    Revision revision, bool snapshots) {
+absl::StatusOr<FoldedState> StateAt(EventStore& store, const plugin::Fold& fold,
+                                    const std::string& stream, Revision revision, bool snapshots) {
   FoldedState result;
   Revision start(0);
   if (snapshots) {
@@ -179,7 +189,8 @@ absl::StatusOr<FoldedState> StateAt(EventStore& store, const plugin::Fold& fold,
   }
   if (result.state == nullptr) result.state = fold.Initial();
   if (revision < start) return result;
-  auto it = store.ReadStream(stream, {.from = start, .max_count = revision.value() - start.value() + 1});
+  auto it =
+      store.ReadStream(stream, {.from = start, .max_count = revision.value() - start.value() + 1});
   if (!it.ok()) return it.status();
   for (; (*it)->Valid(); (*it)->Next()) {
     if (absl::Status s = fold.Apply(*result.state, (*it)->record()); !s.ok()) return s;
@@ -223,8 +234,8 @@ size_t CountChanges(const Json& a, const Json& b) {
 // Replays revisions [from, head] of `stream` as `annals replay` does: the
 // state before `from` (StateAt), then each event folded, its state as JSON
 // diffed against the one before. Returns the number of changes.
-absl::StatusOr<size_t> ReplayWithDiffs(EventStore& store, const plugin::Fold& fold, const std::string& stream,
-                                       Revision from, bool snapshots) {
+absl::StatusOr<size_t> ReplayWithDiffs(EventStore& store, const plugin::Fold& fold,
+                                       const std::string& stream, Revision from, bool snapshots) {
   absl::StatusOr<FoldedState> start = FoldedState{.state = fold.Initial()};
   if (from.value() > 0) start = StateAt(store, fold, stream, Revision(from.value() - 1), snapshots);
   if (!start.ok()) return start.status();
@@ -256,7 +267,8 @@ void StateAtHead(benchmark::State& state, bool snapshots) {
     auto at = StateAt(*store, fold, "account-1", Revision(kStreamEvents - 1), snapshots);
     if (!at.ok()) return state.SkipWithError(at.status().ToString().c_str());
     auto json = StateJson(fold, *at->state);
-    if (!json.ok() || (*json)["deposits"] != kStreamEvents) return state.SkipWithError("wrong state");
+    if (!json.ok() || (*json)["deposits"] != kStreamEvents)
+      return state.SkipWithError("wrong state");
     us.push_back(MicrosSince(start));
     folded += at->events_folded;
   }
@@ -278,8 +290,10 @@ void ReplayFrom(benchmark::State& state, uint64_t from, bool snapshots) {
   std::vector<double> us;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    absl::StatusOr<size_t> changes = ReplayWithDiffs(*store, fold, "account-1", Revision(from), snapshots);
-    if (!changes.ok() || *changes < kStreamEvents - from) return state.SkipWithError("replay failed");
+    absl::StatusOr<size_t> changes =
+        ReplayWithDiffs(*store, fold, "account-1", Revision(from), snapshots);
+    if (!changes.ok() || *changes < kStreamEvents - from)
+      return state.SkipWithError("replay failed");
     us.push_back(MicrosSince(start));
   }
   state.SetItemsProcessed(static_cast<int64_t>(us.size()));
@@ -289,14 +303,17 @@ void Replay10k(benchmark::State& state) { ReplayFrom(state, 0, false); }
 // `replay --from 9500`: the state before 9,500 from the snapshot at 9,499,
 // or folded from the first event.
 void ReplayLast500(benchmark::State& state) { ReplayFrom(state, kStreamEvents - 500, false); }
-void ReplayLast500Snapshot(benchmark::State& state) { ReplayFrom(state, kStreamEvents - 500, true); }
+void ReplayLast500Snapshot(benchmark::State& state) {
+  ReplayFrom(state, kStreamEvents - 500, true);
+}
 
 // The baseline: scan the stream's records in a raw DB and fold them.
 void RawFold(benchmark::State& state) {
   const HistoryStores& stores = History();
   rocksdb::DB* raw = nullptr;
   rocksdb::Options options;
-  if (!rocksdb::DB::OpenForReadOnly(options, stores.raw_path, &raw).ok()) return state.SkipWithError("raw open");
+  if (!rocksdb::DB::OpenForReadOnly(options, stores.raw_path, &raw).ok())
+    return state.SkipWithError("raw open");
   std::unique_ptr<rocksdb::DB> owner(raw);
   AccountDecider decider;
   std::vector<double> us;
@@ -307,7 +324,8 @@ void RawFold(benchmark::State& state) {
     std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       RawRecordView view;
-      if (!DecodeRawRecord(it->value().ToStringView(), &view)) return state.SkipWithError("raw decode");
+      if (!DecodeRawRecord(it->value().ToStringView(), &view))
+        return state.SkipWithError("raw decode");
       auto deposit = ParseDeposit(view.payload);
       if (!deposit.ok()) return state.SkipWithError("raw parse");
       account = decider.evolve(account, *deposit);
@@ -333,7 +351,8 @@ const std::string& CorrelatedStore() {
       EventData data = ToEventData(workload[k]);
       data.correlation_id = "conv-" + std::to_string(k % conversations);
       data.metadata["user"] = k % 2 ? "alice" : "bob";
-      if (!store->Append({StreamName(workload[k].stream_index), ExpectedRevision::Any(), {data}}).ok()) {
+      if (!store->Append({StreamName(workload[k].stream_index), ExpectedRevision::Any(), {data}})
+               .ok()) {
         std::abort();
       }
     }
@@ -369,7 +388,8 @@ void AuditCase(benchmark::State& state, bool scan) {
     for (int q = 0; q < queries; ++q) {
       const std::string id = "conv-" + std::to_string(rng() % conversations);
       const auto start = std::chrono::steady_clock::now();
-      if (Audit(*store, id, scan) != WorkloadSize() / conversations) return state.SkipWithError("wrong count");
+      if (Audit(*store, id, scan) != WorkloadSize() / conversations)
+        return state.SkipWithError("wrong count");
       us.push_back(MicrosSince(start));
     }
   }
@@ -387,8 +407,12 @@ std::string ExportStore(const BenchDir& dir, const std::string& name, size_t cou
   const auto& workload = Workload();
   for (size_t k = 0; k < count; k += 1000) {
     std::vector<EventData> batch;
-    for (size_t i = k; i < std::min(count, k + 1000); ++i) batch.push_back(ToEventData(workload[i % workload.size()]));
-    if (!store->Append({"export-" + std::to_string((k / 1000) % 1000), ExpectedRevision::Any(), batch}).ok()) {
+    for (size_t i = k; i < std::min(count, k + 1000); ++i)
+      batch.push_back(ToEventData(workload[i % workload.size()]));
+    if (!store
+             ->Append(
+                 {"export-" + std::to_string((k / 1000) % 1000), ExpectedRevision::Any(), batch})
+             .ok()) {
       std::abort();
     }
   }
@@ -413,7 +437,9 @@ double PeakRssMb(pid_t pid) {
     if (line.starts_with("Name:")) tool = absl::StripAsciiWhitespace(line.substr(5)) == "annals";
     if (line.starts_with("VmHWM:")) {
       double kb = 0;
-      if (absl::SimpleAtod(std::string(absl::StripAsciiWhitespace(line.substr(6, line.size() - 9))), &kb)) mb = kb / 1024.0;
+      if (absl::SimpleAtod(std::string(absl::StripAsciiWhitespace(line.substr(6, line.size() - 9))),
+                           &kb))
+        mb = kb / 1024.0;
     }
   }
   return tool ? mb : 0;
@@ -470,19 +496,23 @@ void Export(benchmark::State& state) {
 
 const bool registered = [] {
   using Case = void (*)(benchmark::State&);
-  const std::pair<const char*, Case> cases[] = {{"TOOL-state-10k/annals", StateNoSnapshots},
-                                                {"TOOL-state-10k-snapshot/annals", StateWithSnapshots},
-                                                {"TOOL-replay-10k/annals", Replay10k},
-                                                {"TOOL-replay-last500/annals", ReplayLast500},
-                                                {"TOOL-replay-last500-snapshot/annals", ReplayLast500Snapshot},
-                                                {"TOOL-fold-10k/raw", RawFold}};
+  const std::pair<const char*, Case> cases[] = {
+      {"TOOL-state-10k/annals", StateNoSnapshots},
+      {"TOOL-state-10k-snapshot/annals", StateWithSnapshots},
+      {"TOOL-replay-10k/annals", Replay10k},
+      {"TOOL-replay-last500/annals", ReplayLast500},
+      {"TOOL-replay-last500-snapshot/annals", ReplayLast500Snapshot},
+      {"TOOL-fold-10k/raw", RawFold}};
   for (auto [name, fn] : cases) {
-    benchmark::RegisterBenchmark(name, fn)->Iterations(50)->UseRealTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(name, fn)->Iterations(50)->UseRealTime()->Unit(
+        benchmark::kMicrosecond);
   }
   RegisterOnce("TOOL-audit-correlation/annals", AuditIndex);
   RegisterOnce("TOOL-audit-scan/annals", AuditScan);
   benchmark::RegisterBenchmark("TOOL-export-1M/annals", Export)
-      ->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+      ->Iterations(1)
+      ->UseManualTime()
+      ->Unit(benchmark::kMillisecond);
   return true;
 }();
 

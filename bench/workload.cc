@@ -3,8 +3,8 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -46,8 +46,9 @@ const std::vector<WorkloadEvent>& Workload() {
       e.stream_index = static_cast<int>(k % kStreams);
       e.revision = k / kStreams;
       e.type = kTypes[e.revision % 4];
-      std::string json = absl::StrFormat(R"({"order":%d,"revision":%d,"sku":"SKU-%06d","qty":%d,"note":")",
-                                         e.stream_index, e.revision, (k * 7919) % 1000000, k % 9 + 1);
+      std::string json =
+          absl::StrFormat(R"({"order":%d,"revision":%d,"sku":"SKU-%06d","qty":%d,"note":")",
+                          e.stream_index, e.revision, (k * 7919) % 1000000, k % 9 + 1);
       json.append(200 - json.size() - 2, 'x');
       json += "\"}";
       e.payload = std::move(json);
@@ -75,7 +76,8 @@ StoreOptions AnnalsOptions(bool sync) {
   return options;
 }
 
-std::unique_ptr<EventStore> OpenOrSkip(benchmark::State& state, const std::string& path, const StoreOptions& options) {
+std::unique_ptr<EventStore> OpenOrSkip(benchmark::State& state, const std::string& path,
+                                       const StoreOptions& options) {
   auto store = EventStore::Open(path, options);
   if (!store.ok()) {
     state.SkipWithError(store.status().ToString().c_str());
@@ -190,11 +192,14 @@ void ReportLatencies(benchmark::State& state, std::vector<double>& samples_us) {
 }
 
 double MicrosSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
-benchmark::internal::Benchmark* RegisterOnce(const char* name, std::function<void(benchmark::State&)> fn) {
-  return benchmark::RegisterBenchmark(name, [fn = std::move(fn)](benchmark::State& state) { fn(state); })
+benchmark::internal::Benchmark* RegisterOnce(const char* name,
+                                             std::function<void(benchmark::State&)> fn) {
+  return benchmark::RegisterBenchmark(name,
+                                      [fn = std::move(fn)](benchmark::State& state) { fn(state); })
       ->Iterations(1)
       ->UseRealTime()
       ->Unit(benchmark::kMillisecond);

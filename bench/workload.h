@@ -52,7 +52,8 @@ StoreOptions AnnalsOptions(bool sync);
 // Opens (creating if missing, with `options` such as AnnalsOptions) the
 // store at `path`, e.g. a BenchDir's path("store") or a loaded store. If it
 // fails, the case is skipped with the error: nullptr.
-std::unique_ptr<EventStore> OpenOrSkip(benchmark::State& state, const std::string& path, const StoreOptions& options);
+std::unique_ptr<EventStore> OpenOrSkip(benchmark::State& state, const std::string& path,
+                                       const StoreOptions& options);
 // The same while a case's data is prepared, outside any case: a failure
 // aborts the benchmark program.
 std::unique_ptr<EventStore> OpenOrAbort(const std::string& path, const StoreOptions& options);
@@ -83,7 +84,8 @@ double MicrosSince(std::chrono::steady_clock::time_point start);
 
 // Registers case `name` run once (one iteration) in real time, reported in
 // milliseconds: how most cases run.
-benchmark::internal::Benchmark* RegisterOnce(const char* name, std::function<void(benchmark::State&)> fn);
+benchmark::internal::Benchmark* RegisterOnce(const char* name,
+                                             std::function<void(benchmark::State&)> fn);
 
 // The W3 loop shared by every layout: reads 20,000 pseudo-random streams
 // (fixed seed, so every case reads the same ones) with `read_stream`, which

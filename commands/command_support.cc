@@ -134,9 +134,9 @@ absl::StatusOr<std::vector<EventRecord>> AppendRecorded(EventStore& store, Appen
   std::vector<EventRecord> records(request.events.size());
   for (size_t i = 0; i < records.size(); ++i) {
     const EventData& e = request.events[i];
-    records[i] = EventRecord{request.stream, Revision(0), Position(0), absl::Time(), e.type,
-                             e.data, e.content_type, e.metadata, e.event_id, e.correlation_id,
-                             e.causation_id};
+    records[i] = EventRecord{request.stream, Revision(0),      Position(0),    absl::Time(),
+                             e.type,         e.data,           e.content_type, e.metadata,
+                             e.event_id,     e.correlation_id, e.causation_id};
   }
   absl::StatusOr<AppendResult> appended = store.Append(std::move(request));
   if (!appended.ok()) return appended.status();

@@ -30,8 +30,8 @@ absl::Status FromJson(std::string_view json, google::protobuf::Message* message)
   auto status = google::protobuf::util::JsonStringToMessage(std::string(json), message, options);
   if (!status.ok()) {
     return absl::DataLossError(absl::StrCat("JSON payload does not parse as ",
-                                            std::string(message->GetDescriptor()->full_name()), ": ",
-                                            std::string(status.message())));
+                                            std::string(message->GetDescriptor()->full_name()),
+                                            ": ", std::string(status.message())));
   }
   return absl::OkStatus();
 }
@@ -81,8 +81,8 @@ absl::Status CheckRequiredFields(const google::protobuf::Message& message,
     if (!present) missing.push_back(std::string(name));
   }
   if (missing.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(std::string(descriptor->name()), ": missing ",
-                                                 absl::StrJoin(missing, ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat(std::string(descriptor->name()), ": missing ", absl::StrJoin(missing, ", ")));
 }
 
 }  // namespace annals

@@ -36,9 +36,11 @@ absl::Status TombstonedError(const std::string& stream) {
 namespace {
 
 // Looks up the event stored at (stream, revision), staged ones first.
-absl::StatusOr<std::optional<std::pair<EventId, Position>>> FindEventAt(
-    Storage& storage, const Staged& request, const Staged& group, uint64_t stream_id,
-    Revision revision) {
+absl::StatusOr<std::optional<std::pair<EventId, Position>>> FindEventAt(Storage& storage,
+                                                                        const Staged& request,
+                                                                        const Staged& group,
+                                                                        uint64_t stream_id,
+                                                                        Revision revision) {
   StreamRevisionKey key{stream_id, revision.value()};
   if (auto it = request.events.find(key); it != request.events.end()) return it->second;
   if (auto it = group.events.find(key); it != group.events.end()) return it->second;
@@ -75,8 +77,8 @@ absl::StatusOr<IdMatch> MatchStoredFrom(Storage& storage, const Staged& request,
   return match;
 }
 
-absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request,
-                                       const Staged& group, const LoadedStream& head,
+absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request, const Staged& group,
+                                       const LoadedStream& head,
                                        const std::vector<EventData>& events) {
   IdMatch match;
   bool consecutive = true;
@@ -117,10 +119,11 @@ absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request,
 
 absl::Status PartialOverlapError(const std::string& stream, const IdMatch& match,
                                  size_t event_count) {
-  return absl::AlreadyExistsError(absl::StrCat(
-      "append to '", stream, "' partially repeats an earlier append: ", match.matched, " of ",
-      event_count, " event ids are already stored in the stream; retry with the exact original "
-      "events or with new ids"));
+  return absl::AlreadyExistsError(
+      absl::StrCat("append to '", stream, "' partially repeats an earlier append: ", match.matched,
+                   " of ", event_count,
+                   " event ids are already stored in the stream; retry with the exact original "
+                   "events or with new ids"));
 }
 
 absl::StatusOr<std::string> ApplyLifecycleChange(const LifecycleChange& change,

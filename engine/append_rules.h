@@ -21,7 +21,8 @@ namespace annals::internal {
 // Whether `head` passes `expected`.
 bool Satisfies(ExpectedRevision expected, const LoadedStream& head);
 // The conflict `expected` makes with `head`, for the Aborted payload.
-StreamConflict ConflictOf(const std::string& stream, ExpectedRevision expected, const LoadedStream& head);
+StreamConflict ConflictOf(const std::string& stream, ExpectedRevision expected,
+                          const LoadedStream& head);
 // FailedPrecondition: the stream is tombstoned.
 absl::Status TombstonedError(const std::string& stream);
 
@@ -32,17 +33,18 @@ struct IdMatch {
   AppendResult original;
 };
 
-
 // KurrentDB's rule for a retry whose expected revision is behind: compares
 // the incoming ids with the events stored (or staged) from `first` on.
-absl::StatusOr<IdMatch> MatchStoredFrom(Storage& storage, const Staged& request, const Staged& group,
-                                        const LoadedStream& head, Revision first,
-                                        const std::vector<EventData>& events);
+absl::StatusOr<IdMatch> MatchStoredFrom(Storage& storage, const Staged& request,
+                                        const Staged& group, const LoadedStream& head,
+                                        Revision first, const std::vector<EventData>& events);
 // Best-effort deduplication for `any` / `stream_exists`: where are the ids?
 absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request, const Staged& group,
-                                       const LoadedStream& head, const std::vector<EventData>& events);
+                                       const LoadedStream& head,
+                                       const std::vector<EventData>& events);
 // AlreadyExists: some, not all, of an append's ids are stored.
-absl::Status PartialOverlapError(const std::string& stream, const IdMatch& match, size_t event_count);
+absl::Status PartialOverlapError(const std::string& stream, const IdMatch& match,
+                                 size_t event_count);
 
 // The lifecycle rules (KurrentDB's): how `change` (set metadata, delete,
 // tombstone; not kSchemas) moves `record`, the `streams` record of a stream

@@ -9,10 +9,11 @@
 
 namespace annals::internal {
 
-absl::StatusOr<Position> ReadDigestFrom(Storage& storage, const rocksdb::ReadOptions& read_options) {
+absl::StatusOr<Position> ReadDigestFrom(Storage& storage,
+                                        const rocksdb::ReadOptions& read_options) {
   std::string value;
-  rocksdb::Status s =
-      storage.db()->Get(read_options, storage.cf(Cf::kMeta), std::string(kMetaChainDigestFromKey), &value);
+  rocksdb::Status s = storage.db()->Get(read_options, storage.cf(Cf::kMeta),
+                                        std::string(kMetaChainDigestFromKey), &value);
   if (s.IsNotFound()) return Position(~uint64_t{0});
   ANNALS_RETURN_IF_ERROR(FromRocksDb(s, "read chain/digest_from"));
   if (value.size() != 8) return absl::DataLossError("chain/digest_from is malformed");
@@ -25,9 +26,9 @@ ChainHash ChainHashAt(const ChainHash& previous, std::string_view hashed_bytes, 
                                  : ComputeChainHashV1(previous, hashed_bytes);
 }
 
-absl::StatusOr<Carried> CarryOverRemoved(Storage& storage, const rocksdb::ReadOptions& read_options,
-                                         const ChainHash& from, Position after, Position before,
-                                         const std::function<void(Position, const ChainHash&)>& visit) {
+absl::StatusOr<Carried> CarryOverRemoved(
+    Storage& storage, const rocksdb::ReadOptions& read_options, const ChainHash& from,
+    Position after, Position before, const std::function<void(Position, const ChainHash&)>& visit) {
   Carried carried{.hash = from, .last = after};
   if (before.value() <= after.value() + 1) return carried;
   BoundedIterator it(storage, Cf::kMeta, "", RemovedEventKey(before), read_options);
@@ -35,7 +36,8 @@ absl::StatusOr<Carried> CarryOverRemoved(Storage& storage, const rocksdb::ReadOp
   for (it->Seek(RemovedEventKey(Position(expected))); it->Valid(); it->Next()) {
     const std::optional<Position> position = ParseRemovedEventKey(it->key().ToStringView());
     const std::optional<RemovedEvent> removed = DecodeRemovedEvent(it->value().ToStringView());
-    if (!position || !removed) return absl::DataLossError("a removed event's record in meta is malformed");
+    if (!position || !removed)
+      return absl::DataLossError("a removed event's record in meta is malformed");
     if (position->value() != expected) carried.complete = false;
     carried.hash = removed->digest ? ChainStep(carried.hash, removed->hash) : removed->hash;
     carried.proven &= removed->digest && position->value() == expected;
@@ -50,9 +52,11 @@ absl::StatusOr<Carried> CarryOverRemoved(Storage& storage, const rocksdb::ReadOp
   return carried;
 }
 
-absl::StatusOr<StoredHead> ReadStoredHead(Storage& storage, const rocksdb::ReadOptions& read_options) {
+absl::StatusOr<StoredHead> ReadStoredHead(Storage& storage,
+                                          const rocksdb::ReadOptions& read_options) {
   StoredHead head;
-  std::unique_ptr<rocksdb::Iterator> it(storage.db()->NewIterator(read_options, storage.cf(Cf::kLog)));
+  std::unique_ptr<rocksdb::Iterator> it(
+      storage.db()->NewIterator(read_options, storage.cf(Cf::kLog)));
   it->SeekToLast();
   if (it->Valid()) {
     const std::optional<Position> position = ParseLogKey(it->key().ToStringView());
@@ -77,11 +81,13 @@ absl::StatusOr<StoredHead> ReadStoredHead(Storage& storage, const rocksdb::ReadO
   head.chain = carried.hash;
   head.last_recorded_at_us = std::max(head.last_recorded_at_us, carried.last_recorded_at_us);
   // Positions lost in a repair are past the log's last event: skip them.
-  std::unique_ptr<rocksdb::Iterator> lost(storage.db()->NewIterator(read_options, storage.cf(Cf::kMeta)));
+  std::unique_ptr<rocksdb::Iterator> lost(
+      storage.db()->NewIterator(read_options, storage.cf(Cf::kMeta)));
   lost->SeekForPrev(LostRangeKey(Position(~uint64_t{0})));
   if (lost->Valid()) {
     if (ParseLostRangeKey(lost->key().ToStringView())) {
-      if (lost->value().size() != 8) return absl::DataLossError("a lost range in meta is malformed");
+      if (lost->value().size() != 8)
+        return absl::DataLossError("a lost range in meta is malformed");
       head.head = std::max(head.head, Position(ReadBigEndian64(lost->value().ToStringView())));
     }
   } else {

@@ -41,18 +41,20 @@ struct Carried {
 };
 // `visit(position, hash)` sees the chain hash after each removed position.
 absl::StatusOr<Carried> CarryOverRemoved(
-    Storage& storage, const rocksdb::ReadOptions& read_options, const ChainHash& from, Position after,
-    Position before, const std::function<void(Position, const ChainHash&)>& visit = nullptr);
+    Storage& storage, const rocksdb::ReadOptions& read_options, const ChainHash& from,
+    Position after, Position before,
+    const std::function<void(Position, const ChainHash&)>& visit = nullptr);
 
 // The head of the log as stored: the last event's position and chain hash,
 // carried over the removed events after it and past positions lost in a
 // repair (never used again). nullopt fields for an empty log.
 struct StoredHead {
-  Position head;                 // the largest position ever used
+  Position head;                        // the largest position ever used
   ChainHash chain = kGenesisChainHash;  // the chain hash new events follow
   int64_t last_recorded_at_us = 0;
 };
-absl::StatusOr<StoredHead> ReadStoredHead(Storage& storage, const rocksdb::ReadOptions& read_options);
+absl::StatusOr<StoredHead> ReadStoredHead(Storage& storage,
+                                          const rocksdb::ReadOptions& read_options);
 
 }  // namespace annals::internal
 

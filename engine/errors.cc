@@ -9,8 +9,10 @@
 namespace annals {
 namespace {
 
-constexpr absl::string_view kWrongExpectedRevisionUrl = "annals/annals.storage.v1.WrongExpectedRevisionPayload";
-constexpr absl::string_view kBreakingSchemaChangesUrl = "annals/annals.storage.v1.BreakingSchemaChangesPayload";
+constexpr absl::string_view kWrongExpectedRevisionUrl =
+    "annals/annals.storage.v1.WrongExpectedRevisionPayload";
+constexpr absl::string_view kBreakingSchemaChangesUrl =
+    "annals/annals.storage.v1.BreakingSchemaChangesPayload";
 
 std::string ActualToString(const std::optional<Revision>& actual) {
   return actual.has_value() ? absl::StrCat(actual->value()) : "no_stream";
@@ -67,7 +69,8 @@ bool IsBreakingSchemaChange(const absl::Status& status) {
 std::vector<std::string> GetBreakingSchemaChanges(const absl::Status& status) {
   if (!IsBreakingSchemaChange(status)) return {};
   storage::v1::BreakingSchemaChangesPayload payload;
-  if (!payload.ParseFromString(std::string(*status.GetPayload(kBreakingSchemaChangesUrl)))) return {};
+  if (!payload.ParseFromString(std::string(*status.GetPayload(kBreakingSchemaChangesUrl))))
+    return {};
   return {payload.changes().begin(), payload.changes().end()};
 }
 

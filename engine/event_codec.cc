@@ -38,7 +38,8 @@ bool ReadMetadataEntry(CodedInputStream& in, std::map<std::string, std::string>*
   std::string key, value;
   for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
     const int field = WireFormatLite::GetTagFieldNumber(tag);
-    if (field == 1 && WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+    if (field == 1 &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
       if (!ReadBytes(in, &key)) return false;
     } else if (field == 2 &&
                WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
@@ -122,7 +123,8 @@ absl::Status DecodeStoredEvent(std::string_view value, EventRecord* record) {
   // record, reusing its strings' capacity: no message object, no copies
   // beyond the bytes themselves. Replays (W4) and stream reads (W3) decode
   // every event, so this is their main cost after RocksDB's own.
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(value.data()), static_cast<int>(value.size()));
+  CodedInputStream in(reinterpret_cast<const uint8_t*>(value.data()),
+                      static_cast<int>(value.size()));
   ResetRecord(record);
   std::string event_id;
   bool ok = true;

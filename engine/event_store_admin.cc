@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "event_codec.h"
 #include "annals/maintenance.h"
+#include "event_codec.h"
 #include "event_store_impl.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -34,16 +34,19 @@ absl::Status CopyInto(Storage& source, const std::string& directory) {
   StoreOptions options;
   options.create_if_missing = true;
   bool created = false;
-  ANNALS_ASSIGN_OR_RETURN(std::shared_ptr<Storage> target, Storage::Open(directory, options, &created));
+  ANNALS_ASSIGN_OR_RETURN(std::shared_ptr<Storage> target,
+                          Storage::Open(directory, options, &created));
   if (!created) {
-    return absl::FailedPreconditionError(absl::StrCat("backup directory '", directory, "' holds a store"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("backup directory '", directory, "' holds a store"));
   }
   constexpr size_t kBatchBytes = 4 << 20;
   // One consistent view: a read-only store changes only on Refresh, and
   // every column family's iterator is taken before the first write.
   std::vector<std::unique_ptr<rocksdb::Iterator>> iterators;
   for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
-    iterators.emplace_back(source.db()->NewIterator(rocksdb::ReadOptions(), source.cf(static_cast<Cf>(i))));
+    iterators.emplace_back(
+        source.db()->NewIterator(rocksdb::ReadOptions(), source.cf(static_cast<Cf>(i))));
   }
   rocksdb::WriteOptions unsynced;
   unsynced.disableWAL = true;  // flushed below, before the copy counts as done
@@ -61,8 +64,10 @@ absl::Status CopyInto(Storage& source, const std::string& directory) {
     ANNALS_RETURN_IF_ERROR(FromRocksDb(target->db()->Write(unsynced, &batch), "backup copy"));
   }
   std::vector<rocksdb::ColumnFamilyHandle*> cfs;
-  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) cfs.push_back(target->cf(static_cast<Cf>(i)));
-  ANNALS_RETURN_IF_ERROR(FromRocksDb(target->db()->Flush(rocksdb::FlushOptions(), cfs), "backup flush"));
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i)
+    cfs.push_back(target->cf(static_cast<Cf>(i)));
+  ANNALS_RETURN_IF_ERROR(
+      FromRocksDb(target->db()->Flush(rocksdb::FlushOptions(), cfs), "backup flush"));
   return FromRocksDb(target->db()->SyncWAL(), "backup sync");
 }
 
@@ -90,9 +95,11 @@ absl::Status CopyStore(Storage& source, const std::string& directory) {
 class CollectErrors : public google::protobuf::DescriptorPool::ErrorCollector {
  public:
   void AddError(const std::string& filename, const std::string& element_name,
-                const google::protobuf::Message*, ErrorLocation, const std::string& message) override {
+                const google::protobuf::Message*, ErrorLocation,
+                const std::string& message) override {
     if (!errors.empty()) errors += "; ";
-    absl::StrAppend(&errors, filename, element_name.empty() ? "" : " ", element_name, ": ", message);
+    absl::StrAppend(&errors, filename, element_name.empty() ? "" : " ", element_name, ": ",
+                    message);
   }
   std::string errors;
 };
@@ -106,21 +113,24 @@ struct SchemaPool {
 
   // InvalidArgument naming the first file that is malformed or does not
   // build with the others.
-  static absl::StatusOr<std::unique_ptr<SchemaPool>> Build(const std::map<std::string, std::string>& files) {
+  static absl::StatusOr<std::unique_ptr<SchemaPool>> Build(
+      const std::map<std::string, std::string>& files) {
     auto built = std::make_unique<SchemaPool>();
     for (const auto& [name, bytes] : files) {
       google::protobuf::FileDescriptorProto proto;
       if (!proto.ParseFromString(bytes) || !built->database.Add(proto)) {
-        return absl::InvalidArgumentError(absl::StrCat("schema file '", name, "' is malformed or duplicated"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("schema file '", name, "' is malformed or duplicated"));
       }
     }
-    built->pool = std::make_unique<google::protobuf::DescriptorPool>(&built->database, &built->errors);
+    built->pool =
+        std::make_unique<google::protobuf::DescriptorPool>(&built->database, &built->errors);
     // Every file, stored ones too: a replaced file may break one importing it.
     for (const auto& [name, bytes] : files) {
       if (built->pool->FindFileByName(name) == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat("schema file '", name, "' does not build (",
-                                                       built->errors.errors,
-                                                       "); make the set with protoc --include_imports"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("schema file '", name, "' does not build (", built->errors.errors,
+                         "); make the set with protoc --include_imports"));
       }
     }
     return built;
@@ -130,7 +140,8 @@ struct SchemaPool {
 // The content type of the event at `position`.
 absl::StatusOr<std::string> ContentTypeAt(Storage& storage, Position position) {
   std::string value;
-  const rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kLog), LogKey(position), &value);
+  const rocksdb::Status s =
+      storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kLog), LogKey(position), &value);
   if (s.IsNotFound()) return std::string();  // removed by Scavenge since the index was read
   ANNALS_RETURN_IF_ERROR(FromRocksDb(s, "read event"));
   EventRecord record;
@@ -143,11 +154,12 @@ absl::StatusOr<std::string> ContentTypeAt(Storage& storage, Position position) {
 // events, its binding, and the messages the content types of its first and
 // last event name. One walk of `by_type` that seeks from one type to the
 // next: O(types), not O(events).
-absl::StatusOr<std::vector<MessageInUse>> MessagesInUse(Storage& storage,
-                                                        const std::map<std::string, std::string>& stored_bindings,
-                                                        const std::map<std::string, std::string>& bindings) {
+absl::StatusOr<std::vector<MessageInUse>> MessagesInUse(
+    Storage& storage, const std::map<std::string, std::string>& stored_bindings,
+    const std::map<std::string, std::string>& bindings) {
   std::vector<MessageInUse> in_use;
-  std::unique_ptr<rocksdb::Iterator> it(storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(Cf::kByType)));
+  std::unique_ptr<rocksdb::Iterator> it(
+      storage.db()->NewIterator(rocksdb::ReadOptions(), storage.cf(Cf::kByType)));
   it->SeekToFirst();
   while (it->Valid()) {
     const std::optional<std::string_view> name = ParseIndexKeyName(it->key().ToStringView());
@@ -155,16 +167,19 @@ absl::StatusOr<std::vector<MessageInUse>> MessagesInUse(Storage& storage,
     if (!name || !first) return absl::DataLossError("malformed by_type index key");
     const std::string type(*name);
     it->SeekForPrev(IndexKey(type, Position(UINT64_MAX)));
-    const std::optional<Position> last = it->Valid() ? ParseIndexKeyPosition(it->key().ToStringView()) : std::nullopt;
+    const std::optional<Position> last =
+        it->Valid() ? ParseIndexKeyPosition(it->key().ToStringView()) : std::nullopt;
     if (!last) return absl::DataLossError("malformed by_type index key");
     for (Position position : {*first, *last}) {
       std::string content_type;
       ANNALS_ASSIGN_OR_RETURN(content_type, ContentTypeAt(storage, position));
-      if (std::string message = MessageTypeOf(content_type); !message.empty()) in_use.push_back({message, message});
+      if (std::string message = MessageTypeOf(content_type); !message.empty())
+        in_use.push_back({message, message});
     }
     if (auto bound = stored_bindings.find(type); bound != stored_bindings.end()) {
       auto rebound = bindings.find(type);
-      in_use.push_back({bound->second, rebound == bindings.end() ? bound->second : rebound->second});
+      in_use.push_back(
+          {bound->second, rebound == bindings.end() ? bound->second : rebound->second});
     }
     it->Seek(IndexKeyAfterName(type));
   }
@@ -175,12 +190,13 @@ absl::StatusOr<std::vector<MessageInUse>> MessagesInUse(Storage& storage,
 // What registering `bindings` and the files of `after` breaks for the
 // events stored now (one appended while this runs is not checked: appends do
 // not wait for registrations).
-absl::StatusOr<std::vector<std::string>> BreakingChanges(Storage& storage, const StoredSchemas& stored,
-                                                         const google::protobuf::DescriptorPool& after,
-                                                         const std::map<std::string, std::string>& bindings) {
+absl::StatusOr<std::vector<std::string>> BreakingChanges(
+    Storage& storage, const StoredSchemas& stored, const google::protobuf::DescriptorPool& after,
+    const std::map<std::string, std::string>& bindings) {
   absl::StatusOr<std::unique_ptr<SchemaPool>> before = SchemaPool::Build(stored.files);
   if (!before.ok()) {
-    return absl::DataLossError(absl::StrCat("the stored schema registry: ", before.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("the stored schema registry: ", before.status().message()));
   }
   std::vector<MessageInUse> in_use;
   ANNALS_ASSIGN_OR_RETURN(in_use, MessagesInUse(storage, stored.bindings, bindings));
@@ -241,15 +257,19 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
   if (!IsValidUtf8(options.actor) || !IsValidUtf8(options.reason)) {
     return absl::InvalidArgumentError("SchemaRegistration: actor and reason must be valid UTF-8");
   }
-  if (options.actor.size() > options_.max_field_bytes || options.reason.size() > options_.max_field_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("SchemaRegistration: actor and reason are at most ",
-                                                   options_.max_field_bytes, " bytes each"));
+  if (options.actor.size() > options_.max_field_bytes ||
+      options.reason.size() > options_.max_field_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SchemaRegistration: actor and reason are at most ", options_.max_field_bytes,
+                     " bytes each"));
   }
   google::protobuf::FileDescriptorSet set;
-  if (!set.ParseFromArray(file_descriptor_set.data(), static_cast<int>(file_descriptor_set.size())) ||
+  if (!set.ParseFromArray(file_descriptor_set.data(),
+                          static_cast<int>(file_descriptor_set.size())) ||
       set.file_size() == 0) {
     return absl::InvalidArgumentError(
-        "not a protobuf FileDescriptorSet (make one with protoc --include_imports --descriptor_set_out=FILE)");
+        "not a protobuf FileDescriptorSet (make one with protoc --include_imports "
+        "--descriptor_set_out=FILE)");
   }
   // One registration at a time: each checks against what the last wrote.
   MutexLock registering(&schemas_mu_);
@@ -274,12 +294,14 @@ absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_se
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
   std::vector<std::string> breaking;
-  ANNALS_ASSIGN_OR_RETURN(breaking, BreakingChanges(*handles.storage, stored, *after->pool, bindings));
+  ANNALS_ASSIGN_OR_RETURN(breaking,
+                          BreakingChanges(*handles.storage, stored, *after->pool, bindings));
   if (!breaking.empty() && !options.allow_breaking) return BreakingSchemaChangesError(breaking);
 
   std::vector<std::pair<std::string, std::string>> puts;
   for (const auto& file : set.file()) {
-    puts.emplace_back(absl::StrCat(std::string(kSchemaFilePrefix), file.name()), files[file.name()]);
+    puts.emplace_back(absl::StrCat(std::string(kSchemaFilePrefix), file.name()),
+                      files[file.name()]);
   }
   for (const auto& [type, message] : bindings) {
     puts.emplace_back(absl::StrCat(std::string(kSchemaTypePrefix), type), message);
@@ -334,21 +356,24 @@ absl::Status ValidateImportEvent(const EventRecord& e, const StoreOptions& optio
     bool caller_ids = false;
     ANNALS_RETURN_IF_ERROR(internal::ValidateAppend(check, options, &caller_ids));
   } else {
-    ANNALS_RETURN_IF_ERROR(internal::ValidateEventFields(
-        EventData{e.type, e.data, e.content_type, e.metadata, e.event_id, e.correlation_id, e.causation_id},
-        options));
+    ANNALS_RETURN_IF_ERROR(
+        internal::ValidateEventFields(EventData{e.type, e.data, e.content_type, e.metadata,
+                                                e.event_id, e.correlation_id, e.causation_id},
+                                      options));
   }
   if (e.event_id.is_nil()) return absl::InvalidArgumentError("the event has no event id");
-  if (e.position.value() == 0) return absl::InvalidArgumentError("position 0 (positions start at 1)");
+  if (e.position.value() == 0)
+    return absl::InvalidArgumentError("position 0 (positions start at 1)");
   if (e.position.value() > kMaxImportedPosition) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("position ", e.position.value(), " is past the largest importable, ", kMaxImportedPosition));
+    return absl::InvalidArgumentError(absl::StrCat("position ", e.position.value(),
+                                                   " is past the largest importable, ",
+                                                   kMaxImportedPosition));
   }
   if (e.revision.value() >= e.position.value()) {
-    return absl::InvalidArgumentError(absl::StrCat("revision ", e.revision.value(), " at position ",
-                                                   e.position.value(),
-                                                   ": a revision is below its position (each earlier "
-                                                   "revision of the stream took a position)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("revision ", e.revision.value(), " at position ", e.position.value(),
+                     ": a revision is below its position (each earlier "
+                     "revision of the stream took a position)"));
   }
   if (audit) {
     internal::LifecycleData data;
@@ -360,8 +385,10 @@ absl::Status ValidateImportEvent(const EventRecord& e, const StoreOptions& optio
     if (data.last_revision && *data.last_revision >= *data.last_position) {
       return absl::InvalidArgumentError("lastRevision is not below lastPosition");
     }
-    if (e.type == internal::kStreamDeletedEventType && *data.truncate_before >= e.position.value()) {
-      return absl::InvalidArgumentError("truncateBefore is past what the stream can have held before the delete");
+    if (e.type == internal::kStreamDeletedEventType &&
+        *data.truncate_before >= e.position.value()) {
+      return absl::InvalidArgumentError(
+          "truncateBefore is past what the stream can have held before the delete");
     }
   }
   return absl::OkStatus();
@@ -385,20 +412,25 @@ ImportChecker::~ImportChecker() = default;
 
 absl::Status ImportChecker::Check(const EventRecord& e) {
   ANNALS_RETURN_IF_ERROR(ValidateImportEvent(e, state_->options));
-  if (e.position <= state_->last_position) return absl::InvalidArgumentError("positions must increase");
-  if (e.recorded_at < state_->last_recorded_at) return absl::InvalidArgumentError("recorded_at goes backwards");
+  if (e.position <= state_->last_position)
+    return absl::InvalidArgumentError("positions must increase");
+  if (e.recorded_at < state_->last_recorded_at)
+    return absl::InvalidArgumentError("recorded_at goes backwards");
   State::Stream& stream = state_->streams[e.stream];
   if (stream.last_revision && e.revision.value() <= *stream.last_revision) {
-    return absl::InvalidArgumentError(absl::StrCat("revision ", e.revision.value(), " of '", e.stream,
-                                                   "' does not follow its revision ", *stream.last_revision));
+    return absl::InvalidArgumentError(absl::StrCat("revision ", e.revision.value(), " of '",
+                                                   e.stream, "' does not follow its revision ",
+                                                   *stream.last_revision));
   }
   const bool audit = e.stream.starts_with("$$");
   State::Stream* target = audit ? &state_->streams[e.stream.substr(2)] : nullptr;
   if (!audit && stream.tombstoned) {
-    return absl::InvalidArgumentError(absl::StrCat("'", e.stream, "' has an event after its tombstone"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", e.stream, "' has an event after its tombstone"));
   }
   if (target != nullptr && target->tombstoned) {
-    return absl::InvalidArgumentError(absl::StrCat("'", e.stream.substr(2), "' has a lifecycle event after its tombstone"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", e.stream.substr(2), "' has a lifecycle event after its tombstone"));
   }
   // Accepted: the state moves on.
   stream.last_revision = e.revision.value();
@@ -407,7 +439,8 @@ absl::Status ImportChecker::Check(const EventRecord& e) {
   if (target != nullptr) {
     const internal::LifecycleData data = *internal::DecodeLifecycleData(e.type, e.data);
     auto restore = [&](uint64_t revision) {
-      if (!target->last_revision || *target->last_revision < revision) target->last_revision = revision;
+      if (!target->last_revision || *target->last_revision < revision)
+        target->last_revision = revision;
     };
     if (data.last_revision) restore(*data.last_revision);
     if (e.type == internal::kStreamDeletedEventType) restore(*data.truncate_before - 1);

@@ -4,21 +4,21 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "annals/storage/v1/meta.pb.h"
-#include "annals/storage/v1/stored_event.pb.h"
 #include "annals/storage/v1/checkpoint.pb.h"
+#include "annals/storage/v1/meta.pb.h"
 #include "annals/storage/v1/snapshot.pb.h"
+#include "annals/storage/v1/stored_event.pb.h"
 #include "chain_store.h"
 #include "event_codec.h"
 #include "indexes.h"
 #include "key_codec.h"
 #include "reader.h"
-#include "scavenge.h"
-#include "verify.h"
 #include "rocksdb/utilities/checkpoint.h"
+#include "scavenge.h"
 #include "status_util.h"
 #include "stream_records.h"
 #include "validation.h"
+#include "verify.h"
 
 namespace annals::internal {
 
@@ -84,9 +84,13 @@ absl::StatusOr<std::optional<StreamInfo>> InfoOf(Storage& storage, Writer& write
   // The commit that wrote this tail may not be published yet; readers must
   // never see past the head, so wait for it (a few microseconds at most).
   writer.AwaitPublished(tail->last_position);
-  StreamInfo info{std::string(stream), tail->last_revision, tail->last_position,
-                  FromMicros(record.created_at_us), FromMicros(tail->last_recorded_at_us),
-                  StreamState::kActive, record.metadata()};
+  StreamInfo info{std::string(stream),
+                  tail->last_revision,
+                  tail->last_position,
+                  FromMicros(record.created_at_us),
+                  FromMicros(tail->last_recorded_at_us),
+                  StreamState::kActive,
+                  record.metadata()};
   if (record.tombstoned) {
     info.state = StreamState::kTombstoned;
   } else if (record.truncate_before && *record.truncate_before > tail->last_revision.value()) {
@@ -107,7 +111,8 @@ absl::StatusOr<StreamInfo> EventStoreImpl::GetStreamInfo(std::string_view stream
   if (record) {
     ANNALS_ASSIGN_OR_RETURN(info, InfoOf(*handles.storage, *handles.writer, stream, *record));
   }
-  if (!info) return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
+  if (!info)
+    return absl::NotFoundError(absl::StrCat("stream '", std::string(stream), "' not found"));
   return *std::move(info);
 }
 
@@ -163,7 +168,6 @@ absl::StatusOr<std::optional<EventRecord>> EventStoreImpl::FindEvent(std::string
   ANNALS_RETURN_IF_ERROR(DecodeStoredEvent(value, &event));
   return event;
 }
-
 
 absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadStream(
     std::string_view stream, const ReadStreamOptions& options) {
@@ -230,8 +234,8 @@ absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadAll(
                     options);
 }
 
-absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadIndex(Index index, std::string_view key,
-                                                                         const ReadAllOptions& options) {
+absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadIndex(
+    Index index, std::string_view key, const ReadAllOptions& options) {
   Cf cf = Cf::kByCategory;
   std::string_view what = "category";
   switch (index) {
@@ -253,7 +257,8 @@ absl::StatusOr<std::unique_ptr<EventIterator>> EventStoreImpl::ReadIndex(Index i
   ANNALS_RETURN_IF_ERROR(ValidateIndexKey(what, key));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  return NewLogRead(handles.storage, handles.writer->head(), ReadSource{cf, {std::string(key)}}, options);
+  return NewLogRead(handles.storage, handles.writer->head(), ReadSource{cf, {std::string(key)}},
+                    options);
 }
 
 absl::StatusOr<Position> EventStoreImpl::FindPosition(absl::Time time) {
@@ -272,9 +277,10 @@ absl::Status ValidateLifecycle(std::string_view stream, const LifecycleOptions& 
   if (!IsValidUtf8(lifecycle.actor) || !IsValidUtf8(lifecycle.reason)) {
     return absl::InvalidArgumentError("LifecycleOptions: actor and reason must be valid UTF-8");
   }
-  if (lifecycle.actor.size() > options.max_field_bytes || lifecycle.reason.size() > options.max_field_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("LifecycleOptions: actor and reason are at most ",
-                                                   options.max_field_bytes, " bytes each"));
+  if (lifecycle.actor.size() > options.max_field_bytes ||
+      lifecycle.reason.size() > options.max_field_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "LifecycleOptions: actor and reason are at most ", options.max_field_bytes, " bytes each"));
   }
   return absl::OkStatus();
 }
@@ -327,7 +333,6 @@ absl::StatusOr<VerifyReport> EventStoreImpl::Verify(const VerifyOptions& options
   return VerifyStorage(*handles.storage, handles.writer->head(), options);
 }
 
-
 absl::StatusOr<ScavengeResult> EventStoreImpl::Scavenge() {
   ANNALS_RETURN_IF_ERROR(CheckWritable());
   Handles handles;
@@ -357,7 +362,8 @@ absl::StatusOr<std::vector<SubscriberInfo>> EventStoreImpl::ListSubscribers() {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     storage::v1::SubscriberCheckpoint checkpoint;
     if (!checkpoint.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(absl::StrCat("checkpoint of '", it->key().ToString(), "' does not parse"));
+      return absl::DataLossError(
+          absl::StrCat("checkpoint of '", it->key().ToString(), "' does not parse"));
     }
     const uint64_t position = checkpoint.position();
     subscribers.push_back(SubscriberInfo{it->key().ToString(), checkpoint.stream(),
@@ -405,6 +411,5 @@ Position EventStoreImpl::head() const {
   MutexLock lock(&mu_);
   return writer_ != nullptr ? writer_->head() : head_at_close_;
 }
-
 
 }  // namespace annals::internal

@@ -11,9 +11,9 @@
 #include "annals/maintenance.h"
 #include "annals/schemas.h"
 #include "annals/snapshot.h"
+#include "internal_access.h"
 #include "storage.h"
 #include "store_extension.h"
-#include "internal_access.h"
 #include "subscription_impl.h"
 #include "writer.h"
 
@@ -56,7 +56,8 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
 
   // StoreExtension: the calls of the store's other headers.
   absl::Status WriteSnapshot(const Snapshot& snapshot) override;
-  absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(std::string_view stream, Revision at_or_below) override;
+  absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(std::string_view stream,
+                                                       Revision at_or_below) override;
   absl::StatusOr<std::vector<Snapshot>> ListSnapshots(std::string_view stream) override;
   absl::Status DeleteSnapshots(std::string_view stream) override;
   absl::StatusOr<StreamMetadata> GetStreamMetadata(std::string_view stream) override;

@@ -44,7 +44,9 @@ std::string_view View(const ChainHash& hash) {
 
 ChainHash EventDigest(std::string_view hashed_bytes) { return Sha256(hashed_bytes, {}); }
 
-ChainHash ChainStep(const ChainHash& previous, const ChainHash& digest) { return Sha256(View(previous), View(digest)); }
+ChainHash ChainStep(const ChainHash& previous, const ChainHash& digest) {
+  return Sha256(View(previous), View(digest));
+}
 
 ChainHash ComputeChainHash(const ChainHash& previous, std::string_view hashed_bytes) {
   return ChainStep(previous, EventDigest(hashed_bytes));

@@ -25,10 +25,9 @@ absl::Status BackfillIndexes(Storage& storage) {
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     ANNALS_RETURN_IF_ERROR(
         DecodeStoredEvent(std::string_view(it->value().data(), it->value().size()), &record));
-    ForEachIndexKey(record.stream, record.type, record.correlation_id, record.causation_id,
-                    record.position, [&](Cf cf, const std::string& key) {
-                      batch.Put(storage.cf(cf), key, rocksdb::Slice());
-                    });
+    ForEachIndexKey(
+        record.stream, record.type, record.correlation_id, record.causation_id, record.position,
+        [&](Cf cf, const std::string& key) { batch.Put(storage.cf(cf), key, rocksdb::Slice()); });
     const int64_t recorded_at_us = absl::ToUnixMicros(record.recorded_at);
     if (last_recorded_at_us == std::numeric_limits<int64_t>::min() ||
         TimeIndexBucket(recorded_at_us) > TimeIndexBucket(last_recorded_at_us)) {
@@ -38,7 +37,8 @@ absl::Status BackfillIndexes(Storage& storage) {
       last_recorded_at_us = recorded_at_us;
     }
     if (++in_batch == kEventsPerBatch) {
-      ANNALS_RETURN_IF_ERROR(FromRocksDb(storage.db()->Write(write_options, &batch), "backfill indexes"));
+      ANNALS_RETURN_IF_ERROR(
+          FromRocksDb(storage.db()->Write(write_options, &batch), "backfill indexes"));
       batch.Clear();
       in_batch = 0;
     }
@@ -47,9 +47,10 @@ absl::Status BackfillIndexes(Storage& storage) {
 
   // The format record moves to 2 with the last entries, never before them.
   std::string value;
-  ANNALS_RETURN_IF_ERROR(FromRocksDb(storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
-                                                       std::string(kMetaFormatKey), &value),
-                                     "read format record"));
+  ANNALS_RETURN_IF_ERROR(
+      FromRocksDb(storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
+                                    std::string(kMetaFormatKey), &value),
+                  "read format record"));
   storage::v1::FormatInfo format;
   if (!format.ParseFromString(value)) return absl::DataLossError("format record does not parse");
   format.set_format_version(2);  // Open then upgrades it further

@@ -24,7 +24,6 @@ struct EngineHandles {
 // not annals' own implementation (a test double).
 absl::StatusOr<EngineHandles> EngineHandlesOf(EventStore& store);
 
-
 }  // namespace annals::internal
 
 #endif  // ANNALS_ENGINE_INTERNAL_ACCESS_H_

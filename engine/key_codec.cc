@@ -123,7 +123,9 @@ std::optional<Position> ParsePrefixedPosition(std::string_view prefix, std::stri
 
 }  // namespace
 
-std::string RemovedEventKey(Position position) { return PrefixedPosition(kMetaRemovedPrefix, position); }
+std::string RemovedEventKey(Position position) {
+  return PrefixedPosition(kMetaRemovedPrefix, position);
+}
 
 std::optional<Position> ParseRemovedEventKey(std::string_view key) {
   return ParsePrefixedPosition(kMetaRemovedPrefix, key);
@@ -138,16 +140,20 @@ std::string EncodeRemovedEvent(const RemovedEvent& removed) {
 
 std::optional<RemovedEvent> DecodeRemovedEvent(std::string_view value) {
   RemovedEvent removed;
-  if (value.size() != 1 + removed.hash.size() + 8 || (value[0] != 'd' && value[0] != 'h')) return std::nullopt;
+  if (value.size() != 1 + removed.hash.size() + 8 || (value[0] != 'd' && value[0] != 'h'))
+    return std::nullopt;
   removed.digest = value[0] == 'd';
   std::copy(value.begin() + 1, value.begin() + 1 + removed.hash.size(), removed.hash.begin());
-  removed.recorded_at_us = static_cast<int64_t>(ReadBigEndian64(value.substr(1 + removed.hash.size())));
+  removed.recorded_at_us =
+      static_cast<int64_t>(ReadBigEndian64(value.substr(1 + removed.hash.size())));
   return removed;
 }
 
 std::string LostRangeKey(Position first) { return PrefixedPosition(kMetaLostPrefix, first); }
 
-std::optional<Position> ParseLostRangeKey(std::string_view key) { return ParsePrefixedPosition(kMetaLostPrefix, key); }
+std::optional<Position> ParseLostRangeKey(std::string_view key) {
+  return ParsePrefixedPosition(kMetaLostPrefix, key);
+}
 
 }  // namespace annals::internal
 

@@ -17,13 +17,18 @@ using Json = nlohmann::json;
 constexpr int64_t kMicrosPerSecond = 1'000'000;
 
 // The members each type may carry.
-constexpr std::string_view kMetadataMembers[] = {"maxCount",     "maxAgeSeconds", "maxAgeMicros",   "truncateBefore",
-                                                 "lastRevision", "lastPosition",  "createdAtMicros"};
-constexpr std::string_view kDeletedMembers[] = {"truncateBefore", "lastRevision", "lastPosition", "createdAtMicros"};
-constexpr std::string_view kTombstonedMembers[] = {"lastRevision", "lastPosition", "createdAtMicros"};
+constexpr std::string_view kMetadataMembers[] = {"maxCount",       "maxAgeSeconds", "maxAgeMicros",
+                                                 "truncateBefore", "lastRevision",  "lastPosition",
+                                                 "createdAtMicros"};
+constexpr std::string_view kDeletedMembers[] = {"truncateBefore", "lastRevision", "lastPosition",
+                                                "createdAtMicros"};
+constexpr std::string_view kTombstonedMembers[] = {"lastRevision", "lastPosition",
+                                                   "createdAtMicros"};
 
 bool HasMember(std::string_view type, std::string_view name) {
-  auto in = [&](const auto& members) { return std::find(std::begin(members), std::end(members), name) != std::end(members); };
+  auto in = [&](const auto& members) {
+    return std::find(std::begin(members), std::end(members), name) != std::end(members);
+  };
   if (type == kMetadataEventType) return in(kMetadataMembers);
   if (type == kStreamDeletedEventType) return in(kDeletedMembers);
   return in(kTombstonedMembers);
@@ -54,8 +59,10 @@ absl::Status ReadMaxAge(const Json& json, const std::string& what, LifecycleData
   const auto micros = json.find("maxAgeMicros");
   if (micros != json.end()) {
     data.max_age_us = static_cast<int64_t>(micros->get<uint64_t>());
-    if (seconds != json.end() && seconds->get<uint64_t>() != micros->get<uint64_t>() / kMicrosPerSecond) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": maxAgeSeconds and maxAgeMicros disagree"));
+    if (seconds != json.end() &&
+        seconds->get<uint64_t>() != micros->get<uint64_t>() / kMicrosPerSecond) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": maxAgeSeconds and maxAgeMicros disagree"));
     }
   } else if (seconds != json.end()) {
     if (seconds->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX / kMicrosPerSecond)) {
@@ -67,8 +74,10 @@ absl::Status ReadMaxAge(const Json& json, const std::string& what, LifecycleData
 }
 
 // What the API refuses (SetStreamMetadata, DeleteStream), refused here too.
-absl::Status CheckApiRules(std::string_view type, const std::string& what, const LifecycleData& data) {
-  if (data.max_count && *data.max_count == 0) return absl::InvalidArgumentError(absl::StrCat(what, ": maxCount is 0"));
+absl::Status CheckApiRules(std::string_view type, const std::string& what,
+                           const LifecycleData& data) {
+  if (data.max_count && *data.max_count == 0)
+    return absl::InvalidArgumentError(absl::StrCat(what, ": maxCount is 0"));
   if (data.max_age_us && *data.max_age_us < kMicrosPerSecond) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": the max age is under a second"));
   }
@@ -79,7 +88,8 @@ absl::Status CheckApiRules(std::string_view type, const std::string& what, const
     return absl::InvalidArgumentError(absl::StrCat(what, ": lastPosition is 0"));
   }
   if (data.last_revision.has_value() != data.last_position.has_value()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, ": lastRevision and lastPosition come together"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": lastRevision and lastPosition come together"));
   }
   return absl::OkStatus();
 }
@@ -87,30 +97,35 @@ absl::Status CheckApiRules(std::string_view type, const std::string& what, const
 }  // namespace
 
 absl::StatusOr<LifecycleData> DecodeLifecycleData(std::string_view type, std::string_view text) {
-  if (type != kMetadataEventType && type != kStreamDeletedEventType && type != kStreamTombstonedEventType) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown lifecycle event type '", std::string(type), "'"));
+  if (type != kMetadataEventType && type != kStreamDeletedEventType &&
+      type != kStreamTombstonedEventType) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown lifecycle event type '", std::string(type), "'"));
   }
   // A member twice would leave one of them silently unread.
   std::set<std::string> seen;
   bool repeated = false;
   const Json::parser_callback_t callback = [&](int depth, Json::parse_event_t event, Json& parsed) {
-    if (event == Json::parse_event_t::key && depth == 1 && !seen.insert(parsed.get<std::string>()).second) {
+    if (event == Json::parse_event_t::key && depth == 1 &&
+        !seen.insert(parsed.get<std::string>()).second) {
       repeated = true;
     }
     return true;
   };
   const Json json = Json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
   const std::string what = absl::StrCat(std::string(type), " data");
-  if (!json.is_object()) return absl::InvalidArgumentError(absl::StrCat(what, " is not a JSON object"));
+  if (!json.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(what, " is not a JSON object"));
   if (repeated) return absl::InvalidArgumentError(absl::StrCat(what, " has a member twice"));
   LifecycleData data;
   for (const auto& [name, value] : json.items()) {
     if (!HasMember(type, name)) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " has a member '", name, "' that ", std::string(type),
-                                                     " does not have"));
+      return absl::InvalidArgumentError(absl::StrCat(what, " has a member '", name, "' that ",
+                                                     std::string(type), " does not have"));
     }
     if (!value.is_number_unsigned()) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": \"", name, "\" is not a non-negative integer"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": \"", name, "\" is not a non-negative integer"));
     }
     const uint64_t number = value.get<uint64_t>();
     if (number > static_cast<uint64_t>(INT64_MAX)) {

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "internal_access.h"
 #include "annals/base/mutex.h"
+#include "internal_access.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "status_util.h"
@@ -31,7 +31,9 @@ Cf CfOf(ReadSideFamily family) {
   return family == ReadSideFamily::kReadModels ? Cf::kReadModels : Cf::kProjections;
 }
 
-rocksdb::Slice SliceOf(std::string_view bytes) { return rocksdb::Slice(bytes.data(), bytes.size()); }
+rocksdb::Slice SliceOf(std::string_view bytes) {
+  return rocksdb::Slice(bytes.data(), bytes.size());
+}
 
 // Adds `writes` to `batch`, in order.
 void AddTo(const ReadSideBatch& writes, const Storage& storage, rocksdb::WriteBatch& batch) {
@@ -90,8 +92,8 @@ class ReadSideImpl final : public ReadSide {
   absl::StatusOr<std::optional<std::string>> Get(ReadSideFamily family,
                                                  std::string_view key) const override {
     std::string value;
-    rocksdb::Status s = engine_.storage->db()->Get(rocksdb::ReadOptions(),
-                                                   engine_.storage->cf(CfOf(family)), SliceOf(key), &value);
+    rocksdb::Status s = engine_.storage->db()->Get(
+        rocksdb::ReadOptions(), engine_.storage->cf(CfOf(family)), SliceOf(key), &value);
     if (s.IsNotFound()) return std::nullopt;
     if (!s.ok()) return FromRocksDb(s, "read side get");
     return value;
@@ -131,7 +133,8 @@ class ReadSideImpl final : public ReadSide {
       write_options.sync = engine_.sync;
       return FromRocksDb(engine_.storage->db()->Write(write_options, &write_batch), "catch up");
     };
-    absl::Status added = engine_.writer->AddInlineHook(adapter, [&] { return catch_up(commit_locked); });
+    absl::Status added =
+        engine_.writer->AddInlineHook(adapter, [&] { return catch_up(commit_locked); });
     if (!added.ok()) return added;
     MutexLock lock(&hooks_mu_);
     hooks_.push_back(std::move(adapter));
@@ -170,7 +173,8 @@ void ReadSideBatch::Delete(ReadSideFamily family, std::string_view key) {
   writes_.push_back({Op::kDelete, family, std::string(key), {}});
 }
 
-void ReadSideBatch::DeleteRange(ReadSideFamily family, std::string_view begin, std::string_view end) {
+void ReadSideBatch::DeleteRange(ReadSideFamily family, std::string_view begin,
+                                std::string_view end) {
   writes_.push_back({Op::kDeleteRange, family, std::string(begin), std::string(end)});
 }
 

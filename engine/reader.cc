@@ -37,8 +37,8 @@ namespace {
 
 class RangeEventIterator final : public EventIterator {
  public:
-  RangeEventIterator(std::shared_ptr<Storage> storage, Cf cf, std::string lower,
-                     std::string upper, Direction direction, uint64_t max_count, Position head,
+  RangeEventIterator(std::shared_ptr<Storage> storage, Cf cf, std::string lower, std::string upper,
+                     Direction direction, uint64_t max_count, Position head,
                      Position reached_at_end, int64_t min_recorded_at_us)
       : storage_(std::move(storage)),
         direction_(direction),
@@ -168,8 +168,8 @@ class IndexEventIterator final : public EventIterator {
         remaining_(max_count) {
     cursors_.reserve(names.size());
     for (const std::string& name : names) {
-      auto cursor = std::make_unique<Cursor>(Cursor{
-          BoundedIterator(*storage_, cf, IndexKey(name, lo), IndexKey(name, hi.Next()))});
+      auto cursor = std::make_unique<Cursor>(
+          Cursor{BoundedIterator(*storage_, cf, IndexKey(name, lo), IndexKey(name, hi.Next()))});
       if (direction_ == Direction::kForward) {
         cursor->it->Seek(cursor->it.lower());
       } else {
@@ -222,9 +222,9 @@ class IndexEventIterator final : public EventIterator {
           status_ = absl::DataLossError("malformed index key");
           return false;
         }
-        const bool better = best == nullptr || (direction_ == Direction::kForward
-                                                    ? p->value() < best_position
-                                                    : p->value() > best_position);
+        const bool better =
+            best == nullptr || (direction_ == Direction::kForward ? p->value() < best_position
+                                                                  : p->value() > best_position);
         if (better) {
           best = cursor.get();
           best_position = p->value();
@@ -369,7 +369,8 @@ absl::StatusOr<Position> FindPositionAt(Storage& storage, int64_t time_us, Posit
     return Position(std::min<uint64_t>(1, head.value() + 1));
   }
   std::optional<int64_t> entry_us = ParseTimeKey(it->key().ToStringView());
-  if (!entry_us || it->value().size() != 8) return absl::DataLossError("malformed time index entry");
+  if (!entry_us || it->value().size() != 8)
+    return absl::DataLossError("malformed time index entry");
   const uint64_t start = ReadBigEndian64(std::string_view(it->value().data(), 8));
   if (*entry_us == time_us) return Position(std::min(start, head.value() + 1));
   BoundedIterator log(storage, Cf::kLog, "", LogKey(head.Next()));
@@ -407,7 +408,8 @@ absl::StatusOr<std::unique_ptr<EventIterator>> NewLogRead(std::shared_ptr<Storag
     }
   }
   const Position reached_at_end(forward ? hi : lo);
-  if (lo > hi || options.max_count == 0) return NewEmptyEventIterator(absl::OkStatus(), reached_at_end);
+  if (lo > hi || options.max_count == 0)
+    return NewEmptyEventIterator(absl::OkStatus(), reached_at_end);
 
   const bool filtered = !options.filter.empty();
   const uint64_t inner_count = filtered ? std::numeric_limits<uint64_t>::max() : options.max_count;

@@ -14,8 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "annals/maintenance.h"
-#include "event_store_impl.h"
 #include "chain_store.h"
+#include "event_store_impl.h"
 #include "hash_chain.h"
 #include "internal_access.h"
 #include "key_codec.h"
@@ -37,7 +37,8 @@ absl::StatusOr<ChainHead> ReadChainHead(EventStore& store) {
   it->SeekForPrev(internal::LogKey(head));
   if (it->Valid()) {
     const std::optional<Position> position = internal::ParseLogKey(it->key().ToStringView());
-    const std::optional<internal::SplitValue> split = internal::SplitStoredValue(it->value().ToStringView());
+    const std::optional<internal::SplitValue> split =
+        internal::SplitStoredValue(it->value().ToStringView());
     if (!position || !split) return absl::DataLossError("the log's last event is malformed");
     last = *position;
     hash = split->stored_hash;
@@ -45,16 +46,18 @@ absl::StatusOr<ChainHead> ReadChainHead(EventStore& store) {
     ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(it->status(), "read the chain head"));
   }
   internal::Carried carried;
-  ANNALS_ASSIGN_OR_RETURN(carried,
-                          internal::CarryOverRemoved(storage, rocksdb::ReadOptions(), hash, last, head.Next()));
-  return ChainHead{carried.last, std::string(reinterpret_cast<const char*>(carried.hash.data()), carried.hash.size())};
+  ANNALS_ASSIGN_OR_RETURN(carried, internal::CarryOverRemoved(storage, rocksdb::ReadOptions(), hash,
+                                                              last, head.Next()));
+  return ChainHead{carried.last, std::string(reinterpret_cast<const char*>(carried.hash.data()),
+                                             carried.hash.size())};
 }
 
 namespace {
 
 absl::Status SyncPath(const std::filesystem::path& path, bool directory) {
   const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open '", path.string(), "' to sync it"));
+  if (fd < 0)
+    return absl::InternalError(absl::StrCat("cannot open '", path.string(), "' to sync it"));
   const bool ok = ::fsync(fd) == 0;
   ::close(fd);
   if (!ok) return absl::InternalError(absl::StrCat("cannot sync '", path.string(), "'"));
@@ -75,8 +78,8 @@ absl::Status BackUpFiles(const std::filesystem::path& from, const std::filesyste
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create the backup directory '", to.string(), "': ", ec.message()));
   }
-  for (auto it = std::filesystem::directory_iterator(from, ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec)) {
+  for (auto it = std::filesystem::directory_iterator(from, ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     const std::filesystem::directory_entry& entry = *it;
     std::error_code type_error;
     if (!entry.is_regular_file(type_error)) continue;
@@ -94,7 +97,8 @@ absl::Status BackUpFiles(const std::filesystem::path& from, const std::filesyste
     }
     ANNALS_RETURN_IF_ERROR(SyncPath(target, /*directory=*/false));
   }
-  if (ec) return absl::InternalError(absl::StrCat("cannot list '", from.string(), "': ", ec.message()));
+  if (ec)
+    return absl::InternalError(absl::StrCat("cannot list '", from.string(), "': ", ec.message()));
   ANNALS_RETURN_IF_ERROR(SyncPath(to, /*directory=*/true));
   return SyncPath(to.parent_path().empty() ? std::filesystem::path(".") : to.parent_path(),
                   /*directory=*/true);
@@ -119,20 +123,24 @@ std::optional<uint64_t> LargestPositionWritten(const std::filesystem::path& back
     if (rocksdb::DB::ListColumnFamilies(options, scratch.string(), &names).ok()) {
       std::vector<rocksdb::ColumnFamilyDescriptor> families;
       families.reserve(names.size());
-      for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      for (const std::string& name : names)
+        families.emplace_back(name, rocksdb::ColumnFamilyOptions());
       std::vector<rocksdb::ColumnFamilyHandle*> handles;
       rocksdb::DB* raw = nullptr;
       if (rocksdb::DB::Open(options, scratch.string(), families, &handles, &raw).ok()) {
         std::unique_ptr<rocksdb::DB> db(raw);
         for (size_t i = 0; i < names.size(); ++i) {
           if (names[i] != internal::CfName(internal::Cf::kLog)) continue;
-          std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
+          std::unique_ptr<rocksdb::Iterator> it(
+              db->NewIterator(rocksdb::ReadOptions(), handles[i]));
           it->SeekToLast();
           if (it->Valid()) {
-            if (std::optional<Position> p = internal::ParseLogKey(it->key().ToStringView())) largest = p->value();
+            if (std::optional<Position> p = internal::ParseLogKey(it->key().ToStringView()))
+              largest = p->value();
           }
         }
-        for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+        for (rocksdb::ColumnFamilyHandle* handle : handles)
+          db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
         db->Close().PermitUncheckedError();
       }
     }
@@ -158,13 +166,12 @@ absl::StatusOr<RepairReport> RepairStore(std::string_view path, const RepairOpti
   StoreOptions store_options;
   std::optional<internal::WalDamage> damage;
   std::shared_ptr<internal::Storage> storage;
-  ANNALS_ASSIGN_OR_RETURN(
-      storage, internal::Storage::OpenForRepair(
-                   std::string(path), store_options,
-                   [&](const internal::WalDamage&) {
-                     return BackUpFiles(std::string(path), backup_directory);
-                   },
-                   &damage));
+  ANNALS_ASSIGN_OR_RETURN(storage, internal::Storage::OpenForRepair(
+                                       std::string(path), store_options,
+                                       [&](const internal::WalDamage&) {
+                                         return BackUpFiles(std::string(path), backup_directory);
+                                       },
+                                       &damage));
   if (damage) {
     report.repaired = true;
     report.damaged_file = damage->file;
@@ -175,7 +182,8 @@ absl::StatusOr<RepairReport> RepairStore(std::string_view path, const RepairOpti
   if (damage) {
     // Positions past the intact prefix were acknowledged: keep them out of
     // use (a lost range, which Verify reports and the next open skips).
-    ANNALS_ASSIGN_OR_RETURN(internal::StoredHead kept, internal::ReadStoredHead(*storage, rocksdb::ReadOptions()));
+    ANNALS_ASSIGN_OR_RETURN(internal::StoredHead kept,
+                            internal::ReadStoredHead(*storage, rocksdb::ReadOptions()));
     if (std::optional<uint64_t> largest = LargestPositionWritten(backup_directory);
         largest && *largest > kept.head.value()) {
       report.lost_first = kept.head.Next();
@@ -184,9 +192,10 @@ absl::StatusOr<RepairReport> RepairStore(std::string_view path, const RepairOpti
       internal::AppendBigEndian64(&last, *largest);
       rocksdb::WriteOptions sync;
       sync.sync = true;
-      ANNALS_RETURN_IF_ERROR(internal::FromRocksDb(
-          storage->db()->Put(sync, storage->cf(internal::Cf::kMeta), internal::LostRangeKey(kept.head.Next()), last),
-          "record the positions lost"));
+      ANNALS_RETURN_IF_ERROR(
+          internal::FromRocksDb(storage->db()->Put(sync, storage->cf(internal::Cf::kMeta),
+                                                   internal::LostRangeKey(kept.head.Next()), last),
+                                "record the positions lost"));
     }
   }
   std::unique_ptr<EventStore> store;

@@ -20,9 +20,9 @@ namespace {
 // Events removed per batch: bounds both the batch and how long appends wait.
 constexpr size_t kEventsPerBatch = 1000;
 
-constexpr Cf kScavengedCfs[] = {Cf::kLog,         Cf::kStreamEvents,  Cf::kEventIds,
-                                Cf::kByCategory,  Cf::kByType,        Cf::kByCorrelation,
-                                Cf::kByCausation, Cf::kStreams,       Cf::kSnapshots, Cf::kMeta};
+constexpr Cf kScavengedCfs[] = {
+    Cf::kLog,           Cf::kStreamEvents, Cf::kEventIds, Cf::kByCategory, Cf::kByType,
+    Cf::kByCorrelation, Cf::kByCausation,  Cf::kStreams,  Cf::kSnapshots,  Cf::kMeta};
 
 uint64_t LiveBytes(Storage& storage) {
   uint64_t total = 0;
@@ -71,8 +71,8 @@ absl::StatusOr<uint64_t> KeepFrom(Storage& storage, const StreamRecord& record,
 // Removes up to kEventsPerBatch hidden events of `stream`. Returns how many
 // it removed (0: nothing left to remove). REQUIRES: no group committing.
 absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stream,
-                                       const StoreOptions& options, int64_t now_us, Position digest_from,
-                                       ScavengeResult* result) {
+                                       const StoreOptions& options, int64_t now_us,
+                                       Position digest_from, ScavengeResult* result) {
   std::optional<StreamRecord> record;
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(storage, stream));
   if (!record) return 0;
@@ -99,9 +99,11 @@ absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stre
     const std::optional<SplitValue> split =
         SplitStoredValue(std::string_view(it->value().data(), it->value().size()));
     if (!split) {
-      return absl::DataLossError(absl::StrCat("event at position ", event.position.value(), " has no chain hash"));
+      return absl::DataLossError(
+          absl::StrCat("event at position ", event.position.value(), " has no chain hash"));
     }
-    RemovedEvent kept{.digest = event.position >= digest_from, .recorded_at_us = absl::ToUnixMicros(event.recorded_at)};
+    RemovedEvent kept{.digest = event.position >= digest_from,
+                      .recorded_at_us = absl::ToUnixMicros(event.recorded_at)};
     kept.hash = kept.digest ? EventDigest(split->hashed_bytes) : split->stored_hash;
     batch.Put(storage.cf(Cf::kMeta), RemovedEventKey(event.position), EncodeRemovedEvent(kept));
     if (removed == 0) first_key = it->key().ToString();

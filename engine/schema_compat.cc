@@ -5,13 +5,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "annals/schemas.h"
-#include "google/protobuf/descriptor.pb.h"
-#include "google/protobuf/wrappers.pb.h"
-#include "google/protobuf/timestamp.pb.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/field_mask.pb.h"
-#include "google/protobuf/duration.pb.h"
 #include "google/protobuf/any.pb.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/field_mask.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/wrappers.pb.h"
 
 namespace annals::internal {
 namespace {
@@ -22,7 +22,17 @@ using google::protobuf::FieldDescriptor;
 
 // Types that read each other's bytes: the same group (protobuf's
 // "compatible" lists, https://protobuf.dev/programming-guides/proto3/).
-enum class WireGroup { kVarint, kZigZag, kBytes, kFixed32, kFixed64, kFloat, kDouble, kMessage, kGroup };
+enum class WireGroup {
+  kVarint,
+  kZigZag,
+  kBytes,
+  kFixed32,
+  kFixed64,
+  kFloat,
+  kDouble,
+  kMessage,
+  kGroup
+};
 
 WireGroup GroupOf(FieldDescriptor::Type type) {
   switch (type) {
@@ -77,14 +87,15 @@ class Checker {
  public:
   // Compares the message stored events were written with to the one they
   // will be decoded as; `label` names it in the lines.
-  void CompareMessages(const Descriptor* before, const Descriptor* after, const std::string& label) {
+  void CompareMessages(const Descriptor* before, const Descriptor* after,
+                       const std::string& label) {
     if (!visited_messages_.insert({before, after}).second) return;
     for (int i = 0; i < before->field_count(); ++i) CompareField(before->field(i), after, label);
     for (int i = 0; i < after->field_count(); ++i) {
       const FieldDescriptor* added = after->field(i);
       if (added->is_required() && before->FindFieldByNumber(added->number()) == nullptr) {
-        lines_.push_back(
-            absl::StrCat(label, " field ", added->number(), " '", added->name(), "': added as required"));
+        lines_.push_back(absl::StrCat(label, " field ", added->number(), " '", added->name(),
+                                      "': added as required"));
       }
     }
   }
@@ -93,7 +104,8 @@ class Checker {
   void Add(std::string line) { lines_.push_back(std::move(line)); }
 
  private:
-  void CompareField(const FieldDescriptor* old_field, const Descriptor* after, const std::string& label) {
+  void CompareField(const FieldDescriptor* old_field, const Descriptor* after,
+                    const std::string& label) {
     const int number = old_field->number();
     std::string where = absl::StrCat(label, " field ", number, " '", old_field->name(), "'");
     const FieldDescriptor* field = after->FindFieldByNumber(number);
@@ -105,8 +117,9 @@ class Checker {
     }
     if (field->name() != old_field->name()) absl::StrAppend(&where, " (now '", field->name(), "')");
     if (old_field->is_repeated() != field->is_repeated()) {
-      lines_.push_back(absl::StrCat(where, ": cardinality ",
-                                    old_field->is_repeated() ? "repeated -> singular" : "singular -> repeated"));
+      lines_.push_back(
+          absl::StrCat(where, ": cardinality ",
+                       old_field->is_repeated() ? "repeated -> singular" : "singular -> repeated"));
     }
     if (field->is_required() && !old_field->is_required()) {
       lines_.push_back(absl::StrCat(where, ": now required"));
@@ -115,7 +128,8 @@ class Checker {
       lines_.push_back(absl::StrCat(where, ": type ", TypeOf(old_field), " -> ", TypeOf(field)));
       return;
     }
-    if (field->type() == FieldDescriptor::TYPE_MESSAGE || field->type() == FieldDescriptor::TYPE_GROUP) {
+    if (field->type() == FieldDescriptor::TYPE_MESSAGE ||
+        field->type() == FieldDescriptor::TYPE_GROUP) {
       const Descriptor* old_type = old_field->message_type();
       const Descriptor* type = field->message_type();
       // A map's entry type is named after its field: a renamed map field
@@ -126,7 +140,8 @@ class Checker {
         return;
       }
       CompareMessages(old_type, type, std::string(old_type->full_name()));
-    } else if (old_field->type() == FieldDescriptor::TYPE_ENUM && field->type() == FieldDescriptor::TYPE_ENUM) {
+    } else if (old_field->type() == FieldDescriptor::TYPE_ENUM &&
+               field->type() == FieldDescriptor::TYPE_ENUM) {
       CompareEnums(old_field->enum_type(), field->enum_type());
     }
   }
@@ -136,9 +151,10 @@ class Checker {
     for (int i = 0; i < before->value_count(); ++i) {
       const auto* value = before->value(i);
       if (after->FindValueByNumber(value->number()) != nullptr) continue;
-      if (after->IsReservedNumber(value->number()) || after->IsReservedName(value->name())) continue;
-      lines_.push_back(absl::StrCat(before->full_name(), " value ", value->number(), " '", value->name(),
-                                    "': removed without being reserved"));
+      if (after->IsReservedNumber(value->number()) || after->IsReservedName(value->name()))
+        continue;
+      lines_.push_back(absl::StrCat(before->full_name(), " value ", value->number(), " '",
+                                    value->name(), "': removed without being reserved"));
     }
   }
 
@@ -166,9 +182,10 @@ std::vector<std::string> FindBreakingChanges(const google::protobuf::DescriptorP
                           : absl::StrCat(message.stored, ": message removed"));
       continue;
     }
-    checker.CompareMessages(old_type, type,
-                            rebound ? absl::StrCat(message.stored, " (now decoded as ", message.registered, ")")
-                                    : message.stored);
+    checker.CompareMessages(
+        old_type, type,
+        rebound ? absl::StrCat(message.stored, " (now decoded as ", message.registered, ")")
+                : message.stored);
   }
   return checker.TakeLines();
 }
@@ -201,11 +218,12 @@ absl::Status CheckWellKnownTypes(const std::map<std::string, std::string>& files
   namespace pb = ::google::protobuf;
   std::map<std::string, const pb::Descriptor*> own;
   for (const pb::Descriptor* type :
-       {pb::Any::descriptor(), pb::Duration::descriptor(), pb::FieldMask::descriptor(), pb::ListValue::descriptor(),
-        pb::Struct::descriptor(), pb::Timestamp::descriptor(), pb::Value::descriptor(), pb::BoolValue::descriptor(),
-        pb::BytesValue::descriptor(), pb::DoubleValue::descriptor(), pb::FloatValue::descriptor(),
-        pb::Int32Value::descriptor(), pb::Int64Value::descriptor(), pb::StringValue::descriptor(),
-        pb::UInt32Value::descriptor(), pb::UInt64Value::descriptor()}) {
+       {pb::Any::descriptor(), pb::Duration::descriptor(), pb::FieldMask::descriptor(),
+        pb::ListValue::descriptor(), pb::Struct::descriptor(), pb::Timestamp::descriptor(),
+        pb::Value::descriptor(), pb::BoolValue::descriptor(), pb::BytesValue::descriptor(),
+        pb::DoubleValue::descriptor(), pb::FloatValue::descriptor(), pb::Int32Value::descriptor(),
+        pb::Int64Value::descriptor(), pb::StringValue::descriptor(), pb::UInt32Value::descriptor(),
+        pb::UInt64Value::descriptor()}) {
     own[type->full_name()] = type;
   }
   for (const auto& [name, bytes] : files) {

@@ -19,7 +19,8 @@ absl::StatusOr<Snapshot> DecodeSnapshot(std::string_view stream, std::string_vie
   std::optional<StreamEventKeyParts> parts = ParseStreamEventKey(key);
   storage::v1::StoredSnapshot stored;
   if (!parts || !stored.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-    return absl::DataLossError(absl::StrCat("snapshot of '", std::string(stream), "' is malformed"));
+    return absl::DataLossError(
+        absl::StrCat("snapshot of '", std::string(stream), "' is malformed"));
   }
   Snapshot snapshot;
   snapshot.stream = std::string(stream);
@@ -46,8 +47,8 @@ absl::Status EventStoreImpl::WriteSnapshot(const Snapshot& snapshot) {
     ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*handles.storage, *record));
   }
   if (!tail || tail->last_revision < snapshot.revision) {
-    return absl::NotFoundError(absl::StrCat("stream '", snapshot.stream, "' has no revision ",
-                                            snapshot.revision.value()));
+    return absl::NotFoundError(
+        absl::StrCat("stream '", snapshot.stream, "' has no revision ", snapshot.revision.value()));
   }
   if (record->tombstoned) {
     return absl::FailedPreconditionError(
@@ -113,8 +114,8 @@ absl::Status EventStoreImpl::DeleteSnapshots(std::string_view stream) {
   ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
   if (!record) return absl::OkStatus();
   rocksdb::WriteBatch batch;
-  batch.DeleteRange(handles.storage->cf(Cf::kSnapshots), SnapshotKey(record->stream_id, Revision(0)),
-                    SnapshotsEnd(record->stream_id));
+  batch.DeleteRange(handles.storage->cf(Cf::kSnapshots),
+                    SnapshotKey(record->stream_id, Revision(0)), SnapshotsEnd(record->stream_id));
   return handles.writer->WriteExclusive(batch, options_.sync);
 }
 

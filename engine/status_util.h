@@ -19,10 +19,10 @@ absl::Status FromRocksDb(const rocksdb::Status& status, std::string_view context
 #define ANNALS_STATUS_CONCAT_(a, b) ANNALS_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` is not OK.
-#define ANNALS_RETURN_IF_ERROR(expr)                  \
-  do {                                                \
-    ::absl::Status annals_status_ = (expr);           \
-    if (!annals_status_.ok()) return annals_status_;  \
+#define ANNALS_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::absl::Status annals_status_ = (expr);          \
+    if (!annals_status_.ok()) return annals_status_; \
   } while (0)
 
 // `lhs = std::move(value)` of a StatusOr, or returns its status. Several

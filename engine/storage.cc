@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -26,11 +26,10 @@
 namespace annals::internal {
 namespace {
 
-constexpr std::string_view kCfNames[] = {"log",         "stream_events",  "streams",
-                                         "event_ids",   "meta",           "by_category",
-                                         "by_type",     "by_correlation", "by_causation",
-                                         "by_time",     "checkpoints",    "snapshots",
-                                         "read_models", "projections"};
+constexpr std::string_view kCfNames[] = {
+    "log",         "stream_events", "streams",        "event_ids",    "meta",
+    "by_category", "by_type",       "by_correlation", "by_causation", "by_time",
+    "checkpoints", "snapshots",     "read_models",    "projections"};
 static_assert(std::size(kCfNames) == static_cast<size_t>(Cf::kCount));
 constexpr std::string_view kLockFile = "ANNALS.lock";
 
@@ -69,8 +68,10 @@ class WalScanner final : public rocksdb::WalFilter {
     }
   }
 
-  WalProcessingOption LogRecordFound(unsigned long long /*log_number*/, const std::string& log_file_name,
-                                     const rocksdb::WriteBatch& batch, rocksdb::WriteBatch* /*new_batch*/,
+  WalProcessingOption LogRecordFound(unsigned long long /*log_number*/,
+                                     const std::string& log_file_name,
+                                     const rocksdb::WriteBatch& batch,
+                                     rocksdb::WriteBatch* /*new_batch*/,
                                      bool* /*batch_changed*/) override {
     FileEnd& end = ends_[std::filesystem::path(log_file_name).filename().string()];
     uint64_t left = batch.GetDataSize();
@@ -92,14 +93,16 @@ class WalScanner final : public rocksdb::WalFilter {
 
   // The first write-ahead log file of `directory` that replay did not read
   // to its end; nullopt if every file was read whole.
-  std::optional<WalDamage> FindDamage(const std::string& directory, const std::string& reason) const {
+  std::optional<WalDamage> FindDamage(const std::string& directory,
+                                      const std::string& reason) const {
     std::vector<std::pair<uint64_t, std::filesystem::path>> logs;
     std::error_code ec;
     for (auto entry = std::filesystem::directory_iterator(directory, ec);
          !ec && entry != std::filesystem::directory_iterator(); entry.increment(ec)) {
       const std::string name = entry->path().filename().string();
       uint64_t number = 0;
-      if (!name.ends_with(".log") || !absl::SimpleAtoi(name.substr(0, name.size() - 4), &number)) continue;
+      if (!name.ends_with(".log") || !absl::SimpleAtoi(name.substr(0, name.size() - 4), &number))
+        continue;
       if (number < min_log_number_) continue;  // obsolete: replay skips it
       logs.emplace_back(number, entry->path());
     }
@@ -118,11 +121,16 @@ class WalScanner final : public rocksdb::WalFilter {
       if (it != ends_.end()) {
         end = it->second.offset;
         // A block's last < 7 bytes are padding: the next record starts after.
-        if (kBlockBytes - it->second.block_offset < kHeaderBytes) end += kBlockBytes - it->second.block_offset;
+        if (kBlockBytes - it->second.block_offset < kHeaderBytes)
+          end += kBlockBytes - it->second.block_offset;
       }
       if (end >= size) continue;
-      damage = WalDamage{.file = name, .offset = end, .file_bytes = size, .records_before = records_,
-                         .bytes_after = size - end, .reason = reason};
+      damage = WalDamage{.file = name,
+                         .offset = end,
+                         .file_bytes = size,
+                         .records_before = records_,
+                         .bytes_after = size - end,
+                         .reason = reason};
     }
     return damage;
   }
@@ -135,9 +143,9 @@ class WalScanner final : public rocksdb::WalFilter {
 
 std::string DamageMessage(const std::string& path, const WalDamage& damage) {
   return absl::StrCat(
-      "store '", path, "': the write-ahead log ", damage.file, " is damaged at byte ", damage.offset,
-      " of ", damage.file_bytes, " (", damage.reason, "); the ", damage.records_before,
-      " commits before it are intact, the ", damage.bytes_after,
+      "store '", path, "': the write-ahead log ", damage.file, " is damaged at byte ",
+      damage.offset, " of ", damage.file_bytes, " (", damage.reason, "); the ",
+      damage.records_before, " commits before it are intact, the ", damage.bytes_after,
       " bytes from there on cannot be read. Opening would silently drop acknowledged events, so "
       "nothing was changed; `annals repair` keeps the intact prefix (after backing up the damaged "
       "files) and reports what survives");
@@ -234,7 +242,8 @@ std::vector<rocksdb::ColumnFamilyDescriptor> Descriptors(const StoreOptions& opt
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
-    descriptors.emplace_back(std::string(kCfNames[i]), CfOptions(static_cast<Cf>(i), options, cache));
+    descriptors.emplace_back(std::string(kCfNames[i]),
+                             CfOptions(static_cast<Cf>(i), options, cache));
   }
   return descriptors;
 }
@@ -251,7 +260,8 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::OpenReadOnly(const std::string
                                                                const StoreOptions& options) {
   std::shared_ptr<Storage> storage(new Storage());
   storage->path_ = path;
-  std::string pattern = (std::filesystem::temp_directory_path() / "annals-secondary-XXXXXX").string();
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "annals-secondary-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create a directory for a read-only open: ", std::strerror(errno)));
@@ -263,21 +273,21 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::OpenReadOnly(const std::string
   const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = Descriptors(options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s =
-      rocksdb::DB::OpenAsSecondary(dbo, path, storage->secondary_path_, descriptors, &handles, &raw);
+  rocksdb::Status s = rocksdb::DB::OpenAsSecondary(dbo, path, storage->secondary_path_, descriptors,
+                                                   &handles, &raw);
   if (!s.ok()) {
     if (s.IsInvalidArgument()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot open '", path, "' read-only: ", s.ToString(),
-          " (an older format: open it for writing once to upgrade it)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot open '", path, "' read-only: ", s.ToString(),
+                       " (an older format: open it for writing once to upgrade it)"));
     }
     if (s.IsCorruption()) {
       // Secondary instances replay the log without a WalFilter, so the
       // damage cannot be located here.
-      return absl::DataLossError(absl::StrCat(
-          "open '", path, "' read-only: ", s.ToString(),
-          "; the store's files are damaged. With no process writing, `annals repair` locates the damage "
-          "and keeps what is intact"));
+      return absl::DataLossError(absl::StrCat("open '", path, "' read-only: ", s.ToString(),
+                                              "; the store's files are damaged. With no process "
+                                              "writing, `annals repair` locates the damage "
+                                              "and keeps what is intact"));
     }
     return FromRocksDb(s, absl::StrCat("open '", path, "' read-only"));
   }
@@ -315,8 +325,9 @@ absl::Status Storage::Lock() {
         absl::StrCat("cannot open lock file '", lock_path, "': ", std::strerror(errno)));
   }
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "store '", path_, "' is already open in another process or handle (", std::string(kLockFile), " is locked)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("store '", path_, "' is already open in another process or handle (",
+                     std::string(kLockFile), " is locked)"));
   }
   std::string pid = absl::StrCat(::getpid(), "\n");
   if (::ftruncate(lock_fd_, 0) == 0) {
@@ -326,7 +337,8 @@ absl::Status Storage::Lock() {
   return absl::OkStatus();
 }
 
-absl::Status Storage::OpenDb(const StoreOptions& options, bool strict, std::optional<WalDamage>* damage) {
+absl::Status Storage::OpenDb(const StoreOptions& options, bool strict,
+                             std::optional<WalDamage>* damage) {
   rocksdb::DBOptions dbo;
   dbo.create_if_missing = true;
   dbo.create_missing_column_families = true;
@@ -355,7 +367,8 @@ absl::Status Storage::OpenDb(const StoreOptions& options, bool strict, std::opti
           absl::StrCat("'", path_, "' is not an annals store: ", s.ToString()));
     }
     if (s.IsCorruption()) {
-      std::optional<WalDamage> found = scanner.FindDamage(path_, s.getState() ? s.getState() : "damaged");
+      std::optional<WalDamage> found =
+          scanner.FindDamage(path_, s.getState() ? s.getState() : "damaged");
       if (found) {
         if (damage != nullptr) *damage = found;
         return absl::DataLossError(DamageMessage(path_, *found));
@@ -370,8 +383,7 @@ absl::Status Storage::OpenDb(const StoreOptions& options, bool strict, std::opti
 }
 
 absl::StatusOr<std::shared_ptr<Storage>> Storage::Open(const std::string& path,
-                                                       const StoreOptions& options,
-                                                       bool* created) {
+                                                       const StoreOptions& options, bool* created) {
   if (options.read_only) {
     std::error_code ec;
     if (!std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec)) {

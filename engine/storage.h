@@ -7,8 +7,8 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,12 +48,12 @@ std::string_view CfName(Cf cf);
 
 // Where the write-ahead log stops being readable: the first damaged record.
 struct WalDamage {
-  std::string file;          // e.g. "000012.log"
-  uint64_t offset = 0;       // byte offset of the damaged record in `file`
-  uint64_t file_bytes = 0;   // the file's size
+  std::string file;             // e.g. "000012.log"
+  uint64_t offset = 0;          // byte offset of the damaged record in `file`
+  uint64_t file_bytes = 0;      // the file's size
   uint64_t records_before = 0;  // intact write batches before it, in every WAL
-  uint64_t bytes_after = 0;  // bytes from `offset` to the end of every WAL
-  std::string reason;        // RocksDB's words, e.g. "checksum mismatch"
+  uint64_t bytes_after = 0;     // bytes from `offset` to the end of every WAL
+  std::string reason;           // RocksDB's words, e.g. "checksum mismatch"
 };
 
 class Storage {
@@ -64,8 +64,7 @@ class Storage {
   // was never acknowledged) is dropped, any other damage refuses the open
   // with DataLoss naming the file and offset, and nothing is changed.
   static absl::StatusOr<std::shared_ptr<Storage>> Open(const std::string& path,
-                                                       const StoreOptions& options,
-                                                       bool* created);
+                                                       const StoreOptions& options, bool* created);
   // For RepairStore: holding the lock throughout, tries the strict open;
   // if the write-ahead log is damaged, sets `*damage`, calls `backup`
   // (which must copy the files before anything changes), then opens keeping

@@ -30,7 +30,8 @@ struct EngineHandles;
 class StoreExtension {
  public:
   virtual absl::Status WriteSnapshot(const Snapshot& snapshot) = 0;
-  virtual absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(std::string_view stream, Revision at_or_below) = 0;
+  virtual absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(std::string_view stream,
+                                                               Revision at_or_below) = 0;
   virtual absl::StatusOr<std::vector<Snapshot>> ListSnapshots(std::string_view stream) = 0;
   virtual absl::Status DeleteSnapshots(std::string_view stream) = 0;
   virtual absl::StatusOr<StreamMetadata> GetStreamMetadata(std::string_view stream) = 0;

@@ -21,7 +21,8 @@ namespace {
 
 absl::Status ValidateOptions(const StoreOptions& options) {
   auto bad = [](std::string_view field, std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat("StoreOptions::", std::string(field), " ", std::string(why)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("StoreOptions::", std::string(field), " ", std::string(why)));
   };
   if (options.max_event_bytes == 0) return bad("max_event_bytes", "must be > 0");
   if (options.max_append_bytes < options.max_event_bytes) {
@@ -83,12 +84,13 @@ absl::Status CheckFormat(Storage& storage, Position head, const StoreOptions& op
         ", newer than this library's ", kFormatVersion, "; open it with a newer annals"));
   }
   if (format.format_version() < 1) {
-    return absl::DataLossError(absl::StrCat("format record holds version ", format.format_version()));
+    return absl::DataLossError(
+        absl::StrCat("format record holds version ", format.format_version()));
   }
   if (storage.read_only() && format.format_version() < kFormatVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "store '", storage.path(), "' has on-disk format ", format.format_version(),
-        "; open it for writing once to upgrade it to ", kFormatVersion));
+    return absl::FailedPreconditionError(
+        absl::StrCat("store '", storage.path(), "' has on-disk format ", format.format_version(),
+                     "; open it for writing once to upgrade it to ", kFormatVersion));
   }
   if (format.format_version() == kFormatVersion) return absl::OkStatus();
   // Format 1 had no secondary indexes: build them from the log (this moves
@@ -115,7 +117,8 @@ absl::StatusOr<RecoveredState> Recover(Storage& storage) {
                                         std::string(kMetaNextStreamIdKey), &value);
   if (s.ok()) {
     storage::v1::StreamIdCounter counter;
-    if (!counter.ParseFromString(value)) return absl::DataLossError("stream id counter is malformed");
+    if (!counter.ParseFromString(value))
+      return absl::DataLossError("stream id counter is malformed");
     state.next_stream_id = counter.next_stream_id();
   } else if (!s.IsNotFound()) {
     return FromRocksDb(s, "read stream id counter");
@@ -139,7 +142,8 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStoreImpl::OpenOn(std::shared_p
   ANNALS_ASSIGN_OR_RETURN(recovered, Recover(*storage));
   ANNALS_RETURN_IF_ERROR(CheckFormat(*storage, recovered.head, options));
   auto writer = std::make_shared<Writer>(storage, options, recovered);
-  return std::unique_ptr<EventStore>(new EventStoreImpl(options, std::move(storage), std::move(writer)));
+  return std::unique_ptr<EventStore>(
+      new EventStoreImpl(options, std::move(storage), std::move(writer)));
 }
 
 EventStoreImpl::EventStoreImpl(const StoreOptions& options, std::shared_ptr<Storage> storage,

@@ -60,10 +60,12 @@ absl::StatusOr<std::optional<StreamRecord>> ReadStreamRecord(Storage& storage,
   rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kStreams),
                                         rocksdb::Slice(stream.data(), stream.size()), &value);
   if (s.IsNotFound()) return std::nullopt;
-  ANNALS_RETURN_IF_ERROR(FromRocksDb(s, absl::StrCat("read stream record of '", std::string(stream), "'")));
+  ANNALS_RETURN_IF_ERROR(
+      FromRocksDb(s, absl::StrCat("read stream record of '", std::string(stream), "'")));
   std::optional<StreamRecord> record = StreamRecord::Decode(value);
   if (!record) {
-    return absl::DataLossError(absl::StrCat("stream record of '", std::string(stream), "' is malformed"));
+    return absl::DataLossError(
+        absl::StrCat("stream record of '", std::string(stream), "' is malformed"));
   }
   return record;
 }
@@ -80,7 +82,8 @@ absl::StatusOr<std::optional<StreamHead>> ReadHeadFromEvents(Storage& storage, u
   }
   storage::v1::StoredEvent last;
   if (!last.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-    return absl::DataLossError(absl::StrCat("last event of stream id ", stream_id, " does not parse"));
+    return absl::DataLossError(
+        absl::StrCat("last event of stream id ", stream_id, " does not parse"));
   }
   return StreamHead{Revision(last.revision()), Position(last.position()), last.recorded_at_us()};
 }

@@ -161,8 +161,7 @@ absl::StatusOr<EventRecord> SubscriptionImpl::Next(absl::Duration timeout) {
     if (left <= absl::ZeroDuration()) {
       return absl::DeadlineExceededError("no event within the timeout");
     }
-    writer_->AwaitHeadBeyond(Position(scanned_), absl::Now() + std::min(left, kMaxWait),
-                             stopped_);
+    writer_->AwaitHeadBeyond(Position(scanned_), absl::Now() + std::min(left, kMaxWait), stopped_);
   }
 }
 
@@ -212,7 +211,8 @@ absl::Status SubscriptionImpl::RefillStream(Position head) {
 
 absl::Status SubscriptionImpl::SaveCheckpoint() {
   if (options_.durable_name.empty()) {
-    return absl::FailedPreconditionError("only a durable subscription (durable_name) has a checkpoint");
+    return absl::FailedPreconditionError(
+        "only a durable subscription (durable_name) has a checkpoint");
   }
   storage::v1::SubscriberCheckpoint checkpoint;
   checkpoint.set_stream(options_.stream);

@@ -37,9 +37,11 @@ std::string FilterKey(const EventFilter& filter);
 class SubscriptionImpl final : public Subscription {
  public:
   // Validates `options`, claims the durable name and loads its checkpoint.
-  static absl::StatusOr<std::unique_ptr<Subscription>> Create(
-      std::shared_ptr<Storage> storage, std::shared_ptr<Writer> writer,
-      std::shared_ptr<OpenSubscribers> open, const SubscribeOptions& options, bool sync);
+  static absl::StatusOr<std::unique_ptr<Subscription>> Create(std::shared_ptr<Storage> storage,
+                                                              std::shared_ptr<Writer> writer,
+                                                              std::shared_ptr<OpenSubscribers> open,
+                                                              const SubscribeOptions& options,
+                                                              bool sync);
   ~SubscriptionImpl() override;
 
   absl::StatusOr<EventRecord> Next(absl::Duration timeout) override;
@@ -70,8 +72,8 @@ class SubscriptionImpl final : public Subscription {
   bool holds_name_ = false;
 
   // The consumer's thread only (Next, SaveCheckpoint).
-  uint64_t scanned_ = 0;         // every position up to it is buffered or filtered out
-  uint64_t next_revision_ = 0;   // stream: the next revision to read
+  uint64_t scanned_ = 0;                  // every position up to it is buffered or filtered out
+  uint64_t next_revision_ = 0;            // stream: the next revision to read
   uint64_t delivered_next_revision_ = 0;  // stream: after the last event delivered
   std::deque<EventRecord> buffer_;
 };

@@ -63,7 +63,8 @@ EventId EventId::Generate() {
   // absl random pool shows up as a data race under TSan.)
   thread_local std::mt19937_64 gen = [] {
     std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
+    std::seed_seq seed{device(), device(), device(), device(),
+                       device(), device(), device(), device()};
     return std::mt19937_64(seed);
   }();
   std::array<uint8_t, 16> b;

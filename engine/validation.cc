@@ -4,17 +4,16 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "status_util.h"
 #include "annals/schemas.h"
+#include "status_util.h"
 
 namespace annals::internal {
 
 absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& options) {
   if (stream.empty()) return absl::InvalidArgumentError("stream name is empty");
   if (stream.size() > options.max_stream_name_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("stream name is ", stream.size(),
-                                                   " bytes; the limit is ",
-                                                   options.max_stream_name_bytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stream name is ", stream.size(), " bytes; the limit is ", options.max_stream_name_bytes));
   }
   if (stream.find('\0') != std::string_view::npos) {
     return absl::InvalidArgumentError("stream name contains a NUL byte");
@@ -22,7 +21,8 @@ absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& opt
   if (!IsValidUtf8(stream)) return absl::InvalidArgumentError("stream name is not valid UTF-8");
   if (stream[0] == '$') {
     return absl::InvalidArgumentError(
-        absl::StrCat("stream name '", std::string(stream), "' starts with '$', which is reserved for the system"));
+        absl::StrCat("stream name '", std::string(stream),
+                     "' starts with '$', which is reserved for the system"));
   }
   return absl::OkStatus();
 }
@@ -55,7 +55,8 @@ absl::Status CheckText(std::string_view what, std::string_view text, size_t limi
   if (text.find('\0') != std::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(std::string(what), " contains a NUL byte"));
   }
-  if (!IsValidUtf8(text)) return absl::InvalidArgumentError(absl::StrCat(std::string(what), " is not valid UTF-8"));
+  if (!IsValidUtf8(text))
+    return absl::InvalidArgumentError(absl::StrCat(std::string(what), " is not valid UTF-8"));
   return absl::OkStatus();
 }
 
@@ -73,8 +74,8 @@ absl::Status ValidateEventFields(const EventData& event, const StoreOptions& opt
   if (event.type.empty()) return absl::InvalidArgumentError("event type is empty");
   ANNALS_RETURN_IF_ERROR(CheckText("event type", event.type, limit));
   if (event.content_type.size() > limit) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("content type is ", event.content_type.size(), " bytes; the limit is ", limit));
+    return absl::InvalidArgumentError(absl::StrCat("content type is ", event.content_type.size(),
+                                                   " bytes; the limit is ", limit));
   }
   for (char c : event.content_type) {
     // A MIME type (RFC 6838, with parameters): printable ASCII, as HTTP
@@ -96,8 +97,7 @@ absl::Status ValidateEventFields(const EventData& event, const StoreOptions& opt
   return absl::OkStatus();
 }
 
-absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options,
-                            bool* caller_ids) {
+absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options, bool* caller_ids) {
   *caller_ids = false;
   if (absl::Status s = ValidateStreamName(request.stream, options); !s.ok()) return s;
   if (request.events.empty()) {
@@ -114,9 +114,8 @@ absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options,
     }
     size_t bytes = EventBytes(event);
     if (bytes > options.max_event_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(where(), "event is ", bytes,
-                                                     " bytes; the limit is ",
-                                                     options.max_event_bytes));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where(), "event is ", bytes, " bytes; the limit is ", options.max_event_bytes));
     }
     total += bytes;
     if (event.event_id.is_nil()) {
@@ -140,7 +139,8 @@ absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options,
 absl::Status ValidateMultiAppend(MultiAppendRequest& request, const StoreOptions& options,
                                  std::vector<bool>* caller_ids) {
   caller_ids->clear();
-  if (request.appends.empty()) return absl::InvalidArgumentError("multi-stream append has no appends");
+  if (request.appends.empty())
+    return absl::InvalidArgumentError("multi-stream append has no appends");
   absl::flat_hash_set<std::string> streams;
   size_t total = 0;
   for (AppendRequest& append : request.appends) {
@@ -148,15 +148,14 @@ absl::Status ValidateMultiAppend(MultiAppendRequest& request, const StoreOptions
     if (absl::Status s = ValidateAppend(append, options, &append_caller_ids); !s.ok()) return s;
     caller_ids->push_back(append_caller_ids);
     if (!streams.insert(append.stream).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "stream '", append.stream, "' appears twice in one multi-stream append"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("stream '", append.stream, "' appears twice in one multi-stream append"));
     }
     for (const EventData& event : append.events) total += EventBytes(event);
   }
   if (total > options.max_append_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("multi-stream append is ", total,
-                                                   " bytes; the limit is ",
-                                                   options.max_append_bytes));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "multi-stream append is ", total, " bytes; the limit is ", options.max_append_bytes));
   }
   for (const StreamCondition& condition : request.conditions) {
     if (absl::Status s = ValidateStreamName(condition.stream, options); !s.ok()) return s;

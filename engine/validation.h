@@ -38,8 +38,7 @@ absl::Status ValidateEventFields(const EventData& event, const StoreOptions& opt
 // Checks one append request and assigns ids to events that have none.
 // `*caller_ids` says whether any event came with an id of the caller's.
 // InvalidArgument naming the stream and event index on any problem.
-absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options,
-                            bool* caller_ids);
+absl::Status ValidateAppend(AppendRequest& request, const StoreOptions& options, bool* caller_ids);
 
 // Checks a multi-stream append: each part as above (one caller_ids entry per
 // append), each stream at most once.

@@ -75,8 +75,9 @@ class Verifier {
   Verifier& operator=(const Verifier&) = delete;
 
   absl::StatusOr<VerifyReport> Run() {
-    for (const auto& step : {&Verifier::Tables, &Verifier::Log, &Verifier::Indexes, &Verifier::StreamCopies,
-                             &Verifier::EventIds, &Verifier::OtherFamilies}) {
+    for (const auto& step :
+         {&Verifier::Tables, &Verifier::Log, &Verifier::Indexes, &Verifier::StreamCopies,
+          &Verifier::EventIds, &Verifier::OtherFamilies}) {
       ANNALS_RETURN_IF_ERROR((this->*step)());
       if (!report_.ok()) break;
     }
@@ -114,11 +115,13 @@ class Verifier {
   void ExpectHead(Position position, const ChainHash& hash) {
     if (!options_.expect_head || options_.expect_head->position != position) return;
     if (!proven_) {
-      Problem(position.value(),
-              "cannot prove the expected head: the chain before it has a gap whose removed events were "
-              "not kept (scavenged by an older annals)");
+      Problem(
+          position.value(),
+          "cannot prove the expected head: the chain before it has a gap whose removed events were "
+          "not kept (scavenged by an older annals)");
     } else if (options_.expect_head->hash != HashString(hash)) {
-      Problem(position.value(), "the chain hash at the expected head differs: an event at or before it was changed");
+      Problem(position.value(),
+              "the chain hash at the expected head differs: an event at or before it was changed");
     } else {
       report_.expected_head_matched = true;
     }
@@ -128,8 +131,10 @@ class Verifier {
   // Returns whether the chain reached `before - 1` through them.
   absl::StatusOr<bool> CarryOverGap(Position before) {
     Carried carried;
-    ANNALS_ASSIGN_OR_RETURN(carried, CarryOverRemoved(storage_, read_, previous_hash_, previous_, before,
-                                                      [&](Position at, const ChainHash& hash) { ExpectHead(at, hash); }));
+    ANNALS_ASSIGN_OR_RETURN(
+        carried,
+        CarryOverRemoved(storage_, read_, previous_hash_, previous_, before,
+                         [&](Position at, const ChainHash& hash) { ExpectHead(at, hash); }));
     report_.gaps += before.value() - previous_.value() - 1;
     if (!carried.complete) return false;
     proven_ &= carried.proven;
@@ -141,13 +146,15 @@ class Verifier {
   absl::Status Chain(Position position, const SplitValue& split) {
     // Straight from the previous event: no gap, or an import that chained
     // over its source's gap.
-    bool chained = ChainHashAt(previous_hash_, split.hashed_bytes, position, digest_from_) == split.stored_hash;
+    bool chained = ChainHashAt(previous_hash_, split.hashed_bytes, position, digest_from_) ==
+                   split.stored_hash;
     if (position != previous_.Next() && !chained) {
       // Across the events Scavenge removed, through what it kept of them.
       absl::StatusOr<bool> carried = CarryOverGap(position);
       if (!carried.ok()) return carried.status();
       if (*carried) {
-        chained = ChainHashAt(previous_hash_, split.hashed_bytes, position, digest_from_) == split.stored_hash;
+        chained = ChainHashAt(previous_hash_, split.hashed_bytes, position, digest_from_) ==
+                  split.stored_hash;
       } else {
         // Removed by an older annals, which kept nothing: the chain restarts
         // here, unverifiable at this event.
@@ -158,7 +165,8 @@ class Verifier {
     } else if (position != previous_.Next()) {
       report_.gaps += position.value() - previous_.value() - 1;
     }
-    if (!chained) Problem(position.value(), "chain hash mismatch: the event or its predecessor was altered");
+    if (!chained)
+      Problem(position.value(), "chain hash mismatch: the event or its predecessor was altered");
     previous_ = position;
     previous_hash_ = split.stored_hash;
     ExpectHead(position, previous_hash_);
@@ -173,23 +181,25 @@ class Verifier {
       return absl::OkStatus();
     }
     std::string value;
-    rocksdb::Status s =
-        db_->Get(read_, storage_.cf(Cf::kStreamEvents), StreamEventKey(ids.stream_id(), event.revision), &value);
+    rocksdb::Status s = db_->Get(read_, storage_.cf(Cf::kStreamEvents),
+                                 StreamEventKey(ids.stream_id(), event.revision), &value);
     if (!s.ok() && !s.IsNotFound()) return FromRocksDb(s, "verify stream copy");
     if (s.IsNotFound() || value != bytes) {
-      Problem(position.value(), absl::StrCat("the copy in stream '", event.stream, "' at revision ",
-                                             event.revision.value(), s.IsNotFound() ? " is missing" : " differs"));
+      Problem(position.value(),
+              absl::StrCat("the copy in stream '", event.stream, "' at revision ",
+                           event.revision.value(), s.IsNotFound() ? " is missing" : " differs"));
       return absl::OkStatus();
     }
     absl::Status looked_up = absl::OkStatus();
-    ForEachIndexKey(event.stream, event.type, event.correlation_id, event.causation_id, event.position,
-                    [&](Cf cf, const std::string& index_key) {
+    ForEachIndexKey(event.stream, event.type, event.correlation_id, event.causation_id,
+                    event.position, [&](Cf cf, const std::string& index_key) {
                       if (!report_.ok() || !looked_up.ok()) return;
                       ++report_.index_entries_checked;
                       std::string empty;
                       rocksdb::Status got = db_->Get(read_, storage_.cf(cf), index_key, &empty);
                       if (got.IsNotFound()) {
-                        Problem(position.value(), absl::StrCat("its ", IndexName(cf), " entry is missing"));
+                        Problem(position.value(),
+                                absl::StrCat("its ", IndexName(cf), " entry is missing"));
                       } else if (!got.ok()) {
                         looked_up = FromRocksDb(got, "verify index entry");
                       }
@@ -234,9 +244,11 @@ class Verifier {
       if (expected.value() == 0 && options_.expect_head->hash == HashString(kGenesisChainHash)) {
         report_.expected_head_matched = true;  // the empty log's head
       } else {
-        Problem(expected.value(), expected > previous_
-                                      ? "the expected head is past the log's last event: events were lost"
-                                      : "the expected head's event is no longer in the log, and nothing of it was kept");
+        Problem(
+            expected.value(),
+            expected > previous_
+                ? "the expected head is past the log's last event: events were lost"
+                : "the expected head's event is no longer in the log, and nothing of it was kept");
       }
     }
     return absl::OkStatus();
@@ -245,7 +257,8 @@ class Verifier {
   // Positions lost in a repair (meta `chain/lost/`).
   absl::Status CountLost() {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_, storage_.cf(Cf::kMeta)));
-    for (it->Seek(kMetaLostPrefix); it->Valid() && it->key().starts_with(kMetaLostPrefix); it->Next()) {
+    for (it->Seek(kMetaLostPrefix); it->Valid() && it->key().starts_with(kMetaLostPrefix);
+         it->Next()) {
       const std::optional<Position> first = ParseLostRangeKey(it->key().ToStringView());
       if (!first || it->value().size() != 8) continue;  // reported by OtherFamilies
       report_.lost += ReadBigEndian64(it->value().ToStringView()) - first->value() + 1;
@@ -266,7 +279,8 @@ class Verifier {
 
   // Walks one column family, calling `check(key, value)` for each entry
   // until it reports a problem (false). Counts what it read.
-  absl::Status ForEachEntry(Cf cf, const std::function<absl::StatusOr<bool>(std::string_view, std::string_view)>& check) {
+  absl::Status ForEachEntry(
+      Cf cf, const std::function<absl::StatusOr<bool>(std::string_view, std::string_view)>& check) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan_, storage_.cf(cf)));
     uint64_t& count = report_.entries_checked[std::string(CfName(cf))];
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -282,22 +296,24 @@ class Verifier {
   absl::Status Indexes() {
     EventRecord event;
     for (Cf cf : {Cf::kByCategory, Cf::kByType, Cf::kByCorrelation, Cf::kByCausation}) {
-      ANNALS_RETURN_IF_ERROR(ForEachEntry(cf, [&](std::string_view key, std::string_view) -> absl::StatusOr<bool> {
-        const std::optional<Position> position = ParseIndexKeyPosition(key);
-        if (!position) {
-          Problem(0, absl::StrCat("malformed ", IndexName(cf), " key"));
-          return false;
-        }
-        if (position->value() > head_.value()) return true;
-        ANNALS_ASSIGN_OR_RETURN(bool found, EventAt(position->value(), &event));
-        const std::string_view name = key.substr(0, key.size() - 9);
-        if (!found || IndexedName(cf, event) != name) {
-          Problem(position->value(), absl::StrCat(IndexName(cf), " entry '", std::string(name), "' points to ",
-                                                  found ? "an event filed under another name" : "no event"));
-          return false;
-        }
-        return true;
-      }));
+      ANNALS_RETURN_IF_ERROR(
+          ForEachEntry(cf, [&](std::string_view key, std::string_view) -> absl::StatusOr<bool> {
+            const std::optional<Position> position = ParseIndexKeyPosition(key);
+            if (!position) {
+              Problem(0, absl::StrCat("malformed ", IndexName(cf), " key"));
+              return false;
+            }
+            if (position->value() > head_.value()) return true;
+            ANNALS_ASSIGN_OR_RETURN(bool found, EventAt(position->value(), &event));
+            const std::string_view name = key.substr(0, key.size() - 9);
+            if (!found || IndexedName(cf, event) != name) {
+              Problem(position->value(),
+                      absl::StrCat(IndexName(cf), " entry '", std::string(name), "' points to ",
+                                   found ? "an event filed under another name" : "no event"));
+              return false;
+            }
+            return true;
+          }));
       if (!report_.ok()) break;
     }
     return absl::OkStatus();
@@ -306,77 +322,93 @@ class Verifier {
   // 3a. Every stream copy has its log event.
   absl::Status StreamCopies() {
     EventRecord event, logged;
-    return ForEachEntry(Cf::kStreamEvents, [&](std::string_view, std::string_view value) -> absl::StatusOr<bool> {
-      if (!DecodeStoredEvent(value, &event).ok()) {
-        Problem(0, "a stream copy does not decode");
-        return false;
-      }
-      if (event.position.value() > head_.value()) return true;
-      ANNALS_ASSIGN_OR_RETURN(bool found, EventAt(event.position.value(), &logged));
-      if (!found) Problem(event.position.value(), "a stream copy has no event in the log");
-      return found;
-    });
+    return ForEachEntry(
+        Cf::kStreamEvents, [&](std::string_view, std::string_view value) -> absl::StatusOr<bool> {
+          if (!DecodeStoredEvent(value, &event).ok()) {
+            Problem(0, "a stream copy does not decode");
+            return false;
+          }
+          if (event.position.value() > head_.value()) return true;
+          ANNALS_ASSIGN_OR_RETURN(bool found, EventAt(event.position.value(), &logged));
+          if (!found) Problem(event.position.value(), "a stream copy has no event in the log");
+          return found;
+        });
   }
 
   // 3b. Every event-id entry points to the event with that id.
   absl::Status EventIds() {
     EventRecord event;
-    return ForEachEntry(Cf::kEventIds, [&](std::string_view key, std::string_view value) -> absl::StatusOr<bool> {
-      const std::optional<EventIdValue> entry = DecodeEventIdValue(value);
-      if (!entry || key.size() != kEventIdKeySize) {
-        Problem(0, "malformed event id entry");
-        return false;
-      }
-      if (entry->position.value() > head_.value()) return true;
-      ANNALS_ASSIGN_OR_RETURN(bool found, EventAt(entry->position.value(), &event));
-      if (!found || event.event_id.AsBytes() != key.substr(0, 16)) {
-        Problem(entry->position.value(), "an event id entry points to another event");
-        return false;
-      }
-      return true;
-    });
+    return ForEachEntry(
+        Cf::kEventIds, [&](std::string_view key, std::string_view value) -> absl::StatusOr<bool> {
+          const std::optional<EventIdValue> entry = DecodeEventIdValue(value);
+          if (!entry || key.size() != kEventIdKeySize) {
+            Problem(0, "malformed event id entry");
+            return false;
+          }
+          if (entry->position.value() > head_.value()) return true;
+          ANNALS_ASSIGN_OR_RETURN(bool found, EventAt(entry->position.value(), &event));
+          if (!found || event.event_id.AsBytes() != key.substr(0, 16)) {
+            Problem(entry->position.value(), "an event id entry points to another event");
+            return false;
+          }
+          return true;
+        });
   }
 
   // 4. The families that hold no events: each value decodes.
   absl::Status OtherFamilies() {
     auto decodes = [&](Cf cf, std::string_view key, bool ok) {
-      if (!ok) Problem(0, absl::StrCat(std::string(CfName(cf)), " entry '", absl::CHexEscape(std::string(key)), "' does not decode"));
+      if (!ok)
+        Problem(0, absl::StrCat(std::string(CfName(cf)), " entry '",
+                                absl::CHexEscape(std::string(key)), "' does not decode"));
       return ok;
     };
-    const std::vector<std::pair<Cf, std::function<bool(std::string_view, std::string_view)>>> checks = {
-        {Cf::kStreams, [](std::string_view, std::string_view v) { return StreamRecord::Decode(v).has_value(); }},
-        {Cf::kByTime, [](std::string_view k, std::string_view v) { return ParseTimeKey(k) && v.size() == 8; }},
-        {Cf::kSnapshots,
-         [](std::string_view k, std::string_view v) {
-           return ParseStreamEventKey(k) && Parses<storage::v1::StoredSnapshot>(v);
-         }},
-        {Cf::kCheckpoints, [](std::string_view, std::string_view v) { return Parses<storage::v1::SubscriberCheckpoint>(v); }},
-        {Cf::kProjections,
-         [](std::string_view k, std::string_view v) {
-           using extension::ProjectionKeyKind;
-           const std::optional<ProjectionKeyKind> kind = extension::ParseProjectionKeyKind(k);
-           if (kind == ProjectionKeyKind::kCheckpoint) return Parses<storage::v1::ProjectionCheckpoint>(v);
-           if (kind == ProjectionKeyKind::kParked) return Parses<storage::v1::ParkedRecord>(v);
-           if (kind == ProjectionKeyKind::kServing) return Parses<storage::v1::ServingVersion>(v);
-           return false;
-         }},
-        // Read models are the projections' own bytes: their blocks'
-        // checksums (above) are what can be checked.
-        {Cf::kReadModels, [](std::string_view, std::string_view) { return true; }},
-        {Cf::kMeta,
-         [](std::string_view k, std::string_view v) {
-           if (k == kMetaFormatKey) return Parses<storage::v1::FormatInfo>(v);
-           if (k == kMetaNextStreamIdKey) return Parses<storage::v1::StreamIdCounter>(v);
-           if (k == kMetaChainDigestFromKey) return v.size() == 8;
-           if (k.starts_with(kMetaRemovedPrefix)) return ParseRemovedEventKey(k) && DecodeRemovedEvent(v);
-           if (k.starts_with(kMetaLostPrefix)) return ParseLostRangeKey(k) && v.size() == 8;
-           if (k.starts_with("schema/file/")) return Parses<google::protobuf::FileDescriptorProto>(v);
-           return true;
-         }},
-    };
+    const std::vector<std::pair<Cf, std::function<bool(std::string_view, std::string_view)>>>
+        checks = {
+            {Cf::kStreams, [](std::string_view,
+                              std::string_view v) { return StreamRecord::Decode(v).has_value(); }},
+            {Cf::kByTime, [](std::string_view k,
+                             std::string_view v) { return ParseTimeKey(k) && v.size() == 8; }},
+            {Cf::kSnapshots,
+             [](std::string_view k, std::string_view v) {
+               return ParseStreamEventKey(k) && Parses<storage::v1::StoredSnapshot>(v);
+             }},
+            {Cf::kCheckpoints,
+             [](std::string_view, std::string_view v) {
+               return Parses<storage::v1::SubscriberCheckpoint>(v);
+             }},
+            {Cf::kProjections,
+             [](std::string_view k, std::string_view v) {
+               using extension::ProjectionKeyKind;
+               const std::optional<ProjectionKeyKind> kind = extension::ParseProjectionKeyKind(k);
+               if (kind == ProjectionKeyKind::kCheckpoint)
+                 return Parses<storage::v1::ProjectionCheckpoint>(v);
+               if (kind == ProjectionKeyKind::kParked) return Parses<storage::v1::ParkedRecord>(v);
+               if (kind == ProjectionKeyKind::kServing)
+                 return Parses<storage::v1::ServingVersion>(v);
+               return false;
+             }},
+            // Read models are the projections' own bytes: their blocks'
+            // checksums (above) are what can be checked.
+            {Cf::kReadModels, [](std::string_view, std::string_view) { return true; }},
+            {Cf::kMeta,
+             [](std::string_view k, std::string_view v) {
+               if (k == kMetaFormatKey) return Parses<storage::v1::FormatInfo>(v);
+               if (k == kMetaNextStreamIdKey) return Parses<storage::v1::StreamIdCounter>(v);
+               if (k == kMetaChainDigestFromKey) return v.size() == 8;
+               if (k.starts_with(kMetaRemovedPrefix))
+                 return ParseRemovedEventKey(k) && DecodeRemovedEvent(v);
+               if (k.starts_with(kMetaLostPrefix)) return ParseLostRangeKey(k) && v.size() == 8;
+               if (k.starts_with("schema/file/"))
+                 return Parses<google::protobuf::FileDescriptorProto>(v);
+               return true;
+             }},
+        };
     for (const auto& [cf, check] : checks) {
-      ANNALS_RETURN_IF_ERROR(ForEachEntry(cf, [&, &cf = cf, &check = check](std::string_view k, std::string_view v)
-                                                  -> absl::StatusOr<bool> { return decodes(cf, k, check(k, v)); }));
+      ANNALS_RETURN_IF_ERROR(
+          ForEachEntry(cf,
+                       [&, &cf = cf, &check = check](std::string_view k, std::string_view v)
+                           -> absl::StatusOr<bool> { return decodes(cf, k, check(k, v)); }));
       if (!report_.ok()) break;
     }
     return absl::OkStatus();
@@ -400,7 +432,8 @@ class Verifier {
 
 }  // namespace
 
-absl::StatusOr<VerifyReport> VerifyStorage(Storage& storage, Position head, const VerifyOptions& options) {
+absl::StatusOr<VerifyReport> VerifyStorage(Storage& storage, Position head,
+                                           const VerifyOptions& options) {
   Verifier verifier(storage, head, options);
   return verifier.Run();
 }

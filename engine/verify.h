@@ -15,7 +15,8 @@
 
 namespace annals::internal {
 
-absl::StatusOr<VerifyReport> VerifyStorage(Storage& storage, Position head, const VerifyOptions& options);
+absl::StatusOr<VerifyReport> VerifyStorage(Storage& storage, Position head,
+                                           const VerifyOptions& options);
 
 }  // namespace annals::internal
 

@@ -16,8 +16,8 @@
 #include "key_codec.h"
 #include "lifecycle_data.h"
 #include "status_util.h"
-#include "sync_point.h"
 #include "stream_records.h"
+#include "sync_point.h"
 #include "writer_group.h"
 
 namespace annals::internal {
@@ -34,8 +34,12 @@ Writer::Writer(std::shared_ptr<Storage> storage, const StoreOptions& options,
 
 absl::StatusOr<std::vector<AppendResult>> Writer::Submit(MultiAppendRequest input,
                                                          std::vector<bool> caller_ids) {
-  Request request{std::move(input), std::nullopt, std::move(caller_ids),
-                  absl::UnknownError("not committed"), false, {}};
+  Request request{std::move(input),
+                  std::nullopt,
+                  std::move(caller_ids),
+                  absl::UnknownError("not committed"),
+                  false,
+                  {}};
   return SubmitRequest(request);
 }
 
@@ -106,8 +110,7 @@ absl::StatusOr<std::vector<AppendResult>> Writer::SubmitRequest(Request& request
   // Sleep until a leader has committed this request, or until it is first in
   // line with no leader: then this caller leads.
   queue_mu_.AwaitOn(request.wake, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-    return request.done ||
-           (!leader_active_ && !queue_.empty() && queue_.front() == &request);
+    return request.done || (!leader_active_ && !queue_.empty() && queue_.front() == &request);
   });
   // This caller leads groups until its own request has been committed (it
   // may sit beyond the first group's size limit).
@@ -217,9 +220,10 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
     hook->BeforeWrite(group.batch, Position(group.next_position.value() - 1));
   }
 
-  StageTimeEntry(group, group.recorded_at_us,
-                 committed_head_.value() == 0 ? std::nullopt : std::optional<int64_t>(last_recorded_at_us_),
-                 committed_head_.Next());
+  StageTimeEntry(
+      group, group.recorded_at_us,
+      committed_head_.value() == 0 ? std::nullopt : std::optional<int64_t>(last_recorded_at_us_),
+      committed_head_.Next());
   StageStreamIdCounter(group);
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
@@ -235,11 +239,12 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
     for (Request* request : staged_requests) request->result = error;
     return;
   }
-  AdoptCommitted(group, group.staged.heads, Position(group.next_position.value() - 1), group.recorded_at_us);
+  AdoptCommitted(group, group.staged.heads, Position(group.next_position.value() - 1),
+                 group.recorded_at_us);
 }
 
-void Writer::StageTimeEntry(GroupState& group, int64_t recorded_at_us, std::optional<int64_t> previous_us,
-                            Position position) {
+void Writer::StageTimeEntry(GroupState& group, int64_t recorded_at_us,
+                            std::optional<int64_t> previous_us, Position position) {
   if (previous_us && TimeIndexBucket(recorded_at_us) <= TimeIndexBucket(*previous_us)) return;
   // The time index: the first position recorded in this bucket, keyed by its
   // exact recorded_at (FindPositionAt scans the rest of a bucket).
@@ -252,10 +257,12 @@ void Writer::StageStreamIdCounter(GroupState& group) {
   if (!group.stream_id_counter_dirty) return;
   storage::v1::StreamIdCounter counter;
   counter.set_next_stream_id(group.next_stream_id);
-  group.batch.Put(storage_->cf(Cf::kMeta), std::string(kMetaNextStreamIdKey), counter.SerializeAsString());
+  group.batch.Put(storage_->cf(Cf::kMeta), std::string(kMetaNextStreamIdKey),
+                  counter.SerializeAsString());
 }
 
-void Writer::AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::string, LoadedStream>& heads,
+void Writer::AdoptCommitted(GroupState& group,
+                            const absl::flat_hash_map<std::string, LoadedStream>& heads,
                             Position last, int64_t last_recorded_at_us) {
   if (heads_.size() + heads.size() > kMaxCachedHeads) heads_.clear();
   for (const auto& [stream, head] : heads) heads_[stream] = head;
@@ -267,6 +274,8 @@ void Writer::AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::st
   WakeWaiters();
 }
 
-std::string AuditStreamOf(std::string_view stream) { return absl::StrCat("$$", std::string(stream)); }
+std::string AuditStreamOf(std::string_view stream) {
+  return absl::StrCat("$$", std::string(stream));
+}
 
 }  // namespace annals::internal

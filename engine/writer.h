@@ -178,10 +178,10 @@ class Writer {
  private:
   struct Request {
     MultiAppendRequest input;
-    std::optional<LifecycleChange> lifecycle;  // instead of `input`
-    std::vector<bool> caller_ids;  // per append, see Submit
+    std::optional<LifecycleChange> lifecycle;          // instead of `input`
+    std::vector<bool> caller_ids;                      // per append, see Submit
     absl::StatusOr<std::vector<AppendResult>> result;  // written by the leader
-    bool done = false;                                  // guarded by queue_mu_
+    bool done = false;                                 // guarded by queue_mu_
     // Its caller sleeps here until done or at the queue's front with no
     // leader; the leader wakes exactly the callers it completed.
     std::condition_variable wake;
@@ -206,8 +206,8 @@ class Writer {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Import: applies the lifecycle operation an imported `$$<stream>` audit
   // event records to its stream's record. `where` prefixes errors.
-  absl::Status StageImportedLifecycle(const EventRecord& e, const std::string& where, GroupState& group)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status StageImportedLifecycle(const EventRecord& e, const std::string& where,
+                                      GroupState& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Stages `events` at the end of `stream` (head as loaded) with their index
   // entries; creates the stream's record if it has none.
   absl::StatusOr<AppendResult> StageEvents(const std::string& stream, LoadedStream head,
@@ -220,14 +220,14 @@ class Writer {
   // if it is the first of its bucket after the event recorded at
   // `previous_us` (nullopt: the store's first event).
   void StageTimeEntry(GroupState& group, int64_t recorded_at_us, std::optional<int64_t> previous_us,
-                      Position position)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+                      Position position) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Stages the stream-id counter if the group assigned ids.
   void StageStreamIdCounter(GroupState& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // After a group's write: adopts its heads and state, publishes its last
   // position and wakes subscriptions.
-  void AdoptCommitted(GroupState& group, const absl::flat_hash_map<std::string, LoadedStream>& heads,
-                      Position last, int64_t last_recorded_at_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void AdoptCommitted(GroupState& group,
+                      const absl::flat_hash_map<std::string, LoadedStream>& heads, Position last,
+                      int64_t last_recorded_at_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<std::vector<AppendResult>> SubmitRequest(Request& request)
       ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
 

@@ -46,8 +46,8 @@ struct Writer::GroupState {
   uint64_t next_stream_id;
   bool stream_id_counter_dirty = false;
   int64_t recorded_at_us;
-  Staged staged;    // requests of this group already accepted
-  Staged request;   // the request being staged now
+  Staged staged;   // requests of this group already accepted
+  Staged request;  // the request being staged now
   storage::v1::StoredEvent scratch;
 };
 

@@ -18,9 +18,11 @@
 
 namespace annals::internal {
 
-absl::Status Writer::StageImportedLifecycle(const EventRecord& e, const std::string& where, GroupState& group) {
+absl::Status Writer::StageImportedLifecycle(const EventRecord& e, const std::string& where,
+                                            GroupState& group) {
   absl::StatusOr<LifecycleData> decoded = DecodeLifecycleData(e.type, e.data);
-  if (!decoded.ok()) return absl::InvalidArgumentError(where + std::string(decoded.status().message()));
+  if (!decoded.ok())
+    return absl::InvalidArgumentError(where + std::string(decoded.status().message()));
   const LifecycleData& data = *decoded;
   if (data.last_position && *data.last_position >= e.position.value()) {
     return absl::InvalidArgumentError(where + "lastPosition is not before the audit event");
@@ -87,24 +89,26 @@ absl::Status Writer::Import(std::vector<EventRecord> events) {
   for (size_t i = 0; i < events.size(); ++i) {
     EventRecord& e = events[i];
     auto where = [&] {
-      return absl::StrCat("imported event ", i, " (", e.stream, "@", e.revision.value(), ", position ",
-                          e.position.value(), "): ");
+      return absl::StrCat("imported event ", i, " (", e.stream, "@", e.revision.value(),
+                          ", position ", e.position.value(), "): ");
     };
     if (e.position <= last) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where(), "positions must increase past ", last.value(), " (the store's head or the previous event)"));
+      return absl::InvalidArgumentError(absl::StrCat(where(), "positions must increase past ",
+                                                     last.value(),
+                                                     " (the store's head or the previous event)"));
     }
     const int64_t us = absl::ToUnixMicros(e.recorded_at);
     if (us < last_us) return absl::InvalidArgumentError(where() + "recorded_at goes backwards");
     ANNALS_ASSIGN_OR_RETURN(LoadedStream head, LoadHead(e.stream, group));
     if (head.record.tombstoned) return TombstonedError(e.stream);
     if (head.exists && e.revision <= head.last_revision) {
-      return absl::InvalidArgumentError(absl::StrCat(where(), "revision must be after the stream's last, ",
-                                                     head.last_revision.value()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where(), "revision must be after the stream's last, ", head.last_revision.value()));
     }
     // The time index, as the source's commits wrote it: one entry for the
     // first event of each new bucket.
-    StageTimeEntry(group, us, last.value() == 0 ? std::nullopt : std::optional<int64_t>(last_us), e.position);
+    StageTimeEntry(group, us, last.value() == 0 ? std::nullopt : std::optional<int64_t>(last_us),
+                   e.position);
     group.next_position = e.position;
     group.recorded_at_us = us;
     const bool audit = e.stream.starts_with("$$");

@@ -72,14 +72,15 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
     bool passes = Satisfies(expected, head);
     if (passes && head.visible() && request.caller_ids[i] &&
         (expected.kind() == Kind::kAny || expected.kind() == Kind::kStreamExists)) {
-      ANNALS_ASSIGN_OR_RETURN(match,
-                              MatchStoredIds(storage, group.request, group.staged, head, append.events));
+      ANNALS_ASSIGN_OR_RETURN(
+          match, MatchStoredIds(storage, group.request, group.staged, head, append.events));
     } else if (!passes && head.visible() &&
                (expected.kind() == Kind::kNoStream ||
                 (expected.kind() == Kind::kExact && expected.revision() < head.last_revision))) {
-      Revision first = expected.kind() == Kind::kNoStream ? Revision(0) : expected.revision().Next();
-      ANNALS_ASSIGN_OR_RETURN(match, MatchStoredFrom(storage, group.request, group.staged, head,
-                                                     first, append.events));
+      Revision first =
+          expected.kind() == Kind::kNoStream ? Revision(0) : expected.revision().Next();
+      ANNALS_ASSIGN_OR_RETURN(
+          match, MatchStoredFrom(storage, group.request, group.staged, head, first, append.events));
     }
     if (match.has_value() && match->matched == append.events.size()) {
       replays[i] = match->original;
@@ -103,7 +104,8 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
     // nothing means none of it can go in now.
     for (size_t i = 0; i < replays.size(); ++i) {
       if (replays[i]) {
-        conflicts.push_back(ConflictOf(input.appends[i].stream, input.appends[i].expected, heads[i]));
+        conflicts.push_back(
+            ConflictOf(input.appends[i].stream, input.appends[i].expected, heads[i]));
       }
     }
   }
@@ -115,9 +117,8 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
     AppendRequest& append = input.appends[i];
     // Only ids the caller chose can come back in a retry; ids the store made
     // up are never indexed (they cost W2 40% when they were).
-    ANNALS_ASSIGN_OR_RETURN(
-        AppendResult result,
-        StageEvents(append.stream, heads[i], append.events, request.caller_ids[i], group));
+    ANNALS_ASSIGN_OR_RETURN(AppendResult result, StageEvents(append.stream, heads[i], append.events,
+                                                             request.caller_ids[i], group));
     results.push_back(result);
   }
   return results;
@@ -243,7 +244,8 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageSchemaChange(const Lifecy
                                                                     GroupState& group) {
   // The registry's keys and the event recording them, in one batch: a
   // breaking registration is written if and only if it is recorded.
-  for (const auto& [key, value] : change.meta_puts) group.batch.Put(storage_->cf(Cf::kMeta), key, value);
+  for (const auto& [key, value] : change.meta_puts)
+    group.batch.Put(storage_->cf(Cf::kMeta), key, value);
   EventData audit;
   audit.type = std::string(kSchemasChangedType);
   audit.data = change.audit_data;
@@ -254,7 +256,8 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageSchemaChange(const Lifecy
   ANNALS_ASSIGN_OR_RETURN(LoadedStream head, LoadHead(change.stream, group));
   std::vector<EventData> events;
   events.push_back(std::move(audit));
-  ANNALS_ASSIGN_OR_RETURN(AppendResult result, StageEvents(change.stream, head, events, false, group));
+  ANNALS_ASSIGN_OR_RETURN(AppendResult result,
+                          StageEvents(change.stream, head, events, false, group));
   return std::vector<AppendResult>{result};
 }
 

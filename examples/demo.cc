@@ -4,11 +4,11 @@
 // stream and the global log back. Uses only the public API.
 #include <atomic>
 #include <filesystem>
+#include <iostream>
 #include <optional>
+#include <string>
 #include <thread>
 #include <tuple>
-#include <iostream>
-#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -60,8 +60,8 @@ void PrintOrder(const char* label, const orders::OrderState& state,
 int RunCommands(annals::EventStore& store) {
   // The schema registry: tools (`annals read`, `replay`) print these
   // protobuf payloads as JSON without this binary.
-  if (auto s = annals::RegisterProtoSchemas<orders::OrderPlaced, orders::ItemAdded, orders::OrderShipped,
-                                            orders::OrderCancelled>(store);
+  if (auto s = annals::RegisterProtoSchemas<orders::OrderPlaced, orders::ItemAdded,
+                                            orders::OrderShipped, orders::OrderCancelled>(store);
       !s.ok()) {
     return Fail(s);
   }
@@ -129,7 +129,10 @@ int RunCommands(annals::EventStore& store) {
         add.mutable_item()->set_quantity(1);
         add.mutable_item()->set_price_cents(100);
         auto added = handler.Handle("order-78", add);
-        if (added.ok()) retries += added->retries; else ++failures;
+        if (added.ok())
+          retries += added->retries;
+        else
+          ++failures;
       }
     });
   }
@@ -167,7 +170,8 @@ int RunProjections(annals::EventStore& store) {
   }
   std::cout << "\nProjections (caught up to position " << store.head() << "):\n";
   for (const char* name : {"orders-per-customer", "revenue-per-day"}) {
-    if (auto s = runner.WaitForPosition(name, store.head(), absl::Seconds(10)); !s.ok()) return Fail(s);
+    if (auto s = runner.WaitForPosition(name, store.head(), absl::Seconds(10)); !s.ok())
+      return Fail(s);
   }
   auto customers = runner.Scan("orders-per-customer", "");
   if (!customers.ok()) return Fail(customers.status());
@@ -176,7 +180,8 @@ int RunProjections(annals::EventStore& store) {
   }
   auto days = runner.ScanPrefix("revenue-per-day", "day/");
   if (!days.ok()) return Fail(days.status());
-  for (const auto& [day, cents] : *days) std::cout << "  revenue-per-day      " << day << " = " << cents << " cents\n";
+  for (const auto& [day, cents] : *days)
+    std::cout << "  revenue-per-day      " << day << " = " << cents << " cents\n";
   return 0;
 }
 
@@ -196,37 +201,41 @@ int main(int argc, char** argv) {
   std::cout << "Opened store at " << path << " (format v" << annals::kFormatVersion << ")\n\n";
 
   // 1. A new order: expected = no stream, so two racing creators cannot both win.
-  auto placed = store->Append({"order-42", annals::ExpectedRevision::NoStream(),
-                               {OrderEvent("OrderPlaced", R"({"customer":"c-17"})"),
-                                OrderEvent("ItemAdded", R"({"sku":"BOOK-1","qty":2,"price":1250})")}});
+  auto placed =
+      store->Append({"order-42",
+                     annals::ExpectedRevision::NoStream(),
+                     {OrderEvent("OrderPlaced", R"({"customer":"c-17"})"),
+                      OrderEvent("ItemAdded", R"({"sku":"BOOK-1","qty":2,"price":1250})")}});
   if (!placed.ok()) return Fail(placed.status());
   std::cout << "Placed order-42: revisions " << placed->first_revision << ".."
             << placed->last_revision << " at positions " << placed->first_position << ".."
             << placed->last_position << "\n";
 
   // 2. Another order, interleaved in the global log.
-  auto other = store->Append({"order-43", annals::ExpectedRevision::NoStream(),
+  auto other = store->Append({"order-43",
+                              annals::ExpectedRevision::NoStream(),
                               {OrderEvent("OrderPlaced", R"({"customer":"c-99"})")}});
   if (!other.ok()) return Fail(other.status());
 
   // 3. Continue order-42 from the revision we last saw.
-  auto paid = store->Append({"order-42", annals::ExpectedRevision::Exact(placed->last_revision),
+  auto paid = store->Append({"order-42",
+                             annals::ExpectedRevision::Exact(placed->last_revision),
                              {OrderEvent("OrderPaid", R"({"amount":2500})")}});
   if (!paid.ok()) return Fail(paid.status());
   std::cout << "Paid order-42 with expected revision " << placed->last_revision
             << ": now at revision " << paid->last_revision << "\n\n";
 
   // 4. A stale writer still believes order-42 is at revision 1: rejected.
-  auto stale = store->Append({"order-42", annals::ExpectedRevision::Exact(placed->last_revision),
+  auto stale = store->Append({"order-42",
+                              annals::ExpectedRevision::Exact(placed->last_revision),
                               {OrderEvent("ItemRemoved", R"({"sku":"BOOK-1"})")}});
   if (stale.ok()) return Fail(absl::InternalError("the stale append was accepted"));
   std::cout << "Stale append REJECTED (" << absl::StatusCodeToString(stale.status().code())
             << "), nothing written:\n";
   if (auto conflict = annals::GetWrongExpectedRevision(stale.status())) {
     for (const annals::StreamConflict& c : conflict->conflicts) {
-      std::cout << "  stream " << c.stream << ": expected revision " << c.expected
-                << ", actual " << (c.actual ? absl::StrCat(c.actual->value()) : "no stream")
-                << "\n";
+      std::cout << "  stream " << c.stream << ": expected revision " << c.expected << ", actual "
+                << (c.actual ? absl::StrCat(c.actual->value()) : "no stream") << "\n";
     }
   }
   std::cout << "\n";
@@ -258,8 +267,8 @@ int main(int argc, char** argv) {
 
   // A durable subscriber catches up from its checkpoint (the start, on the
   // first run), then would follow live appends; here it stops when idle.
-  auto subscription = store->Subscribe({.filter = {.categories = {"order"}},
-                                        .durable_name = "demo-mailer"});
+  auto subscription =
+      store->Subscribe({.filter = {.categories = {"order"}}, .durable_name = "demo-mailer"});
   if (!subscription.ok()) return Fail(subscription.status());
   int delivered = 0;
   for (;;) {

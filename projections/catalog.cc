@@ -43,14 +43,16 @@ absl::StatusOr<ProjectionStatus> StoredStatus(EventStore& store, const ReadSide&
   status.version = version;
   status.serving_version = version;
   status.state = ProjectionState::kStopped;
-  absl::StatusOr<storage::v1::ProjectionCheckpoint> stored = ReadCheckpoint(read_side, name, version);
+  absl::StatusOr<storage::v1::ProjectionCheckpoint> stored =
+      ReadCheckpoint(read_side, name, version);
   if (!stored.ok()) return stored.status();
   const uint64_t head = store.head().value();
   status.checkpoint = Position(stored->position());
   if (stored->updated_at_us() != 0 && head > stored->position()) {
     // How far behind: the time of the first event not yet projected.
     auto next = store.ReadAll({.from = status.checkpoint.Next(), .max_count = 1});
-    if (next.ok() && (*next)->Valid()) status.time_behind = absl::Now() - (*next)->record().recorded_at;
+    if (next.ok() && (*next)->Valid())
+      status.time_behind = absl::Now() - (*next)->record().recorded_at;
   }
   status.lag = head > status.checkpoint.value() ? head - status.checkpoint.value() : 0;
   absl::StatusOr<std::vector<ParkedEvent>> parked = ReadParked(store, read_side, name, version);
@@ -75,8 +77,10 @@ absl::Status ValidateSpec(const ProjectionSpec& spec) {
         "projection name '", spec.name, "' must be 1-200 letters, digits, '-', '_' or '.'"));
   }
   if (!spec.apply) return absl::InvalidArgumentError("ProjectionSpec::apply is empty");
-  if (spec.batch_size == 0) return absl::InvalidArgumentError("ProjectionSpec::batch_size must be > 0");
-  if (spec.max_attempts < 1) return absl::InvalidArgumentError("ProjectionSpec::max_attempts must be >= 1");
+  if (spec.batch_size == 0)
+    return absl::InvalidArgumentError("ProjectionSpec::batch_size must be > 0");
+  if (spec.max_attempts < 1)
+    return absl::InvalidArgumentError("ProjectionSpec::max_attempts must be >= 1");
   if (spec.version == 0) return absl::InvalidArgumentError("ProjectionSpec::version must be >= 1");
   return absl::OkStatus();
 }
@@ -94,9 +98,9 @@ absl::StatusOr<uint32_t> EnsureServingVersion(ReadSide& read_side, const Project
   storage::v1::ServingVersion stored;
   if (!stored.ParseFromString(**value)) return absl::DataLossError("serving version is malformed");
   if (stored.version() > spec.version) {
-    return absl::FailedPreconditionError(absl::StrCat("projection '", spec.name, "' already serves version ",
-                                                      stored.version(), "; register version ",
-                                                      stored.version(), " or newer"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("projection '", spec.name, "' already serves version ", stored.version(),
+                     "; register version ", stored.version(), " or newer"));
   }
   return stored.version();
 }
@@ -111,14 +115,16 @@ absl::StatusOr<std::vector<std::pair<std::string, uint32_t>>> StoredServingVersi
   for (const auto& [key, value] : *rows) {
     const std::optional<std::string_view> name = extension::ParseServingVersionKey(key);
     storage::v1::ServingVersion stored;
-    if (!name || !stored.ParseFromString(value)) return absl::DataLossError("serving version is malformed");
+    if (!name || !stored.ParseFromString(value))
+      return absl::DataLossError("serving version is malformed");
     names.emplace_back(std::string(*name), stored.version());
   }
   return names;
 }
 
 absl::StatusOr<storage::v1::ProjectionCheckpoint> ReadCheckpoint(const ReadSide& read_side,
-                                                                 std::string_view name, uint32_t version) {
+                                                                 std::string_view name,
+                                                                 uint32_t version) {
   absl::StatusOr<std::optional<std::string>> value =
       read_side.Get(ReadSideFamily::kProjections, ProjectionCheckpointKey(name, version));
   if (!value.ok()) return value.status();
@@ -187,10 +193,12 @@ absl::Status ProjectionRunner::Impl::Register(ProjectionSpec spec, bool inline_m
   {
     projection_internal::MutexLock lock(&mu_);
     if (!projectors_.try_emplace(raw->spec.name, std::move(p)).second) {
-      return absl::AlreadyExistsError(absl::StrCat("projection '", raw->spec.name, "' is already registered"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("projection '", raw->spec.name, "' is already registered"));
     }
   }
-  absl::Status started = inline_mode ? projection_internal::StartInline(*raw) : projection_internal::Start(*raw);
+  absl::Status started =
+      inline_mode ? projection_internal::StartInline(*raw) : projection_internal::Start(*raw);
   if (!started.ok()) {
     projection_internal::MutexLock lock(&mu_);
     projectors_.erase(raw->spec.name);
@@ -205,7 +213,8 @@ absl::StatusOr<std::vector<ProjectionStatus>> ProjectionRunner::ListStored(Event
   if (!names.ok()) return names.status();
   std::vector<ProjectionStatus> statuses;
   for (const auto& [name, version] : *names) {
-    absl::StatusOr<ProjectionStatus> status = projection_internal::StoredStatus(store, **read_side, name, version);
+    absl::StatusOr<ProjectionStatus> status =
+        projection_internal::StoredStatus(store, **read_side, name, version);
     if (!status.ok()) return status.status();
     statuses.push_back(*std::move(status));
   }

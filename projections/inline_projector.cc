@@ -25,9 +25,9 @@ class InlineProjector final : public extension::InlineHook {
     if (!p_.spec.filter.Matches(event)) return absl::OkStatus();
     absl::Status applied = p_.spec.apply(event, writer_);
     if (applied.ok()) return applied;
-    return absl::FailedPreconditionError(absl::StrCat("inline projection '", p_.spec.name, "' rejected ",
-                                                      event.stream, "@", event.revision.value(), ": ",
-                                                      applied.ToString()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("inline projection '", p_.spec.name, "' rejected ", event.stream, "@",
+                     event.revision.value(), ": ", applied.ToString()));
   }
   void EndRequest(bool kept) override {
     if (kept) {
@@ -70,11 +70,13 @@ absl::Status StartInline(Projector& p) {
   }
   // Most of the history without blocking appends, the rest with no group
   // committing, then the hook: no event can fall between the two.
-  const ReadSide::CommitFn commit = [&p](const ReadSideBatch& batch) { return p.read_side->Commit(batch); };
+  const ReadSide::CommitFn commit = [&p](const ReadSideBatch& batch) {
+    return p.read_side->Commit(batch);
+  };
   if (absl::Status s = CatchUp(p, commit); !s.ok()) return s;
   auto hook = std::make_shared<InlineProjector>(p);
-  absl::Status added =
-      p.read_side->AddInlineHook(hook, [&p](const ReadSide::CommitFn& locked) { return CatchUp(p, locked); });
+  absl::Status added = p.read_side->AddInlineHook(
+      hook, [&p](const ReadSide::CommitFn& locked) { return CatchUp(p, locked); });
   if (!added.ok()) return added;
   p.inline_hook = std::move(hook);
   {

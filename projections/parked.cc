@@ -19,9 +19,8 @@ using extension::ParkedEventKeyPrefix;
 
 // The stored parked records of one version of `name`, by key, in key (so
 // position) order.
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanParked(const ReadSide& read_side,
-                                                                            std::string_view name,
-                                                                            uint32_t version) {
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanParked(
+    const ReadSide& read_side, std::string_view name, uint32_t version) {
   const std::string prefix = ParkedEventKeyPrefix(name, version);
   return read_side.Scan(ReadSideFamily::kProjections, prefix, extension::PrefixEnd(prefix),
                         std::numeric_limits<size_t>::max());
@@ -34,7 +33,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanParked(cons
 absl::Status ReleaseParked(Projector& p, std::string_view stream, bool reapply) {
   // Listed under the lock: the projection cannot park more meanwhile.
   MutexLock apply(&p.apply_mu);
-  absl::StatusOr<std::vector<ParkedEvent>> parked = ReadParked(p.store, *p.read_side, p.spec.name, p.spec.version);
+  absl::StatusOr<std::vector<ParkedEvent>> parked =
+      ReadParked(p.store, *p.read_side, p.spec.name, p.spec.version);
   if (!parked.ok()) return parked.status();
   StagedWriter writer(*p.read_side, p.model_prefix);
   ReadSideBatch batch;
@@ -50,7 +50,8 @@ absl::Status ReleaseParked(Projector& p, std::string_view stream, bool reapply) 
       }
       writer.Keep();
     }
-    batch.Delete(ReadSideFamily::kProjections, ParkedEventKey(p.spec.name, p.spec.version, entry.event.position));
+    batch.Delete(ReadSideFamily::kProjections,
+                 ParkedEventKey(p.spec.name, p.spec.version, entry.event.position));
     ++released;
   }
   writer.MoveTo(batch);
@@ -68,7 +69,8 @@ void Park(Projector& p, const EventRecord& event, const std::string& why, ReadSi
   record.set_stream(event.stream);
   record.set_error(why);
   record.set_parked_at_us(absl::ToUnixMicros(absl::Now()));
-  batch.Put(ReadSideFamily::kProjections, ParkedEventKey(p.spec.name, p.spec.version, event.position),
+  batch.Put(ReadSideFamily::kProjections,
+            ParkedEventKey(p.spec.name, p.spec.version, event.position),
             record.SerializeAsString());
   p.parked_streams.insert(event.stream);
   MutexLock lock(&p.mu);
@@ -83,7 +85,8 @@ absl::StatusOr<std::vector<ParkedEvent>> ReadParked(EventStore& store, const Rea
   for (const auto& [key, value] : *rows) {
     storage::v1::ParkedRecord record;
     const std::optional<Position> position = extension::ParseParkedEventKey(key);
-    if (!position || !record.ParseFromString(value)) return absl::DataLossError("parked record is malformed");
+    if (!position || !record.ParseFromString(value))
+      return absl::DataLossError("parked record is malformed");
     auto event = store.ReadAll({.from = *position, .max_count = 1});
     if (!event.ok()) return event.status();
     if (!(*event)->Valid() || (*event)->record().position != *position) continue;  // scavenged
@@ -112,7 +115,8 @@ namespace annals {
 absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::Parked(std::string_view name) const {
   absl::StatusOr<projection_internal::Projector*> p = impl_->Find(name);
   if (!p.ok()) return p.status();
-  return projection_internal::ReadParked((*p)->store, *(*p)->read_side, (*p)->spec.name, (*p)->spec.version);
+  return projection_internal::ReadParked((*p)->store, *(*p)->read_side, (*p)->spec.name,
+                                         (*p)->spec.version);
 }
 
 absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::StoredParked(EventStore& store,
@@ -122,7 +126,8 @@ absl::StatusOr<std::vector<ParkedEvent>> ProjectionRunner::StoredParked(EventSto
   auto names = projection_internal::StoredServingVersions(**read_side);
   if (!names.ok()) return names.status();
   for (const auto& [stored_name, version] : *names) {
-    if (stored_name == name) return projection_internal::ReadParked(store, **read_side, stored_name, version);
+    if (stored_name == name)
+      return projection_internal::ReadParked(store, **read_side, stored_name, version);
   }
   return absl::NotFoundError(absl::StrCat("no projection '", std::string(name), "' in this store"));
 }

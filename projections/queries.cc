@@ -29,7 +29,8 @@ absl::StatusOr<std::optional<std::string>> ProjectionRunner::Get(std::string_vie
   absl::StatusOr<Projector*> p = impl_->Find(name);
   if (!p.ok()) return p.status();
   MutexLock serving_lock(&(*p)->serving_mu);
-  return (*p)->read_side->Get(extension::ReadSideFamily::kReadModels, ServingPrefix(**p) + std::string(key));
+  return (*p)->read_side->Get(extension::ReadSideFamily::kReadModels,
+                              ServingPrefix(**p) + std::string(key));
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ProjectionRunner::Scan(

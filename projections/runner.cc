@@ -65,9 +65,10 @@ std::vector<EventRecord> TakeBatch(Projector& p, EventRecord first) {
 }
 
 absl::Status FailedOn(const Projector& p, const EventRecord& event, const absl::Status& applied) {
-  return absl::Status(applied.code(), absl::StrCat("projection '", p.spec.name, "' failed on ", event.stream, "@",
-                                                   event.revision.value(), " (position ", event.position.value(),
-                                                   "): ", applied.message()));
+  return absl::Status(applied.code(),
+                      absl::StrCat("projection '", p.spec.name, "' failed on ", event.stream, "@",
+                                   event.revision.value(), " (position ", event.position.value(),
+                                   "): ", applied.message()));
 }
 
 // Applies `events` and commits them with the checkpoint. Under kStop, an
@@ -161,12 +162,15 @@ absl::Status CatchUp(Projector& p, const ReadSide::CommitFn& commit) {
   for (;;) {
     const uint64_t checkpoint = CheckpointOf(p);
     if (checkpoint >= p.read_side->head().value()) return absl::OkStatus();
-    absl::StatusOr<std::unique_ptr<EventIterator>> it = p.store.ReadAll(
-        {.from = Position(checkpoint + 1), .max_count = p.spec.batch_size, .filter = p.spec.filter});
+    absl::StatusOr<std::unique_ptr<EventIterator>> it =
+        p.store.ReadAll({.from = Position(checkpoint + 1),
+                         .max_count = p.spec.batch_size,
+                         .filter = p.spec.filter});
     if (!it.ok()) return it.status();
     StagedWriter writer(*p.read_side, p.model_prefix);
     for (; (*it)->Valid(); (*it)->Next()) {
-      if (absl::Status applied = ApplyWithRetries(p, (*it)->record(), writer); !applied.ok()) return applied;
+      if (absl::Status applied = ApplyWithRetries(p, (*it)->record(), writer); !applied.ok())
+        return applied;
     }
     if (absl::Status s = (*it)->status(); !s.ok()) return s;
     const uint64_t reached = std::max(checkpoint + 1, (*it)->reached().value());
@@ -243,7 +247,8 @@ absl::StatusOr<Projector*> ProjectionRunner::Impl::Find(std::string_view name) c
   MutexLock lock(&mu_);
   auto it = projectors_.find(std::string(name));
   if (it == projectors_.end()) {
-    return absl::NotFoundError(absl::StrCat("no projection '", std::string(name), "' is registered"));
+    return absl::NotFoundError(
+        absl::StrCat("no projection '", std::string(name), "' is registered"));
   }
   return it->second.get();
 }
@@ -302,7 +307,8 @@ absl::StatusOr<ProjectionStatus> ProjectionRunner::Status(std::string_view name)
     // How old the first event it has not applied is.
     auto it = (*p)->store.ReadAll({.from = status.checkpoint.Next(), .max_count = 1});
     if (it.ok() && (*it)->Valid()) {
-      status.time_behind = std::max(absl::ZeroDuration(), absl::Now() - (*it)->record().recorded_at);
+      status.time_behind =
+          std::max(absl::ZeroDuration(), absl::Now() - (*it)->record().recorded_at);
     }
   }
   return status;
@@ -326,9 +332,11 @@ absl::Status ProjectionRunner::WaitForPosition(std::string_view name, Position p
   if (p.state == ProjectionState::kFailed) {
     return absl::FailedPreconditionError(absl::StrCat("projection failed: ", p.error.ToString()));
   }
-  if (p.state == ProjectionState::kStopped) return absl::FailedPreconditionError("projection is stopped");
-  return absl::DeadlineExceededError(absl::StrCat("projection '", std::string(name), "' is at position ",
-                                                  p.checkpoint, ", not ", position.value()));
+  if (p.state == ProjectionState::kStopped)
+    return absl::FailedPreconditionError("projection is stopped");
+  return absl::DeadlineExceededError(absl::StrCat("projection '", std::string(name),
+                                                  "' is at position ", p.checkpoint, ", not ",
+                                                  position.value()));
 }
 
 }  // namespace annals

@@ -26,13 +26,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "annals/base/mutex.h"
 #include "annals/event_store.h"
 #include "annals/projection.h"
 #include "annals/read_side.h"
 #include "annals/read_side_keys.h"
 #include "annals/storage/v1/projection.pb.h"
 #include "annals/subscription.h"
-#include "annals/base/mutex.h"
 
 namespace annals::projection_internal {
 
@@ -96,7 +96,8 @@ absl::StatusOr<std::vector<std::pair<std::string, uint32_t>>> StoredServingVersi
     const ReadSide& read_side);
 // The stored checkpoint of one version (position 0 if it has none).
 absl::StatusOr<storage::v1::ProjectionCheckpoint> ReadCheckpoint(const ReadSide& read_side,
-                                                                 std::string_view name, uint32_t version);
+                                                                 std::string_view name,
+                                                                 uint32_t version);
 // Adds the checkpoint of `spec` at `position`, stamped now, to `batch`.
 void PutCheckpoint(ReadSideBatch& batch, const ProjectionSpec& spec, uint64_t position);
 // Adds the removal of everything stored for one version of `name` (read

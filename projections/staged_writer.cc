@@ -15,7 +15,9 @@ void StagedWriter::Put(std::string_view key, std::string_view value) {
   pending_[prefix_ + std::string(key)] = std::string(value);
 }
 
-void StagedWriter::Delete(std::string_view key) { pending_[prefix_ + std::string(key)] = std::nullopt; }
+void StagedWriter::Delete(std::string_view key) {
+  pending_[prefix_ + std::string(key)] = std::nullopt;
+}
 
 absl::StatusOr<std::optional<std::string>> StagedWriter::Get(std::string_view key) {
   const std::string full = prefix_ + std::string(key);

@@ -13,8 +13,8 @@ constexpr absl::Duration kPollTimeout = absl::Seconds(1);
 
 }  // namespace
 
-SubscriptionWorker::SubscriptionWorker(std::unique_ptr<Subscription> subscription,
-                                       Handler handler, uint64_t checkpoint_every)
+SubscriptionWorker::SubscriptionWorker(std::unique_ptr<Subscription> subscription, Handler handler,
+                                       uint64_t checkpoint_every)
     : subscription_(std::move(subscription)),
       handler_(std::move(handler)),
       checkpoint_every_(checkpoint_every == 0 ? 1 : checkpoint_every),

@@ -13,8 +13,10 @@ int main(int argc, char** argv) {
   using namespace annals::tool;
   CLI::App app{"annals: inspect, debug and operate an annals event store.", "annals"};
   app.footer(
-      "Exit codes: 0 ok; 1 failed (or verify found a problem); 2 bad arguments; 3 not found (store, stream, "
-      "projection; bisect: the predicate never holds); 4 the store is in use by a writer (commands that "
+      "Exit codes: 0 ok; 1 failed (or verify found a problem); 2 bad arguments; 3 not found "
+      "(store, stream, "
+      "projection; bisect: the predicate never holds); 4 the store is in use by a writer (commands "
+      "that "
       "write).\nSee docs/CLI.md.");
   app.require_subcommand(1);
   app.fallthrough();
@@ -29,7 +31,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << "annals: " << e.what() << "\nRun 'annals --help' (or 'annals SUBCOMMAND --help') for more information.\n";
+    std::cerr << "annals: " << e.what()
+              << "\nRun 'annals --help' (or 'annals SUBCOMMAND --help') for more information.\n";
     return kExitUsage;
   }
   Context ctx(global);

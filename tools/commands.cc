@@ -8,7 +8,8 @@ namespace annals::tool {
 const CLI::Validator& CountCheck() {
   static const CLI::Validator check(
       [](std::string& text) -> std::string {
-        if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+        if (text.empty() || text.size() > 19 ||
+            text.find_first_not_of("0123456789") != std::string::npos) {
           return "needs a whole number >= 0, got '" + text + "'";
         }
         return "";
@@ -22,8 +23,8 @@ const CLI::Validator& SecondsCheck() {
       [](std::string& text) -> std::string {
         char* end = nullptr;
         const double seconds = std::strtod(text.c_str(), &end);
-        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(seconds) || seconds <= 0 ||
-            seconds > 1e9) {
+        if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(seconds) ||
+            seconds <= 0 || seconds > 1e9) {
           return "needs a number of seconds > 0, got '" + text + "'";
         }
         return "";
@@ -36,13 +37,15 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& global) {
   app.add_option("--store,-s", global.store, "The store directory")->envname("ANNALS_STORE");
   auto* json = app.add_flag("--json", global.json, "Print JSON (one array or object)");
   app.add_flag("--jsonl", global.jsonl, "Print one JSON object per line")->excludes(json);
-  app.add_flag("--no-color", global.no_color, "No colors in diffs (also: NO_COLOR set, or not a terminal)");
-  app.add_option("--plugin", global.plugins, "A domain plugin (shared library) with folds and projections")
+  app.add_flag("--no-color", global.no_color,
+               "No colors in diffs (also: NO_COLOR set, or not a terminal)");
+  app.add_option("--plugin", global.plugins,
+                 "A domain plugin (shared library) with folds and projections")
       ->envname("ANNALS_PLUGIN");
 }
 
-CLI::App* AddCommand(CLI::App& parent, Action& chosen, const std::string& name, const std::string& help,
-                     int (*run)(Context&)) {
+CLI::App* AddCommand(CLI::App& parent, Action& chosen, const std::string& name,
+                     const std::string& help, int (*run)(Context&)) {
   CLI::App* command = parent.add_subcommand(name, help);
   command->callback([&chosen, run] { chosen = run; });
   return command;

@@ -21,7 +21,8 @@ using Action = std::function<int(Context&)>;
 // Subcommands in the order `annals --help` lists them.
 void AddInspectCommands(CLI::App& app, Action& chosen);  // info, streams, read, tail, audit
 void AddHistoryCommands(CLI::App& app, Action& chosen);  // replay, state, diff, bisect
-void AddOpsCommands(CLI::App& app, Action& chosen);  // export, import, verify, backup, restore, compact, repair
+void AddOpsCommands(CLI::App& app,
+                    Action& chosen);  // export, import, verify, backup, restore, compact, repair
 void AddManageCommands(CLI::App& app, Action& chosen);  // schema, projections
 
 // --store, --json, --jsonl, --no-color, --plugin.
@@ -40,13 +41,14 @@ std::pair<CLI::App*, Args*> AddCommand(CLI::App& parent, Action& chosen, const s
                                        const std::string& help, int (*run)(Context&, const Args&)) {
   CLI::App* command = parent.add_subcommand(name, help);
   auto args = std::make_shared<Args>();
-  command->callback([&chosen, args, run] { chosen = [args, run](Context& ctx) { return run(ctx, *args); }; });
+  command->callback(
+      [&chosen, args, run] { chosen = [args, run](Context& ctx) { return run(ctx, *args); }; });
   return {command, args.get()};
 }
 
 // The same for a subcommand without options of its own.
-CLI::App* AddCommand(CLI::App& parent, Action& chosen, const std::string& name, const std::string& help,
-                     int (*run)(Context&));
+CLI::App* AddCommand(CLI::App& parent, Action& chosen, const std::string& name,
+                     const std::string& help, int (*run)(Context&));
 
 }  // namespace annals::tool
 

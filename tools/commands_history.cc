@@ -34,7 +34,8 @@ struct BisectArgs {
 };
 
 // The revision a --from point starts at: the first event at or after it.
-absl::StatusOr<Revision> StartRevision(EventStore& store, const std::string& stream, const Point& point) {
+absl::StatusOr<Revision> StartRevision(EventStore& store, const std::string& stream,
+                                       const Point& point) {
   if (point.kind == Point::Kind::kRevision) return Revision(point.number);
   Point before = point;
   if (point.kind == Point::Kind::kPosition) {
@@ -49,8 +50,8 @@ absl::StatusOr<Revision> StartRevision(EventStore& store, const std::string& str
 }
 
 std::string Headline(const EventRecord& e) {
-  return absl::StrCat(e.stream, "@", e.revision.value(), "  #", e.position.value(), "  ", Rfc3339(e.recorded_at),
-                      "  ", e.type);
+  return absl::StrCat(e.stream, "@", e.revision.value(), "  #", e.position.value(), "  ",
+                      Rfc3339(e.recorded_at), "  ", e.type);
 }
 
 struct Loaded {
@@ -67,8 +68,8 @@ absl::StatusOr<Loaded> Prepare(Context& ctx, const HistoryArgs& args) {
 }
 
 // The state at `point` as JSON with where it is.
-absl::StatusOr<Json> StateAtPoint(EventStore& store, const plugin::Fold& fold, const HistoryArgs& args,
-                                  const std::optional<Point>& point) {
+absl::StatusOr<Json> StateAtPoint(EventStore& store, const plugin::Fold& fold,
+                                  const HistoryArgs& args, const std::optional<Point>& point) {
   std::optional<Revision> revision;
   if (point) {
     absl::StatusOr<std::optional<Revision>> resolved = ResolvePoint(store, args.stream, *point);
@@ -79,13 +80,14 @@ absl::StatusOr<Json> StateAtPoint(EventStore& store, const plugin::Fold& fold, c
       auto exact = store.ReadStream(args.stream, {.from = Revision(point->number), .max_count = 1});
       if (!exact.ok()) return exact.status();
       if (!(*exact)->Valid() || (*exact)->record().revision.value() != point->number) {
-        return absl::NotFoundError(absl::StrCat("stream '", args.stream, "' has no revision ", point->number,
-                                                revision ? absl::StrCat(" (the nearest before it is ", revision->value(), ")") : ""));
+        return absl::NotFoundError(absl::StrCat(
+            "stream '", args.stream, "' has no revision ", point->number,
+            revision ? absl::StrCat(" (the nearest before it is ", revision->value(), ")") : ""));
       }
     }
   } else {
-    absl::StatusOr<std::optional<Revision>> last =
-        ResolvePoint(store, args.stream, Point{.kind = Point::Kind::kRevision, .number = UINT64_MAX});
+    absl::StatusOr<std::optional<Revision>> last = ResolvePoint(
+        store, args.stream, Point{.kind = Point::Kind::kRevision, .number = UINT64_MAX});
     if (!last.ok()) return last.status();
     revision = *last;
   }
@@ -119,7 +121,8 @@ struct ReplayRange {
 };
 
 absl::StatusOr<ReplayRange> ResolveReplayRange(EventStore& store, const std::string& stream,
-                                               const std::optional<Point>& from, const std::optional<Point>& to) {
+                                               const std::optional<Point>& from,
+                                               const std::optional<Point>& to) {
   ReplayRange range;
   if (from) {
     absl::StatusOr<Revision> start = StartRevision(store, stream, *from);
@@ -187,14 +190,16 @@ int RunReplay(Context& ctx, const ReplayArgs& args) {
   const HistoryArgs& history = args.history;
   absl::StatusOr<Loaded> loaded = Prepare(ctx, history);
   if (!loaded.ok()) return ctx.Fail(loaded.status());
-  absl::StatusOr<ReplayRange> range = ResolveReplayRange(*loaded->store, history.stream, from_point, to_point);
+  absl::StatusOr<ReplayRange> range =
+      ResolveReplayRange(*loaded->store, history.stream, from_point, to_point);
   if (!range.ok()) return ctx.Fail(range.status());
   if (range->empty) return kExitOk;  // the range ends before the first event
   absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
   if (!decoder.ok()) return ctx.Fail(decoder.status());
   ReplayPrinter printer(ctx, **decoder, args.full);
   absl::Status s = Replay(*loaded->store, *loaded->fold, history.stream, range->first, range->last,
-                          !history.no_snapshots, [&](const EventRecord& e, const Json& before, const Json& after) {
+                          !history.no_snapshots,
+                          [&](const EventRecord& e, const Json& before, const Json& after) {
                             return printer.Step(e, before, after);
                           });
   printer.Done();
@@ -207,7 +212,8 @@ int RunReplay(Context& ctx, const ReplayArgs& args) {
 absl::StatusOr<std::optional<Point>> ParseStatePoint(const StateArgs& args) {
   std::optional<Point> point;
   const int given = !args.at_revision.empty() + !args.at_position.empty() + !args.as_of.empty();
-  if (given > 1) return absl::InvalidArgumentError("give one of --at-revision, --at-position, --as-of");
+  if (given > 1)
+    return absl::InvalidArgumentError("give one of --at-revision, --at-position, --as-of");
   if (!args.at_revision.empty()) {
     point = ParsePoint(args.at_revision);
     if (!point || point->kind != Point::Kind::kRevision) {
@@ -219,7 +225,8 @@ absl::StatusOr<std::optional<Point>> ParseStatePoint(const StateArgs& args) {
   } else if (!args.as_of.empty()) {
     point = ParsePoint(args.as_of);
     if (!point || point->kind != Point::Kind::kTime) {
-      return absl::InvalidArgumentError("--as-of needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+      return absl::InvalidArgumentError(
+          "--as-of needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
     }
   }
   return point;
@@ -245,7 +252,8 @@ int RunState(Context& ctx, const StateArgs& args) {
 
 int RunDiff(Context& ctx, const DiffArgs& args) {
   std::optional<Point> pa = ParsePoint(args.a), pb = ParsePoint(args.b);
-  if (!pa || !pb) return ctx.Usage("diff needs two points: revisions (3), positions (@120) or RFC 3339 times");
+  if (!pa || !pb)
+    return ctx.Usage("diff needs two points: revisions (3), positions (@120) or RFC 3339 times");
   absl::StatusOr<Loaded> loaded = Prepare(ctx, args.history);
   if (!loaded.ok()) return ctx.Fail(loaded.status());
   absl::StatusOr<Json> sa = StateAtPoint(*loaded->store, *loaded->fold, args.history, pa);
@@ -258,8 +266,8 @@ int RunDiff(Context& ctx, const DiffArgs& args) {
       return s["revision"].is_null() ? std::string("(before the first event)")
                                      : absl::StrCat("revision ", s["revision"].get<uint64_t>());
     };
-    std::cout << args.history.stream << ": " << where(*sa) << " -> " << where(*sb) << ", " << changes.size()
-              << " changes\n"
+    std::cout << args.history.stream << ": " << where(*sa) << " -> " << where(*sb) << ", "
+              << changes.size() << " changes\n"
               << FormatChanges(changes, ctx.color());
     return kExitOk;
   }
@@ -280,7 +288,8 @@ int RunDiff(Context& ctx, const DiffArgs& args) {
 // does, `result` says so.
 absl::StatusOr<bool> HoldsBeforeFirstEvent(const Loaded& loaded, const std::string& stream,
                                            const Predicate& predicate, Json& result) {
-  absl::StatusOr<StateAt> initial = LoadStateAt(*loaded.store, *loaded.fold, stream, std::nullopt, false);
+  absl::StatusOr<StateAt> initial =
+      LoadStateAt(*loaded.store, *loaded.fold, stream, std::nullopt, false);
   if (!initial.ok()) return initial.status();
   absl::StatusOr<Json> initial_json = StateJson(*loaded.fold, *initial->state);
   if (!initial_json.ok()) return initial_json.status();
@@ -295,8 +304,9 @@ absl::StatusOr<bool> HoldsBeforeFirstEvent(const Loaded& loaded, const std::stri
 // search therefore walks the history once, stopping at the first event
 // after which `predicate` holds; `result` gets it (and tables print it).
 // Returns whether there is one; `*steps` counts the events folded.
-absl::StatusOr<bool> FirstEventWhereHolds(const Context& ctx, const Loaded& loaded, const std::string& stream,
-                                          const Predicate& predicate, const PayloadDecoder& decoder, Json& result,
+absl::StatusOr<bool> FirstEventWhereHolds(const Context& ctx, const Loaded& loaded,
+                                          const std::string& stream, const Predicate& predicate,
+                                          const PayloadDecoder& decoder, Json& result,
                                           uint64_t* steps) {
   bool found = false;
   Progress progress("bisect");
@@ -315,9 +325,11 @@ absl::StatusOr<bool> FirstEventWhereHolds(const Context& ctx, const Loaded& load
         result["after"] = after;
         if (ctx.format() == Format::kTable) {
           std::cout << "first event after which " << predicate.text() << " holds (" << *steps
-                    << " events folded):\n  " << Headline(e) << "  " << Dump((*event)["data"]) << "\n"
+                    << " events folded):\n  " << Headline(e) << "  " << Dump((*event)["data"])
+                    << "\n"
                     << "changes:\n"
-                    << FormatChanges(Diff(before, after), ctx.color()) << "state before: " << Dump(before) << "\n"
+                    << FormatChanges(Diff(before, after), ctx.color())
+                    << "state before: " << Dump(before) << "\n"
                     << "state after:  " << Dump(after) << "\n";
         }
         return false;
@@ -349,7 +361,8 @@ int RunBisect(Context& ctx, const BisectArgs& args) {
     return kExitOk;
   }
   uint64_t steps = 0;
-  absl::StatusOr<bool> found = FirstEventWhereHolds(ctx, *loaded, stream, *predicate, **decoder, result, &steps);
+  absl::StatusOr<bool> found =
+      FirstEventWhereHolds(ctx, *loaded, stream, *predicate, **decoder, result, &steps);
   if (!found.ok()) return ctx.Fail(found.status());
   if (!*found) {
     std::cerr << "annals: " << predicate->text() << " never holds in " << stream << " (" << steps
@@ -363,38 +376,46 @@ int RunBisect(Context& ctx, const BisectArgs& args) {
 // STREAM, --fold and --no-snapshots, which every history subcommand takes.
 void AddHistoryOptions(CLI::App* command, HistoryArgs& history) {
   command->add_option("stream", history.stream, "The stream")->required();
-  command->add_option("--fold", history.fold, "The fold to use: a plugin's fold name, or 'json' (generic)");
+  command->add_option("--fold", history.fold,
+                      "The fold to use: a plugin's fold name, or 'json' (generic)");
   command->add_flag("--no-snapshots", history.no_snapshots, "Fold every event, ignoring snapshots");
 }
 
 }  // namespace
 
 void AddHistoryCommands(CLI::App& app, Action& chosen) {
-  auto [replay, replay_args] = AddCommand(
-      app, chosen, "replay", "Each event of a stream with the state after it and the diff", RunReplay);
+  auto [replay, replay_args] =
+      AddCommand(app, chosen, "replay",
+                 "Each event of a stream with the state after it and the diff", RunReplay);
   AddHistoryOptions(replay, replay_args->history);
-  replay->add_option("--from", replay_args->from, "Start: revision (3), position (@120) or RFC 3339 time");
+  replay->add_option("--from", replay_args->from,
+                     "Start: revision (3), position (@120) or RFC 3339 time");
   replay->add_option("--to", replay_args->to, "End (inclusive): revision, @position or time");
   replay->add_flag("--full", replay_args->full, "Also print the whole state after each event");
 
-  auto [state, state_args] = AddCommand(
-      app, chosen, "state", "An aggregate's state at a revision, position or time (default: now)", RunState);
+  auto [state, state_args] =
+      AddCommand(app, chosen, "state",
+                 "An aggregate's state at a revision, position or time (default: now)", RunState);
   AddHistoryOptions(state, state_args->history);
   state->add_option("--at-revision", state_args->at_revision, "After this revision");
   state->add_option("--at-position", state_args->at_position,
                     "After the stream's last event at or before this position");
   state->add_option("--as-of", state_args->as_of, "As of this RFC 3339 time");
 
-  auto [diff, diff_args] =
-      AddCommand(app, chosen, "diff", "The state difference between two points of a stream", RunDiff);
+  auto [diff, diff_args] = AddCommand(
+      app, chosen, "diff", "The state difference between two points of a stream", RunDiff);
   AddHistoryOptions(diff, diff_args->history);
-  diff->add_option("a", diff_args->a, "From: revision (3), position (@120) or RFC 3339 time")->required();
+  diff->add_option("a", diff_args->a, "From: revision (3), position (@120) or RFC 3339 time")
+      ->required();
   diff->add_option("b", diff_args->b, "To: revision, @position or time")->required();
 
-  auto [bisect, bisect_args] = AddCommand(
-      app, chosen, "bisect", "The first event after which a predicate on the state holds", RunBisect);
+  auto [bisect, bisect_args] =
+      AddCommand(app, chosen, "bisect",
+                 "The first event after which a predicate on the state holds", RunBisect);
   AddHistoryOptions(bisect, bisect_args->history);
-  bisect->add_option("--until", bisect_args->until, "Predicate: JSON pointer [op value], e.g. '/total_cents > 5000'")
+  bisect
+      ->add_option("--until", bisect_args->until,
+                   "Predicate: JSON pointer [op value], e.g. '/total_cents > 5000'")
       ->required();
 }
 

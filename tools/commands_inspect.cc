@@ -83,7 +83,8 @@ absl::Status ForEachStream(EventStore& store, const std::string& prefix, uint64_
 }
 
 // The columns of event listings (tables); JSON forms carry every field.
-const std::vector<std::string> kEventColumns = {"position", "stream", "revision", "recorded_at", "type", "data"};
+const std::vector<std::string> kEventColumns = {"position",    "stream", "revision",
+                                                "recorded_at", "type",   "data"};
 
 int PrintEvents(Context& ctx, EventIterator& it, uint64_t limit = UINT64_MAX) {
   absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
@@ -159,7 +160,8 @@ int RunInfo(Context& ctx) {
 int RunStreams(Context& ctx, const StreamsArgs& args) {
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
-  RowWriter rows(std::cout, ctx.format(), {"stream", "events", "last_revision", "last_position", "updated_at", "state"});
+  RowWriter rows(std::cout, ctx.format(),
+                 {"stream", "events", "last_revision", "last_position", "updated_at", "state"});
   absl::Status listed = ForEachStream(**store, args.prefix, args.limit, [&](const StreamInfo& s) {
     Json row = Json::object();
     row["stream"] = s.stream;
@@ -204,7 +206,8 @@ absl::StatusOr<std::vector<EventRecord>> LastEvents(EventStore& store, const Tai
   absl::StatusOr<std::unique_ptr<EventIterator>> it =
       args.stream.empty()
           ? store.ReadAll({.direction = Direction::kBackward, .max_count = args.count})
-          : store.ReadStream(args.stream, {.direction = Direction::kBackward, .max_count = args.count});
+          : store.ReadStream(args.stream,
+                             {.direction = Direction::kBackward, .max_count = args.count});
   std::vector<EventRecord> last;
   if (!it.ok()) {
     if (args.follow && it.status().code() == absl::StatusCode::kNotFound) return last;
@@ -252,8 +255,8 @@ class TailPrinter {
 // Live: a subscription on the read-only store after the `last` events
 // shown, refreshed from the writer's commits a few times a second, until
 // --for runs out or SIGINT/SIGTERM.
-int Follow(Context& ctx, EventStore& store, const TailArgs& args, const std::vector<EventRecord>& last,
-           TailPrinter& printer) {
+int Follow(Context& ctx, EventStore& store, const TailArgs& args,
+           const std::vector<EventRecord>& last, TailPrinter& printer) {
   std::cout.flush();
   SubscribeOptions options;
   options.stream = args.stream;
@@ -261,19 +264,22 @@ int Follow(Context& ctx, EventStore& store, const TailArgs& args, const std::vec
     options.start = args.stream.empty() ? StartFrom::AfterPosition(last.front().position)
                                         : StartFrom::AfterRevision(last.front().revision);
   } else {
-    options.start = args.count == 0 ? StartFrom::End() : StartFrom::Start();  // no events yet: all are new
+    options.start =
+        args.count == 0 ? StartFrom::End() : StartFrom::Start();  // no events yet: all are new
   }
   auto subscription = store.Subscribe(options);
   if (!subscription.ok()) return ctx.Fail(subscription.status());
-  const absl::Time deadline =
-      args.follow_seconds > 0 ? absl::Now() + absl::Seconds(args.follow_seconds) : absl::InfiniteFuture();
+  const absl::Time deadline = args.follow_seconds > 0
+                                  ? absl::Now() + absl::Seconds(args.follow_seconds)
+                                  : absl::InfiniteFuture();
   while (absl::Now() < deadline && !interrupted) {
     absl::StatusOr<EventRecord> event = (*subscription)->Next(absl::Milliseconds(100));
     if (event.ok()) {
       if (absl::Status s = printer.Print(*event); !s.ok()) return ctx.Fail(s);
       continue;
     }
-    if (event.status().code() != absl::StatusCode::kDeadlineExceeded) return ctx.Fail(event.status());
+    if (event.status().code() != absl::StatusCode::kDeadlineExceeded)
+      return ctx.Fail(event.status());
     // Nothing new here: catch up with what the writer committed since.
     if (absl::Status s = Refresh(store); !s.ok()) return ctx.Fail(s);
   }
@@ -313,17 +319,22 @@ absl::StatusOr<AuditQuery> ParseAuditQuery(const AuditArgs& args) {
   AuditQuery query;
   if (!args.since.empty()) {
     std::optional<absl::Time> t = ParseRfc3339(args.since);
-    if (!t) return absl::InvalidArgumentError("--since needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+    if (!t)
+      return absl::InvalidArgumentError(
+          "--since needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
     query.options.since = *t;
   }
   if (!args.until.empty()) {
     std::optional<absl::Time> t = ParseRfc3339(args.until);
-    if (!t) return absl::InvalidArgumentError("--until needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+    if (!t)
+      return absl::InvalidArgumentError(
+          "--until needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
     query.options.until = *t;
   }
   for (const std::string& kv : args.meta) {
     const size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) return absl::InvalidArgumentError("--meta needs KEY=VALUE, got '" + kv + "'");
+    if (eq == std::string::npos || eq == 0)
+      return absl::InvalidArgumentError("--meta needs KEY=VALUE, got '" + kv + "'");
     query.meta.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
   }
   if (!args.category.empty()) query.options.filter.categories = {args.category};
@@ -334,7 +345,8 @@ absl::StatusOr<AuditQuery> ParseAuditQuery(const AuditArgs& args) {
 // The read that answers the audit: the most selective index that applies.
 // `*plan` says which, for --explain.
 absl::StatusOr<std::unique_ptr<EventIterator>> AuditRead(EventStore& store, const AuditArgs& args,
-                                                         const AuditQuery& query, std::string* plan) {
+                                                         const AuditQuery& query,
+                                                         std::string* plan) {
   if (!args.correlation.empty()) {
     *plan = "by_correlation index";
     return store.ReadCorrelation(args.correlation, query.options);
@@ -349,17 +361,18 @@ absl::StatusOr<std::unique_ptr<EventIterator>> AuditRead(EventStore& store, cons
   }
   // ReadAll picks the category or type index, or the time index for a
   // range; with none of them it scans the log.
-  *plan = !args.category.empty() ? "by_category index"
-          : !args.type.empty()   ? "by_type index"
+  *plan = !args.category.empty()                         ? "by_category index"
+          : !args.type.empty()                           ? "by_type index"
           : (query.options.since || query.options.until) ? "by_time index, then the log range"
-                                                          : "log scan";
+                                                         : "log scan";
   return store.ReadAll(query.options);
 }
 
 // Whether `r`, returned by the audit's read, matches every criterion. Index
 // reads apply the category, type and time bounds themselves; a stream read
 // (`stream_read`) does not.
-bool AuditMatches(const EventRecord& r, const AuditArgs& args, const AuditQuery& query, bool stream_read) {
+bool AuditMatches(const EventRecord& r, const AuditArgs& args, const AuditQuery& query,
+                  bool stream_read) {
   if (!args.stream.empty() && r.stream != args.stream) return false;
   if (!args.causation.empty() && r.causation_id != args.causation) return false;
   if (stream_read) {
@@ -390,7 +403,8 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
   absl::StatusOr<std::unique_ptr<EventIterator>> it = AuditRead(**store, args, *query, &plan);
   if (!it.ok()) return ctx.Fail(it.status());
   RowWriter rows(std::cout, ctx.format(),
-                 {"position", "recorded_at", "stream", "revision", "type", "user", "correlation_id", "causation_id"});
+                 {"position", "recorded_at", "stream", "revision", "type", "user", "correlation_id",
+                  "causation_id"});
   uint64_t examined = 0;
   const bool stream_read = plan == "stream read";
   for (; (*it)->Valid() && rows.rows() < args.limit; (*it)->Next()) {
@@ -409,37 +423,41 @@ int RunAudit(Context& ctx, const AuditArgs& args) {
   rows.Finish();
   if (!(*it)->status().ok()) return ctx.Fail((*it)->status());
   if (args.explain) {
-    std::cerr << "plan: " << plan << (query->meta.empty() ? "" : ", metadata checked per event") << "; examined "
-              << examined << " events, matched " << rows.rows() << "\n";
+    std::cerr << "plan: " << plan << (query->meta.empty() ? "" : ", metadata checked per event")
+              << "; examined " << examined << " events, matched " << rows.rows() << "\n";
   }
   return kExitOk;
 }
 
 void AddReadCommands(CLI::App& app, Action& chosen) {
-  auto [streams, streams_args] =
-      AddCommand(app, chosen, "streams", "List streams with their size, last revision and time", RunStreams);
+  auto [streams, streams_args] = AddCommand(
+      app, chosen, "streams", "List streams with their size, last revision and time", RunStreams);
   streams->add_option("--prefix", streams_args->prefix, "Only streams whose names start with this");
   streams->add_option("--limit", streams_args->limit, "At most this many")->check(CountCheck());
 
-  auto [read, read_args] =
-      AddCommand(app, chosen, "read", "Read a stream, or the global log ($all) without STREAM", RunRead);
+  auto [read, read_args] = AddCommand(
+      app, chosen, "read", "Read a stream, or the global log ($all) without STREAM", RunRead);
   read->add_option("stream", read_args->stream, "The stream (default: $all)");
   read->add_flag("--backward", read_args->backward, "Newest first");
   read->add_option("--from", read_args->from, "First revision (stream) or position ($all)");
   read->add_option("--limit", read_args->limit, "At most this many events")->check(CountCheck());
 
-  auto [tail, tail_args] = AddCommand(app, chosen, "tail",
-                                      "The last events of a stream or $all; -f follows new ones live", RunTail);
+  auto [tail, tail_args] =
+      AddCommand(app, chosen, "tail",
+                 "The last events of a stream or $all; -f follows new ones live", RunTail);
   tail->add_option("stream", tail_args->stream, "The stream (default: $all)");
-  tail->add_option("-n,--lines", tail_args->count, "How many past events to show (default 10)")->check(CountCheck());
+  tail->add_option("-n,--lines", tail_args->count, "How many past events to show (default 10)")
+      ->check(CountCheck());
   tail->add_flag("-f,--follow", tail_args->follow, "Keep printing events as they are committed");
-  tail->add_option("--for", tail_args->follow_seconds, "With -f: stop after this many seconds (default: never)")
+  tail->add_option("--for", tail_args->follow_seconds,
+                   "With -f: stop after this many seconds (default: never)")
       ->check(SecondsCheck());
 }
 
 void AddAuditCommand(CLI::App& app, Action& chosen) {
-  auto [audit, args] = AddCommand(app, chosen, "audit",
-                                  "Who did what when: events matching every given filter, via the indexes", RunAudit);
+  auto [audit, args] = AddCommand(
+      app, chosen, "audit",
+      "Who did what when: events matching every given filter, via the indexes", RunAudit);
   audit->add_option("--stream", args->stream, "Events of this stream");
   audit->add_option("--category", args->category, "Events of streams `CATEGORY-...`");
   audit->add_option("--type", args->type, "Events of this type");
@@ -449,7 +467,8 @@ void AddAuditCommand(CLI::App& app, Action& chosen) {
   audit->add_option("--until", args->until, "Recorded before this RFC 3339 time");
   audit->add_option("--meta", args->meta, "Metadata KEY=VALUE (repeatable), e.g. user=alice");
   audit->add_option("--limit", args->limit, "At most this many events")->check(CountCheck());
-  audit->add_flag("--explain", args->explain, "Print on stderr which index answered and how many events it read");
+  audit->add_flag("--explain", args->explain,
+                  "Print on stderr which index answered and how many events it read");
 }
 
 }  // namespace

@@ -62,12 +62,14 @@ Json ProjectionRow(const ProjectionStatus& s) {
 }
 
 // --bind TYPE=MESSAGE pairs; InvalidArgument with the usage problem.
-absl::StatusOr<std::map<std::string, std::string>> ParseBindings(const std::vector<std::string>& pairs) {
+absl::StatusOr<std::map<std::string, std::string>> ParseBindings(
+    const std::vector<std::string>& pairs) {
   std::map<std::string, std::string> bindings;
   for (const std::string& kv : pairs) {
     const size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size()) {
-      return absl::InvalidArgumentError("--bind needs EVENT_TYPE=full.message.Name, got '" + kv + "'");
+      return absl::InvalidArgumentError("--bind needs EVENT_TYPE=full.message.Name, got '" + kv +
+                                        "'");
     }
     bindings[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
@@ -81,8 +83,8 @@ std::map<std::string, std::string> DefaultBindings(const google::protobuf::FileD
   if (set.file_size() > 0) {
     const auto& main = set.file(set.file_size() - 1);
     for (const auto& message : main.message_type()) {
-      by_name[message.name()].push_back(main.package().empty() ? message.name()
-                                                               : main.package() + "." + message.name());
+      by_name[message.name()].push_back(
+          main.package().empty() ? message.name() : main.package() + "." + message.name());
     }
   }
   std::map<std::string, std::string> bindings;
@@ -96,9 +98,9 @@ std::map<std::string, std::string> DefaultBindings(const google::protobuf::FileD
 // that the breaking changes are known (and printed) either way; the tool
 // has the store to itself. Returns the breaking changes registered (with
 // --allow-breaking); FailedPrecondition, after printing them, without it.
-absl::StatusOr<std::vector<std::string>> RegisterChecked(EventStore& store, const std::string& bytes,
-                                                         const std::map<std::string, std::string>& bindings,
-                                                         const SchemaAddArgs& args) {
+absl::StatusOr<std::vector<std::string>> RegisterChecked(
+    EventStore& store, const std::string& bytes, const std::map<std::string, std::string>& bindings,
+    const SchemaAddArgs& args) {
   std::vector<std::string> breaking;
   absl::Status registered = RegisterSchemas(store, bytes, bindings);
   if (IsBreakingSchemaChange(registered)) {
@@ -107,10 +109,12 @@ absl::StatusOr<std::vector<std::string>> RegisterChecked(EventStore& store, cons
       for (const std::string& change : breaking) std::cerr << "annals: " << change << "\n";
       return absl::FailedPreconditionError(absl::StrCat(
           breaking.size(), breaking.size() == 1 ? " breaking change" : " breaking changes",
-          " to messages of stored events; nothing registered (--allow-breaking --reason TEXT registers anyway)"));
+          " to messages of stored events; nothing registered (--allow-breaking --reason TEXT "
+          "registers anyway)"));
     }
-    registered = RegisterSchemas(store, bytes, bindings,
-                                 {.allow_breaking = true, .actor = args.actor, .reason = args.reason});
+    registered =
+        RegisterSchemas(store, bytes, bindings,
+                        {.allow_breaking = true, .actor = args.actor, .reason = args.reason});
   }
   if (!registered.ok()) return registered;
   return breaking;
@@ -128,7 +132,8 @@ int RunSchemaAdd(Context& ctx, const SchemaAddArgs& args) {
   if (bindings->empty() && parsed) *bindings = DefaultBindings(set);
   absl::StatusOr<EventStore*> store = ctx.OpenForWriting();
   if (!store.ok()) return ctx.Fail(store.status());
-  absl::StatusOr<std::vector<std::string>> breaking = RegisterChecked(**store, bytes.str(), *bindings, args);
+  absl::StatusOr<std::vector<std::string>> breaking =
+      RegisterChecked(**store, bytes.str(), *bindings, args);
   if (!breaking.ok()) return ctx.Fail(breaking.status());
   Json out = Json::object();
   Json files = Json::array();
@@ -156,7 +161,8 @@ int RunSchemaList(Context& ctx) {
       Json row = Json::object();
       row["kind"] = "message";
       row["name"] = name;
-      row["message"] = file.package().empty() ? message.name() : file.package() + "." + message.name();
+      row["message"] =
+          file.package().empty() ? message.name() : file.package() + "." + message.name();
       rows.Add(std::move(row));
     }
   }
@@ -177,8 +183,9 @@ int RunProjectionsList(Context& ctx, const ProjectionArgs& args) {
   auto stored = ProjectionRunner::ListStored(**store);
   if (!stored.ok()) return ctx.Fail(stored.status());
   const std::vector<std::string> columns =
-      args.action == "lag" ? std::vector<std::string>{"name", "checkpoint", "lag", "seconds_behind"}
-                           : std::vector<std::string>{"name", "version", "checkpoint", "lag", "parked"};
+      args.action == "lag"
+          ? std::vector<std::string>{"name", "checkpoint", "lag", "seconds_behind"}
+          : std::vector<std::string>{"name", "version", "checkpoint", "lag", "parked"};
   RowWriter rows(std::cout, ctx.format(), columns);
   for (const ProjectionStatus& s : *stored) rows.Add(ProjectionRow(s));
   return kExitOk;
@@ -194,7 +201,8 @@ int RunProjectionStatus(Context& ctx, const ProjectionArgs& args) {
     PrintObject(std::cout, ctx.format(), ProjectionRow(s));
     return kExitOk;
   }
-  return ctx.Fail(absl::NotFoundError(absl::StrCat("no projection '", args.name, "' in this store")));
+  return ctx.Fail(
+      absl::NotFoundError(absl::StrCat("no projection '", args.name, "' in this store")));
 }
 
 int RunProjectionParked(Context& ctx, const ProjectionArgs& args) {
@@ -224,8 +232,9 @@ int RunProjectionRepair(Context& ctx, const ProjectionArgs& args) {
     if (p.name == args.name) spec = &p;
   }
   if (spec == nullptr) {
-    return ctx.Fail(absl::NotFoundError(absl::StrCat("no projection '", args.name, "' in the loaded plugins (",
-                                                     args.action, " runs its code: pass --plugin)")));
+    return ctx.Fail(
+        absl::NotFoundError(absl::StrCat("no projection '", args.name, "' in the loaded plugins (",
+                                         args.action, " runs its code: pass --plugin)")));
   }
   absl::StatusOr<EventStore*> store = ctx.OpenForWriting();
   if (!store.ok()) return ctx.Fail(store.status());
@@ -253,10 +262,12 @@ int RunProjectionRepair(Context& ctx, const ProjectionArgs& args) {
 void AddSchemaCommands(CLI::App& app, Action& chosen) {
   CLI::App* schema = app.add_subcommand("schema", "The store's protobuf schema registry");
   schema->require_subcommand(1);
-  auto [add, args] = AddCommand(*schema, chosen, "add",
-                                "Register a FileDescriptorSet (protoc --include_imports -o FILE)", RunSchemaAdd);
+  auto [add, args] =
+      AddCommand(*schema, chosen, "add",
+                 "Register a FileDescriptorSet (protoc --include_imports -o FILE)", RunSchemaAdd);
   add->add_option("file", args->file, "The descriptor set")->required();
-  add->add_option("--bind", args->bindings, "EVENT_TYPE=full.message.Name (repeatable; default: message names)");
+  add->add_option("--bind", args->bindings,
+                  "EVENT_TYPE=full.message.Name (repeatable; default: message names)");
   auto* allow_breaking = add->add_flag(
       "--allow-breaking", args->allow_breaking,
       "Register even if it changes a message of stored events incompatibly; recorded in $schemas");
@@ -269,33 +280,38 @@ void AddSchemaCommands(CLI::App& app, Action& chosen) {
 
 // `projections NAME`: with the projection's name and the parked stream if
 // it needs them; retry, skip and rebuild wait for it to catch up.
-void AddProjectionCommand(CLI::App& projections, Action& chosen, const std::string& name, const std::string& help,
-                          int (*run)(Context&, const ProjectionArgs&), bool needs_name, bool needs_stream) {
+void AddProjectionCommand(CLI::App& projections, Action& chosen, const std::string& name,
+                          const std::string& help, int (*run)(Context&, const ProjectionArgs&),
+                          bool needs_name, bool needs_stream) {
   auto [command, args] = AddCommand(projections, chosen, name, help, run);
   args->action = name;
   if (needs_name) command->add_option("name", args->name, "The projection")->required();
   if (needs_stream) command->add_option("stream", args->stream, "The parked stream")->required();
   if (run == RunProjectionRepair) {
-    command->add_option("--timeout", args->timeout_seconds, "Seconds to wait for it to catch up (default 600)")
+    command
+        ->add_option("--timeout", args->timeout_seconds,
+                     "Seconds to wait for it to catch up (default 600)")
         ->check(SecondsCheck());
   }
 }
 
 void AddProjectionsCommands(CLI::App& app, Action& chosen) {
-  CLI::App* projections =
-      app.add_subcommand("projections", "Projections: list, status, lag, parked, retry, skip, rebuild");
+  CLI::App* projections = app.add_subcommand(
+      "projections", "Projections: list, status, lag, parked, retry, skip, rebuild");
   projections->require_subcommand(1);
   auto add = [&](const char* name, const char* help, auto run, bool needs_name, bool needs_stream) {
     AddProjectionCommand(*projections, chosen, name, help, run, needs_name, needs_stream);
   };
-  add("list", "Every projection with its checkpoint, lag and parked count", RunProjectionsList, false, false);
+  add("list", "Every projection with its checkpoint, lag and parked count", RunProjectionsList,
+      false, false);
   add("status", "One projection's status", RunProjectionStatus, true, false);
   add("lag", "How far behind the head each projection is", RunProjectionsList, false, false);
   add("parked", "A projection's parked events", RunProjectionParked, true, false);
-  add("retry", "Re-apply a stream's parked events (needs the plugin)", RunProjectionRepair, true, true);
+  add("retry", "Re-apply a stream's parked events (needs the plugin)", RunProjectionRepair, true,
+      true);
   add("skip", "Drop a stream's parked events (needs the plugin)", RunProjectionRepair, true, true);
-  add("rebuild", "Drop the read model and replay the log into it (needs the plugin)", RunProjectionRepair, true,
-      false);
+  add("rebuild", "Drop the read model and replay the log into it (needs the plugin)",
+      RunProjectionRepair, true, false);
 }
 
 }  // namespace

@@ -45,7 +45,8 @@ int RunExport(Context& ctx, const ExportArgs& args) {
   std::ofstream file;
   if (!output.empty() && output != "-") {
     file.open(output, std::ios::out | std::ios::trunc);
-    if (!file) return ctx.Fail(absl::FailedPreconditionError(absl::StrCat("cannot write '", output, "'")));
+    if (!file)
+      return ctx.Fail(absl::FailedPreconditionError(absl::StrCat("cannot write '", output, "'")));
   }
   std::ostream& out = file.is_open() ? file : std::cout;
   // The log in position order, one line per event: bounded memory
@@ -89,8 +90,8 @@ absl::StatusOr<uint64_t> CheckExportFile(std::istream& file, const std::string& 
       if (absl::Status valid = checker.Check(*event); !valid.ok()) event = valid;
     }
     if (!event.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(input, ":", line_number, ": ", event.status().message(), "; nothing imported"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          input, ":", line_number, ": ", event.status().message(), "; nothing imported"));
     }
     ++checked;
   }
@@ -105,7 +106,8 @@ class ChunkedImporter {
   absl::Status Add(EventRecord event, size_t line_bytes) {
     chunk_bytes_ += line_bytes;
     chunk_.push_back(std::move(event));
-    if (chunk_.size() < kImportChunkEvents && chunk_bytes_ < kImportChunkBytes) return absl::OkStatus();
+    if (chunk_.size() < kImportChunkEvents && chunk_bytes_ < kImportChunkBytes)
+      return absl::OkStatus();
     return Flush();
   }
 
@@ -114,9 +116,10 @@ class ChunkedImporter {
     const Position first = chunk_.front().position;
     const size_t size = chunk_.size();
     if (absl::Status s = Import(store_, std::move(chunk_)); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat(s.message(), "; imported ", imported_,
-                                                 " events before it (the store's head is ", store_.head().value(),
-                                                 ", this chunk began at position ", first.value(), ")"));
+      return absl::Status(
+          s.code(), absl::StrCat(s.message(), "; imported ", imported_,
+                                 " events before it (the store's head is ", store_.head().value(),
+                                 ", this chunk began at position ", first.value(), ")"));
     }
     imported_ += size;
     chunk_.clear();
@@ -161,7 +164,8 @@ int RunImport(Context& ctx, const ImportArgs& args) {
   file.seekg(0);
   if (!file) {
     return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
-        "'", input, "' cannot be read twice (a pipe?): import checks every line before writing, so it needs "
+        "'", input,
+        "' cannot be read twice (a pipe?): import checks every line before writing, so it needs "
         "a file; save the export to one first")));
   }
   absl::StatusOr<EventStore*> store = ctx.OpenForWriting(/*create_if_missing=*/true);
@@ -169,8 +173,9 @@ int RunImport(Context& ctx, const ImportArgs& args) {
   absl::StatusOr<uint64_t> count = ImportExportFile(**store, file);
   if (!count.ok()) return ctx.Fail(count.status());
   if (*count != *checked) {
-    return ctx.Fail(absl::DataLossError(absl::StrCat("'", input, "' changed while importing: ", *checked,
-                                                     " events checked, ", *count, " imported")));
+    return ctx.Fail(
+        absl::DataLossError(absl::StrCat("'", input, "' changed while importing: ", *checked,
+                                         " events checked, ", *count, " imported")));
   }
   Json result = Json::object();
   result["imported_events"] = *count;
@@ -185,8 +190,9 @@ int RunVerify(Context& ctx, const VerifyArgs& args) {
   if (!expect_head.empty()) {
     options.expect_head = ChainHead::Parse(expect_head);
     if (!options.expect_head) {
-      return ctx.Usage("--expect-head needs POSITION:HASH (64 hex digits), as `annals info` prints it; got '" +
-                       expect_head + "'");
+      return ctx.Usage(
+          "--expect-head needs POSITION:HASH (64 hex digits), as `annals info` prints it; got '" +
+          expect_head + "'");
     }
   }
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
@@ -202,7 +208,8 @@ int RunVerify(Context& ctx, const VerifyArgs& args) {
   if (report->unbridged_gaps > 0) out["unbridged_gaps"] = report->unbridged_gaps;
   if (report->lost > 0) out["lost_in_repair"] = report->lost;
   if (report->ok()) out["chain_head"] = report->head.ToString();
-  if (options.expect_head) out["expected_head"] = report->expected_head_matched ? "matched" : "not matched";
+  if (options.expect_head)
+    out["expected_head"] = report->expected_head_matched ? "matched" : "not matched";
   out["files_checked"] = report->files_checked;
   out["file_bytes_checked"] = report->file_bytes_checked;
   Json families = Json::object();
@@ -238,7 +245,8 @@ int RunBackup(Context& ctx, const BackupArgs& args) {
 int RunRestore(Context& ctx, const RestoreArgs& args) {
   const std::string& backup = args.backup;
   const std::string& target = ctx.options().store;
-  if (target.empty()) return ctx.Usage("restore needs --store: the new store directory to restore into");
+  if (target.empty())
+    return ctx.Usage("restore needs --store: the new store directory to restore into");
   std::error_code ec;
   if (!std::filesystem::is_directory(backup, ec)) {
     return ctx.Fail(absl::NotFoundError(absl::StrCat("no backup directory '", backup, "'")));
@@ -256,11 +264,13 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
     auto report = Verify(**source);
     if (!report.ok()) return ctx.Fail(report.status());
     if (!report->ok()) {
-      return ctx.Fail(absl::DataLossError(absl::StrCat("the backup does not verify: ", report->problem)));
+      return ctx.Fail(
+          absl::DataLossError(absl::StrCat("the backup does not verify: ", report->problem)));
     }
   }
   std::filesystem::copy(backup, target, std::filesystem::copy_options::recursive, ec);
-  if (ec) return ctx.Fail(absl::InternalError(absl::StrCat("copy to '", target, "': ", ec.message())));
+  if (ec)
+    return ctx.Fail(absl::InternalError(absl::StrCat("copy to '", target, "': ", ec.message())));
   absl::StatusOr<EventStore*> store = ctx.OpenForWriting();
   if (!store.ok()) return ctx.Fail(store.status());
   Json out = Json::object();
@@ -289,8 +299,10 @@ int RunCompact(Context& ctx) {
 
 int RunRepair(Context& ctx, const RepairArgs& args) {
   if (ctx.options().store.empty()) return ctx.Usage("repair needs --store (or ANNALS_STORE)");
-  if (::isatty(2)) std::cerr << "checking the write-ahead log of '" << ctx.options().store << "'...\n";
-  absl::StatusOr<RepairReport> report = RepairStore(ctx.options().store, {.backup_directory = args.backup});
+  if (::isatty(2))
+    std::cerr << "checking the write-ahead log of '" << ctx.options().store << "'...\n";
+  absl::StatusOr<RepairReport> report =
+      RepairStore(ctx.options().store, {.backup_directory = args.backup});
   if (!report.ok()) return ctx.Fail(report.status());
   Json out = Json::object();
   out["result"] = report->repaired ? "repaired" : "intact";
@@ -300,7 +312,8 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
     out["bytes_dropped"] = report->bytes_dropped;
     out["backup"] = report->backup_directory;
     if (report->lost_last.value() > 0) {
-      out["lost_positions"] = absl::StrCat(report->lost_first.value(), "-", report->lost_last.value());
+      out["lost_positions"] =
+          absl::StrCat(report->lost_first.value(), "-", report->lost_last.value());
     }
   }
   out["events"] = report->events;
@@ -311,8 +324,10 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
   if (report->repaired && ctx.format() == Format::kTable) {
     std::cerr << "kept " << report->events << " events up to position " << report->head.value();
     if (report->lost_last.value() > 0) {
-      std::cerr << "; positions " << report->lost_first.value() << " to " << report->lost_last.value()
-                << " were written after the damage and are lost (never reused: consumers that saw them must "
+      std::cerr << "; positions " << report->lost_first.value() << " to "
+                << report->lost_last.value()
+                << " were written after the damage and are lost (never reused: consumers that saw "
+                   "them must "
                    "reconcile)";
     }
     std::cerr << "; the damaged files are in " << report->backup_directory << "\n";
@@ -323,35 +338,43 @@ int RunRepair(Context& ctx, const RepairArgs& args) {
 }  // namespace
 
 void AddOpsCommands(CLI::App& app, Action& chosen) {
-  auto [exporter, export_args] = AddCommand(
-      app, chosen, "export", "Every event as JSON lines, exactly (import restores them)", RunExport);
-  exporter->add_option("-o,--output", export_args->output, "Write to this file (default: standard output)");
+  auto [exporter, export_args] =
+      AddCommand(app, chosen, "export", "Every event as JSON lines, exactly (import restores them)",
+                 RunExport);
+  exporter->add_option("-o,--output", export_args->output,
+                       "Write to this file (default: standard output)");
 
-  auto [importer, import_args] =
-      AddCommand(app, chosen, "import", "Restore an export into --store (created if missing)", RunImport);
+  auto [importer, import_args] = AddCommand(
+      app, chosen, "import", "Restore an export into --store (created if missing)", RunImport);
   importer->add_option("file", import_args->input, "The export (JSON lines)")->required();
 
   auto [verify, verify_args] = AddCommand(
-      app, chosen, "verify", "Check every file's checksums, the hash chain and every index entry; exit 1 if corrupt",
+      app, chosen, "verify",
+      "Check every file's checksums, the hash chain and every index entry; exit 1 if corrupt",
       RunVerify);
-  verify->add_option("--expect-head", verify_args->expect_head,
-                     "POSITION:HASH, a chain head recorded earlier (annals info): prove nothing up to it changed");
+  verify->add_option(
+      "--expect-head", verify_args->expect_head,
+      "POSITION:HASH, a chain head recorded earlier (annals info): prove nothing up to it changed");
 
-  auto [backup, backup_args] =
-      AddCommand(app, chosen, "backup", "Copy the store, consistently, while it is in use", RunBackup);
-  backup->add_option("directory", backup_args->directory, "A new directory for the copy")->required();
+  auto [backup, backup_args] = AddCommand(
+      app, chosen, "backup", "Copy the store, consistently, while it is in use", RunBackup);
+  backup->add_option("directory", backup_args->directory, "A new directory for the copy")
+      ->required();
 
-  auto [restore, restore_args] =
-      AddCommand(app, chosen, "restore", "Restore a backup into --store (a new directory)", RunRestore);
+  auto [restore, restore_args] = AddCommand(
+      app, chosen, "restore", "Restore a backup into --store (a new directory)", RunRestore);
   restore->add_option("backup", restore_args->backup, "The backup directory")->required();
 
-  AddCommand(app, chosen, "compact", "Remove deleted, tombstoned and expired events; return disk space", RunCompact);
+  AddCommand(app, chosen, "compact",
+             "Remove deleted, tombstoned and expired events; return disk space", RunCompact);
 
   auto [repair, repair_args] = AddCommand(
       app, chosen, "repair",
-      "Recover a store whose write-ahead log is damaged: back up its files, keep the intact prefix", RunRepair);
-  repair->add_option("--backup", repair_args->backup,
-                     "A new directory for the backup of the damaged files (default: STORE.damaged-TIME)");
+      "Recover a store whose write-ahead log is damaged: back up its files, keep the intact prefix",
+      RunRepair);
+  repair->add_option(
+      "--backup", repair_args->backup,
+      "A new directory for the backup of the damaged files (default: STORE.damaged-TIME)");
 }
 
 }  // namespace annals::tool

@@ -15,7 +15,8 @@ constexpr size_t kToolBlockCacheBytes = 16 << 20;
 }  // namespace
 
 bool Context::color() const {
-  return !options_.no_color && format() == Format::kTable && ::isatty(STDOUT_FILENO) && ::getenv("NO_COLOR") == nullptr;
+  return !options_.no_color && format() == Format::kTable && ::isatty(STDOUT_FILENO) &&
+         ::getenv("NO_COLOR") == nullptr;
 }
 
 absl::Status Context::RequireStore() const {
@@ -67,14 +68,16 @@ absl::StatusOr<Plugins*> Context::LoadPlugins() {
   return plugins_.get();
 }
 
-absl::StatusOr<const plugin::Fold*> Context::FoldFor(const std::string& stream, const std::string& fold_name) {
+absl::StatusOr<const plugin::Fold*> Context::FoldFor(const std::string& stream,
+                                                     const std::string& fold_name) {
   absl::StatusOr<Plugins*> plugins = LoadPlugins();
   if (!plugins.ok()) return plugins.status();
   if (!fold_name.empty() && fold_name != "json") {
     const plugin::Fold* fold = (*plugins)->FindFold(fold_name);
     if (fold == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("no fold named '", fold_name,
-                                                     "' (load its plugin with --plugin; 'json' is the generic fold)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("no fold named '", fold_name,
+                       "' (load its plugin with --plugin; 'json' is the generic fold)"));
     }
     return fold;
   }
@@ -88,7 +91,8 @@ absl::StatusOr<const plugin::Fold*> Context::FoldFor(const std::string& stream, 
 }
 
 int Context::Fail(const absl::Status& status) const {
-  std::cerr << "annals: " << status.message() << " (" << absl::StatusCodeToString(status.code()) << ")\n";
+  std::cerr << "annals: " << status.message() << " (" << absl::StatusCodeToString(status.code())
+            << ")\n";
   switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
       return kExitUsage;
@@ -111,7 +115,8 @@ int Context::Usage(const std::string& problem) const {
   return kExitUsage;
 }
 
-Progress::Progress(std::string label) : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO)) {}
+Progress::Progress(std::string label)
+    : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO)) {}
 
 Progress::~Progress() {
   if (shown_) std::cerr << "\n";

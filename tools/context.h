@@ -21,10 +21,10 @@ namespace annals::tool {
 // Exit codes (docs/CLI.md): scripts may rely on them.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitFailed = 1,      // the operation failed, or a check found a problem (verify)
-  kExitUsage = 2,       // bad arguments
-  kExitNotFound = 3,    // no such store, stream, projection; bisect: never holds
-  kExitBusy = 4,        // the store is in use by a writer (commands that write)
+  kExitFailed = 1,    // the operation failed, or a check found a problem (verify)
+  kExitUsage = 2,     // bad arguments
+  kExitNotFound = 3,  // no such store, stream, projection; bisect: never holds
+  kExitBusy = 4,      // the store is in use by a writer (commands that write)
 };
 
 struct GlobalOptions {
@@ -54,7 +54,8 @@ class Context {
   absl::StatusOr<Plugins*> LoadPlugins();
   // The fold for `stream`: --fold NAME, else the plugin fold of its
   // category, else the generic JSON fold.
-  absl::StatusOr<const plugin::Fold*> FoldFor(const std::string& stream, const std::string& fold_name);
+  absl::StatusOr<const plugin::Fold*> FoldFor(const std::string& stream,
+                                              const std::string& fold_name);
 
   // Prints "annals: message" on stderr and returns the exit code for it.
   int Fail(const absl::Status& status) const;

@@ -17,25 +17,25 @@ constexpr int kMaxLines = 100;
 }  // namespace
 
 OrderState OrderDecider::evolve(OrderState next, const Event& event) const {
-  std::visit(Overloaded{
-                 [&](const OrderPlaced& e) {
-                   next.set_status(OrderState::OPEN);
-                   next.set_customer(e.customer());
-                 },
-                 [&](const ItemAdded& e) {
-                   *next.add_items() = e.item();
-                   next.set_total_cents(next.total_cents() +
-                                        e.item().quantity() * e.item().price_cents());
-                 },
-                 [&](const OrderShipped&) { next.set_status(OrderState::SHIPPED); },
-                 [&](const OrderCancelled&) { next.set_status(OrderState::CANCELLED); },
-             },
-             event);
+  std::visit(
+      Overloaded{
+          [&](const OrderPlaced& e) {
+            next.set_status(OrderState::OPEN);
+            next.set_customer(e.customer());
+          },
+          [&](const ItemAdded& e) {
+            *next.add_items() = e.item();
+            next.set_total_cents(next.total_cents() + e.item().quantity() * e.item().price_cents());
+          },
+          [&](const OrderShipped&) { next.set_status(OrderState::SHIPPED); },
+          [&](const OrderCancelled&) { next.set_status(OrderState::CANCELLED); },
+      },
+      event);
   return next;
 }
 
-absl::StatusOr<std::vector<OrderDecider::Event>> OrderDecider::decide(const Command& command,
-                                                                      const OrderState& state) const {
+absl::StatusOr<std::vector<OrderDecider::Event>> OrderDecider::decide(
+    const Command& command, const OrderState& state) const {
   using Events = std::vector<Event>;
   auto rejected = [](std::string why) -> absl::StatusOr<Events> {
     return absl::FailedPreconditionError(std::move(why));
@@ -65,7 +65,8 @@ absl::StatusOr<std::vector<OrderDecider::Event>> OrderDecider::decide(const Comm
             return Events{shipped};
           },
           [&](const CancelOrder& c) -> absl::StatusOr<Events> {
-            if (state.status() == OrderState::SHIPPED) return rejected("a shipped order cannot be cancelled");
+            if (state.status() == OrderState::SHIPPED)
+              return rejected("a shipped order cannot be cancelled");
             if (state.status() == OrderState::CANCELLED) return Events{};  // already: nothing to do
             if (state.status() == OrderState::NONE) return rejected("no such order");
             OrderCancelled cancelled;
@@ -82,8 +83,10 @@ void AddOrderValidators(OrderHandler& handler) {
   handler.AddValidator<AddItem>([](const AddItem& c) -> absl::Status {
     if (absl::Status s = CheckRequiredFields(c, {"item"}); !s.ok()) return s;
     if (absl::Status s = CheckRequiredFields(c.item(), {"sku"}); !s.ok()) return s;
-    if (c.item().quantity() < 1) return absl::InvalidArgumentError("AddItem: quantity must be >= 1");
-    if (c.item().price_cents() < 0) return absl::InvalidArgumentError("AddItem: price must be >= 0");
+    if (c.item().quantity() < 1)
+      return absl::InvalidArgumentError("AddItem: quantity must be >= 1");
+    if (c.item().price_cents() < 0)
+      return absl::InvalidArgumentError("AddItem: price must be >= 0");
     return absl::OkStatus();
   });
   handler.AddValidator<ShipOrder>(

@@ -9,9 +9,10 @@
 namespace orders = annals::examples::orders;
 
 ANNALS_TOOL_PLUGIN(registry) {
-  registry.AddFold("order", "order",
-                   std::make_unique<annals::plugin::DeciderFold<orders::OrderDecider, orders::OrderEvents,
-                                                                orders::OrderSnapshots>>());
+  registry.AddFold(
+      "order", "order",
+      std::make_unique<annals::plugin::DeciderFold<orders::OrderDecider, orders::OrderEvents,
+                                                   orders::OrderSnapshots>>());
   registry.AddProjection(orders::OrdersPerCustomer());
   registry.AddProjection(orders::RevenuePerDay());
 }

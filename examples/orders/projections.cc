@@ -15,7 +15,8 @@ absl::StatusOr<int64_t> ReadNumber(ReadModelWriter& rm, std::string_view key) {
   if (!value.ok()) return value.status();
   int64_t n = 0;
   if (*value && !absl::SimpleAtoi(**value, &n)) {
-    return absl::DataLossError(absl::StrCat("read model value of '", std::string(key), "' is not a number"));
+    return absl::DataLossError(
+        absl::StrCat("read model value of '", std::string(key), "' is not a number"));
   }
   return n;
 }
@@ -40,20 +41,21 @@ ProjectionSpec OrdersPerCustomer() {
 }
 
 ProjectionSpec RevenuePerDay() {
-  return {.name = "revenue-per-day",
-          .filter = {.categories = {"order"}, .event_types = {"ItemAdded", "OrderShipped"}},
-          .apply = [](const EventRecord& e, ReadModelWriter& rm) -> absl::Status {
-            absl::StatusOr<OrderDecider::Event> event = OrderEvents().Decode(e);
-            if (!event.ok()) return event.status();
-            const std::string order_key = "order/" + e.stream;
-            if (const auto* added = std::get_if<ItemAdded>(&*event)) {
-              return AddNumber(rm, order_key, added->item().quantity() * added->item().price_cents());
-            }
-            absl::StatusOr<int64_t> total = ReadNumber(rm, order_key);
-            if (!total.ok()) return total.status();
-            const std::string day = absl::FormatTime("%Y-%m-%d", e.recorded_at, absl::UTCTimeZone());
-            return AddNumber(rm, "day/" + day, *total);
-          }};
+  return {
+      .name = "revenue-per-day",
+      .filter = {.categories = {"order"}, .event_types = {"ItemAdded", "OrderShipped"}},
+      .apply = [](const EventRecord& e, ReadModelWriter& rm) -> absl::Status {
+        absl::StatusOr<OrderDecider::Event> event = OrderEvents().Decode(e);
+        if (!event.ok()) return event.status();
+        const std::string order_key = "order/" + e.stream;
+        if (const auto* added = std::get_if<ItemAdded>(&*event)) {
+          return AddNumber(rm, order_key, added->item().quantity() * added->item().price_cents());
+        }
+        absl::StatusOr<int64_t> total = ReadNumber(rm, order_key);
+        if (!total.ok()) return total.status();
+        const std::string day = absl::FormatTime("%Y-%m-%d", e.recorded_at, absl::UTCTimeZone());
+        return AddNumber(rm, "day/" + day, *total);
+      }};
 }
 
 }  // namespace annals::examples::orders

@@ -36,13 +36,13 @@ TEST(TimeTravelTest, StateAtARevisionAPositionOrATime) {
   TempStore store(options);
   OrderHandler handler(*store, OrderDecider{}, OrderEvents{}, OrderSnapshots{1},
                        {.snapshots = {.every_events = 2}});
-  ASSERT_OK(handler.Handle("order-1", Place("c")).status());           // r0 @ t=1000 s
+  ASSERT_OK(handler.Handle("order-1", Place("c")).status());  // r0 @ t=1000 s
   now->fetch_add(10'000'000);
-  ASSERT_OK(handler.Handle("order-1", Add("a", 1, 100)).status());     // r1 @ 1010 s
+  ASSERT_OK(handler.Handle("order-1", Add("a", 1, 100)).status());  // r1 @ 1010 s
   ASSERT_OK(store->Append({"other-1", ExpectedRevision::Any(), {Event("X")}}));
   now->fetch_add(10'000'000);
-  ASSERT_OK(handler.Handle("order-1", Add("b", 1, 200)).status());     // r2 @ 1020 s
-  ASSERT_OK(handler.Handle("order-1", Ship()).status());               // r3
+  ASSERT_OK(handler.Handle("order-1", Add("b", 1, 200)).status());  // r2 @ 1020 s
+  ASSERT_OK(handler.Handle("order-1", Ship()).status());            // r3
   handler.FlushSnapshots();
   const auto& orders = handler.aggregates();
 
@@ -84,7 +84,8 @@ TEST(TimeTravelTest, TraceYieldsEveryStepWithTheStateAfterIt) {
   EXPECT_EQ(steps[0].state.status(), OrderState::OPEN);
   EXPECT_EQ(steps[1].state.total_cents(), 200);
   EXPECT_EQ(steps[2].state.status(), OrderState::SHIPPED);
-  ASSERT_OK_AND_ASSIGN(auto tail, handler.aggregates().Trace("order-1", {.from_revision = Revision(1)}));
+  ASSERT_OK_AND_ASSIGN(auto tail,
+                       handler.aggregates().Trace("order-1", {.from_revision = Revision(1)}));
   ASSERT_EQ(tail.size(), 2u);
   EXPECT_EQ(tail[0].state.total_cents(), 200);  // folded from the start, reported from r1
 }

@@ -70,7 +70,8 @@ TEST_F(OrdersTest, InvalidCommandsAreRejectedBeforeTheStoreIsTouched) {
   EXPECT_THAT(handler_.Handle("order-1", Place("")), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(handler_.Handle("order-1", Add("sku", 0, 1)),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(handler_.Handle("order-1", Add("", 1, 1)), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(handler_.Handle("order-1", Add("", 1, 1)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(handler_.Handle("order-1", Ship("")), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(store_->head(), head);
   // Even a closed store answers with the validation error: it was not reached.
@@ -85,12 +86,14 @@ TEST_F(OrdersTest, BusinessRejectionsWriteNothing) {
   EXPECT_THAT(handler_.Handle("order-1", Ship()), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(handler_.Handle("order-1", Place("again")),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(handler_.Handle("order-2", CancelOrder()), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(handler_.Handle("order-2", CancelOrder()),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(store_->head(), head);
 }
 
 TEST_F(OrdersTest, ContextIsCarriedOntoEveryEvent) {
-  CommandContext context{.command_id = "cmd-1", .correlation_id = "checkout-9",
+  CommandContext context{.command_id = "cmd-1",
+                         .correlation_id = "checkout-9",
                          .metadata = {{"user", "alice"}, {"tenant", "acme"}}};
   ASSERT_OK(handler_.Handle("order-1", Place("c"), context).status());
   auto it = store_->ReadStream("order-1");
@@ -107,10 +110,12 @@ TEST_F(OrdersTest, ContextIsCarriedOntoEveryEvent) {
 
 TEST_F(OrdersTest, ARepeatedCommandIdReturnsTheOriginalOutcomeAndAppendsNothing) {
   ASSERT_OK(handler_.Handle("order-1", Place("c"), {.command_id = "place-1"}).status());
-  ASSERT_OK_AND_ASSIGN(auto first, handler_.Handle("order-1", Add("a", 1, 100), {.command_id = "add-1"}));
+  ASSERT_OK_AND_ASSIGN(auto first,
+                       handler_.Handle("order-1", Add("a", 1, 100), {.command_id = "add-1"}));
   ASSERT_OK(handler_.Handle("order-1", Add("b", 1, 200)).status());
   const Position head = store_->head();
-  ASSERT_OK_AND_ASSIGN(auto again, handler_.Handle("order-1", Add("a", 1, 100), {.command_id = "add-1"}));
+  ASSERT_OK_AND_ASSIGN(auto again,
+                       handler_.Handle("order-1", Add("a", 1, 100), {.command_id = "add-1"}));
   EXPECT_TRUE(again.repeated);
   EXPECT_FALSE(first.repeated);
   EXPECT_EQ(store_->head(), head);
@@ -121,7 +126,8 @@ TEST_F(OrdersTest, ARepeatedCommandIdReturnsTheOriginalOutcomeAndAppendsNothing)
   EXPECT_EQ(again.state.total_cents(), 100);  // the state the command left
   // A command that would now be rejected is still answered as before.
   ASSERT_OK(handler_.Handle("order-1", Ship(), {.command_id = "ship-1"}).status());
-  ASSERT_OK_AND_ASSIGN(auto shipped_again, handler_.Handle("order-1", Ship(), {.command_id = "ship-1"}));
+  ASSERT_OK_AND_ASSIGN(auto shipped_again,
+                       handler_.Handle("order-1", Ship(), {.command_id = "ship-1"}));
   EXPECT_TRUE(shipped_again.repeated);
 }
 

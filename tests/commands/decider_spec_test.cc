@@ -29,12 +29,14 @@ TEST(DeciderSpecTest, GivenWhenThen) {
   shipped.set_carrier("DHL");
   EXPECT_OK(spec.Given({placed, added}).When(Ship("DHL")).ThenEvents({shipped}));
   EXPECT_OK(spec.Given({placed}).When(Ship()).ThenRejects(absl::StatusCode::kFailedPrecondition));
-  EXPECT_OK(spec.Given({placed, added}).When(Ship()).ThenState(
-      [](const OrderState& s) { return s.status() == OrderState::SHIPPED; }));
+  EXPECT_OK(spec.Given({placed, added}).When(Ship()).ThenState([](const OrderState& s) {
+    return s.status() == OrderState::SHIPPED;
+  }));
   // Mismatches are reported, not hidden.
   EXPECT_FALSE(spec.Given({placed}).When(Ship()).ThenEvents({shipped}).ok());
   EXPECT_FALSE(spec.Given({placed, added}).When(Ship("UPS")).ThenEvents({shipped}).ok());
-  EXPECT_FALSE(spec.Given({placed, added}).When(Ship()).ThenRejects(absl::StatusCode::kInternal).ok());
+  EXPECT_FALSE(
+      spec.Given({placed, added}).When(Ship()).ThenRejects(absl::StatusCode::kInternal).ok());
 }
 
 }  // namespace

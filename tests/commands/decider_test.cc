@@ -51,7 +51,8 @@ struct Counter {
 };
 struct CounterCodec {
   absl::StatusOr<EventData> Encode(const Counter::Event& e) const {
-    return EventData{.type = "Added", .data = std::to_string(e.delta), .content_type = "text/plain"};
+    return EventData{
+        .type = "Added", .data = std::to_string(e.delta), .content_type = "text/plain"};
   }
   absl::StatusOr<Counter::Event> Decode(const EventRecord& r) const {
     if (r.type != "Added") return absl::InvalidArgumentError("unknown type " + r.type);

@@ -29,7 +29,8 @@ TEST(ProtoCodecTest, JsonAndBinaryRoundTrip) {
   EXPECT_EQ(as_json.type, "ItemAdded");
   EXPECT_EQ(as_json.content_type, "application/json; messageType=annals.examples.orders.ItemAdded");
   EXPECT_THAT(as_json.data, ::testing::HasSubstr("\"sku\":\"sku-1\""));
-  EventRecord record{.type = as_json.type, .data = as_json.data, .content_type = as_json.content_type};
+  EventRecord record{
+      .type = as_json.type, .data = as_json.data, .content_type = as_json.content_type};
   // Either codec reads either encoding.
   ASSERT_OK_AND_ASSIGN(auto decoded, binary.Decode(record));
   EXPECT_EQ(std::get<ItemAdded>(decoded).item().quantity(), 3);

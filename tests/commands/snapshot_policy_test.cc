@@ -49,7 +49,8 @@ TEST(SnapshotTest, WrittenEveryNEventsAndUsedByLoads) {
     EXPECT_EQ(loaded.revision, Revision(34));
     EXPECT_EQ(loaded.state.total_cents(), 340);
     // At an earlier revision: the newest snapshot at or below it.
-    ASSERT_OK_AND_ASSIGN(auto at15, handler.aggregates().LoadAt("order-1", {.revision = Revision(15)}));
+    ASSERT_OK_AND_ASSIGN(auto at15,
+                         handler.aggregates().LoadAt("order-1", {.revision = Revision(15)}));
     EXPECT_EQ(at15.snapshot_revision, Revision(9));
     EXPECT_EQ(at15.state.items_size(), 15);
   }

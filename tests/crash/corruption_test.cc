@@ -38,7 +38,8 @@ using ::annals::testing::StatusIs;
 using ::annals::testing::TempDir;
 using ::testing::HasSubstr;
 
-std::vector<std::filesystem::path> FilesEndingWith(const std::string& dir, std::string_view suffix) {
+std::vector<std::filesystem::path> FilesEndingWith(const std::string& dir,
+                                                   std::string_view suffix) {
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     if (entry.path().filename().string().ends_with(suffix)) files.push_back(entry.path());
@@ -69,7 +70,8 @@ std::filesystem::path LiveWal(const std::string& store) {
 // Runs crash_writer on a fresh store for a while, then SIGKILLs it. Returns
 // the store's path; `*largest_acknowledged` is the largest position it
 // acknowledged.
-std::string KilledWriterStore(const TempDir& dir, std::mt19937_64& rng, uint64_t* largest_acknowledged = nullptr) {
+std::string KilledWriterStore(const TempDir& dir, std::mt19937_64& rng,
+                              uint64_t* largest_acknowledged = nullptr) {
   const std::string store = dir.Sub("store");
   const std::string acks = testing::RunAndKill(ANNALS_CRASH_WRITER_PATH, store, rng, 300, 400);
   // Each line: "<stream> <first_revision> <last_revision> <first_position> <last_position>".
@@ -99,7 +101,8 @@ std::vector<std::pair<uint64_t, uint64_t>> LogRecords(const std::string& log) {
       offset += left;
       continue;
     }
-    const uint64_t length = static_cast<uint8_t>(log[offset + 4]) | (static_cast<uint64_t>(static_cast<uint8_t>(log[offset + 5])) << 8);
+    const uint64_t length = static_cast<uint8_t>(log[offset + 4]) |
+                            (static_cast<uint64_t>(static_cast<uint8_t>(log[offset + 5])) << 8);
     const int type = static_cast<uint8_t>(log[offset + 6]);
     if (type == 0) break;  // preallocated zeros: the end
     if (type == 1 || type == 2) start = offset;
@@ -110,8 +113,8 @@ std::vector<std::pair<uint64_t, uint64_t>> LogRecords(const std::string& log) {
 }
 
 // The logical record holding byte `offset`; nullopt for padding.
-std::optional<std::pair<uint64_t, uint64_t>> RecordHolding(const std::vector<std::pair<uint64_t, uint64_t>>& records,
-                                                          uint64_t offset) {
+std::optional<std::pair<uint64_t, uint64_t>> RecordHolding(
+    const std::vector<std::pair<uint64_t, uint64_t>>& records, uint64_t offset) {
   for (const auto& record : records) {
     if (offset >= record.first && offset < record.second) return record;
   }
@@ -124,7 +127,8 @@ std::optional<uint64_t> DamagedAt(std::string_view message) {
   if (at == std::string_view::npos) return std::nullopt;
   uint64_t n = 0;
   std::string digits;
-  for (size_t i = at + 16; i < message.size() && absl::ascii_isdigit(static_cast<unsigned char>(message[i])); ++i) {
+  for (size_t i = at + 16;
+       i < message.size() && absl::ascii_isdigit(static_cast<unsigned char>(message[i])); ++i) {
     digits.push_back(message[i]);
   }
   if (!absl::SimpleAtoi(digits, &n)) return std::nullopt;
@@ -153,7 +157,8 @@ TEST(WalDamageTest, AFlippedByteInTheMiddleRefusesTheOpenAndRepairKeepsThePrefix
   absl::StatusOr<std::unique_ptr<EventStore>> writable = EventStore::Open(store, {});
   ASSERT_THAT(writable.status(), StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(writable.status().message(), HasSubstr(wal.filename().string()));
-  EXPECT_THAT(writable.status().message(), HasSubstr(absl::StrCat("damaged at byte ", record.first, " ")));
+  EXPECT_THAT(writable.status().message(),
+              HasSubstr(absl::StrCat("damaged at byte ", record.first, " ")));
   EXPECT_THAT(writable.status().message(), HasSubstr("annals repair"));
   EXPECT_EQ(ReadFile(wal), damaged_copy);
   StoreOptions read_only;
@@ -188,7 +193,9 @@ TEST(WalDamageTest, AFlippedByteInTheMiddleRefusesTheOpenAndRepairKeepsThePrefix
     ASSERT_EQ(events.size(), report->events);
     for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i].position.value(), i + 1);
   }
-  ASSERT_OK_AND_ASSIGN(AppendResult next, reopened->Append({"after-1", ExpectedRevision::Any(), {testing::Event("E")}}));
+  ASSERT_OK_AND_ASSIGN(
+      AppendResult next,
+      reopened->Append({"after-1", ExpectedRevision::Any(), {testing::Event("E")}}));
   EXPECT_GT(next.first_position.value(), acknowledged);
   ASSERT_OK_AND_ASSIGN(VerifyReport verify, Verify(*reopened));
   EXPECT_TRUE(verify.ok()) << verify.problem;
@@ -214,10 +221,13 @@ TEST(WalDamageTest, ATornTailIsDroppedAndTheStoreOpens) {
 TEST(WalDamageTest, RepairOfAnIntactStoreChangesNothing) {
   TempDir dir;
   {
-    ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(dir.Sub("store"), {.create_if_missing = true}));
-    ASSERT_OK(store->Append({"order-1", ExpectedRevision::NoStream(), {testing::Event("Placed")}}).status());
+    ASSERT_OK_AND_ASSIGN(auto store,
+                         EventStore::Open(dir.Sub("store"), {.create_if_missing = true}));
+    ASSERT_OK(store->Append({"order-1", ExpectedRevision::NoStream(), {testing::Event("Placed")}})
+                  .status());
   }
-  ASSERT_OK_AND_ASSIGN(RepairReport report, RepairStore(dir.Sub("store"), {.backup_directory = dir.Sub("b")}));
+  ASSERT_OK_AND_ASSIGN(RepairReport report,
+                       RepairStore(dir.Sub("store"), {.backup_directory = dir.Sub("b")}));
   EXPECT_FALSE(report.repaired);
   EXPECT_FALSE(std::filesystem::exists(dir.Sub("b")));
   EXPECT_EQ(report.events, 1u);
@@ -228,7 +238,8 @@ TEST(WalDamageTest, RepairRefusesWhatItCannotDo) {
   TempDir dir;
   EXPECT_THAT(RepairStore(dir.Sub("nothing")).status(), StatusIs(absl::StatusCode::kNotFound));
   ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(dir.Sub("store"), {.create_if_missing = true}));
-  EXPECT_THAT(RepairStore(dir.Sub("store")).status(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(RepairStore(dir.Sub("store")).status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 // A store with data in every column family, closed (so every family is in
@@ -239,15 +250,19 @@ void BuildFullStore(const std::string& path) {
   auto store = EventStore::Open(path, options);
   ASSERT_OK(store.status());
   for (int i = 0; i < 300; ++i) {
-    EventData event = testing::Event(i % 3 ? "ItemAdded" : "OrderPlaced",
-                                     absl::StrCat("{\"i\":", i, ",\"pad\":\"", std::string(200, 'p'), "\"}"));
+    EventData event =
+        testing::Event(i % 3 ? "ItemAdded" : "OrderPlaced",
+                       absl::StrCat("{\"i\":", i, ",\"pad\":\"", std::string(200, 'p'), "\"}"));
     event.correlation_id = absl::StrCat("corr-", i % 7);
     event.causation_id = absl::StrCat("cause-", i % 5);
     event.event_id = EventId::Generate();  // caller ids: event_ids entries
     event.metadata = {{"user", "alice"}, {"bytes", std::string("\xff\x00\x01", 3)}};
-    ASSERT_OK((*store)->Append({absl::StrCat("order-", i % 10), ExpectedRevision::Any(), {event}}).status());
+    ASSERT_OK((*store)
+                  ->Append({absl::StrCat("order-", i % 10), ExpectedRevision::Any(), {event}})
+                  .status());
   }
-  ASSERT_OK(WriteSnapshot(**store, {.stream = "order-1", .revision = Revision(5), .state = "state"}));
+  ASSERT_OK(
+      WriteSnapshot(**store, {.stream = "order-1", .revision = Revision(5), .state = "state"}));
   ASSERT_OK((*store)->DeleteStream("order-9").status());
   {
     auto sub = (*store)->Subscribe({.durable_name = "mailer"});
@@ -257,11 +272,11 @@ void BuildFullStore(const std::string& path) {
   }
   {
     ProjectionRunner runner(**store);
-    ASSERT_OK(runner.Register({.name = "counts",
-                               .apply = [](const EventRecord& e, ReadModelWriter& rm) {
-                                 rm.Put(e.stream, e.type);
-                                 return absl::OkStatus();
-                               }}));
+    ASSERT_OK(
+        runner.Register({.name = "counts", .apply = [](const EventRecord& e, ReadModelWriter& rm) {
+                           rm.Put(e.stream, e.type);
+                           return absl::OkStatus();
+                         }}));
     ASSERT_OK(runner.WaitForPosition("counts", (*store)->head(), absl::Seconds(30)));
   }
   ASSERT_OK((*store)->Close());
@@ -280,7 +295,8 @@ std::string Dump(EventStore& store) {
         handles->storage->db()->NewIterator(rocksdb::ReadOptions(), handles->storage->cf(cf)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       absl::StrAppend(&dump, std::string(internal::CfName(cf)), "|", it->key().size(), ":",
-                      it->key().ToString(), "|", it->value().size(), ":", it->value().ToString(), "\n");
+                      it->key().ToString(), "|", it->value().size(), ":", it->value().ToString(),
+                      "\n");
     }
     if (!it->status().ok()) return absl::StrCat("unreadable: ", it->status().ToString());
   }
@@ -317,8 +333,8 @@ struct Outcome {
 // One damaged byte in `file` of a copy of `original`: the copy must refuse
 // to open, or report the damage in Verify, or serve exactly what the
 // original holds (and then stay sound through a full compaction).
-void FlipAndCheck(const std::string& original, const std::string& expected_dump, const std::string& file,
-                  uint64_t offset, const TempDir& dir, Outcome* outcome) {
+void FlipAndCheck(const std::string& original, const std::string& expected_dump,
+                  const std::string& file, uint64_t offset, const TempDir& dir, Outcome* outcome) {
   SCOPED_TRACE(absl::StrCat(file, " byte ", offset));
   const std::string copy = dir.Sub(absl::StrCat("trial-", outcome->trials));
   std::filesystem::copy(original, copy, std::filesystem::copy_options::recursive);
@@ -332,8 +348,10 @@ void FlipAndCheck(const std::string& original, const std::string& expected_dump,
   if (!store.ok()) {
     // Damage is DataLoss; a CURRENT naming no MANIFEST, or an OPTIONS file
     // RocksDB cannot read, is a store it cannot open at all.
-    EXPECT_THAT(store.status().code(), ::testing::AnyOf(absl::StatusCode::kDataLoss, absl::StatusCode::kInternal,
-                                                        absl::StatusCode::kFailedPrecondition, absl::StatusCode::kNotFound))
+    EXPECT_THAT(
+        store.status().code(),
+        ::testing::AnyOf(absl::StatusCode::kDataLoss, absl::StatusCode::kInternal,
+                         absl::StatusCode::kFailedPrecondition, absl::StatusCode::kNotFound))
         << store.status();
     ++outcome->refused;
   } else {
@@ -379,9 +397,9 @@ TEST_F(CorruptionTest, AFlippedByteInAnyTableFileOfAnyColumnFamilyIsDetected) {
   std::vector<std::pair<std::string, std::string>> files = TableFiles(original_);
   std::set<std::string> families;
   for (const auto& [file, family] : files) families.insert(family);
-  for (const char* family : {"log", "stream_events", "streams", "event_ids", "meta", "by_category", "by_type",
-                             "by_correlation", "by_causation", "by_time", "checkpoints", "snapshots",
-                             "read_models", "projections"}) {
+  for (const char* family : {"log", "stream_events", "streams", "event_ids", "meta", "by_category",
+                             "by_type", "by_correlation", "by_causation", "by_time", "checkpoints",
+                             "snapshots", "read_models", "projections"}) {
     EXPECT_TRUE(families.contains(family)) << "no table file of " << family << " to damage";
   }
   std::mt19937_64 rng(1234);
@@ -394,16 +412,17 @@ TEST_F(CorruptionTest, AFlippedByteInAnyTableFileOfAnyColumnFamilyIsDetected) {
     for (int i = 0; i < FlipsPerFile(); ++i) offsets.push_back(rng() % size);
     for (uint64_t offset : offsets) FlipAndCheck(original_, dump_, file, offset, dir_, &outcome);
   }
-  std::cout << "table files: " << outcome.trials << " flips over " << files.size() << " files: "
-            << outcome.refused << " refused at open, " << outcome.detected << " reported by verify, "
-            << outcome.harmless << " changed nothing served\n";
+  std::cout << "table files: " << outcome.trials << " flips over " << files.size()
+            << " files: " << outcome.refused << " refused at open, " << outcome.detected
+            << " reported by verify, " << outcome.harmless << " changed nothing served\n";
   EXPECT_GT(outcome.refused + outcome.detected, 0);
 }
 
 TEST_F(CorruptionTest, AFlippedByteInTheManifestCurrentOrOptionsIsRefusedOrHarmless) {
   Outcome outcome;
   std::mt19937_64 rng(99);
-  for (const std::string& suffix : {std::string("CURRENT"), std::string("MANIFEST-"), std::string("OPTIONS-")}) {
+  for (const std::string& suffix :
+       {std::string("CURRENT"), std::string("MANIFEST-"), std::string("OPTIONS-")}) {
     for (const auto& entry : std::filesystem::directory_iterator(original_)) {
       const std::string name = entry.path().filename().string();
       if (!name.starts_with(suffix)) continue;
@@ -414,8 +433,8 @@ TEST_F(CorruptionTest, AFlippedByteInTheManifestCurrentOrOptionsIsRefusedOrHarml
     }
   }
   std::cout << "MANIFEST, CURRENT, OPTIONS: " << outcome.trials << " flips: " << outcome.refused
-            << " refused at open, " << outcome.detected << " reported by verify, " << outcome.harmless
-            << " changed nothing served\n";
+            << " refused at open, " << outcome.detected << " reported by verify, "
+            << outcome.harmless << " changed nothing served\n";
   EXPECT_GT(outcome.refused, 0);
 }
 
@@ -451,7 +470,8 @@ TEST(WalDamageTest, AFlippedByteAnywhereInAKilledWritersLogIsRefusedOrChangesNot
       // A flip inside a record: refused, naming where that record starts.
       EXPECT_THAT(opened.status(), StatusIs(absl::StatusCode::kDataLoss));
       ASSERT_TRUE(record.has_value()) << "refused for a flip in padding: " << opened.status();
-      EXPECT_EQ(DamagedAt(std::string(opened.status().message())), record->first) << opened.status();
+      EXPECT_EQ(DamagedAt(std::string(opened.status().message())), record->first)
+          << opened.status();
       ++refused;
     } else {
       // Only a flip in a block's padding, or one in the last record's length

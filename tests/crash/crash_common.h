@@ -42,20 +42,23 @@ inline std::string CrashPayload(const std::string& stream, uint64_t revision) {
     uint64_t x = Fnv1a64(stream, revision);
     for (size_t i = 0; i < large.size(); i += 8) {
       x = x * 6364136223846793005ull + 1442695040888963407ull;
-      for (size_t k = 0; k < 8 && i + k < large.size(); ++k) large[i + k] = static_cast<char>(x >> (8 * k));
+      for (size_t k = 0; k < 8 && i + k < large.size(); ++k)
+        large[i + k] = static_cast<char>(x >> (8 * k));
     }
     return large;
   }
   if (revision % 7 == 3) {
     std::string bytes(64 + Fnv1a64(stream, revision) % 900, '\0');
-    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 31 + revision) & 0xff);
+    for (size_t i = 0; i < bytes.size(); ++i)
+      bytes[i] = static_cast<char>((i * 31 + revision) & 0xff);
     return bytes;
   }
   return "{\"stream\":\"" + stream + "\",\"revision\":" + std::to_string(revision) + "}";
 }
 
 inline std::string CrashContentType(uint64_t revision) {
-  return revision % 7 == 3 || revision % 400 == 200 ? "application/octet-stream" : "application/json";
+  return revision % 7 == 3 || revision % 400 == 200 ? "application/octet-stream"
+                                                    : "application/json";
 }
 
 }  // namespace annals::crash

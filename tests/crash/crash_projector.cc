@@ -45,13 +45,15 @@ int main(int argc, char** argv) {
   auto store = annals::EventStore::Open(argv[1], options);
   if (!store.ok()) Die(store.status().ToString());
   annals::ProjectionRunner runner(**store);
-  if (absl::Status s = runner.Register({.name = "counts", .apply = Count, .batch_size = 32}); !s.ok()) {
+  if (absl::Status s = runner.Register({.name = "counts", .apply = Count, .batch_size = 32});
+      !s.ok()) {
     Die(s.ToString());
   }
   std::thread appender([&] {
     for (uint64_t k = 0;; ++k) {
       annals::EventData event{.type = "Fed", .data = absl::StrCat(k)};
-      auto result = (*store)->Append({absl::StrCat("feed-", k % 4), annals::ExpectedRevision::Any(), {event}});
+      auto result = (*store)->Append(
+          {absl::StrCat("feed-", k % 4), annals::ExpectedRevision::Any(), {event}});
       if (!result.ok()) Die(result.status().ToString());
     }
   });

@@ -28,7 +28,8 @@ namespace {
 }
 
 void Report(int fd, const std::string& line) {
-  if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) Die("short write");
+  if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    Die("short write");
 }
 
 }  // namespace
@@ -44,12 +45,13 @@ int main(int argc, char** argv) {
   std::thread appender([&] {
     for (uint64_t k = 0;; ++k) {
       annals::EventData event{.type = "Fed", .data = absl::StrCat("{\"k\":", k, "}")};
-      auto result = (*store)->Append({absl::StrCat("feed-", k % 4), annals::ExpectedRevision::Any(), {event}});
+      auto result = (*store)->Append(
+          {absl::StrCat("feed-", k % 4), annals::ExpectedRevision::Any(), {event}});
       if (!result.ok()) Die(result.status().ToString());
     }
   });
-  auto sub = (*store)->Subscribe({.filter = {.categories = {"feed"}}, .durable_name = "crash-sub",
-                                  .batch_size = 16});
+  auto sub = (*store)->Subscribe(
+      {.filter = {.categories = {"feed"}}, .durable_name = "crash-sub", .batch_size = 16});
   if (!sub.ok()) Die(sub.status().ToString());
   for (uint64_t handled = 1;; ++handled) {
     auto event = (*sub)->Next(absl::Seconds(10));

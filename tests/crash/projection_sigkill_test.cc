@@ -38,7 +38,8 @@ TEST(ProjectionCrashTest, ReadModelsAreExactlyOnceAcrossSigkill) {
     ASSERT_OK(store.status());
     // Read through the engine's read-side extension, with the keys spelled
     // out here rather than built by the codec under test.
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<extension::ReadSide> read_side, extension::ReadSide::Of(**store));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<extension::ReadSide> read_side,
+                         extension::ReadSide::Of(**store));
     ASSERT_OK_AND_ASSIGN(std::optional<std::string> value,
                          read_side->Get(extension::ReadSideFamily::kProjections,
                                         std::string("c\0", 2) + VersionPrefix()));
@@ -65,13 +66,14 @@ TEST(ProjectionCrashTest, ReadModelsAreExactlyOnceAcrossSigkill) {
     const std::string prefix = VersionPrefix();
     std::string end = prefix;
     end.back() = static_cast<char>(end.back() + 1);  // the next version's prefix
-    ASSERT_OK_AND_ASSIGN(auto rows, read_side->Scan(extension::ReadSideFamily::kReadModels, prefix, end,
-                                                    std::numeric_limits<size_t>::max()));
+    ASSERT_OK_AND_ASSIGN(auto rows, read_side->Scan(extension::ReadSideFamily::kReadModels, prefix,
+                                                    end, std::numeric_limits<size_t>::max()));
     for (const auto& [key, row] : rows) actual[key.substr(prefix.size())] = std::stoll(row);
     ASSERT_EQ(actual, expected) << "round " << round << ": read model differs from the fold of "
                                 << checkpoint << " events";
   }
-  std::printf("%d rounds, last checkpoint %lu\n", rounds, static_cast<unsigned long>(last_checkpoint));
+  std::printf("%d rounds, last checkpoint %lu\n", rounds,
+              static_cast<unsigned long>(last_checkpoint));
   EXPECT_GT(last_checkpoint, 0u);
 }
 

@@ -185,7 +185,8 @@ class CrashTest : public ::testing::Test {
  protected:
   // Starts crash_writer on `path`; sets `*pid` and `*ack_fd` (the pipe's
   // read end, ours to close).
-  static void Spawn(const std::string& path, uint64_t writer_seed, bool durable, pid_t* pid, int* ack_fd) {
+  static void Spawn(const std::string& path, uint64_t writer_seed, bool durable, pid_t* pid,
+                    int* ack_fd) {
     int fds[2];
     // Close-on-exec on both ends: the child keeps only the copy it moves to
     // kChildAckFd, so the read end returns EOF once the child is gone.
@@ -193,8 +194,9 @@ class CrashTest : public ::testing::Test {
     // Everything the child needs is built before fork.
     const std::string fd_arg = std::to_string(kChildAckFd);
     const std::string seed_arg = std::to_string(writer_seed);
-    const char* argv[] = {ANNALS_CRASH_WRITER_PATH, path.c_str(), fd_arg.c_str(), seed_arg.c_str(),
-                          durable ? "durable" : "fast", nullptr};
+    const char* argv[] = {
+        ANNALS_CRASH_WRITER_PATH,     path.c_str(), fd_arg.c_str(), seed_arg.c_str(),
+        durable ? "durable" : "fast", nullptr};
     const pid_t child = ::fork();
     if (child == 0) {
       // Async-signal-safe calls only until execv.
@@ -283,7 +285,8 @@ class CrashTest : public ::testing::Test {
         ASSERT_EQ(r.event_id, crash::CrashEventId(r.stream, r.revision.value()))
             << "a foreign event at " << r.stream << "@" << r.revision;
         ASSERT_TRUE(r.data == crash::CrashPayload(r.stream, r.revision.value()))
-            << "the payload of " << r.stream << "@" << r.revision << " changed (" << r.data.size() << " bytes)";
+            << "the payload of " << r.stream << "@" << r.revision << " changed (" << r.data.size()
+            << " bytes)";
         ASSERT_EQ(r.content_type, crash::CrashContentType(r.revision.value()));
         ASSERT_NO_FATAL_FAILURE(requests.Add(r));
       }
@@ -332,8 +335,8 @@ class CrashTest : public ::testing::Test {
 #ifndef ANNALS_TOOL_PATH
     return;  // built without the tool
 #else
-    const std::string command = std::string(ANNALS_TOOL_PATH) + " --store '" + path + "' --json verify >" +
-                                path + ".verify 2>&1";
+    const std::string command = std::string(ANNALS_TOOL_PATH) + " --store '" + path +
+                                "' --json verify >" + path + ".verify 2>&1";
     const int status = std::system(command.c_str());
     std::ifstream out(path + ".verify");
     const std::string text((std::istreambuf_iterator<char>(out)), {});
@@ -367,7 +370,8 @@ class CrashTest : public ::testing::Test {
       const std::string_view hashed = value.substr(0, value.size() - kChainHashFieldSize);
       unsigned char digest[EVP_MAX_MD_SIZE];
       unsigned int digest_size = 0;
-      ASSERT_EQ(EVP_Digest(hashed.data(), hashed.size(), digest, &digest_size, EVP_sha256(), nullptr), 1);
+      ASSERT_EQ(
+          EVP_Digest(hashed.data(), hashed.size(), digest, &digest_size, EVP_sha256(), nullptr), 1);
       std::string input = previous;
       input.append(reinterpret_cast<const char*>(digest), digest_size);
       ASSERT_EQ(EVP_Digest(input.data(), input.size(), digest, &digest_size, EVP_sha256(), nullptr),
@@ -424,7 +428,8 @@ TEST_F(CrashTest, AcknowledgedAppendsSurviveSigkill) {
         << "round " << round << ", ANNALS_CRASH_SEED=" << seed << ", store " << path;
   }
   std::cerr << "crash test: " << total_acks << " acknowledgements checked over " << rounds
-            << " rounds (" << early_kills << " early kills, " << fast_rounds << " with sync = false) in "
+            << " rounds (" << early_kills << " early kills, " << fast_rounds
+            << " with sync = false) in "
             << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()
             << " ms\n";
 }

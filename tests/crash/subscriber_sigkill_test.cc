@@ -35,7 +35,8 @@ TEST(SubscriberCrashTest, DurableSubscribersResumeAtLeastOnceAfterSigkill) {
     while (lines >> kind >> position) {
       if (kind == "C") {
         // Every event matches the filter: the checkpoint is the last handled.
-        ASSERT_EQ(position, previous) << "round " << round << ": checkpoint is not the last event handled";
+        ASSERT_EQ(position, previous)
+            << "round " << round << ": checkpoint is not the last event handled";
         last_checkpoint = position;
         continue;
       }
@@ -43,7 +44,8 @@ TEST(SubscriberCrashTest, DurableSubscribersResumeAtLeastOnceAfterSigkill) {
       if (first) {
         // Resumes after a checkpoint at least as new as the last one
         // acknowledged, and skips nothing handled-or-not after it.
-        ASSERT_GT(position, last_checkpoint) << "round " << round << ": resumed before a saved checkpoint";
+        ASSERT_GT(position, last_checkpoint)
+            << "round " << round << ": resumed before a saved checkpoint";
         ASSERT_LE(position, last_handled + 1) << "round " << round << ": skipped events";
         first = false;
       } else {
@@ -62,7 +64,8 @@ TEST(SubscriberCrashTest, DurableSubscribersResumeAtLeastOnceAfterSigkill) {
   EXPECT_GE(subscribers[0].checkpoint.value(), last_checkpoint);
   EXPECT_LE(subscribers[0].checkpoint.value(), last_handled);
   std::printf("%d rounds: %lu events handled, last checkpoint %lu\n", rounds,
-              static_cast<unsigned long>(handled_total), static_cast<unsigned long>(last_checkpoint));
+              static_cast<unsigned long>(handled_total),
+              static_cast<unsigned long>(last_checkpoint));
 }
 
 }  // namespace

@@ -28,7 +28,8 @@ class AppendTest : public ::testing::Test {
   absl::StatusOr<AppendResult> AppendN(const std::string& stream, ExpectedRevision expected,
                                        int count, const std::string& type = "Happened") {
     std::vector<EventData> events;
-    for (int i = 0; i < count; ++i) events.push_back(Event(type, "{\"i\":" + std::to_string(i) + "}"));
+    for (int i = 0; i < count; ++i)
+      events.push_back(Event(type, "{\"i\":" + std::to_string(i) + "}"));
     return store_->Append({stream, expected, std::move(events)});
   }
 
@@ -192,10 +193,9 @@ TEST_F(AppendTest, MultiAppendReportsEveryFailedCheckAndWritesNothing) {
   request.appends.push_back({"payment-1", ExpectedRevision::StreamExists(), {Event("C")}});
   request.conditions.push_back({"stock-1", ExpectedRevision::Exact(Revision(7))});
   absl::StatusOr<MultiAppendResult> result = store_->AppendMulti(std::move(request));
-  ExpectConflicts(result.status(),
-                  {{"stock-1", ExpectedRevision::Exact(Revision(7)), Revision(0)},
-                   {"order-1", ExpectedRevision::Exact(Revision(0)), Revision(1)},
-                   {"payment-1", ExpectedRevision::StreamExists(), std::nullopt}});
+  ExpectConflicts(result.status(), {{"stock-1", ExpectedRevision::Exact(Revision(7)), Revision(0)},
+                                    {"order-1", ExpectedRevision::Exact(Revision(0)), Revision(1)},
+                                    {"payment-1", ExpectedRevision::StreamExists(), std::nullopt}});
   EXPECT_EQ(store_->head(), Position(3));
   EXPECT_THAT(store_->GetStreamInfo("invoice-1"), StatusIs(absl::StatusCode::kNotFound));
 }

@@ -28,7 +28,8 @@ TEST(BackupTest, ABackupTakenDuringWritesOpensAndVerifies) {
   std::atomic<uint64_t> acknowledged{0};
   std::thread writer([&] {
     for (int i = 0; !done.load(); ++i) {
-      auto result = store->Append({"order-" + std::to_string(i % 5), ExpectedRevision::Any(), {Event("E")}});
+      auto result =
+          store->Append({"order-" + std::to_string(i % 5), ExpectedRevision::Any(), {Event("E")}});
       ASSERT_OK(result.status());
       acknowledged = result->last_position.value();
     }

@@ -46,7 +46,8 @@ TEST(EventCodecTest, EveryFieldRoundTrips) {
   EXPECT_EQ(record.type, "ItemAdded");
   EXPECT_EQ(record.data, event.data());
   EXPECT_EQ(record.content_type, "application/json");
-  EXPECT_EQ(record.metadata, (std::map<std::string, std::string>{{"tenant", "acme"}, {"user", "alice"}}));
+  EXPECT_EQ(record.metadata,
+            (std::map<std::string, std::string>{{"tenant", "acme"}, {"user", "alice"}}));
   EXPECT_EQ(record.correlation_id, "corr");
   EXPECT_EQ(record.causation_id, "cause");
   EXPECT_EQ(record.recorded_at, absl::FromUnixMicros(1'700'000'000'123'456));
@@ -55,8 +56,7 @@ TEST(EventCodecTest, EveryFieldRoundTrips) {
 TEST(EventCodecTest, ReusedRecordKeepsNothingOfThePreviousEvent) {
   ChainHash hash;
   EventRecord record;
-  ASSERT_OK(DecodeStoredEvent(EncodeStoredEvent(SampleEvent(), kGenesisChainHash, &hash),
-                              &record));
+  ASSERT_OK(DecodeStoredEvent(EncodeStoredEvent(SampleEvent(), kGenesisChainHash, &hash), &record));
   storage::v1::StoredEvent sparse;
   sparse.set_stream("s");
   sparse.set_type("T");

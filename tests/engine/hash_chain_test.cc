@@ -68,8 +68,8 @@ TEST(HashChainTest, LogChainIsUnbrokenAcrossCommitsAndReopen) {
   {
     ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(path, TestOptions()));
     for (int i = 0; i < 20; ++i) {
-      ASSERT_OK(store->Append({"order-" + std::to_string(i % 3), ExpectedRevision::Any(),
-                               {Event("A"), Event("B")}}));
+      ASSERT_OK(store->Append(
+          {"order-" + std::to_string(i % 3), ExpectedRevision::Any(), {Event("A"), Event("B")}}));
     }
   }
   {
@@ -90,8 +90,9 @@ TEST(HashChainTest, TamperedByteBreaksTheChain) {
   bool created = false;
   ASSERT_OK_AND_ASSIGN(auto storage, Storage::Open(path, TestOptions(), &created));
   std::string value;
-  ASSERT_TRUE(storage->db()->Get(rocksdb::ReadOptions(), storage->cf(Cf::kLog),
-                                 LogKey(Position(1)), &value).ok());
+  ASSERT_TRUE(storage->db()
+                  ->Get(rocksdb::ReadOptions(), storage->cf(Cf::kLog), LogKey(Position(1)), &value)
+                  .ok());
   auto split = SplitStoredValue(value);
   ASSERT_TRUE(split.has_value());
   std::string tampered(split->hashed_bytes);

@@ -36,8 +36,8 @@ class IdempotencyTest : public ::testing::Test {
 
 TEST_F(IdempotencyTest, RetryWithExactRevisionReturnsOriginalResultAndWritesNothing) {
   ASSERT_OK(store_->Append({"order-1", ExpectedRevision::NoStream(), {WithId("A", 1)}}));
-  AppendRequest request{"order-1", ExpectedRevision::Exact(Revision(0)),
-                        {WithId("B", 2), WithId("C", 3)}};
+  AppendRequest request{
+      "order-1", ExpectedRevision::Exact(Revision(0)), {WithId("B", 2), WithId("C", 3)}};
   ASSERT_OK_AND_ASSIGN(AppendResult original, store_->Append(request));
   ASSERT_OK(store_->Append({"order-1", ExpectedRevision::Any(), {WithId("D", 4)}}));
   const Position head = store_->head();
@@ -78,9 +78,11 @@ TEST_F(IdempotencyTest, PartialOverlapIsAnErrorAndWritesNothing) {
   ASSERT_OK(store_->Append(
       {"order-1", ExpectedRevision::Exact(Revision(0)), {WithId("B", 2), WithId("C", 3)}}));
   // Same first id at revision 1, but a different second event.
-  absl::Status status = store_->Append({"order-1", ExpectedRevision::Exact(Revision(0)),
-                                        {WithId("B", 2), WithId("X", 7)}})
-                            .status();
+  absl::Status status =
+      store_
+          ->Append(
+              {"order-1", ExpectedRevision::Exact(Revision(0)), {WithId("B", 2), WithId("X", 7)}})
+          .status();
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_FALSE(IsWrongExpectedRevision(status));
   EXPECT_EQ(store_->head(), Position(3));
@@ -106,8 +108,9 @@ TEST_F(IdempotencyTest, AnyDeduplicatesByEventId) {
 
 TEST_F(IdempotencyTest, AnyWithSomeKnownIdsIsPartial) {
   ASSERT_OK(store_->Append({"order-1", ExpectedRevision::Any(), {WithId("A", 1)}}));
-  EXPECT_THAT(store_->Append({"order-1", ExpectedRevision::Any(), {WithId("A", 1), WithId("B", 2)}}),
-              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(
+      store_->Append({"order-1", ExpectedRevision::Any(), {WithId("A", 1), WithId("B", 2)}}),
+      StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_EQ(store_->head(), Position(1));
 }
 

@@ -59,10 +59,13 @@ void FillSource(EventStore& store) {
     e.correlation_id = "c-" + std::to_string(i % 4);
     e.causation_id = "cmd-" + std::to_string(i);
     if (i % 5 == 0) e.event_id = EventId::Generate();
-    ASSERT_OK(store.Append({"order-" + std::to_string(i % 3), ExpectedRevision::Any(), {e}}).status());
+    ASSERT_OK(
+        store.Append({"order-" + std::to_string(i % 3), ExpectedRevision::Any(), {e}}).status());
   }
-  ASSERT_OK(store.Append({"blob-1", ExpectedRevision::Any(), {Event("Raw", std::string("\0\xff\x01", 3))}})
-                .status());
+  ASSERT_OK(
+      store
+          .Append({"blob-1", ExpectedRevision::Any(), {Event("Raw", std::string("\0\xff\x01", 3))}})
+          .status());
   StreamMetadata retention;
   retention.max_count = 2;
   ASSERT_OK(store.SetStreamMetadata("order-0", retention).status());
@@ -84,44 +87,46 @@ TEST(ImportTest, AnImportedStoreIsTheSourceStore) {
   ExpectSameEvents(All(*target), events);
 
   {  // (iterators hold the store open: scoped before Reopen)
-  // Lifecycle effects came back with their audit events.
-  auto retention = GetStreamMetadata(*target, "order-0");
-  ASSERT_OK(retention.status());
-  EXPECT_EQ(retention->max_count, 2u);
-  auto order0 = target->ReadStream("order-0");
-  ASSERT_OK(order0.status());
-  EXPECT_EQ(Drain(**order0).size(), 2u);
-  auto order1 = target->ReadStream("order-1");
-  ASSERT_OK(order1.status());
-  const std::vector<EventRecord> order1_events = Drain(**order1);
-  ASSERT_EQ(order1_events.size(), 1u);  // the re-append after the delete
-  EXPECT_EQ(order1_events[0].revision, Revision(10));
-  EXPECT_THAT(target->ReadStream("order-2").status(), StatusIs(absl::StatusCode::kFailedPrecondition));
-  EXPECT_THAT(target->Append({"order-2", ExpectedRevision::Any(), {Event("X")}}).status(),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
+    // Lifecycle effects came back with their audit events.
+    auto retention = GetStreamMetadata(*target, "order-0");
+    ASSERT_OK(retention.status());
+    EXPECT_EQ(retention->max_count, 2u);
+    auto order0 = target->ReadStream("order-0");
+    ASSERT_OK(order0.status());
+    EXPECT_EQ(Drain(**order0).size(), 2u);
+    auto order1 = target->ReadStream("order-1");
+    ASSERT_OK(order1.status());
+    const std::vector<EventRecord> order1_events = Drain(**order1);
+    ASSERT_EQ(order1_events.size(), 1u);  // the re-append after the delete
+    EXPECT_EQ(order1_events[0].revision, Revision(10));
+    EXPECT_THAT(target->ReadStream("order-2").status(),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(target->Append({"order-2", ExpectedRevision::Any(), {Event("X")}}).status(),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
 
-  // Indexes, ids, time lookups and the hash chain are as in the source.
-  auto by_correlation = target->ReadCorrelation("c-1");
-  ASSERT_OK(by_correlation.status());
-  EXPECT_EQ(Drain(**by_correlation).size(), 8u);
-  auto found = target->FindEvent("order-0", events[0].event_id);
-  ASSERT_OK(found.status());
-  ASSERT_TRUE(found->has_value());
-  EXPECT_EQ((*found)->position, events[0].position);
-  for (const EventRecord& e : {events[3], events[20], events.back()}) {
-    auto at_source = FindPosition(*source, e.recorded_at);
-    auto at_target = FindPosition(*target, e.recorded_at);
-    ASSERT_OK(at_target.status());
-    EXPECT_EQ(*at_target, *at_source);
-  }
-  auto report = Verify(*target);
-  ASSERT_OK(report.status());
-  EXPECT_TRUE(report->ok()) << report->problem;
+    // Indexes, ids, time lookups and the hash chain are as in the source.
+    auto by_correlation = target->ReadCorrelation("c-1");
+    ASSERT_OK(by_correlation.status());
+    EXPECT_EQ(Drain(**by_correlation).size(), 8u);
+    auto found = target->FindEvent("order-0", events[0].event_id);
+    ASSERT_OK(found.status());
+    ASSERT_TRUE(found->has_value());
+    EXPECT_EQ((*found)->position, events[0].position);
+    for (const EventRecord& e : {events[3], events[20], events.back()}) {
+      auto at_source = FindPosition(*source, e.recorded_at);
+      auto at_target = FindPosition(*target, e.recorded_at);
+      ASSERT_OK(at_target.status());
+      EXPECT_EQ(*at_target, *at_source);
+    }
+    auto report = Verify(*target);
+    ASSERT_OK(report.status());
+    EXPECT_TRUE(report->ok()) << report->problem;
   }
 
   // The imported store goes on like any other, after reopening too.
   target.Reopen();
-  auto next = target->Append({"order-0", ExpectedRevision::Exact(Revision(9)), {Event("ItemAdded")}});
+  auto next =
+      target->Append({"order-0", ExpectedRevision::Exact(Revision(9)), {Event("ItemAdded")}});
   ASSERT_OK(next.status());
   EXPECT_EQ(next->first_position.value(), source->head().value() + 1);
   auto report = Verify(*target);
@@ -131,8 +136,10 @@ TEST(ImportTest, AnImportedStoreIsTheSourceStore) {
 
 TEST(ImportTest, AScavengedSourceKeepsItsNumbering) {
   TempStore source;
-  for (int i = 0; i < 3; ++i) ASSERT_OK(source->Append({"cart-1", ExpectedRevision::Any(), {Event("Added")}}).status());
-  for (int i = 0; i < 4; ++i) ASSERT_OK(source->Append({"cart-2", ExpectedRevision::Any(), {Event("Added")}}).status());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_OK(source->Append({"cart-1", ExpectedRevision::Any(), {Event("Added")}}).status());
+  for (int i = 0; i < 4; ++i)
+    ASSERT_OK(source->Append({"cart-2", ExpectedRevision::Any(), {Event("Added")}}).status());
   ASSERT_OK(source->DeleteStream("cart-1").status());
   StreamMetadata keep_two;
   keep_two.max_count = 2;
@@ -206,7 +213,8 @@ TEST(ImportTest, BadEventsWriteNothing) {
 }
 
 // An audit event of `$$<stream>` as another tool might write it.
-EventRecord Lifecycle(uint64_t position, const std::string& stream, const std::string& type, const std::string& data) {
+EventRecord Lifecycle(uint64_t position, const std::string& stream, const std::string& type,
+                      const std::string& data) {
   EventRecord e;
   e.stream = "$$" + stream;
   e.position = Position(position);
@@ -227,7 +235,8 @@ TEST(ImportTest, LifecycleDataIsReadAsJsonWhateverItsSpacing) {
   first.recorded_at = absl::FromUnixSeconds(1'800'000'000);
   first.event_id = EventId::Generate();
   first.type = "Added";
-  ASSERT_OK(Import(*target, {first, Lifecycle(2, "cart-1", "$metadata", "{ \"maxCount\" : 3,\n \"maxAgeSeconds\": 60 }")}));
+  ASSERT_OK(Import(*target, {first, Lifecycle(2, "cart-1", "$metadata",
+                                              "{ \"maxCount\" : 3,\n \"maxAgeSeconds\": 60 }")}));
   ASSERT_OK_AND_ASSIGN(StreamMetadata metadata, GetStreamMetadata(*target, "cart-1"));
   EXPECT_EQ(metadata.max_count, 3u);
   EXPECT_EQ(metadata.max_age, absl::Seconds(60));
@@ -248,13 +257,15 @@ TEST(ImportTest, LifecycleDataTheApiWouldRefuseIsRefusedAndWritesNothing) {
            {"$streamDeleted", "{\"truncateBefore\":0}"},
            {"$streamTombstoned", "{\"truncateBefore\":4}"},
            {"$streamDeleted", "{\"truncateBefore\":2,\"lastRevision\":1}"},
-           {"$streamDeleted", "{\"truncateBefore\":1000}"},  // past what position 1 allows
+           {"$streamDeleted", "{\"truncateBefore\":1000}"},   // past what position 1 allows
            {"$metadata", "{\"maxCount\":0,\"maxCount\":3}"},  // a member twice
            {"$metadata", "{\"lastRevision\":0,\"lastPosition\":99}"},  // a head after the event
        }) {
     SCOPED_TRACE(type + " " + data);
-    EXPECT_THAT(Import(*target, {Lifecycle(1, "cart-1", type, data)}), StatusIs(absl::StatusCode::kInvalidArgument));
-    EXPECT_THAT(ValidateImportEvent(Lifecycle(1, "cart-1", type, data)), StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(Import(*target, {Lifecycle(1, "cart-1", type, data)}),
+                StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(ValidateImportEvent(Lifecycle(1, "cart-1", type, data)),
+                StatusIs(absl::StatusCode::kInvalidArgument));
     EXPECT_EQ(target->head(), Position(0));
   }
 }
@@ -281,9 +292,12 @@ TEST(ImportTest, PositionsAndRevisionsTheApiCouldNotHaveGivenAreRefused) {
 
 TEST(ImportTest, StreamsWhoseEventsWereScavengedListTheSameAfterImport) {
   TempStore source;
-  for (int i = 0; i < 3; ++i) ASSERT_OK(source->Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
-  for (int i = 0; i < 2; ++i) ASSERT_OK(source->Append({"b-1", ExpectedRevision::Any(), {Event("B")}}).status());
-  for (int i = 0; i < 2; ++i) ASSERT_OK(source->Append({"c-1", ExpectedRevision::Any(), {Event("C")}}).status());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_OK(source->Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
+  for (int i = 0; i < 2; ++i)
+    ASSERT_OK(source->Append({"b-1", ExpectedRevision::Any(), {Event("B")}}).status());
+  for (int i = 0; i < 2; ++i)
+    ASSERT_OK(source->Append({"c-1", ExpectedRevision::Any(), {Event("C")}}).status());
   ASSERT_OK(source->Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
   ASSERT_OK(source->DeleteStream("b-1").status());
   ASSERT_OK(source->TombstoneStream("c-1").status());
@@ -313,17 +327,23 @@ TEST(ImportTest, TheCheckerSeesWhatOnlyTheWholeFileShows) {
   {
     ImportChecker checker;
     ASSERT_OK(checker.Check(event(1, "cart-1", 0)));
-    EXPECT_THAT(checker.Check(event(1, "cart-2", 0)), StatusIs(absl::StatusCode::kInvalidArgument));  // position again
-    EXPECT_THAT(checker.Check(event(2, "cart-1", 0)), StatusIs(absl::StatusCode::kInvalidArgument));  // revision again
-    ASSERT_OK(checker.Check(Lifecycle(3, "cart-1", "$streamTombstoned", "{\"lastRevision\":0,\"lastPosition\":1}")));
-    EXPECT_THAT(checker.Check(event(4, "cart-1", 1)), StatusIs(absl::StatusCode::kInvalidArgument));  // after the tombstone
+    EXPECT_THAT(checker.Check(event(1, "cart-2", 0)),
+                StatusIs(absl::StatusCode::kInvalidArgument));  // position again
+    EXPECT_THAT(checker.Check(event(2, "cart-1", 0)),
+                StatusIs(absl::StatusCode::kInvalidArgument));  // revision again
+    ASSERT_OK(checker.Check(
+        Lifecycle(3, "cart-1", "$streamTombstoned", "{\"lastRevision\":0,\"lastPosition\":1}")));
+    EXPECT_THAT(checker.Check(event(4, "cart-1", 1)),
+                StatusIs(absl::StatusCode::kInvalidArgument));  // after the tombstone
   }
   {
     // A head restored by a lifecycle event: the next revision goes after it.
     ImportChecker checker;
-    ASSERT_OK(checker.Check(Lifecycle(9, "cart-1", "$streamDeleted",
-                                      "{\"truncateBefore\":5,\"lastRevision\":4,\"lastPosition\":8}")));
-    EXPECT_THAT(checker.Check(event(10, "cart-1", 3)), StatusIs(absl::StatusCode::kInvalidArgument));
+    ASSERT_OK(
+        checker.Check(Lifecycle(9, "cart-1", "$streamDeleted",
+                                "{\"truncateBefore\":5,\"lastRevision\":4,\"lastPosition\":8}")));
+    EXPECT_THAT(checker.Check(event(10, "cart-1", 3)),
+                StatusIs(absl::StatusCode::kInvalidArgument));
     EXPECT_OK(checker.Check(event(10, "cart-1", 5)));
   }
 }
@@ -350,7 +370,8 @@ TEST(ImportTest, ReadOnlyStoresRefuseImport) {
 
 TEST(SchemaRegistryTest, RegistersFilesAndBindings) {
   TempStore store;
-  ASSERT_OK((RegisterProtoSchemas<google::protobuf::Duration, google::protobuf::Timestamp>(*store)));
+  ASSERT_OK(
+      (RegisterProtoSchemas<google::protobuf::Duration, google::protobuf::Timestamp>(*store)));
   auto schemas = ReadSchemas(*store);
   ASSERT_OK(schemas.status());
   EXPECT_EQ(schemas->files.size(), 2u);
@@ -431,7 +452,8 @@ TEST(SchemaRegistryTest, AReplacementMustNotBreakAStoredImporter) {
 TEST(ReadOnlyBackupTest, CopiesWhatTheReaderSees) {
   TempStore store;
   for (int i = 0; i < 200; ++i) {
-    ASSERT_OK(store->Append({"s-" + std::to_string(i % 7), ExpectedRevision::Any(), {Event("E")}}).status());
+    ASSERT_OK(store->Append({"s-" + std::to_string(i % 7), ExpectedRevision::Any(), {Event("E")}})
+                  .status());
   }
   StoreOptions options = TestOptions();
   options.read_only = true;
@@ -439,7 +461,8 @@ TEST(ReadOnlyBackupTest, CopiesWhatTheReaderSees) {
   ASSERT_OK(reader.status());
   TempDir backups;
   ASSERT_OK(Backup(**reader, backups.Sub("copy")));
-  EXPECT_THAT(Backup(**reader, backups.Sub("copy")), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(Backup(**reader, backups.Sub("copy")),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
   StoreOptions plain = TestOptions();
   plain.create_if_missing = false;
   auto copy = EventStore::Open(backups.Sub("copy"), plain);

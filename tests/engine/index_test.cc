@@ -174,8 +174,8 @@ TEST_F(IndexTest, TimeBoundsFindTheFirstEventAtOrAfter) {
   EXPECT_THAT(Read(store_->ReadAll({.since = absl::FromUnixMicros(2'000'000),
                                     .until = absl::FromUnixMicros(4'000'000)})),
               ElementsAre(3, 4, 5));
-  EXPECT_THAT(Read(store_->ReadAll({.direction = Direction::kBackward,
-                                    .until = absl::FromUnixMicros(3'000'000)})),
+  EXPECT_THAT(Read(store_->ReadAll(
+                  {.direction = Direction::kBackward, .until = absl::FromUnixMicros(3'000'000)})),
               ElementsAre(4, 3, 2, 1));
   EXPECT_THAT(Read(store_->ReadCategory("order", {.since = absl::FromUnixMicros(1'500'000)})),
               ElementsAre(3, 4, 6));
@@ -202,8 +202,7 @@ TEST_F(IndexTest, AClockGoingBackDoesNotBreakTimeReads) {
   clock_.us->store(500'000);  // before everything: recorded_at is clamped
   Append("order-3", Event("Placed"));
   EXPECT_THAT(FindPosition(*store_, absl::FromUnixMicros(4'000'000)), IsOkAndHolds(Position(6)));
-  EXPECT_THAT(Read(store_->ReadAll({.since = absl::FromUnixMicros(4'000'000)})),
-              ElementsAre(6, 7));
+  EXPECT_THAT(Read(store_->ReadAll({.since = absl::FromUnixMicros(4'000'000)})), ElementsAre(6, 7));
 }
 
 TEST_F(IndexTest, BadIndexKeysAreInvalidArgument) {
@@ -246,7 +245,8 @@ TEST(IndexUpgradeTest, AFormat1StoreIsUpgradedInPlaceOnOpen) {
     ASSERT_OK(store.status());
     for (int i = 0; i < 30; ++i) {
       EventData event = Correlated(i % 2 ? "Odd" : "Even", "corr-" + std::to_string(i % 3));
-      ASSERT_OK((*store)->Append({"order-" + std::to_string(i % 4), ExpectedRevision::Any(), {event}}));
+      ASSERT_OK(
+          (*store)->Append({"order-" + std::to_string(i % 4), ExpectedRevision::Any(), {event}}));
     }
   }
   {
@@ -255,19 +255,21 @@ TEST(IndexUpgradeTest, AFormat1StoreIsUpgradedInPlaceOnOpen) {
     auto storage = internal::Storage::Open(path, TestOptions(), &created);
     ASSERT_OK(storage.status());
     rocksdb::DB* db = (*storage)->db();
-    for (internal::Cf cf : {internal::Cf::kByCategory, internal::Cf::kByType,
-                            internal::Cf::kByCorrelation, internal::Cf::kByCausation,
-                            internal::Cf::kByTime}) {
+    for (internal::Cf cf :
+         {internal::Cf::kByCategory, internal::Cf::kByType, internal::Cf::kByCorrelation,
+          internal::Cf::kByCausation, internal::Cf::kByTime}) {
       ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), (*storage)->cf(cf), std::string(),
                                   std::string(64, '\xff'))
                       .ok());
     }
     std::string format;
-    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), (*storage)->cf(internal::Cf::kMeta), "format",
-                        &format).ok());
+    ASSERT_TRUE(
+        db->Get(rocksdb::ReadOptions(), (*storage)->cf(internal::Cf::kMeta), "format", &format)
+            .ok());
     format[1] = 1;  // FormatInfo.format_version (field 1, varint) = 1
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), (*storage)->cf(internal::Cf::kMeta), "format",
-                        format).ok());
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), (*storage)->cf(internal::Cf::kMeta), "format", format)
+            .ok());
   }
   EXPECT_THAT(IndexKeys(path, internal::Cf::kByCategory), IsEmpty());
   auto store = EventStore::Open(path, TestOptions());

@@ -153,9 +153,9 @@ TEST_P(InputTest, EveryFieldIsRefusedOrRoundTripsAndNothingReportsCorruption) {
     const std::string value = BadValue(GetParam(), field.limit);
     AppendRequest request = Plain();
     field.set(request, value);
-    const bool accepted = GetParam() == Bad::kNotUtf8  ? field.accepts_not_utf8
-                          : GetParam() == Bad::kNul    ? field.accepts_nul
-                                                       : field.accepts_too_long;
+    const bool accepted = GetParam() == Bad::kNotUtf8 ? field.accepts_not_utf8
+                          : GetParam() == Bad::kNul   ? field.accepts_nul
+                                                      : field.accepts_too_long;
     absl::StatusOr<AppendResult> result = store->Append(request);
     if (!accepted) {
       EXPECT_THAT(result.status(), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -195,7 +195,8 @@ TEST_P(InputTest, EveryFieldIsRefusedOrRoundTripsAndNothingReportsCorruption) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Kinds, InputTest, ::testing::Values(Bad::kNotUtf8, Bad::kNul, Bad::kTooLong),
+INSTANTIATE_TEST_SUITE_P(Kinds, InputTest,
+                         ::testing::Values(Bad::kNotUtf8, Bad::kNul, Bad::kTooLong),
                          [](const auto& info) {
                            switch (info.param) {
                              case Bad::kNotUtf8:
@@ -228,7 +229,8 @@ TEST(InputLimitsTest, ContentTypeIsPrintableAscii) {
                                  std::string("caf\xc3\xa9/x")}) {
     AppendRequest request = Plain();
     request.events.front().content_type = bad;
-    EXPECT_THAT(store->Append(request).status(), StatusIs(absl::StatusCode::kInvalidArgument)) << bad;
+    EXPECT_THAT(store->Append(request).status(), StatusIs(absl::StatusCode::kInvalidArgument))
+        << bad;
   }
   AppendRequest request = Plain();
   request.events.front().content_type = "application/x-protobuf; messageType=shop.v1.OrderPlaced";

@@ -10,7 +10,8 @@ TEST(KeyCodecTest, LogKeysSortNumerically) {
   EXPECT_LT(LogKey(Position(1)), LogKey(Position(2)));
   EXPECT_LT(LogKey(Position(255)), LogKey(Position(256)));
   EXPECT_LT(LogKey(Position(0xffffffffull)), LogKey(Position(0x100000000ull)));
-  EXPECT_EQ(LogKey(Position(0x0102030405060708ull)), std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
+  EXPECT_EQ(LogKey(Position(0x0102030405060708ull)),
+            std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
 }
 
 TEST(KeyCodecTest, LogKeyRoundTrips) {
@@ -61,7 +62,8 @@ TEST(KeyCodecTest, ReadModelKeysAreNameVersionThenTheProjectionsKey) {
   // another's, nor with a projection whose name extends this one's.
   EXPECT_LT(ReadModelKeyPrefix("counts", 255) + "\xff", ReadModelKeyPrefix("counts", 256));
   EXPECT_EQ(extension::PrefixEnd(ReadModelKeyPrefix("counts", 1)), ReadModelKeyPrefix("counts", 2));
-  EXPECT_LT(extension::PrefixEnd(ReadModelKeyPrefix("counts", ~0u)), ReadModelKeyPrefix("counts-2", 1));
+  EXPECT_LT(extension::PrefixEnd(ReadModelKeyPrefix("counts", ~0u)),
+            ReadModelKeyPrefix("counts-2", 1));
 }
 
 TEST(KeyCodecTest, ProjectionKeysAreTagNameVersionPosition) {

@@ -49,7 +49,8 @@ class LifecycleTest : public ::testing::Test {
   }
   void AppendN(const std::string& stream, int n) {
     for (int i = 0; i < n; ++i) {
-      ASSERT_OK(store_->Append({stream, ExpectedRevision::Any(), {Event("E" + std::to_string(i))}}));
+      ASSERT_OK(
+          store_->Append({stream, ExpectedRevision::Any(), {Event("E" + std::to_string(i))}}));
     }
   }
 
@@ -94,7 +95,8 @@ TEST_F(LifecycleTest, TombstoneIsForever) {
   const Position head = store_->head();
   auto deleted = absl::StatusCode::kFailedPrecondition;
   EXPECT_THAT(store_->ReadStream("order-1"), StatusIs(deleted));
-  EXPECT_THAT(store_->Append({"order-1", ExpectedRevision::Any(), {Event("X")}}), StatusIs(deleted));
+  EXPECT_THAT(store_->Append({"order-1", ExpectedRevision::Any(), {Event("X")}}),
+              StatusIs(deleted));
   EXPECT_THAT(store_->Append({"order-1", ExpectedRevision::NoStream(), {Event("X")}}),
               StatusIs(deleted));
   MultiAppendRequest multi;
@@ -110,7 +112,8 @@ TEST_F(LifecycleTest, TombstoneIsForever) {
   EXPECT_THAT(store_->SetStreamMetadata("order-1", {.max_count = 5}), StatusIs(deleted));
   EXPECT_EQ(store_->head(), head);  // nothing written
   store_.Reopen();
-  EXPECT_THAT(store_->Append({"order-1", ExpectedRevision::Any(), {Event("X")}}), StatusIs(deleted));
+  EXPECT_THAT(store_->Append({"order-1", ExpectedRevision::Any(), {Event("X")}}),
+              StatusIs(deleted));
   ASSERT_OK_AND_ASSIGN(StreamInfo info, store_->GetStreamInfo("order-1"));
   EXPECT_EQ(info.state, StreamState::kTombstoned);
   EXPECT_EQ(info.last_revision, Revision(1));
@@ -124,9 +127,11 @@ TEST_F(LifecycleTest, LifecycleChecksTheExpectedRevisionAndWritesNothingOnMismat
   EXPECT_EQ(GetWrongExpectedRevision(status.status())->conflicts[0].actual, Revision(1));
   EXPECT_TRUE(IsWrongExpectedRevision(
       store_->TombstoneStream("order-1", {.expected = ExpectedRevision::NoStream()}).status()));
-  EXPECT_TRUE(IsWrongExpectedRevision(
-      store_->SetStreamMetadata("order-1", {.max_count = 1}, {.expected = ExpectedRevision::NoStream()})
-          .status()));
+  EXPECT_TRUE(
+      IsWrongExpectedRevision(store_
+                                  ->SetStreamMetadata("order-1", {.max_count = 1},
+                                                      {.expected = ExpectedRevision::NoStream()})
+                                  .status()));
   EXPECT_EQ(store_->head(), head);
   EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(0, 1));
 }
@@ -141,7 +146,8 @@ TEST_F(LifecycleTest, BadLifecycleInputIsInvalidArgumentAndWritesNothing) {
   EXPECT_THAT(store_->SetStreamMetadata("$$order-1", {.max_count = 1}), StatusIs(invalid));
   EXPECT_THAT(store_->DeleteStream(""), StatusIs(invalid));
   EXPECT_THAT(store_->TombstoneStream("$system"), StatusIs(invalid));
-  EXPECT_THAT(store_->DeleteStream("order-1", {.actor = std::string("\xff", 1)}), StatusIs(invalid));
+  EXPECT_THAT(store_->DeleteStream("order-1", {.actor = std::string("\xff", 1)}),
+              StatusIs(invalid));
   EXPECT_EQ(store_->head(), head);
 }
 
@@ -151,9 +157,10 @@ TEST_F(LifecycleTest, MaxCountKeepsTheNewestEvents) {
   EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(7, 8, 9));
   EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.direction = Direction::kBackward})),
               ElementsAre(9, 8, 7));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.from = Revision(2)})), ElementsAre(7, 8, 9));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.direction = Direction::kBackward,
-                                                        .from = Revision(5)})),
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.from = Revision(2)})),
+              ElementsAre(7, 8, 9));
+  EXPECT_THAT(Revisions(store_->ReadStream(
+                  "order-1", {.direction = Direction::kBackward, .from = Revision(5)})),
               IsEmpty());
   ASSERT_OK_AND_ASSIGN(StreamMetadata metadata, GetStreamMetadata(*store_, "order-1"));
   EXPECT_EQ(metadata.max_count, 3u);
@@ -162,9 +169,9 @@ TEST_F(LifecycleTest, MaxCountKeepsTheNewestEvents) {
 }
 
 TEST_F(LifecycleTest, TruncateBeforeAndMaxAge) {
-  AppendN("order-1", 4);                  // recorded at t0
-  now_us_->fetch_add(60'000'000);         // +60 s
-  AppendN("order-1", 2);                  // revisions 4, 5
+  AppendN("order-1", 4);           // recorded at t0
+  now_us_->fetch_add(60'000'000);  // +60 s
+  AppendN("order-1", 2);           // revisions 4, 5
   ASSERT_OK(store_->SetStreamMetadata("order-1", {.truncate_before = Revision(2)}));
   EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(2, 3, 4, 5));
   ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_age = absl::Seconds(30)}));
@@ -185,14 +192,16 @@ TEST_F(LifecycleTest, NewMetadataNeverUndeletes) {
 TEST_F(LifecycleTest, MetadataCanPrecedeTheStream) {
   ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 2}));
   EXPECT_THAT(store_->ReadStream("order-1"), StatusIs(absl::StatusCode::kNotFound));
-  ASSERT_OK(store_->Append({"order-1", ExpectedRevision::NoStream(), {Event("A"), Event("B"), Event("C")}}));
+  ASSERT_OK(store_->Append(
+      {"order-1", ExpectedRevision::NoStream(), {Event("A"), Event("B"), Event("C")}}));
   EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(1, 2));
 }
 
 TEST_F(LifecycleTest, EveryLifecycleOperationIsRecordedInTheAuditStream) {
   AppendN("order-1", 2);
-  ASSERT_OK_AND_ASSIGN(Position p1, store_->SetStreamMetadata("order-1", {.max_count = 5},
-                                                             {.actor = "alice", .reason = "limit"}));
+  ASSERT_OK_AND_ASSIGN(Position p1,
+                       store_->SetStreamMetadata("order-1", {.max_count = 5},
+                                                 {.actor = "alice", .reason = "limit"}));
   ASSERT_OK(store_->DeleteStream("order-1", {.actor = "bob"}));
   ASSERT_OK(store_->TombstoneStream("order-1", {.actor = "carol", .reason = "GDPR request"}));
   auto it = store_->ReadStream("$$order-1");
@@ -202,11 +211,14 @@ TEST_F(LifecycleTest, EveryLifecycleOperationIsRecordedInTheAuditStream) {
   EXPECT_EQ(audit[0].position, p1);
   EXPECT_EQ(audit[0].type, "$metadata");
   // The retention set, and the stream as it was (for an import to restore).
-  EXPECT_EQ(audit[0].data, R"({"maxCount":5,"lastRevision":1,"lastPosition":2,"createdAtMicros":1000000000})");
+  EXPECT_EQ(audit[0].data,
+            R"({"maxCount":5,"lastRevision":1,"lastPosition":2,"createdAtMicros":1000000000})");
   EXPECT_EQ(audit[0].metadata.at("actor"), "alice");
   EXPECT_EQ(audit[0].metadata.at("reason"), "limit");
   EXPECT_EQ(audit[1].type, "$streamDeleted");
-  EXPECT_EQ(audit[1].data, R"({"truncateBefore":2,"lastRevision":1,"lastPosition":2,"createdAtMicros":1000000000})");
+  EXPECT_EQ(
+      audit[1].data,
+      R"({"truncateBefore":2,"lastRevision":1,"lastPosition":2,"createdAtMicros":1000000000})");
   EXPECT_EQ(audit[1].metadata.at("actor"), "bob");
   EXPECT_EQ(audit[2].type, "$streamTombstoned");
   EXPECT_EQ(audit[2].metadata.at("reason"), "GDPR request");
@@ -250,8 +262,9 @@ void ExpectNoDanglingEntries(const std::string& path, uint64_t* log_events) {
   rocksdb::DB* db = storage->db();
   auto in_log = [&](uint64_t position) {
     std::string value;
-    return db->Get(rocksdb::ReadOptions(), storage->cf(internal::Cf::kLog),
-                   internal::LogKey(Position(position)), &value)
+    return db
+        ->Get(rocksdb::ReadOptions(), storage->cf(internal::Cf::kLog),
+              internal::LogKey(Position(position)), &value)
         .ok();
   };
   for (internal::Cf cf : {internal::Cf::kByCategory, internal::Cf::kByType,
@@ -360,15 +373,18 @@ TEST_F(LifecycleTest, ScavengeAppliesRetentionAndTombstones) {
 }
 
 TEST_F(LifecycleTest, ScavengingTheLastEventOfTheLogKeepsItsPositionAcrossReopen) {
-  ASSERT_OK(store_->SetStreamMetadata("temp-1", {.max_age = absl::Seconds(1)}).status());  // $$temp-1 at 1
-  ASSERT_OK_AND_ASSIGN(AppendResult last, store_->Append({"temp-1", ExpectedRevision::Any(), {Event("E")}}));
+  ASSERT_OK(store_->SetStreamMetadata("temp-1", {.max_age = absl::Seconds(1)})
+                .status());  // $$temp-1 at 1
+  ASSERT_OK_AND_ASSIGN(AppendResult last,
+                       store_->Append({"temp-1", ExpectedRevision::Any(), {Event("E")}}));
   ASSERT_EQ(last.last_position, Position(2));
   now_us_->fetch_add(5'000'000);
   ASSERT_OK_AND_ASSIGN(ScavengeResult scavenged, Scavenge(*store_));
   ASSERT_EQ(scavenged.events_removed, 1u);  // position 2, the log's last event
   store_.Reopen();
   EXPECT_EQ(store_->head(), Position(2));
-  ASSERT_OK_AND_ASSIGN(AppendResult next, store_->Append({"other-1", ExpectedRevision::Any(), {Event("E")}}));
+  ASSERT_OK_AND_ASSIGN(AppendResult next,
+                       store_->Append({"other-1", ExpectedRevision::Any(), {Event("E")}}));
   EXPECT_EQ(next.first_position, Position(3));  // never position 2 again
   ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_TRUE(report.ok()) << report.problem;
@@ -383,7 +399,8 @@ TEST_F(LifecycleTest, AppendsGoOnDuringScavenge) {
   std::thread writer([&] {
     int i = 0;
     while (!done.load()) {
-      ASSERT_OK(store_->Append({"live-1", ExpectedRevision::Any(), {Event("E" + std::to_string(i++))}}));
+      ASSERT_OK(
+          store_->Append({"live-1", ExpectedRevision::Any(), {Event("E" + std::to_string(i++))}}));
     }
   });
   ASSERT_OK_AND_ASSIGN(ScavengeResult result, Scavenge(*store_));

@@ -62,7 +62,8 @@ TEST(ReadOnlyTest, EveryWriteIsRefusedAndNothingIsWritten) {
   AppendN(*writer, "order-1", 3);
   ASSERT_OK_AND_ASSIGN(auto reader, EventStore::Open(writer.path() + "/store", ReadOnly()));
   auto refused = absl::StatusCode::kFailedPrecondition;
-  EXPECT_THAT(reader->Append({"order-1", ExpectedRevision::Any(), {Event("X")}}), StatusIs(refused));
+  EXPECT_THAT(reader->Append({"order-1", ExpectedRevision::Any(), {Event("X")}}),
+              StatusIs(refused));
   MultiAppendRequest multi;
   multi.appends.push_back({"order-2", ExpectedRevision::Any(), {Event("X")}});
   EXPECT_THAT(reader->AppendMulti(multi), StatusIs(refused));

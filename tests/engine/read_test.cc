@@ -36,7 +36,8 @@ class ReadTest : public ::testing::Test {
     // order-1 gets revisions 0..4 at positions 1,3,5,7,9; order-2 the evens.
     for (int i = 0; i < 5; ++i) {
       for (const char* stream : {"order-1", "order-2"}) {
-        ASSERT_OK(store_->Append({stream, ExpectedRevision::Any(), {Event("E" + std::to_string(i))}}));
+        ASSERT_OK(
+            store_->Append({stream, ExpectedRevision::Any(), {Event("E" + std::to_string(i))}}));
       }
     }
   }
@@ -71,13 +72,15 @@ TEST_F(ReadTest, StreamForwardFromRevisionWithLimit) {
 TEST_F(ReadTest, StreamBackwardFromEndAndFromRevision) {
   EXPECT_THAT(Revisions(ReadStream("order-2", {.direction = Direction::kBackward})),
               ElementsAre(4, 3, 2, 1, 0));
-  EXPECT_THAT(Revisions(ReadStream(
-                  "order-2", {.direction = Direction::kBackward, .from = Revision(2), .max_count = 2})),
-              ElementsAre(2, 1));
+  EXPECT_THAT(
+      Revisions(ReadStream(
+          "order-2", {.direction = Direction::kBackward, .from = Revision(2), .max_count = 2})),
+      ElementsAre(2, 1));
   // From beyond the end starts at the last event.
-  EXPECT_THAT(Revisions(ReadStream(
-                  "order-2", {.direction = Direction::kBackward, .from = Revision(99), .max_count = 1})),
-              ElementsAre(4));
+  EXPECT_THAT(
+      Revisions(ReadStream(
+          "order-2", {.direction = Direction::kBackward, .from = Revision(99), .max_count = 1})),
+      ElementsAre(4));
 }
 
 TEST_F(ReadTest, MaxCountZeroReturnsNothing) {
@@ -138,7 +141,8 @@ TEST_F(ReadTest, LargeStreamReadsInBothDirections) {
   for (; it->Valid(); it->Next()) EXPECT_EQ(it->record().revision.value(), expected++);
   EXPECT_OK(it->status());
   EXPECT_EQ(expected, 1000u);
-  ASSERT_OK_AND_ASSIGN(auto back, store_->ReadStream("bulk-1", {.direction = Direction::kBackward}));
+  ASSERT_OK_AND_ASSIGN(auto back,
+                       store_->ReadStream("bulk-1", {.direction = Direction::kBackward}));
   EXPECT_EQ(back->record().revision, Revision(999));
 }
 

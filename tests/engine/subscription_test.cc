@@ -36,7 +36,8 @@ constexpr absl::Duration kLong = absl::Seconds(60);
 class BlockedSubscribers {
  public:
   BlockedSubscribers() {
-    internal::SyncPoints::Get().TEST_Set("Writer::AwaitHeadBeyond:Waiting", [this] { count_.Add(); });
+    internal::SyncPoints::Get().TEST_Set("Writer::AwaitHeadBeyond:Waiting",
+                                         [this] { count_.Add(); });
   }
   ~BlockedSubscribers() { internal::SyncPoints::Get().TEST_ClearAll(); }
   bool WaitFor(int subscribers) { return count_.WaitFor(subscribers); }
@@ -82,7 +83,8 @@ TEST(SubscriptionTest, ManySubscribersSeeTheSameLog) {
   TempStore store;
   std::vector<std::unique_ptr<Subscription>> subs;
   for (int i = 0; i < 8; ++i) {
-    ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.batch_size = static_cast<size_t>(1 + i * 7)}));
+    ASSERT_OK_AND_ASSIGN(auto sub,
+                         store->Subscribe({.batch_size = static_cast<size_t>(1 + i * 7)}));
     subs.push_back(std::move(sub));
   }
   std::vector<std::thread> readers;
@@ -90,9 +92,7 @@ TEST(SubscriptionTest, ManySubscribersSeeTheSameLog) {
   for (size_t i = 0; i < subs.size(); ++i) {
     readers.emplace_back([&, i] { seen[i] = Take(*subs[i], 1200); });
   }
-  {
-    Writers writers(store.get(), 3, 400);
-  }
+  { Writers writers(store.get(), 3, 400); }
   for (auto& t : readers) t.join();
   for (const auto& events : seen) ExpectPositionsExactly(events, 1);
 }
@@ -117,8 +117,8 @@ TEST(SubscriptionTest, FilteredSubscriptionDeliversExactlyTheMatchingEventsInOrd
 
 TEST(SubscriptionTest, ARarelyMatchingFilterStillAdvancesItsCheckpoint) {
   TempStore store;
-  ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.filter = {.event_types = {"Rare"}},
-                                                   .durable_name = "rare"}));
+  ASSERT_OK_AND_ASSIGN(
+      auto sub, store->Subscribe({.filter = {.event_types = {"Rare"}}, .durable_name = "rare"}));
   { Writers writers(store.get(), 2, 100); }
   EXPECT_THAT(sub->Next(absl::Milliseconds(20)), StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_EQ(sub->reached(), Position(200));
@@ -152,9 +152,11 @@ TEST(SubscriptionTest, StartFromEndAndAfter) {
                        store->Subscribe({.stream = "order-0", .start = StartFrom::End()}));
   ASSERT_OK_AND_ASSIGN(auto after_pos,
                        store->Subscribe({.start = StartFrom::AfterPosition(Position(7))}));
-  ASSERT_OK_AND_ASSIGN(auto after_rev, store->Subscribe({.stream = "order-0",
-                                                         .start = StartFrom::AfterRevision(Revision(8))}));
-  EXPECT_THAT(from_end->Next(absl::Milliseconds(10)), StatusIs(absl::StatusCode::kDeadlineExceeded));
+  ASSERT_OK_AND_ASSIGN(
+      auto after_rev,
+      store->Subscribe({.stream = "order-0", .start = StartFrom::AfterRevision(Revision(8))}));
+  EXPECT_THAT(from_end->Next(absl::Milliseconds(10)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
   ASSERT_OK(store->Append({"order-0", ExpectedRevision::Any(), {Event("New")}}));
   EXPECT_EQ(Take(*from_end, 1)[0].position, Position(11));
   EXPECT_EQ(Take(*stream_end, 1)[0].revision, Revision(10));
@@ -214,7 +216,8 @@ TEST(SubscriptionTest, DurableSubscriberResumesAfterItsCheckpoint) {
     // One open subscription per name.
     EXPECT_THAT(store->Subscribe({.durable_name = "billing"}),
                 StatusIs(absl::StatusCode::kFailedPrecondition));
-    EXPECT_THAT(DeleteSubscriber(*store, "billing"), StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(DeleteSubscriber(*store, "billing"),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
     std::vector<EventRecord> first = Take(*sub, 10);
     ExpectPositionsExactly(first, 1);
     ASSERT_OK(sub->SaveCheckpoint());

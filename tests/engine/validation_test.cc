@@ -134,11 +134,11 @@ TEST_F(ValidationTest, BadNamesOnReadsAreInvalidArgument) {
 
 TEST(Utf8Test, AcceptsValidText) {
   EXPECT_TRUE(IsValidUtf8("plain ascii"));
-  EXPECT_TRUE(IsValidUtf8("commande-\xc3\xa9t\xc3\xa9"));      // é
-  EXPECT_TRUE(IsValidUtf8("\xe2\x82\xac"));                    // €
-  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x93\xa6"));                // 📦
-  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));               // > U+10FFFF
-  EXPECT_FALSE(IsValidUtf8("\x80"));                           // lone continuation
+  EXPECT_TRUE(IsValidUtf8("commande-\xc3\xa9t\xc3\xa9"));  // é
+  EXPECT_TRUE(IsValidUtf8("\xe2\x82\xac"));                // €
+  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x93\xa6"));            // 📦
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));           // > U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\x80"));                       // lone continuation
   // The store's checks (internal::) are this public function.
   EXPECT_EQ(&internal::IsValidUtf8, &IsValidUtf8);
 }
@@ -168,10 +168,10 @@ TEST(Utf8Test, RefusesOverlongSurrogatesAndBrokenSequences) {
            "\xf5\x80\x80\x80",      // past U+10FFFF
            "\xf8\x88\x80\x80\x80",  // five-byte form
            "\xfe", "\xff",
-           "\xe2\x82",              // truncated
-           "\xf0\x9f\x93",          // truncated at the end
-           "\xc3(",                 // a continuation byte expected
-           "ok\xe2\x28\xa1",        // the second byte is no continuation
+           "\xe2\x82",        // truncated
+           "\xf0\x9f\x93",    // truncated at the end
+           "\xc3(",           // a continuation byte expected
+           "ok\xe2\x28\xa1",  // the second byte is no continuation
        }) {
     EXPECT_FALSE(IsValidUtf8(bad)) << absl::CHexEscape(bad);
   }

@@ -5,9 +5,9 @@
 
 #include "annals/event_store.h"
 #include "annals/maintenance.h"
+#include "annals/storage/v1/stored_event.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "annals/storage/v1/stored_event.pb.h"
 #include "hash_chain.h"
 #include "key_codec.h"
 #include "rocksdb/db.h"
@@ -30,11 +30,13 @@ void ForgeChain(rocksdb::DB* db, internal::Storage& storage, uint64_t forged, ui
   internal::ChainHash previous{};
   for (uint64_t p = 1; p <= last; ++p) {
     std::string value;
-    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(p)), &value);
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog),
+                                internal::LogKey(Position(p)), &value);
     if (s.IsNotFound()) {
       std::string removed;
-      ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kMeta), internal::RemovedEventKey(Position(p)),
-                          &removed).ok());
+      ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kMeta),
+                          internal::RemovedEventKey(Position(p)), &removed)
+                      .ok());
       previous = internal::ChainStep(previous, internal::DecodeRemovedEvent(removed)->hash);
       continue;
     }
@@ -51,9 +53,13 @@ void ForgeChain(rocksdb::DB* db, internal::Storage& storage, uint64_t forged, ui
     internal::AppendChainHashField(previous, &rewritten);
     annals::storage::v1::StoredEvent ids;
     ASSERT_TRUE(ids.ParseFromString(rewritten));
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(p)), rewritten).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog),
+                        internal::LogKey(Position(p)), rewritten)
+                    .ok());
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kStreamEvents),
-                        internal::StreamEventKey(ids.stream_id(), Revision(ids.revision())), rewritten).ok());
+                        internal::StreamEventKey(ids.stream_id(), Revision(ids.revision())),
+                        rewritten)
+                    .ok());
   }
 }
 
@@ -64,7 +70,8 @@ class VerifyTest : public ::testing::Test {
       EventData event = Event(i % 2 ? "Odd" : "Even", "{\"i\":" + std::to_string(i) + "}");
       event.correlation_id = "corr-" + std::to_string(i % 3);
       event.event_id = EventId::Generate();
-      ASSERT_OK(store_->Append({"order-" + std::to_string(i % 4), ExpectedRevision::Any(), {event}}));
+      ASSERT_OK(
+          store_->Append({"order-" + std::to_string(i % 4), ExpectedRevision::Any(), {event}}));
     }
   }
 
@@ -108,12 +115,14 @@ TEST_F(VerifyTest, TheChainSpansScavengedGapsSoTheEventAfterAGapIsCheckedToo) {
   Tamper([](rocksdb::DB* db, internal::Storage& storage) {
     std::string value;
     ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog),
-                        internal::LogKey(Position(3)), &value).ok());
+                        internal::LogKey(Position(3)), &value)
+                    .ok());
     const size_t at = value.find("\"i\":2");
     ASSERT_NE(at, std::string::npos);
     value[at + 4] = '8';
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog),
-                        internal::LogKey(Position(3)), value).ok());
+                        internal::LogKey(Position(3)), value)
+                    .ok());
   });
   ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.first_bad_position, Position(3));
@@ -123,9 +132,9 @@ TEST_F(VerifyTest, TheReportNamesTheChainHeadAndWhatItCovered) {
   ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.head.position, Position(20));
   EXPECT_EQ(report.head.hash.size(), 32u);
-  for (const char* family : {"log", "stream_events", "by_category", "by_type", "by_correlation", "streams",
-                             "meta", "snapshots", "checkpoints", "projections", "read_models", "by_time",
-                             "event_ids", "by_causation"}) {
+  for (const char* family : {"log", "stream_events", "by_category", "by_type", "by_correlation",
+                             "streams", "meta", "snapshots", "checkpoints", "projections",
+                             "read_models", "by_time", "event_ids", "by_causation"}) {
     EXPECT_TRUE(report.entries_checked.contains(family)) << family;
   }
   EXPECT_EQ(report.entries_checked["log"], 20u);
@@ -164,7 +173,8 @@ TEST_F(VerifyTest, AnExpectedHeadProvesTheEventsBeforeAScavengedGapToo) {
   Tamper([](rocksdb::DB* db, internal::Storage& storage) { ForgeChain(db, storage, 7, 9); });
   ASSERT_OK_AND_ASSIGN(VerifyReport anchored, Verify(*store_, {.expect_head = anchor}));
   EXPECT_FALSE(anchored.ok());
-  EXPECT_EQ(anchored.first_bad_position, Position(11));  // the first event chained over the forged prefix
+  EXPECT_EQ(anchored.first_bad_position,
+            Position(11));  // the first event chained over the forged prefix
 }
 
 TEST_F(VerifyTest, AnAnchorAtAScavengedPositionIsStillChecked) {
@@ -172,9 +182,12 @@ TEST_F(VerifyTest, AnAnchorAtAScavengedPositionIsStillChecked) {
   ChainHead at_18;
   Tamper([&](rocksdb::DB* db, internal::Storage& storage) {
     std::string value;
-    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog), internal::LogKey(Position(18)), &value).ok());
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog),
+                        internal::LogKey(Position(18)), &value)
+                    .ok());
     const internal::ChainHash hash = internal::SplitStoredValue(value)->stored_hash;
-    at_18 = ChainHead{Position(18), std::string(reinterpret_cast<const char*>(hash.data()), hash.size())};
+    at_18 = ChainHead{Position(18),
+                      std::string(reinterpret_cast<const char*>(hash.data()), hash.size())};
   });
   ASSERT_OK(store_->DeleteStream("order-1"));
   ASSERT_OK(Scavenge(*store_).status());
@@ -203,12 +216,14 @@ TEST_F(VerifyTest, AFlippedByteBreaksTheChainAtItsPosition) {
   Tamper([](rocksdb::DB* db, internal::Storage& storage) {
     std::string value;
     ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), storage.cf(internal::Cf::kLog),
-                        internal::LogKey(Position(7)), &value).ok());
+                        internal::LogKey(Position(7)), &value)
+                    .ok());
     const size_t at = value.find("\"i\":6");
     ASSERT_NE(at, std::string::npos);
     value[at + 4] = '9';  // the payload now says 9: same length, still decodes
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kLog),
-                        internal::LogKey(Position(7)), value).ok());
+                        internal::LogKey(Position(7)), value)
+                    .ok());
   });
   ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_FALSE(report.ok());
@@ -219,7 +234,8 @@ TEST_F(VerifyTest, AFlippedByteBreaksTheChainAtItsPosition) {
 TEST_F(VerifyTest, AMissingIndexEntryIsReported) {
   Tamper([](rocksdb::DB* db, internal::Storage& storage) {
     ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), storage.cf(internal::Cf::kByType),
-                           internal::IndexKey("Odd", Position(12))).ok());
+                           internal::IndexKey("Odd", Position(12)))
+                    .ok());
   });
   ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.first_bad_position, Position(12));
@@ -229,7 +245,8 @@ TEST_F(VerifyTest, AMissingIndexEntryIsReported) {
 TEST_F(VerifyTest, AMisfiledIndexEntryIsReported) {
   Tamper([](rocksdb::DB* db, internal::Storage& storage) {
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage.cf(internal::Cf::kByCorrelation),
-                        internal::IndexKey("corr-x", Position(3)), "").ok());
+                        internal::IndexKey("corr-x", Position(3)), "")
+                    .ok());
   });
   ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.first_bad_position, Position(3));
@@ -240,7 +257,8 @@ TEST_F(VerifyTest, ALostStreamCopyIsReported) {
   Tamper([](rocksdb::DB* db, internal::Storage& storage) {
     // order-2's revision 1 is position 7 (stream ids follow creation order: order-2 is 3).
     ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), storage.cf(internal::Cf::kStreamEvents),
-                           internal::StreamEventKey(3, Revision(1))).ok());
+                           internal::StreamEventKey(3, Revision(1)))
+                    .ok());
   });
   ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.first_bad_position, Position(7));

@@ -26,7 +26,8 @@ void CheckTime(std::string_view text) {
   // precision, inside the range the store keeps, prints and parses back.
   const absl::Duration since_epoch = *time - absl::UnixEpoch();
   if (absl::Trunc(since_epoch, absl::Microseconds(1)) != since_epoch) return;
-  if (since_epoch > absl::Microseconds(INT64_MAX) || since_epoch < absl::Microseconds(INT64_MIN)) return;
+  if (since_epoch > absl::Microseconds(INT64_MAX) || since_epoch < absl::Microseconds(INT64_MIN))
+    return;
   const std::string shown = Rfc3339(*time);
   std::optional<absl::Time> again = ParseRfc3339(shown);
   ANNALS_FUZZ_CHECK(again.has_value());
@@ -41,7 +42,8 @@ void CheckPoint(std::string_view text) {
   if (point->kind == Point::Kind::kRevision) {
     ANNALS_FUZZ_CHECK(absl::SimpleAtoi(std::string(text), &number) && number == point->number);
   } else if (point->kind == Point::Kind::kPosition) {
-    ANNALS_FUZZ_CHECK(absl::SimpleAtoi(std::string(text.substr(1)), &number) && number == point->number);
+    ANNALS_FUZZ_CHECK(absl::SimpleAtoi(std::string(text.substr(1)), &number) &&
+                      number == point->number);
   }
 }
 

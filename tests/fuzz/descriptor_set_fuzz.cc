@@ -50,10 +50,10 @@ const std::vector<std::string>& FixedPayloads() {
       std::string(),
       Bytes("\x0a\x0a\x0a\x03"
             "A-1\x10\x02\x18\xac\x02"),
-      Bytes("\x08\x96\x01"                                  // 1: varint 150
-            "\x11\x01\x02\x03\x04\x05\x06\x07\x08"          // 2: fixed64
+      Bytes("\x08\x96\x01"                          // 1: varint 150
+            "\x11\x01\x02\x03\x04\x05\x06\x07\x08"  // 2: fixed64
             "\x1a\x03"
-            "abc"                                            // 3: bytes
+            "abc"                                           // 3: bytes
             "\x23\x08\x01\x24"                              // 4: group {1: 1}
             "\x2d\x01\x02\x03\x04"                          // 5: fixed32
             "\x32\x03\x01\x02\x03"                          // 6: packed 1, 2, 3
@@ -76,7 +76,8 @@ void AddMessageNames(const std::string& scope, const pb::DescriptorProto& messag
 std::vector<std::string> MessageNames(const pb::FileDescriptorSet& set) {
   std::vector<std::string> names;
   for (const auto& file : set.file()) {
-    for (const auto& message : file.message_type()) AddMessageNames(file.package(), message, &names);
+    for (const auto& message : file.message_type())
+      AddMessageNames(file.package(), message, &names);
   }
   return names;
 }
@@ -146,11 +147,11 @@ class FuzzStore {
     std::error_code ec;
     std::filesystem::remove_all(dir_ / "store", ec);
     absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(
-        (dir_ / "store").string(),
-        StoreOptions{.create_if_missing = true,
-                     .sync = false,
-                     .tuning = {.write_buffer_bytes = 1 << 20, .block_cache_bytes = 1 << 20,
-                                .background_jobs = 1}});
+        (dir_ / "store").string(), StoreOptions{.create_if_missing = true,
+                                                .sync = false,
+                                                .tuning = {.write_buffer_bytes = 1 << 20,
+                                                           .block_cache_bytes = 1 << 20,
+                                                           .background_jobs = 1}});
     if (!store.ok()) {
       std::fprintf(stderr, "cannot open the fuzz store in %s: %s\n", dir_.c_str(),
                    std::string(store.status().message()).c_str());
@@ -168,7 +169,8 @@ void RegisterAndDecode(const std::vector<std::string>& names, std::string_view i
   static FuzzStore fuzz_store;  // closed and removed at exit
   if (!RegisterSchemas(fuzz_store.store(), input, Bindings(names)).ok()) return;
   {
-    absl::StatusOr<std::unique_ptr<PayloadDecoder>> decoder = PayloadDecoder::Load(fuzz_store.store());
+    absl::StatusOr<std::unique_ptr<PayloadDecoder>> decoder =
+        PayloadDecoder::Load(fuzz_store.store());
     ANNALS_FUZZ_CHECK(decoder.ok());
     DecodeAll(**decoder, names, input);
   }

@@ -16,13 +16,12 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
-#define ANNALS_FUZZ_CHECK(condition)                                                   \
-  do {                                                                                 \
-    if (!(condition)) {                                                                \
-      std::fprintf(stderr, "%s:%d: fuzz property broken: %s\n", __FILE__, __LINE__, \
-                   #condition);                                                        \
-      std::abort();                                                                    \
-    }                                                                                  \
+#define ANNALS_FUZZ_CHECK(condition)                                                             \
+  do {                                                                                           \
+    if (!(condition)) {                                                                          \
+      std::fprintf(stderr, "%s:%d: fuzz property broken: %s\n", __FILE__, __LINE__, #condition); \
+      std::abort();                                                                              \
+    }                                                                                            \
   } while (0)
 
 namespace annals::fuzz {
@@ -45,14 +44,14 @@ inline std::string RecordDifference(const EventRecord& a, const EventRecord& b) 
 
 }  // namespace annals::fuzz
 
-#define ANNALS_FUZZ_CHECK_SAME_RECORD(a, b)                                                  \
-  do {                                                                                       \
-    const std::string difference = ::annals::fuzz::RecordDifference((a), (b));               \
-    if (!difference.empty()) {                                                               \
+#define ANNALS_FUZZ_CHECK_SAME_RECORD(a, b)                                                   \
+  do {                                                                                        \
+    const std::string difference = ::annals::fuzz::RecordDifference((a), (b));                \
+    if (!difference.empty()) {                                                                \
       std::fprintf(stderr, "%s:%d: fuzz property broken: %s and %s differ in %s\n", __FILE__, \
-                   __LINE__, #a, #b, difference.c_str());                                    \
-      std::abort();                                                                          \
-    }                                                                                        \
+                   __LINE__, #a, #b, difference.c_str());                                     \
+      std::abort();                                                                           \
+    }                                                                                         \
   } while (0)
 
 #endif  // ANNALS_TESTS_FUZZ_FUZZ_SUPPORT_H_

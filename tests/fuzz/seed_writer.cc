@@ -37,16 +37,18 @@ EventData Event(std::string type, std::string data, std::string content_type) {
 }
 
 void Append(EventStore& store, const std::string& stream, std::vector<EventData> events) {
-  Check(store.Append(AppendRequest{.stream = stream, .events = std::move(events)}).status(), "append");
+  Check(store.Append(AppendRequest{.stream = stream, .events = std::move(events)}).status(),
+        "append");
 }
 
 void Fill(EventStore& store) {
   Append(store, "order-77",
          {Event("OrderPlaced", R"({"customer":"ada"})", "application/json"),
-          Event("ItemAdded", R"({"item":{"sku":"A-1","quantity":2,"price_cents":1500}})", "application/json"),
+          Event("ItemAdded", R"({"item":{"sku":"A-1","quantity":2,"price_cents":1500}})",
+                "application/json"),
           Event("OrderShipped", R"({"carrier":"dhl"})", "application/json")});
-  EventData with_context = Event("ItemAdded", R"({"item":{"sku":"B-2","quantity":1,"price_cents":700}})",
-                                 "application/json");
+  EventData with_context = Event(
+      "ItemAdded", R"({"item":{"sku":"B-2","quantity":1,"price_cents":700}})", "application/json");
   with_context.metadata = {{"user", "alice"}, {"tenant", "acme"}};
   with_context.correlation_id = "checkout-78";
   with_context.causation_id = "cmd-1";
@@ -54,7 +56,10 @@ void Fill(EventStore& store) {
   Append(store, "order-78", {std::move(with_context)});
   // A protobuf payload (examples/orders ItemAdded) named by its content type.
   Append(store, "order-79",
-         {Event("ItemAdded", std::string("\x0a\x0a\x0a\x03" "A-1\x10\x02\x18\xac\x02", 12),
+         {Event("ItemAdded",
+                std::string("\x0a\x0a\x0a\x03"
+                            "A-1\x10\x02\x18\xac\x02",
+                            12),
                 "application/x-protobuf; messageType=annals.examples.orders.ItemAdded")});
   // Bytes that are not UTF-8 (exported as base64), an empty payload, NULs.
   EventData binary = Event("Blob", std::string("\xff\xfe\x00\x01", 4), "application/octet-stream");
@@ -63,8 +68,10 @@ void Fill(EventStore& store) {
   Append(store, "cart-5", {Event("CartOpened", "{}", "application/json")});
   Append(store, "cart-6", {Event("CartOpened", "{}", "application/json")});
   Append(store, "cart-7", {Event("CartOpened", "{}", "application/json")});
-  Check(store.SetStreamMetadata("cart-5", StreamMetadata{.max_count = 10, .max_age = absl::Hours(24)})
-            .status(), "metadata");
+  Check(
+      store.SetStreamMetadata("cart-5", StreamMetadata{.max_count = 10, .max_age = absl::Hours(24)})
+          .status(),
+      "metadata");
   Check(store.DeleteStream("cart-6").status(), "delete");
   Check(store.TombstoneStream("cart-7").status(), "tombstone");
 }
@@ -83,7 +90,8 @@ void DumpCf(EventStore& store, internal::Cf cf, const std::filesystem::path& dir
       handles->storage->db()->NewIterator(rocksdb::ReadOptions(), handles->storage->cf(cf)));
   int n = 0;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    Write(dir / (prefix + std::to_string(++n)), std::string_view(it->value().data(), it->value().size()));
+    Write(dir / (prefix + std::to_string(++n)),
+          std::string_view(it->value().data(), it->value().size()));
   }
 }
 
@@ -95,8 +103,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: fuzz_seed_writer STORE_DIR CORPUS_DIR\n");
     return 2;
   }
-  absl::StatusOr<std::unique_ptr<annals::EventStore>> store =
-      annals::EventStore::Open(argv[1], annals::StoreOptions{.create_if_missing = true, .sync = false});
+  absl::StatusOr<std::unique_ptr<annals::EventStore>> store = annals::EventStore::Open(
+      argv[1], annals::StoreOptions{.create_if_missing = true, .sync = false});
   annals::Check(store.status(), "open");
   annals::Fill(**store);
   const std::filesystem::path corpus(argv[2]);
@@ -110,8 +118,9 @@ int main(int argc, char** argv) {
   for (; (*it)->Valid(); (*it)->Next()) {
     std::string line;
     annals::tool::AppendExportLine((*it)->record(), &line);
-    annals::Write(corpus / "export_line" / ("engine-" + std::to_string((*it)->record().position.value())),
-                  line);
+    annals::Write(
+        corpus / "export_line" / ("engine-" + std::to_string((*it)->record().position.value())),
+        line);
   }
   annals::Check((*it)->status(), "read");
   return 0;

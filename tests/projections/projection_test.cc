@@ -103,7 +103,8 @@ void AppendFromThreads(EventStore& store, int threads, int each, const std::stri
   for (int t = 0; t < threads; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0; i < each; ++i) {
-        ASSERT_OK(store.Append({category + "-" + std::to_string(t), ExpectedRevision::Any(),
+        ASSERT_OK(store.Append({category + "-" + std::to_string(t),
+                                ExpectedRevision::Any(),
                                 {Event(i % 2 ? "Odd" : "Even")}}));
       }
     });
@@ -194,7 +195,8 @@ TEST(ProjectionTest, WaitForPositionTimesOutAndReportsFailure) {
   ASSERT_OK(runner.Register(Counter()));
   EXPECT_THAT(runner.WaitForPosition("counts", Position(5), absl::Milliseconds(20)),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
-  EXPECT_THAT(runner.WaitForPosition("nope", Position(1), kWait), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(runner.WaitForPosition("nope", Position(1), kWait),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST(ProjectionTest, StopPolicyStopsBeforeTheFailingEventWithTheErrorVisible) {
@@ -202,11 +204,13 @@ TEST(ProjectionTest, StopPolicyStopsBeforeTheFailingEventWithTheErrorVisible) {
   ProjectionRunner runner(*store);
   std::atomic<int> calls{0};
   ASSERT_OK(runner.Register({.name = "fragile",
-                             .apply = [&](const EventRecord& e, ReadModelWriter& rm) {
-                               ++calls;
-                               if (e.type == "Poison") return absl::InternalError("cannot digest");
-                               return Count(e, rm);
-                             },
+                             .apply =
+                                 [&](const EventRecord& e, ReadModelWriter& rm) {
+                                   ++calls;
+                                   if (e.type == "Poison")
+                                     return absl::InternalError("cannot digest");
+                                   return Count(e, rm);
+                                 },
                              .max_attempts = 3,
                              .retry_backoff = absl::Milliseconds(1)}));
   for (const char* type : {"A", "B", "Poison", "C"}) {
@@ -217,7 +221,8 @@ TEST(ProjectionTest, StopPolicyStopsBeforeTheFailingEventWithTheErrorVisible) {
   ASSERT_OK_AND_ASSIGN(ProjectionStatus status, runner.Status("fragile"));
   EXPECT_EQ(status.state, ProjectionState::kFailed);
   EXPECT_EQ(status.checkpoint, Position(2));
-  EXPECT_THAT(status.error, StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("order-1@2")));
+  EXPECT_THAT(status.error,
+              StatusIs(absl::StatusCode::kInternal, ::testing::HasSubstr("order-1@2")));
   EXPECT_THAT(runner.Get("fragile", "total"), IsOkAndHolds(std::optional<std::string>("2")));
   EXPECT_EQ(calls.load(), 2 + 3);  // two events, then three attempts at the poison
   // Behind by two positions, and by the age of the first one not applied.
@@ -232,12 +237,14 @@ TEST(ProjectionTest, ParkingKeepsPerStreamOrderAndOtherStreamsGoOn) {
   std::vector<std::string> applied;  // the projection's thread, or RetryParked's caller
   std::mutex applied_mu;
   ASSERT_OK(runner.Register({.name = "parking",
-                             .apply = [&](const EventRecord& e, ReadModelWriter& rm) {
-                               if (e.type == "Poison" && !fixed) return absl::InternalError("bad");
-                               std::lock_guard<std::mutex> lock(applied_mu);
-                               applied.push_back(e.stream + ":" + e.type);
-                               return Count(e, rm);
-                             },
+                             .apply =
+                                 [&](const EventRecord& e, ReadModelWriter& rm) {
+                                   if (e.type == "Poison" && !fixed)
+                                     return absl::InternalError("bad");
+                                   std::lock_guard<std::mutex> lock(applied_mu);
+                                   applied.push_back(e.stream + ":" + e.type);
+                                   return Count(e, rm);
+                                 },
                              .on_failure = OnFailure::kPark,
                              .max_attempts = 1}));
   auto append = [&](const char* stream, const char* type) {
@@ -277,10 +284,11 @@ TEST(ProjectionTest, SkipParkedDropsTheParkedEvents) {
   TempStore store;
   ProjectionRunner runner(*store);
   ASSERT_OK(runner.Register({.name = "skipper",
-                             .apply = [](const EventRecord& e, ReadModelWriter& rm) {
-                               if (e.type == "Poison") return absl::InternalError("bad");
-                               return Count(e, rm);
-                             },
+                             .apply =
+                                 [](const EventRecord& e, ReadModelWriter& rm) {
+                                   if (e.type == "Poison") return absl::InternalError("bad");
+                                   return Count(e, rm);
+                                 },
                              .on_failure = OnFailure::kPark,
                              .max_attempts = 1}));
   ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("Poison")}}));
@@ -298,10 +306,12 @@ TEST(ProjectionTest, StoredStatusIsReadableWithoutRunningTheProjections) {
   {
     ProjectionRunner runner(*store);
     ASSERT_OK(runner.Register({.name = "parker",
-                               .apply = [](const EventRecord& e, ReadModelWriter& rm) {
-                                 if (e.type == "Poison") return absl::InternalError("bad input");
-                                 return Count(e, rm);
-                               },
+                               .apply =
+                                   [](const EventRecord& e, ReadModelWriter& rm) {
+                                     if (e.type == "Poison")
+                                       return absl::InternalError("bad input");
+                                     return Count(e, rm);
+                                   },
                                .on_failure = OnFailure::kPark,
                                .max_attempts = 1}));
     ASSERT_OK(runner.Register(Counter("counts")));
@@ -326,7 +336,8 @@ TEST(ProjectionTest, StoredStatusIsReadableWithoutRunningTheProjections) {
   ASSERT_EQ(parked.size(), 2u);
   EXPECT_EQ(parked[0].event.type, "Poison");
   EXPECT_EQ(parked[0].error, "INTERNAL: bad input");
-  EXPECT_THAT(ProjectionRunner::StoredParked(*store, "nope"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(ProjectionRunner::StoredParked(*store, "nope"),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST(ProjectionTest, ARebuildServesTheOldVersionUntilTheNewOneHasCaughtUp) {
@@ -345,13 +356,15 @@ TEST(ProjectionTest, ARebuildServesTheOldVersionUntilTheNewOneHasCaughtUp) {
   // Version 2 counts double.
   ASSERT_OK(runner.Register({.name = "counts",
                              .version = 2,
-                             .apply = [&queried](const EventRecord& e, ReadModelWriter& rm) {
-                               queried.Wait();
-                               auto total = rm.Get("total");
-                               if (!total.ok()) return total.status();
-                               rm.Put("total", std::to_string((*total ? std::stoll(**total) : 0) + 2));
-                               return absl::OkStatus();
-                             },
+                             .apply =
+                                 [&queried](const EventRecord& e, ReadModelWriter& rm) {
+                                   queried.Wait();
+                                   auto total = rm.Get("total");
+                                   if (!total.ok()) return total.status();
+                                   rm.Put("total",
+                                          std::to_string((*total ? std::stoll(**total) : 0) + 2));
+                                   return absl::OkStatus();
+                                 },
                              .batch_size = 16}));
   // Every answer is the old model's (200) or the finished new one's (400).
   bool saw_new = false;
@@ -410,7 +423,8 @@ TEST(InlineProjectionTest, TheReadModelIsNeverBehindAnAcknowledgedAppend) {
   for (int i = 1; i <= 100; ++i) {
     ASSERT_OK(store->Append({"mine-1", ExpectedRevision::Any(), {Event("E")}}));
     // No wait: the count moved with the append itself.
-    ASSERT_THAT(runner.Get("counts", "mine-1"), IsOkAndHolds(std::optional<std::string>(std::to_string(i))));
+    ASSERT_THAT(runner.Get("counts", "mine-1"),
+                IsOkAndHolds(std::optional<std::string>(std::to_string(i))));
   }
   busy.join();
   EXPECT_EQ(ReadModel(runner, "counts"), FoldLog(*store, {}));
@@ -422,15 +436,17 @@ TEST(InlineProjectionTest, TheReadModelIsNeverBehindAnAcknowledgedAppend) {
 TEST(InlineProjectionTest, AnApplyErrorRejectsTheAppendAndWritesNothing) {
   TempStore store;
   ProjectionRunner runner(*store);
-  ASSERT_OK(runner.RegisterInline({.name = "strict",
-                                   .apply = [](const EventRecord& e, ReadModelWriter& rm) {
-                                     if (e.type == "Poison") return absl::InternalError("no");
-                                     return Count(e, rm);
-                                   }}));
+  ASSERT_OK(runner.RegisterInline(
+      {.name = "strict", .apply = [](const EventRecord& e, ReadModelWriter& rm) {
+         if (e.type == "Poison") return absl::InternalError("no");
+         return Count(e, rm);
+       }}));
   ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("A")}}));
   const Position head = store->head();
-  auto rejected = store->Append({"order-1", ExpectedRevision::Any(), {Event("B"), Event("Poison")}});
-  EXPECT_THAT(rejected, StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("strict")));
+  auto rejected =
+      store->Append({"order-1", ExpectedRevision::Any(), {Event("B"), Event("Poison")}});
+  EXPECT_THAT(rejected,
+              StatusIs(absl::StatusCode::kFailedPrecondition, ::testing::HasSubstr("strict")));
   EXPECT_EQ(store->head(), head);
   EXPECT_THAT(runner.Get("strict", "order-1"), IsOkAndHolds(std::optional<std::string>("1")));
   // Other appends in the same groups are unaffected.
@@ -449,7 +465,8 @@ TEST(ProjectionTest, ClosingTheStoreStopsProjectionsAndWaiters) {
   // Closed once the waiter waits.
   Gate waiting;
   projection_internal::SetWaitHookForTesting([&waiting] { waiting.Open(); });
-  std::thread waiter([&] { waited = runner.WaitForPosition("counts", Position(1000), absl::Hours(1)); });
+  std::thread waiter(
+      [&] { waited = runner.WaitForPosition("counts", Position(1000), absl::Hours(1)); });
   waiting.Wait();
   projection_internal::SetWaitHookForTesting(nullptr);
   ASSERT_OK(store->Close());

@@ -27,11 +27,14 @@ TEST(SubscriptionWorkerTest, CallsTheHandlerInOrderAndCheckpointsOnStop) {
   Counter handled;
   {
     ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.durable_name = "worker"}));
-    SubscriptionWorker worker(std::move(sub), [&](const EventRecord& e) {
-      seen.push_back(e.position.value());
-      handled.Add();
-      return absl::OkStatus();
-    }, /*checkpoint_every=*/7);
+    SubscriptionWorker worker(
+        std::move(sub),
+        [&](const EventRecord& e) {
+          seen.push_back(e.position.value());
+          handled.Add();
+          return absl::OkStatus();
+        },
+        /*checkpoint_every=*/7);
     { Writers writers(store.get(), 2, 50); }
     EXPECT_TRUE(handled.WaitFor(100));  // every event handled
     worker.Stop();
@@ -48,10 +51,13 @@ TEST(SubscriptionWorkerTest, AHandlerErrorStopsTheWorkerWithoutCheckpointingTheE
   { Writers writers(store.get(), 1, 10); }
   ASSERT_OK_AND_ASSIGN(auto sub, store->Subscribe({.durable_name = "fails"}));
   Counter calls;
-  SubscriptionWorker worker(std::move(sub), [&](const EventRecord& e) {
-    calls.Add();
-    return e.position == Position(5) ? absl::InternalError("boom") : absl::OkStatus();
-  }, /*checkpoint_every=*/1);
+  SubscriptionWorker worker(
+      std::move(sub),
+      [&](const EventRecord& e) {
+        calls.Add();
+        return e.position == Position(5) ? absl::InternalError("boom") : absl::OkStatus();
+      },
+      /*checkpoint_every=*/1);
   EXPECT_TRUE(calls.WaitFor(5));
   worker.Stop();
   EXPECT_THAT(worker.status(), StatusIs(absl::StatusCode::kInternal));

@@ -42,7 +42,8 @@ inline std::string EncodeMessage(const std::vector<google::protobuf::FileDescrip
   if (descriptor == nullptr) return "";
   google::protobuf::DynamicMessageFactory factory(&pool);
   std::unique_ptr<google::protobuf::Message> value(factory.GetPrototype(descriptor)->New());
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(message_text, value.get())) << message_text;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(message_text, value.get()))
+      << message_text;
   return value->SerializeAsString();
 }
 

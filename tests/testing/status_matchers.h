@@ -58,8 +58,8 @@ MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a matching value") {
 #define EXPECT_OK(expr) EXPECT_THAT((expr), ::annals::testing::IsOk())
 #define ASSERT_OK_AND_ASSIGN(lhs, expr) \
   ASSERT_OK_AND_ASSIGN_IMPL_(ANNALS_TEST_CONCAT_(statusor_, __LINE__), lhs, expr)
-#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                               \
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr)      \
+  auto statusor = (expr);                                    \
   ASSERT_THAT(statusor.status(), ::annals::testing::IsOk()); \
   lhs = std::move(statusor).value()
 

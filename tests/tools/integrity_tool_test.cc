@@ -29,13 +29,14 @@ void WriteLines(const std::string& path, const std::vector<std::string>& lines) 
   for (const std::string& line : lines) out << line << "\n";
 }
 
-std::string Line(uint64_t position, const std::string& stream, uint64_t revision, const std::string& type,
-                 const std::string& rest = R"("data":"{}")") {
+std::string Line(uint64_t position, const std::string& stream, uint64_t revision,
+                 const std::string& type, const std::string& rest = R"("data":"{}")") {
   return "{\"position\":" + std::to_string(position) + ",\"stream\":\"" + stream +
          "\",\"revision\":" + std::to_string(revision) +
-         ",\"recorded_at\":\"2026-11-23T10:00:00.000000Z\",\"event_id\":\"0190d7a2-0000-7000-8000-00000000000" +
-         std::to_string(position % 10) + "\",\"type\":\"" + type + "\",\"content_type\":\"application/json\"," +
-         rest + "}";
+         ",\"recorded_at\":\"2026-11-23T10:00:00.000000Z\",\"event_id\":\"0190d7a2-0000-7000-8000-"
+         "00000000000" +
+         std::to_string(position % 10) + "\",\"type\":\"" + type +
+         "\",\"content_type\":\"application/json\"," + rest + "}";
 }
 
 class ImportToolTest : public ::testing::Test {
@@ -65,14 +66,19 @@ TEST_F(ImportToolTest, LifecycleJsonFromAnyWriterIsApplied) {
 TEST_F(ImportToolTest, WhatItDoesNotUnderstandOrTheApiRefusesIsRefusedAndNothingWritten) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {Line(1, "cart-1", 0, "Added", R"("data":"{}","colour":"red")"), "unknown member \"colour\""},
-      {Line(1, "cart-1", 0, "Added", R"("data":"{}","data_base64":"e30=")"), "both \"data\" and \"data_base64\""},
+      {Line(1, "cart-1", 0, "Added", R"("data":"{}","data_base64":"e30=")"),
+       "both \"data\" and \"data_base64\""},
       {Line(1, "cart-1", 0, "Added", R"("metadata":{},"metadata_base64":{})"), "both \"metadata\""},
       {Line(1, "$$cart-1", 0, "$metadata", R"("data":"{\"maxCount\":0}")"), "maxCount is 0"},
-      {Line(1, "$$cart-1", 0, "$metadata", R"("data":"{\"maxCount\":-2}")"), "not a non-negative integer"},
-      {Line(1, "$$cart-1", 0, "$metadata", R"("data":"{\"maxCount\":2,\"maxSize\":9}")"), "maxSize"},
-      {Line(9223372036854775809ull, "cart-1", 9223372036854775808ull, "Added"), "largest importable"},
+      {Line(1, "$$cart-1", 0, "$metadata", R"("data":"{\"maxCount\":-2}")"),
+       "not a non-negative integer"},
+      {Line(1, "$$cart-1", 0, "$metadata", R"("data":"{\"maxCount\":2,\"maxSize\":9}")"),
+       "maxSize"},
+      {Line(9223372036854775809ull, "cart-1", 9223372036854775808ull, "Added"),
+       "largest importable"},
       {Line(5, "cart-1", 7, "Added"), "below its position"},
-      {Line(1, "cart-1", 0, "Added", R"("data":"{}","content_type":"application/json\n")"), "content type"},
+      {Line(1, "cart-1", 0, "Added", R"("data":"{}","content_type":"application/json\n")"),
+       "content type"},
       {Line(1, "cart-1", 0, "Added", R"("metadata":{"":"x"})"), "metadata key is empty"},
   };
   for (const auto& [line, why] : cases) {
@@ -99,9 +105,12 @@ TEST(CompactExportImportTest, TheStreamListingIsTheSource) {
     auto store = EventStore::Open(dir.Sub("source"), testing::TestOptions());
     ASSERT_OK(store.status());
     EventStore& s = **store;
-    for (int i = 0; i < 3; ++i) ASSERT_OK(s.Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
-    for (int i = 0; i < 2; ++i) ASSERT_OK(s.Append({"b-1", ExpectedRevision::Any(), {Event("B")}}).status());
-    for (int i = 0; i < 2; ++i) ASSERT_OK(s.Append({"c-1", ExpectedRevision::Any(), {Event("C")}}).status());
+    for (int i = 0; i < 3; ++i)
+      ASSERT_OK(s.Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
+    for (int i = 0; i < 2; ++i)
+      ASSERT_OK(s.Append({"b-1", ExpectedRevision::Any(), {Event("B")}}).status());
+    for (int i = 0; i < 2; ++i)
+      ASSERT_OK(s.Append({"c-1", ExpectedRevision::Any(), {Event("C")}}).status());
     ASSERT_OK(s.Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
     ASSERT_OK(s.DeleteStream("b-1").status());
     ASSERT_OK(s.TombstoneStream("c-1").status());
@@ -124,7 +133,8 @@ TEST(VerifyToolTest, AChainHeadFromInfoIsCheckedLater) {
   {
     auto store = EventStore::Open(dir.Sub("s"), testing::TestOptions());
     ASSERT_OK(store.status());
-    for (int i = 0; i < 5; ++i) ASSERT_OK((*store)->Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
+    for (int i = 0; i < 5; ++i)
+      ASSERT_OK((*store)->Append({"a-1", ExpectedRevision::Any(), {Event("A")}}).status());
   }
   Result info = RunTool({"--store", dir.Sub("s"), "--json", "info"});
   ASSERT_EQ(info.code, 0) << info.err;

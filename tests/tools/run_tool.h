@@ -51,7 +51,8 @@ struct Result {
 inline std::string ErrFile() {
   static std::atomic<int> counter{0};
   return (std::filesystem::temp_directory_path() /
-          ("annals-tool-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".err"))
+          ("annals-tool-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+           ".err"))
       .string();
 }
 
@@ -69,10 +70,12 @@ inline std::string Quote(const std::string& arg) {
 }
 
 // Runs the tool with `args` (and `env` assignments such as "NAME=value").
-inline Result RunTool(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+inline Result RunTool(const std::vector<std::string>& args,
+                      const std::vector<std::string>& env = {}) {
   const std::string err_file = ErrFile();
   std::string command;
-  for (const std::string& e : env) command += e.substr(0, e.find('=') + 1) + Quote(e.substr(e.find('=') + 1)) + " ";
+  for (const std::string& e : env)
+    command += e.substr(0, e.find('=') + 1) + Quote(e.substr(e.find('=') + 1)) + " ";
   command += ANNALS_TOOL_PATH;
   for (const std::string& arg : args) command += " " + Quote(arg);
   command += " 2>" + err_file;
@@ -80,7 +83,8 @@ inline Result RunTool(const std::vector<std::string>& args, const std::vector<st
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
   char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) result.out.append(buffer, n);
+  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;)
+    result.out.append(buffer, n);
   const int status = ::pclose(pipe);
   result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   result.err = ReadFile(err_file);
@@ -162,7 +166,8 @@ class ToolProcess {
     if (pid_ <= 0) return -1;
     if (!reaped_) {
       char buffer[4096];
-      for (ssize_t n; out_ >= 0 && ((n = ::read(out_, buffer, sizeof(buffer))) > 0 || (n < 0 && errno == EINTR));) {
+      for (ssize_t n; out_ >= 0 && ((n = ::read(out_, buffer, sizeof(buffer))) > 0 ||
+                                    (n < 0 && errno == EINTR));) {
         if (n > 0) pending_.append(buffer, static_cast<size_t>(n));
       }
       while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {

@@ -37,16 +37,19 @@ TEST_F(ToolTest, ReplayShowsEachEventWithStateAndDiff) {
   EXPECT_EQ(shipped[0]["before"], "OPEN");
   EXPECT_EQ(shipped[0]["after"], "SHIPPED");
   // A range by revision, by position and by time.
-  std::vector<Json> middle = ToolWithPlugin({"--jsonl", "replay", "order-1", "--from", "1", "--to", "2"}).lines();
+  std::vector<Json> middle =
+      ToolWithPlugin({"--jsonl", "replay", "order-1", "--from", "1", "--to", "2"}).lines();
   ASSERT_EQ(middle.size(), 2u);
   EXPECT_EQ(middle[0]["changes"][0]["path"], "/items/0");  // state before revision 1 came first
   const uint64_t position2 = steps[2]["event"]["position"];
   std::vector<Json> by_position =
-      ToolWithPlugin({"--jsonl", "replay", "order-1", "--from", "@" + std::to_string(position2)}).lines();
+      ToolWithPlugin({"--jsonl", "replay", "order-1", "--from", "@" + std::to_string(position2)})
+          .lines();
   ASSERT_EQ(by_position.size(), 2u);
   EXPECT_EQ(by_position[0]["event"]["revision"], 2);
   const std::string time1 = steps[1]["event"]["recorded_at"];
-  std::vector<Json> by_time = ToolWithPlugin({"--jsonl", "replay", "order-1", "--to", time1}).lines();
+  std::vector<Json> by_time =
+      ToolWithPlugin({"--jsonl", "replay", "order-1", "--to", time1}).lines();
   ASSERT_EQ(by_time.size(), 2u);
   // The table: headline, then the diff lines.
   Result table = ToolWithPlugin({"--no-color", "replay", "order-1"});
@@ -62,12 +65,13 @@ TEST_F(ToolTest, ReplayShowsEachEventWithStateAndDiff) {
   EXPECT_EQ(Tool({"replay", "order-1", "--from", "soon"}).code, 2);
   EXPECT_EQ(ToolWithPlugin({"replay", "order-1", "--fold", "nope"}).code, 2);
   EXPECT_EQ(Tool({"replay", "order-404"}).code, 3);
-  Result bad_plugin = RunTool({"--store", StorePath(), "--plugin", dir_->Sub("nope.so"), "replay", "order-1"});
+  Result bad_plugin =
+      RunTool({"--store", StorePath(), "--plugin", dir_->Sub("nope.so"), "replay", "order-1"});
   EXPECT_EQ(bad_plugin.code, 2);
   EXPECT_THAT(bad_plugin.err, HasSubstr("cannot load plugin"));
   // The entry point is versioned: a plugin of another API version is refused.
-  Result other_version =
-      RunTool({"--store", StorePath(), "--plugin", ANNALS_OTHER_VERSION_PLUGIN_PATH, "replay", "order-1"});
+  Result other_version = RunTool(
+      {"--store", StorePath(), "--plugin", ANNALS_OTHER_VERSION_PLUGIN_PATH, "replay", "order-1"});
   EXPECT_EQ(other_version.code, 2);
   EXPECT_THAT(other_version.err, HasSubstr("plugin API version 999"));
 }
@@ -92,12 +96,16 @@ TEST_F(ToolTest, StateAtRevisionPositionAndTime) {
   EXPECT_EQ(folded["state"]["status"], "SHIPPED");
   // Position and time select the same point as the revision.
   const uint64_t position1 = at1["position"];
-  Json by_position = ToolWithPlugin({"--json", "state", "order-1", "--at-position", std::to_string(position1)}).json();
+  Json by_position =
+      ToolWithPlugin({"--json", "state", "order-1", "--at-position", std::to_string(position1)})
+          .json();
   EXPECT_EQ(by_position["revision"], 1);
-  Json by_time = ToolWithPlugin({"--json", "state", "order-1", "--as-of", at1["recorded_at"]}).json();
+  Json by_time =
+      ToolWithPlugin({"--json", "state", "order-1", "--as-of", at1["recorded_at"]}).json();
   EXPECT_EQ(by_time["revision"], 1);
   EXPECT_EQ(by_time["state"], at1["state"]);
-  Json before = ToolWithPlugin({"--json", "state", "order-1", "--as-of", "2000-01-01T00:00:00Z"}).json();
+  Json before =
+      ToolWithPlugin({"--json", "state", "order-1", "--as-of", "2000-01-01T00:00:00Z"}).json();
   EXPECT_TRUE(before["revision"].is_null());
   EXPECT_EQ(before["state"]["status"], "NONE");
   Result table = ToolWithPlugin({"state", "order-1", "--at-revision", "1"});
@@ -105,7 +113,8 @@ TEST_F(ToolTest, StateAtRevisionPositionAndTime) {
   Result beyond = ToolWithPlugin({"state", "order-1", "--at-revision", "9"});
   EXPECT_EQ(beyond.code, 3);
   EXPECT_THAT(beyond.err, HasSubstr("has no revision 9 (the nearest before it is 3)"));
-  EXPECT_EQ(Tool({"state", "order-1", "--at-revision", "1", "--as-of", "2000-01-01T00:00:00Z"}).code, 2);
+  EXPECT_EQ(
+      Tool({"state", "order-1", "--at-revision", "1", "--as-of", "2000-01-01T00:00:00Z"}).code, 2);
   EXPECT_EQ(Tool({"state", "order-1", "--as-of", "noon"}).code, 2);
 }
 
@@ -127,12 +136,14 @@ TEST_F(ToolTest, DiffBetweenTwoPoints) {
 }
 
 TEST_F(ToolTest, BisectFindsTheFirstEventWhereAPredicateHolds) {
-  Json found = ToolWithPlugin({"--json", "bisect", "order-1", "--until", "/total_cents > 3000"}).json();
+  Json found =
+      ToolWithPlugin({"--json", "bisect", "order-1", "--until", "/total_cents > 3000"}).json();
   EXPECT_EQ(found["found"], true);
   EXPECT_EQ(found["event"]["revision"], 2);
   EXPECT_EQ(found["before"]["total_cents"], "2500");
   EXPECT_EQ(found["after"]["total_cents"], "3495");
-  Result table = ToolWithPlugin({"--no-color", "bisect", "order-1", "--until", "/status == \"SHIPPED\""});
+  Result table =
+      ToolWithPlugin({"--no-color", "bisect", "order-1", "--until", "/status == \"SHIPPED\""});
   ASSERT_EQ(table.code, 0) << table.err;
   EXPECT_THAT(table.out, HasSubstr("order-1@3"));
   // The generic fold: the first withdrawal below zero.

@@ -22,8 +22,9 @@ using ::testing::HasSubstr;
 TEST_F(ToolTest, HelpAndUsageErrors) {
   Result help = RunTool({"--help"});
   EXPECT_EQ(help.code, 0);
-  for (const char* sub : {"info", "streams", "read", "tail", "audit", "replay", "state", "diff", "bisect", "export",
-                          "import", "verify", "backup", "restore", "compact", "schema", "projections"}) {
+  for (const char* sub :
+       {"info", "streams", "read", "tail", "audit", "replay", "state", "diff", "bisect", "export",
+        "import", "verify", "backup", "restore", "compact", "schema", "projections"}) {
     EXPECT_THAT(help.out, HasSubstr(sub));
   }
   EXPECT_THAT(help.out, HasSubstr("Exit codes"));
@@ -80,7 +81,8 @@ TEST_F(ToolTest, StreamsListsNamesSizesAndStates) {
   Json all = Tool({"--json", "streams"}).json();
   std::vector<std::string> names;
   for (const Json& s : all) names.push_back(s["stream"]);
-  EXPECT_THAT(names, ::testing::ElementsAre("$$temp-9", "account-7", "blob-1", "order-1", "order-2", "temp-9"));
+  EXPECT_THAT(names, ::testing::ElementsAre("$$temp-9", "account-7", "blob-1", "order-1", "order-2",
+                                            "temp-9"));
   EXPECT_EQ(all[3]["events"], 4);
   EXPECT_EQ(all[3]["last_revision"], 3);
   EXPECT_EQ(all[5]["state"], "deleted");

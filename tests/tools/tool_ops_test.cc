@@ -77,8 +77,8 @@ TEST_F(ToolTest, ExportImportExportIsIdentical) {
   EXPECT_EQ(RunTool({"--store", dir_->Sub("x"), "import", dir_->Sub("missing.jsonl")}).code, 3);
   // A pipe cannot be checked first and then imported: refused, nothing written.
   const std::string piped = "cat " + Quote(first) + " | " + ANNALS_TOOL_PATH + " --store " +
-                           Quote(dir_->Sub("from-pipe")) + " import /dev/stdin >/dev/null 2>" +
-                           Quote(dir_->Sub("pipe.err"));
+                            Quote(dir_->Sub("from-pipe")) + " import /dev/stdin >/dev/null 2>" +
+                            Quote(dir_->Sub("pipe.err"));
   const int status = std::system(piped.c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 2);
@@ -95,13 +95,16 @@ TEST(ExportLineTest, EveryByteRoundTrips) {
   e.position = Position(42);
   e.recorded_at = absl::FromUnixMicros(1795000000123456);
   e.type = "Typed\u00e9";
-  e.data = "{\"a\":\"line\nbreak\ttab" + std::string(1, '\x01') + "\"}";  // escapes and a control byte
+  e.data =
+      "{\"a\":\"line\nbreak\ttab" + std::string(1, '\x01') + "\"}";  // escapes and a control byte
   e.content_type = "application/json";
   e.metadata = {{"user", "al\"ice"}, {"note", "ctl\x1f"}};
   e.event_id = EventId::Generate();
   e.correlation_id = "c-1";
   e.causation_id = std::string("\xff\xfe", 2);  // not UTF-8
-  for (std::string data : {e.data, std::string("\0\xff\x80" "binary", 9)}) {
+  for (std::string data : {e.data, std::string("\0\xff\x80"
+                                               "binary",
+                                               9)}) {
     e.data = data;
     for (bool utf8_metadata : {true, false}) {
       if (!utf8_metadata) e.metadata["raw"] = std::string("\xc3", 1);
@@ -126,9 +129,11 @@ TEST(ExportLineTest, EveryByteRoundTrips) {
     }
   }
   // Lines missing what an event needs are refused with the field named.
-  EXPECT_THAT(tool::EventFromExport(Json::parse(R"({"position":1})")).status().message(), HasSubstr("revision"));
-  EXPECT_THAT(tool::EventFromExport(Json::parse(R"({"position":1,"revision":0,"stream":"s","type":"T",)"
-                                                 R"("event_id":"nope","recorded_at":"2026-01-01T00:00:00Z"})"))
+  EXPECT_THAT(tool::EventFromExport(Json::parse(R"({"position":1})")).status().message(),
+              HasSubstr("revision"));
+  EXPECT_THAT(tool::EventFromExport(
+                  Json::parse(R"({"position":1,"revision":0,"stream":"s","type":"T",)"
+                              R"("event_id":"nope","recorded_at":"2026-01-01T00:00:00Z"})"))
                   .status()
                   .message(),
               HasSubstr("event_id"));
@@ -148,11 +153,15 @@ TEST_F(ToolTest, VerifyReportsTheFirstBadPosition) {
     ASSERT_OK(storage.status());
     rocksdb::DB* db = (*storage)->db();
     std::string value;
-    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), (*storage)->cf(internal::Cf::kLog), internal::LogKey(victim), &value).ok());
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), (*storage)->cf(internal::Cf::kLog),
+                        internal::LogKey(victim), &value)
+                    .ok());
     const size_t at = value.find("BOOK-1");
     ASSERT_NE(at, std::string::npos);
     value[at] = 'C';  // same length, still decodes: only the hash chain can tell
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), (*storage)->cf(internal::Cf::kLog), internal::LogKey(victim), value).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), (*storage)->cf(internal::Cf::kLog),
+                        internal::LogKey(victim), value)
+                    .ok());
   }
   Result bad = RunTool({"--store", copy, "--json", "verify"});
   EXPECT_EQ(bad.code, 1);
@@ -168,12 +177,14 @@ TEST_F(ToolTest, BackupDuringWritesOpensAndVerifiesAndRestores) {
   std::atomic<uint64_t> acknowledged{0};
   std::thread writer([&] {
     for (int i = 0; !stop.load(); ++i) {
-      auto r = store_->Append({"busy-" + std::to_string(i % 3), ExpectedRevision::Any(), {Event("Busy")}});
+      auto r = store_->Append(
+          {"busy-" + std::to_string(i % 3), ExpectedRevision::Any(), {Event("Busy")}});
       ASSERT_OK(r.status());
       acknowledged = r->last_position.value();
     }
   });
-  while (acknowledged.load() < store_->head().value() - 10 || acknowledged.load() == 0) std::this_thread::yield();
+  while (acknowledged.load() < store_->head().value() - 10 || acknowledged.load() == 0)
+    std::this_thread::yield();
   const std::string backup = dir_->Sub("online-backup");
   const uint64_t before = acknowledged.load();
   Result run = Tool({"--json", "backup", backup});
@@ -188,7 +199,8 @@ TEST_F(ToolTest, BackupDuringWritesOpensAndVerifiesAndRestores) {
   const std::string restored = dir_->Sub("restored");
   Result restore = RunTool({"--store", restored, "--json", "restore", backup});
   ASSERT_EQ(restore.code, 0) << restore.err;
-  EXPECT_EQ(restore.json()["head_position"], RunTool({"--store", backup, "--json", "info"}).json()["head_position"]);
+  EXPECT_EQ(restore.json()["head_position"],
+            RunTool({"--store", backup, "--json", "info"}).json()["head_position"]);
   EXPECT_EQ(RunTool({"--store", restored, "verify"}).code, 0);
   EXPECT_EQ(RunTool({"--store", restored, "restore", backup}).code, 1);  // target exists
   EXPECT_EQ(RunTool({"--store", dir_->Sub("r2"), "restore", dir_->Sub("no-backup")}).code, 3);
@@ -212,15 +224,20 @@ TEST_F(ToolTest, ProjectionsListStatusLagParkedAndRebuild) {
   // Repairs run the projection's code: they need the plugin and the store
   // to themselves.
   EXPECT_EQ(Tool({"projections", "rebuild", "revenue-per-day"}).code, 3);
-  EXPECT_EQ(ToolWithPlugin({"projections", "rebuild", "revenue-per-day"}).code, 4);  // the writer holds it
+  EXPECT_EQ(ToolWithPlugin({"projections", "rebuild", "revenue-per-day"}).code,
+            4);  // the writer holds it
   const std::string copy = PrivateCopy("projections-copy");
-  Result rebuilt = RunTool({"--store", copy, "--plugin", kPlugin, "--json", "projections", "rebuild", "revenue-per-day"});
+  Result rebuilt = RunTool({"--store", copy, "--plugin", kPlugin, "--json", "projections",
+                            "rebuild", "revenue-per-day"});
   ASSERT_EQ(rebuilt.code, 0) << rebuilt.err;
   EXPECT_EQ(rebuilt.json()["lag"], 0);
-  EXPECT_EQ(rebuilt.json()["checkpoint"], RunTool({"--store", copy, "--json", "info"}).json()["head_position"]);
-  Result retry = RunTool({"--store", copy, "--plugin", kPlugin, "projections", "retry", "revenue-per-day", "order-1"});
+  EXPECT_EQ(rebuilt.json()["checkpoint"],
+            RunTool({"--store", copy, "--json", "info"}).json()["head_position"]);
+  Result retry = RunTool(
+      {"--store", copy, "--plugin", kPlugin, "projections", "retry", "revenue-per-day", "order-1"});
   EXPECT_EQ(retry.code, 0) << retry.err;
-  Result skip = RunTool({"--store", copy, "--plugin", kPlugin, "projections", "skip", "revenue-per-day", "order-1"});
+  Result skip = RunTool(
+      {"--store", copy, "--plugin", kPlugin, "projections", "skip", "revenue-per-day", "order-1"});
   EXPECT_EQ(skip.code, 0) << skip.err;
 }
 
@@ -233,10 +250,12 @@ TEST_F(ToolTest, ParkedEventsAreListed) {
     ASSERT_OK(store.status());
     ProjectionRunner runner(**store);
     ASSERT_OK(runner.Register({.name = "picky",
-                               .apply = [](const EventRecord& e, ReadModelWriter&) {
-                                 return e.type == "Blob" ? absl::InvalidArgumentError("cannot read blobs")
-                                                         : absl::OkStatus();
-                               },
+                               .apply =
+                                   [](const EventRecord& e, ReadModelWriter&) {
+                                     return e.type == "Blob"
+                                                ? absl::InvalidArgumentError("cannot read blobs")
+                                                : absl::OkStatus();
+                                   },
                                .on_failure = OnFailure::kPark,
                                .max_attempts = 1}));
     ASSERT_OK(runner.WaitForPosition("picky", (*store)->head(), absl::Seconds(30)));
@@ -246,7 +265,8 @@ TEST_F(ToolTest, ParkedEventsAreListed) {
   ASSERT_EQ(parked.size(), 1u);
   EXPECT_EQ(parked[0]["stream"], "blob-1");
   EXPECT_THAT(parked[0]["error"].get<std::string>(), HasSubstr("cannot read blobs"));
-  EXPECT_EQ(RunTool({"--store", copy, "--json", "projections", "status", "picky"}).json()["parked"], 1);
+  EXPECT_EQ(RunTool({"--store", copy, "--json", "projections", "status", "picky"}).json()["parked"],
+            1);
 }
 
 TEST_F(ToolTest, CompactRemovesDeletedEvents) {

@@ -75,11 +75,15 @@ TEST_F(ToolTest, TailFollowsAppendsOfTheRunningApplication) {
   // -f: events appended by this process (the writer) while the tool runs,
   // each as soon as the tool has printed the one before (so it follows).
   auto tick = [&](int i) {
-    return store_->Append({"live-1", ExpectedRevision::Any(), {Event("Tick", "{\"i\":" + std::to_string(i) + "}")}})
+    return store_
+        ->Append({"live-1",
+                  ExpectedRevision::Any(),
+                  {Event("Tick", "{\"i\":" + std::to_string(i) + "}")}})
         .status();
   };
   ASSERT_OK(tick(0));
-  ToolProcess follow({"--store", StorePath(), "--jsonl", "tail", "live-1", "-n", "1", "-f", "--for", "3"});
+  ToolProcess follow(
+      {"--store", StorePath(), "--jsonl", "tail", "live-1", "-n", "1", "-f", "--for", "3"});
   std::string out;
   for (int i = 1; i <= 5; ++i) {
     std::optional<std::string> line = follow.ReadLine(kChildTimeout);
@@ -89,7 +93,8 @@ TEST_F(ToolTest, TailFollowsAppendsOfTheRunningApplication) {
   }
   const int follow_status = follow.Wait();
   const Result followed{.code = WIFEXITED(follow_status) ? WEXITSTATUS(follow_status) : -1,
-                        .out = out + follow.rest(), .err = follow.err()};
+                        .out = out + follow.rest(),
+                        .err = follow.err()};
   ASSERT_EQ(followed.code, 0) << followed.err;
   std::vector<Json> events = followed.lines();
   // More than the one past event: the rest arrived live, in order, no gaps.
@@ -118,12 +123,15 @@ TEST_F(ToolTest, AuditCombinesFiltersThroughTheIndexes) {
   ASSERT_EQ(bob.size(), 1u);
   EXPECT_EQ(bob[0]["type"], "ItemAdded");
   EXPECT_EQ(bob[0]["user"], "bob");
-  Json carol_cancels = Tool({"--json", "audit", "--type", "OrderCancelled", "--meta", "user=carol"}).json();
+  Json carol_cancels =
+      Tool({"--json", "audit", "--type", "OrderCancelled", "--meta", "user=carol"}).json();
   ASSERT_EQ(carol_cancels.size(), 1u);
   EXPECT_EQ(carol_cancels[0]["stream"], "order-2");
-  Json placed_in_orders = Tool({"--json", "audit", "--category", "order", "--type", "OrderPlaced"}).json();
+  Json placed_in_orders =
+      Tool({"--json", "audit", "--category", "order", "--type", "OrderPlaced"}).json();
   EXPECT_EQ(placed_in_orders.size(), 2u);
-  Json stream_and_user = Tool({"--json", "audit", "--stream", "order-1", "--meta", "user=alice"}).json();
+  Json stream_and_user =
+      Tool({"--json", "audit", "--stream", "order-1", "--meta", "user=alice"}).json();
   EXPECT_EQ(stream_and_user.size(), 3u);
   EXPECT_EQ(Tool({"--json", "audit", "--since", "2099-01-01T00:00:00Z"}).json().size(), 0u);
   Json lifecycle = Tool({"--json", "audit", "--stream", "$$temp-9"}).json();
@@ -150,21 +158,25 @@ TEST(ToolAuditScaleTest, AnIndexAnswersWithoutAFullScan) {
         e.metadata["user"] = n % 2 ? "alice" : "bob";
         events.push_back(std::move(e));
       }
-      ASSERT_OK((*store)->Append({"payment-" + std::to_string(batch), ExpectedRevision::Any(), events}).status());
+      ASSERT_OK((*store)
+                    ->Append({"payment-" + std::to_string(batch), ExpectedRevision::Any(), events})
+                    .status());
     }
   }
-  Result run = RunTool({"--store", dir.Sub("store"), "--json", "audit", "--correlation", "refund-run", "--explain"});
+  Result run = RunTool(
+      {"--store", dir.Sub("store"), "--json", "audit", "--correlation", "refund-run", "--explain"});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(run.json().size(), 25u);
   EXPECT_THAT(run.err, HasSubstr("by_correlation index"));
   EXPECT_THAT(run.err, HasSubstr("examined 25 events"));
-  Result by_type = RunTool({"--store", dir.Sub("store"), "--json", "audit", "--type", "Refunded", "--meta", "user=bob",
-                        "--explain"});
+  Result by_type = RunTool({"--store", dir.Sub("store"), "--json", "audit", "--type", "Refunded",
+                            "--meta", "user=bob", "--explain"});
   ASSERT_EQ(by_type.code, 0) << by_type.err;
   EXPECT_EQ(by_type.json().size(), 25u);
   EXPECT_THAT(by_type.err, HasSubstr("examined 25 events"));
   // Without an index the log is scanned, and --explain says so.
-  Result scan = RunTool({"--store", dir.Sub("store"), "--json", "audit", "--meta", "user=nobody", "--explain"});
+  Result scan = RunTool(
+      {"--store", dir.Sub("store"), "--json", "audit", "--meta", "user=nobody", "--explain"});
   EXPECT_THAT(scan.err, HasSubstr("log scan"));
   EXPECT_THAT(scan.err, HasSubstr("examined 20000 events"));
 }

@@ -52,7 +52,8 @@ TEST_F(ToolTest, SchemaAddMakesProtobufPayloadsReadable) {
   Result add = RunTool({"--store", path, "--json", "schema", "add", desc});
   ASSERT_EQ(add.code, 0) << add.err;
   EXPECT_EQ(add.json()["bindings"]["Duration"], "google.protobuf.Duration");
-  Result bound = RunTool({"--store", path, "--json", "schema", "add", desc, "--bind", "Timer=google.protobuf.Duration"});
+  Result bound = RunTool({"--store", path, "--json", "schema", "add", desc, "--bind",
+                          "Timer=google.protobuf.Duration"});
   ASSERT_EQ(bound.code, 0) << bound.err;
   EXPECT_EQ(bound.json()["files"][0], "google/protobuf/duration.proto");
   Json after = RunTool({"--store", path, "--json", "read", "timer-1"}).json();
@@ -82,7 +83,13 @@ google::protobuf::FileDescriptorProto ShopSchema(bool v2) {
       name: "OrderPlaced"
       field { name: "customer" number: 1 label: LABEL_OPTIONAL type: TYPE_STRING }
       field { name: "total" number: 2 label: LABEL_OPTIONAL type: TYPE_INT64 }
-      field { name: "address" number: 4 label: LABEL_OPTIONAL type: TYPE_MESSAGE type_name: ".shop.Address" }
+      field {
+        name: "address"
+        number: 4
+        label: LABEL_OPTIONAL
+        type: TYPE_MESSAGE
+        type_name: ".shop.Address"
+      }
     }
     message_type {
       name: "Address"
@@ -91,8 +98,10 @@ google::protobuf::FileDescriptorProto ShopSchema(bool v2) {
   )pb";
   google::protobuf::FileDescriptorProto file = testing::FileProto(text);
   if (v2) {
-    file.mutable_message_type(0)->mutable_field(0)->set_type(google::protobuf::FieldDescriptorProto::TYPE_INT64);
-    file.mutable_message_type(1)->mutable_field(0)->set_type(google::protobuf::FieldDescriptorProto::TYPE_INT64);
+    file.mutable_message_type(0)->mutable_field(0)->set_type(
+        google::protobuf::FieldDescriptorProto::TYPE_INT64);
+    file.mutable_message_type(1)->mutable_field(0)->set_type(
+        google::protobuf::FieldDescriptorProto::TYPE_INT64);
   }
   return file;
 }
@@ -104,25 +113,33 @@ std::string MakeShopStore(const std::string& path) {
   auto store = EventStore::Open(path, TestOptions());
   EXPECT_OK(store.status());
   auto placed = [](const std::string& text, const std::string& content_type) {
-    EventData e = Event("OrderPlaced", testing::EncodeMessage({ShopSchema(false)}, "shop.OrderPlaced", text));
+    EventData e =
+        Event("OrderPlaced", testing::EncodeMessage({ShopSchema(false)}, "shop.OrderPlaced", text));
     e.content_type = content_type;
     return e;
   };
-  EXPECT_OK((*store)->Append({"order-1", ExpectedRevision::Any(),
-                              {placed(R"pb(customer: "c-17" total: 2500)pb", "application/x-protobuf")}})
+  EXPECT_OK(
+      (*store)
+          ->Append({"order-1",
+                    ExpectedRevision::Any(),
+                    {placed(R"pb(customer: "c-17" total: 2500)pb", "application/x-protobuf")}})
+          .status());
+  EXPECT_OK((*store)
+                ->Append({"order-2",
+                          ExpectedRevision::Any(),
+                          {placed(R"pb(customer: "c-18")pb",
+                                  "application/x-protobuf; messageType=shop.OrderPlaced")}})
                 .status());
-  EXPECT_OK((*store)->Append({"order-2", ExpectedRevision::Any(),
-                              {placed(R"pb(customer: "c-18")pb",
-                                      "application/x-protobuf; messageType=shop.OrderPlaced")}})
-                .status());
-  EXPECT_OK((*store)->Append({"order-3", ExpectedRevision::Any(),
-                              {placed(R"pb(address { zip: "10115" })pb", "application/x-protobuf")}})
+  EXPECT_OK((*store)
+                ->Append({"order-3",
+                          ExpectedRevision::Any(),
+                          {placed(R"pb(address { zip: "10115" })pb", "application/x-protobuf")}})
                 .status());
   EventData blob = Event("Blob", "\x01\x02");
   blob.content_type = "application/octet-stream";
   EXPECT_OK((*store)->Append({"blob-1", ExpectedRevision::Any(), {blob}}).status());
   EXPECT_OK(RegisterSchemas(**store, testing::DescriptorSet({ShopSchema(false)}),
-                                      {{"OrderPlaced", "shop.OrderPlaced"}}));
+                            {{"OrderPlaced", "shop.OrderPlaced"}}));
   return path;
 }
 
@@ -132,9 +149,11 @@ TEST_F(ToolTest, SchemaAddRefusesBreakingChangesUnlessAllowedAndRecorded) {
   std::ofstream(v2, std::ios::binary) << testing::DescriptorSet({ShopSchema(true)});
   Result refused = RunTool({"--store", path, "schema", "add", v2});
   EXPECT_EQ(refused.code, 1);
-  EXPECT_THAT(refused.err, HasSubstr("annals: shop.OrderPlaced field 1 'customer': type string -> int64\n"));
+  EXPECT_THAT(refused.err,
+              HasSubstr("annals: shop.OrderPlaced field 1 'customer': type string -> int64\n"));
   EXPECT_THAT(refused.err, HasSubstr("annals: shop.Address field 1 'zip': type string -> int64\n"));
-  EXPECT_THAT(refused.err, HasSubstr("2 breaking changes to messages of stored events; nothing registered"));
+  EXPECT_THAT(refused.err,
+              HasSubstr("2 breaking changes to messages of stored events; nothing registered"));
   EXPECT_THAT(refused.err, HasSubstr("(FAILED_PRECONDITION)"));
   // Nothing registered: the events still decode with the old schema.
   Json read = RunTool({"--store", path, "--json", "read", "order-1"}).json();
@@ -142,8 +161,8 @@ TEST_F(ToolTest, SchemaAddRefusesBreakingChangesUnlessAllowedAndRecorded) {
   EXPECT_THAT(RunTool({"--store", path, "read", "$schemas"}).code, 3);
   // --allow-breaking needs a reason.
   EXPECT_EQ(RunTool({"--store", path, "schema", "add", v2, "--allow-breaking"}).code, 2);
-  Result allowed = RunTool({"--store", path, "--json", "schema", "add", v2, "--allow-breaking", "--reason",
-                            "customer ids are numbers now"},
+  Result allowed = RunTool({"--store", path, "--json", "schema", "add", v2, "--allow-breaking",
+                            "--reason", "customer ids are numbers now"},
                            {"USER=ops-bot"});
   ASSERT_EQ(allowed.code, 0) << allowed.err;
   EXPECT_EQ(allowed.json()["breaking_changes"].size(), 2u);
@@ -154,7 +173,8 @@ TEST_F(ToolTest, SchemaAddRefusesBreakingChangesUnlessAllowedAndRecorded) {
   EXPECT_EQ(event["type"], "$schemasChanged");
   EXPECT_EQ(event["metadata"]["actor"], "ops-bot");
   EXPECT_EQ(event["metadata"]["reason"], "customer ids are numbers now");
-  EXPECT_EQ(event["data"]["breakingChanges"][0], "shop.OrderPlaced field 1 'customer': type string -> int64");
+  EXPECT_EQ(event["data"]["breakingChanges"][0],
+            "shop.OrderPlaced field 1 'customer': type string -> int64");
   EXPECT_EQ(event["data"]["files"][0], "shop.proto");
   EXPECT_EQ(RunTool({"--store", path, "verify"}).code, 0);
 }
@@ -163,9 +183,12 @@ TEST_F(ToolTest, PayloadThatDoesNotDecodeIsAnErrorNeverEmpty) {
   const std::string path = MakeShopStore(dir_->Sub("shop-decode"));
   const std::string v2 = dir_->Sub("shop-v2-decode.desc");
   std::ofstream(v2, std::ios::binary) << testing::DescriptorSet({ShopSchema(true)});
-  ASSERT_EQ(RunTool({"--store", path, "schema", "add", v2, "--allow-breaking", "--reason", "test"}).code, 0);
+  ASSERT_EQ(
+      RunTool({"--store", path, "schema", "add", v2, "--allow-breaking", "--reason", "test"}).code,
+      0);
   const std::string order1 =
-      "event at position 1 (OrderPlaced) does not decode as shop.OrderPlaced: field 1 has another wire type than "
+      "event at position 1 (OrderPlaced) does not decode as shop.OrderPlaced: field 1 has another "
+      "wire type than "
       "the schema says (length-delimited; the schema has 'customer' int64)";
   // Every command that prints or folds payloads fails with the error.
   for (const std::vector<std::string>& command :
@@ -185,11 +208,14 @@ TEST_F(ToolTest, PayloadThatDoesNotDecodeIsAnErrorNeverEmpty) {
     EXPECT_THAT(run.out, Not(HasSubstr("{}"))) << command.back();
   }
   // Named by the content type; a nested message.
-  EXPECT_THAT(RunTool({"--store", path, "read", "order-2"}).err,
-              HasSubstr("event at position 2 (OrderPlaced) does not decode as shop.OrderPlaced: field 1 has"));
-  EXPECT_THAT(RunTool({"--store", path, "read", "order-3"}).err,
-              HasSubstr("event at position 3 (OrderPlaced) does not decode as shop.OrderPlaced: field 4 "
-                        "'address' > field 1 has another wire type than the schema says"));
+  EXPECT_THAT(
+      RunTool({"--store", path, "read", "order-2"}).err,
+      HasSubstr(
+          "event at position 2 (OrderPlaced) does not decode as shop.OrderPlaced: field 1 has"));
+  EXPECT_THAT(
+      RunTool({"--store", path, "read", "order-3"}).err,
+      HasSubstr("event at position 3 (OrderPlaced) does not decode as shop.OrderPlaced: field 4 "
+                "'address' > field 1 has another wire type than the schema says"));
   // A payload of no known message still shows as base64.
   Result blob = RunTool({"--store", path, "--json", "read", "blob-1"});
   ASSERT_EQ(blob.code, 0) << blob.err;

@@ -22,8 +22,8 @@ void ToolTest::SetUpTestSuite() {
   EventStore& s = *store_;
   ASSERT_OK((RegisterProtoSchemas<orders::OrderPlaced, orders::ItemAdded, orders::OrderShipped,
                                   orders::OrderCancelled>(s)));
-  orders::OrderHandler handler(s, orders::OrderDecider{}, orders::OrderEvents{}, orders::OrderSnapshots{1},
-                               {.snapshots = {.every_events = 3}});
+  orders::OrderHandler handler(s, orders::OrderDecider{}, orders::OrderEvents{},
+                               orders::OrderSnapshots{1}, {.snapshots = {.every_events = 3}});
   auto item = [](const std::string& sku, int quantity, int64_t price) {
     orders::AddItem add;
     add.mutable_item()->set_sku(sku);
@@ -33,8 +33,8 @@ void ToolTest::SetUpTestSuite() {
   };
   orders::PlaceOrder place;
   place.set_customer("c-1");
-  const CommandContext alice_places{.command_id = "cmd-1", .correlation_id = "checkout-1",
-                                    .metadata = {{"user", "alice"}}};
+  const CommandContext alice_places{
+      .command_id = "cmd-1", .correlation_id = "checkout-1", .metadata = {{"user", "alice"}}};
   const CommandContext alice{.correlation_id = "checkout-1", .metadata = {{"user", "alice"}}};
   const CommandContext bob{.correlation_id = "checkout-1", .metadata = {{"user", "bob"}}};
   ASSERT_OK(handler.Handle("order-1", place, alice_places).status());
@@ -54,7 +54,8 @@ void ToolTest::SetUpTestSuite() {
 
   for (const char* data : {R"({"owner":"ann","balance":0})", R"({"balance":100})",
                            R"({"balance":-20,"overdrawn":true})"}) {
-    ASSERT_OK(s.Append({"account-7", ExpectedRevision::Any(), {Event("BalanceChanged", data)}}).status());
+    ASSERT_OK(
+        s.Append({"account-7", ExpectedRevision::Any(), {Event("BalanceChanged", data)}}).status());
   }
   EventData blob = Event("Blob", std::string("\0\xff\x10", 3));
   blob.content_type = "application/octet-stream";

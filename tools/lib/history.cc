@@ -1,5 +1,5 @@
-#include "annals/snapshot.h"
 #include "history.h"
+#include "annals/snapshot.h"
 
 #include <dlfcn.h>
 
@@ -20,11 +20,14 @@ class JsonState final : public plugin::FoldState {
 class JsonMergeFold final : public plugin::Fold {
  public:
   explicit JsonMergeFold(const PayloadDecoder& decoder) : decoder_(decoder) {}
-  std::unique_ptr<plugin::FoldState> Initial() const override { return std::make_unique<JsonState>(); }
+  std::unique_ptr<plugin::FoldState> Initial() const override {
+    return std::make_unique<JsonState>();
+  }
   absl::Status Apply(plugin::FoldState& state, const EventRecord& event) const override {
     absl::StatusOr<std::optional<Json>> payload = decoder_.Decode(event);
     if (!payload.ok()) return payload.status();
-    if (*payload && (*payload)->is_object()) static_cast<JsonState&>(state).value.merge_patch(**payload);
+    if (*payload && (*payload)->is_object())
+      static_cast<JsonState&>(state).value.merge_patch(**payload);
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> ToJson(const plugin::FoldState& state) const override {
@@ -36,7 +39,8 @@ class JsonMergeFold final : public plugin::Fold {
 };
 
 // The first event of `stream` at or after `revision` (nullopt: none).
-absl::StatusOr<std::optional<EventRecord>> EventAtOrAfter(EventStore& store, const std::string& stream,
+absl::StatusOr<std::optional<EventRecord>> EventAtOrAfter(EventStore& store,
+                                                          const std::string& stream,
                                                           Revision revision) {
   auto it = store.ReadStream(stream, {.from = revision, .max_count = 1});
   if (!it.ok()) return it.status();
@@ -47,7 +51,8 @@ absl::StatusOr<std::optional<EventRecord>> EventAtOrAfter(EventStore& store, con
   return (*it)->record();
 }
 
-absl::StatusOr<EventRecord> EdgeEvent(EventStore& store, const std::string& stream, Direction direction) {
+absl::StatusOr<EventRecord> EdgeEvent(EventStore& store, const std::string& stream,
+                                      Direction direction) {
   auto it = store.ReadStream(stream, {.direction = direction, .max_count = 1});
   if (!it.ok()) return it.status();
   if (!(*it)->Valid()) {
@@ -84,23 +89,28 @@ void DiffInto(const Json& a, const Json& b, const std::string& path, std::vector
       }
     }
     for (const auto& [key, value] : b.items()) {
-      if (!a.contains(key)) out.push_back({path + "/" + EscapePointerToken(key), Change::Kind::kAdded, nullptr, value});
+      if (!a.contains(key))
+        out.push_back({path + "/" + EscapePointerToken(key), Change::Kind::kAdded, nullptr, value});
     }
     return;
   }
   if (a.is_array() && b.is_array()) {
     const size_t common = std::min(a.size(), b.size());
     for (size_t i = 0; i < common; ++i) DiffInto(a[i], b[i], absl::StrCat(path, "/", i), out);
-    for (size_t i = common; i < a.size(); ++i) out.push_back({absl::StrCat(path, "/", i), Change::Kind::kRemoved, a[i], nullptr});
-    for (size_t i = common; i < b.size(); ++i) out.push_back({absl::StrCat(path, "/", i), Change::Kind::kAdded, nullptr, b[i]});
+    for (size_t i = common; i < a.size(); ++i)
+      out.push_back({absl::StrCat(path, "/", i), Change::Kind::kRemoved, a[i], nullptr});
+    for (size_t i = common; i < b.size(); ++i)
+      out.push_back({absl::StrCat(path, "/", i), Change::Kind::kAdded, nullptr, b[i]});
     return;
   }
   out.push_back({path, Change::Kind::kChanged, a, b});
 }
 
 std::string_view Strip(std::string_view text) {
-  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && absl::ascii_isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   return text;
 }
 
@@ -123,20 +133,21 @@ Plugins::~Plugins() {
 absl::Status Plugins::Load(const std::string& path) {
   void* library = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot load plugin '", path, "': ", ::dlerror()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot load plugin '", path, "': ", ::dlerror()));
   }
   auto entry = reinterpret_cast<EntryPoint>(::dlsym(library, ANNALS_TOOL_PLUGIN_ENTRY));
   if (entry == nullptr) {
     ::dlclose(library);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "'", path, "' is not an annals tool plugin (no ", ANNALS_TOOL_PLUGIN_ENTRY, " entry point)"));
+    return absl::InvalidArgumentError(absl::StrCat("'", path, "' is not an annals tool plugin (no ",
+                                                   ANNALS_TOOL_PLUGIN_ENTRY, " entry point)"));
   }
   libraries_.push_back(library);
   const int version = entry(plugin::kApiVersion, this);
   if (version != plugin::kApiVersion) {
-    return absl::InvalidArgumentError(absl::StrCat("plugin '", path, "' speaks plugin API version ", version,
-                                                   "; this tool speaks ", plugin::kApiVersion,
-                                                   ": rebuild it against this annals"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "plugin '", path, "' speaks plugin API version ", version, "; this tool speaks ",
+        plugin::kApiVersion, ": rebuild it against this annals"));
   }
   return absl::OkStatus();
 }
@@ -196,8 +207,9 @@ absl::StatusOr<std::optional<Revision>> ResolvePoint(EventStore& store, const st
   if (!last.ok()) return last.status();
   if (point.kind == Point::Kind::kRevision) {
     if (point.number >= last->revision.value()) return last->revision;
-    auto it = store.ReadStream(stream, {.direction = Direction::kBackward, .from = Revision(point.number),
-                                        .max_count = 1});
+    auto it = store.ReadStream(
+        stream,
+        {.direction = Direction::kBackward, .from = Revision(point.number), .max_count = 1});
     if (!it.ok()) return it.status();
     if (!(*it)->Valid()) return std::optional<Revision>();
     return (*it)->record().revision;
@@ -225,8 +237,9 @@ absl::StatusOr<std::optional<Revision>> ResolvePoint(EventStore& store, const st
   return Revision(lo);
 }
 
-absl::StatusOr<StateAt> LoadStateAt(EventStore& store, const plugin::Fold& fold, const std::string& stream,
-                                    std::optional<Revision> revision, bool use_snapshots) {
+absl::StatusOr<StateAt> LoadStateAt(EventStore& store, const plugin::Fold& fold,
+                                    const std::string& stream, std::optional<Revision> revision,
+                                    bool use_snapshots) {
   StateAt result;
   if (!revision) {
     // Still check that the stream is there.
@@ -251,13 +264,15 @@ absl::StatusOr<StateAt> LoadStateAt(EventStore& store, const plugin::Fold& fold,
   }
   if (result.state == nullptr) result.state = fold.Initial();
   if (start <= *revision) {
-    auto it = store.ReadStream(stream, {.from = start, .max_count = revision->value() - start.value() + 1});
+    auto it = store.ReadStream(stream,
+                               {.from = start, .max_count = revision->value() - start.value() + 1});
     if (!it.ok()) return it.status();
     EventRecord last;
     for (; (*it)->Valid(); (*it)->Next()) {
       const EventRecord& event = (*it)->record();
       if (absl::Status s = fold.Apply(*result.state, event); !s.ok()) {
-        return absl::Status(s.code(), absl::StrCat("fold of ", stream, "@", event.revision.value(), ": ", s.message()));
+        return absl::Status(s.code(), absl::StrCat("fold of ", stream, "@", event.revision.value(),
+                                                   ": ", s.message()));
       }
       ++result.events_folded;
       last = event;
@@ -266,7 +281,8 @@ absl::StatusOr<StateAt> LoadStateAt(EventStore& store, const plugin::Fold& fold,
     if (result.events_folded > 0) result.last_event = std::move(last);
   }
   if (!result.last_event) {
-    auto it = store.ReadStream(stream, {.direction = Direction::kBackward, .from = *revision, .max_count = 1});
+    auto it = store.ReadStream(
+        stream, {.direction = Direction::kBackward, .from = *revision, .max_count = 1});
     if (!it.ok()) return it.status();
     if ((*it)->Valid()) result.last_event = (*it)->record();
   }
@@ -281,8 +297,9 @@ absl::StatusOr<Json> StateJson(const plugin::Fold& fold, const plugin::FoldState
   return json;
 }
 
-absl::Status Replay(EventStore& store, const plugin::Fold& fold, const std::string& stream, Revision from,
-                    std::optional<Revision> to, bool use_snapshots, const Step& step) {
+absl::Status Replay(EventStore& store, const plugin::Fold& fold, const std::string& stream,
+                    Revision from, std::optional<Revision> to, bool use_snapshots,
+                    const Step& step) {
   std::optional<Revision> before_from;
   if (from.value() > 0) before_from = Revision(from.value() - 1);
   absl::StatusOr<StateAt> start = LoadStateAt(store, fold, stream, before_from, use_snapshots);
@@ -299,7 +316,8 @@ absl::Status Replay(EventStore& store, const plugin::Fold& fold, const std::stri
   for (; (*it)->Valid(); (*it)->Next()) {
     const EventRecord& event = (*it)->record();
     if (absl::Status s = fold.Apply(*start->state, event); !s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("fold of ", stream, "@", event.revision.value(), ": ", s.message()));
+      return absl::Status(s.code(), absl::StrCat("fold of ", stream, "@", event.revision.value(),
+                                                 ": ", s.message()));
     }
     absl::StatusOr<Json> after = StateJson(fold, *start->state);
     if (!after.ok()) return after.status();
@@ -322,7 +340,9 @@ Json ChangesToJson(const std::vector<Change>& changes) {
   for (const Change& c : changes) {
     Json item = Json::object();
     item["path"] = c.path;
-    item["op"] = c.kind == Change::Kind::kAdded ? "added" : c.kind == Change::Kind::kRemoved ? "removed" : "changed";
+    item["op"] = c.kind == Change::Kind::kAdded     ? "added"
+                 : c.kind == Change::Kind::kRemoved ? "removed"
+                                                    : "changed";
     if (c.kind != Change::Kind::kAdded) item["before"] = c.before;
     if (c.kind != Change::Kind::kRemoved) item["after"] = c.after;
     out.push_back(std::move(item));
@@ -359,8 +379,9 @@ absl::StatusOr<Predicate> Predicate::Parse(std::string_view text) {
   p.text_ = std::string(text);
   std::string_view rest = Strip(text);
   if (rest.empty() || rest.front() != '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "predicate '", std::string(text), "' must start with a JSON pointer, e.g. '/total_cents > 1000'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("predicate '", std::string(text),
+                     "' must start with a JSON pointer, e.g. '/total_cents > 1000'"));
   }
   size_t end = rest.find_first_of(" \t=!<>");
   p.pointer_ = std::string(rest.substr(0, end));
@@ -368,7 +389,8 @@ absl::StatusOr<Predicate> Predicate::Parse(std::string_view text) {
   try {
     (void)Json::json_pointer(p.pointer_);
   } catch (const Json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat("bad JSON pointer '", p.pointer_, "': ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad JSON pointer '", p.pointer_, "': ", e.what()));
   }
   if (rest.empty()) return p;
   for (std::string_view op : {">=", "<=", "==", "!=", "<", ">"}) {
@@ -378,12 +400,13 @@ absl::StatusOr<Predicate> Predicate::Parse(std::string_view text) {
     }
   }
   if (p.op_.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("predicate '", std::string(text), "': expected one of == != < <= > >= after the pointer"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "predicate '", std::string(text), "': expected one of == != < <= > >= after the pointer"));
   }
   std::string_view literal = Strip(rest.substr(p.op_.size()));
   if (literal.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("predicate '", std::string(text), "' has no value to compare with"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("predicate '", std::string(text), "' has no value to compare with"));
   }
   p.value_ = Json::parse(literal, nullptr, false);
   if (p.value_.is_discarded()) p.value_ = std::string(literal);  // a bare word: a string

@@ -91,7 +91,8 @@ absl::StatusOr<StateAt> LoadStateAt(EventStore& store, const plugin::Fold& fold,
 using Step = std::function<absl::StatusOr<bool>(const EventRecord& event, const Json& before,
                                                 const Json& after)>;
 absl::Status Replay(EventStore& store, const plugin::Fold& fold, const std::string& stream,
-                    Revision from, std::optional<Revision> to, bool use_snapshots, const Step& step);
+                    Revision from, std::optional<Revision> to, bool use_snapshots,
+                    const Step& step);
 
 absl::StatusOr<Json> StateJson(const plugin::Fold& fold, const plugin::FoldState& state);
 

@@ -10,9 +10,8 @@ constexpr size_t kWidthSampleRows = 256;
 
 size_t DisplayWidth(const std::string& s) {
   // UTF-8: count code points, not bytes.
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 }  // namespace
@@ -60,7 +59,8 @@ void RowWriter::Add(Json row) {
     PrintTableRow(cells);
     return;
   }
-  for (size_t i = 0; i < cells.size(); ++i) widths_[i] = std::max(widths_[i], DisplayWidth(cells[i]));
+  for (size_t i = 0; i < cells.size(); ++i)
+    widths_[i] = std::max(widths_[i], DisplayWidth(cells[i]));
   pending_.push_back(std::move(cells));
   if (pending_.size() >= kWidthSampleRows) FlushTable();
 }
@@ -69,7 +69,8 @@ void RowWriter::PrintTableRow(const std::vector<std::string>& cells) {
   std::string line;
   for (size_t i = 0; i < cells.size(); ++i) {
     line += cells[i];
-    if (i + 1 < cells.size()) line.append(widths_[i] - std::min(widths_[i], DisplayWidth(cells[i])) + 2, ' ');
+    if (i + 1 < cells.size())
+      line.append(widths_[i] - std::min(widths_[i], DisplayWidth(cells[i])) + 2, ' ');
   }
   while (!line.empty() && line.back() == ' ') line.pop_back();
   out_ << line << "\n";

@@ -28,7 +28,8 @@ bool LooksLikeJson(std::string_view content_type, std::string_view data) {
 
 absl::StatusOr<std::string> GetBytes(const Json& obj, const std::string& key) {
   if (auto it = obj.find(key); it != obj.end()) {
-    if (!it->is_string()) return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a string"));
+    if (!it->is_string())
+      return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is not a string"));
     return it->get<std::string>();
   }
   if (auto it = obj.find(key + "_base64"); it != obj.end()) {
@@ -44,7 +45,8 @@ absl::StatusOr<std::string> GetBytes(const Json& obj, const std::string& key) {
 absl::StatusOr<uint64_t> GetUint(const Json& obj, const std::string& key) {
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_number_unsigned()) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", key, "\" is missing or not a non-negative integer"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", key, "\" is missing or not a non-negative integer"));
   }
   return it->get<uint64_t>();
 }
@@ -65,7 +67,8 @@ std::string Rfc3339(absl::Time time) {
   }
   if (second != cached_second) {
     cached_second = second;
-    cached_prefix = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
+    cached_prefix =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
   }
   char fraction[16];
   std::snprintf(fraction, sizeof(fraction), ".%06dZ", static_cast<int>(fraction_micros));
@@ -88,21 +91,24 @@ absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::Load(EventStore&
   return FromSchemas(*schemas);
 }
 
-absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::FromSchemas(const StoredSchemas& schemas) {
+absl::StatusOr<std::unique_ptr<PayloadDecoder>> PayloadDecoder::FromSchemas(
+    const StoredSchemas& schemas) {
   auto decoder = std::make_unique<PayloadDecoder>();
   if (schemas.files.empty()) return decoder;
   decoder->database_ = std::make_unique<google::protobuf::SimpleDescriptorDatabase>();
   for (const auto& [name, bytes] : schemas.files) {
     google::protobuf::FileDescriptorProto file;
     if (!file.ParseFromString(bytes) || !decoder->database_->Add(file)) {
-      return absl::DataLossError(absl::StrCat("schema file '", name, "' in the registry is malformed"));
+      return absl::DataLossError(
+          absl::StrCat("schema file '", name, "' in the registry is malformed"));
     }
   }
   if (absl::Status s = CheckWellKnownTypes(schemas.files); !s.ok()) {
     return absl::DataLossError(absl::StrCat("the schema registry: ", s.message()));
   }
   decoder->pool_ = std::make_unique<google::protobuf::DescriptorPool>(decoder->database_.get());
-  decoder->factory_ = std::make_unique<google::protobuf::DynamicMessageFactory>(decoder->pool_.get());
+  decoder->factory_ =
+      std::make_unique<google::protobuf::DynamicMessageFactory>(decoder->pool_.get());
   decoder->bindings_ = schemas.bindings;
   return decoder;
 }
@@ -158,28 +164,34 @@ std::string UnknownFieldProblem(const google::protobuf::Message& message, const 
   if (!unknown.empty()) {
     const google::protobuf::UnknownField& field = unknown.field(0);
     const std::string where = absl::StrCat(path, "field ", field.number());
-    const google::protobuf::FieldDescriptor* known = message.GetDescriptor()->FindFieldByNumber(field.number());
+    const google::protobuf::FieldDescriptor* known =
+        message.GetDescriptor()->FindFieldByNumber(field.number());
     if (known == nullptr) {
       return absl::StrCat(where, " (", WireTypeName(field.type()),
                           ") is not in the schema; register the schema the event was written with");
     }
-    if (known->type() == google::protobuf::FieldDescriptor::TYPE_ENUM && WireTypeOf(known) == field.type()) {
+    if (known->type() == google::protobuf::FieldDescriptor::TYPE_ENUM &&
+        WireTypeOf(known) == field.type()) {
       return absl::StrCat(where, " '", known->name(), "' holds a value the enum ",
                           std::string(known->enum_type()->full_name()), " does not define");
     }
-    return absl::StrCat(where, " has another wire type than the schema says (", WireTypeName(field.type()),
-                        "; the schema has '", known->name(), "' ", known->type_name(), ")");
+    return absl::StrCat(where, " has another wire type than the schema says (",
+                        WireTypeName(field.type()), "; the schema has '", known->name(), "' ",
+                        known->type_name(), ")");
   }
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   reflection->ListFields(message, &fields);
   for (const google::protobuf::FieldDescriptor* field : fields) {
     if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    const std::string inner = absl::StrCat(path, "field ", field->number(), " '", field->name(), "' > ");
+    const std::string inner =
+        absl::StrCat(path, "field ", field->number(), " '", field->name(), "' > ");
     const int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
     for (int i = 0; i < count; ++i) {
-      const google::protobuf::Message& nested = field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
-                                                                     : reflection->GetMessage(message, field);
-      if (std::string problem = UnknownFieldProblem(nested, inner); !problem.empty()) return problem;
+      const google::protobuf::Message& nested =
+          field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
+                               : reflection->GetMessage(message, field);
+      if (std::string problem = UnknownFieldProblem(nested, inner); !problem.empty())
+        return problem;
     }
   }
   return "";
@@ -197,19 +209,24 @@ absl::StatusOr<std::optional<Json>> PayloadDecoder::Decode(const EventRecord& ev
         message_name.empty() ? nullptr : pool_->FindMessageTypeByName(message_name);
     if (descriptor != nullptr && !event.content_type.starts_with("application/json")) {
       auto fail = [&](const std::string& why) {
-        return absl::DataLossError(absl::StrCat("event at position ", event.position.value(), " (", event.type,
-                                                ") does not decode as ", message_name, ": ", why));
+        return absl::DataLossError(absl::StrCat("event at position ", event.position.value(), " (",
+                                                event.type, ") does not decode as ", message_name,
+                                                ": ", why));
       };
       std::unique_ptr<google::protobuf::Message> message(factory_->GetPrototype(descriptor)->New());
-      if (!message->ParsePartialFromString(event.data)) return fail("the bytes are not this protobuf message");
+      if (!message->ParsePartialFromString(event.data))
+        return fail("the bytes are not this protobuf message");
       if (!message->IsInitialized()) {
-        return fail(absl::StrCat("required fields missing: ", message->InitializationErrorString()));
+        return fail(
+            absl::StrCat("required fields missing: ", message->InitializationErrorString()));
       }
-      if (std::string problem = UnknownFieldProblem(*message, ""); !problem.empty()) return fail(problem);
+      if (std::string problem = UnknownFieldProblem(*message, ""); !problem.empty())
+        return fail(problem);
       std::string json;
       google::protobuf::util::JsonPrintOptions options;
       options.preserve_proto_field_names = true;
-      if (auto printed = google::protobuf::util::MessageToJsonString(*message, &json, options); !printed.ok()) {
+      if (auto printed = google::protobuf::util::MessageToJsonString(*message, &json, options);
+          !printed.ok()) {
         return fail(std::string(printed.message()));
       }
       Json parsed = Json::parse(json, nullptr, false);
@@ -312,13 +329,15 @@ void AppendExportLine(const EventRecord& event, std::string* out) {
   absl::StrAppend(out, "{\"position\":", event.position.value(), ",\"stream\":");
   AppendJsonString(out, event.stream);
   absl::StrAppend(out, ",\"revision\":", event.revision.value(), ",\"recorded_at\":\"",
-                  Rfc3339(event.recorded_at), "\",\"event_id\":\"", event.event_id.ToString(), "\",\"type\":");
+                  Rfc3339(event.recorded_at), "\",\"event_id\":\"", event.event_id.ToString(),
+                  "\",\"type\":");
   AppendJsonString(out, event.type);
   AppendBytesMember(out, "content_type", event.content_type);
   AppendBytesMember(out, "correlation_id", event.correlation_id);
   AppendBytesMember(out, "causation_id", event.causation_id);
   bool metadata_utf8 = true;
-  for (const auto& [key, value] : event.metadata) metadata_utf8 &= IsValidUtf8(key) && IsValidUtf8(value);
+  for (const auto& [key, value] : event.metadata)
+    metadata_utf8 &= IsValidUtf8(key) && IsValidUtf8(value);
   out->append(metadata_utf8 ? ",\"metadata\":{" : ",\"metadata_base64\":{");
   bool first = true;
   for (const auto& [key, value] : event.metadata) {
@@ -337,11 +356,14 @@ namespace {
 
 // Every member is understood or the line is refused: nothing is dropped.
 absl::Status CheckExportMembers(const Json& line) {
-  static const char* const kMembers[] = {
-      "position",       "stream",         "revision",           "recorded_at",        "event_id",
-      "type",           "content_type",   "content_type_base64", "correlation_id",    "correlation_id_base64",
-      "causation_id",   "causation_id_base64", "metadata",      "metadata_base64",    "data",
-      "data_base64"};
+  static const char* const kMembers[] = {"position",       "stream",
+                                         "revision",       "recorded_at",
+                                         "event_id",       "type",
+                                         "content_type",   "content_type_base64",
+                                         "correlation_id", "correlation_id_base64",
+                                         "causation_id",   "causation_id_base64",
+                                         "metadata",       "metadata_base64",
+                                         "data",           "data_base64"};
   for (const auto& [key, value] : line.items()) {
     if (std::find(std::begin(kMembers), std::end(kMembers), key) == std::end(kMembers)) {
       return absl::InvalidArgumentError(absl::StrCat("unknown member \"", key, "\""));
@@ -371,7 +393,8 @@ absl::Status ReadExportIdentity(const Json& line, EventRecord& e) {
   auto recorded = line.find("recorded_at");
   if (stream == line.end() || !stream->is_string() || type == line.end() || !type->is_string() ||
       id == line.end() || !id->is_string() || recorded == line.end() || !recorded->is_string()) {
-    return absl::InvalidArgumentError("\"stream\", \"type\", \"event_id\" and \"recorded_at\" must be strings");
+    return absl::InvalidArgumentError(
+        "\"stream\", \"type\", \"event_id\" and \"recorded_at\" must be strings");
   }
   e.stream = stream->get<std::string>();
   e.type = type->get<std::string>();
@@ -383,7 +406,8 @@ absl::Status ReadExportIdentity(const Json& line, EventRecord& e) {
   // The store keeps whole microseconds since the epoch in 64 bits: a finer
   // or farther time would be imported as another one.
   if (absl::FromUnixMicros(absl::ToUnixMicros(*at)) != *at) {
-    return absl::InvalidArgumentError("\"recorded_at\" is not a whole microsecond the store can hold");
+    return absl::InvalidArgumentError(
+        "\"recorded_at\" is not a whole microsecond the store can hold");
   }
   e.recorded_at = *at;
   return absl::OkStatus();
@@ -398,7 +422,8 @@ absl::Status ReadExportMetadata(const Json& line, EventRecord& e) {
   for (const auto& [key, value] : metadata->items()) {
     if (!value.is_string()) return absl::InvalidArgumentError("metadata values must be strings");
     std::string k = key, v = value.get<std::string>();
-    if (base64 && (!absl::Base64Unescape(key, &k) || !absl::Base64Unescape(value.get<std::string>(), &v))) {
+    if (base64 &&
+        (!absl::Base64Unescape(key, &k) || !absl::Base64Unescape(value.get<std::string>(), &v))) {
       return absl::InvalidArgumentError("\"metadata_base64\" holds something that is not base64");
     }
     if (!e.metadata.emplace(std::move(k), std::move(v)).second) {
@@ -415,8 +440,9 @@ absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
   if (absl::Status s = CheckExportMembers(line); !s.ok()) return s;
   EventRecord e;
   if (absl::Status s = ReadExportIdentity(line, e); !s.ok()) return s;
-  for (auto [key, field] : {std::pair{"content_type", &e.content_type}, std::pair{"correlation_id", &e.correlation_id},
-                            std::pair{"causation_id", &e.causation_id}, std::pair{"data", &e.data}}) {
+  for (auto [key, field] :
+       {std::pair{"content_type", &e.content_type}, std::pair{"correlation_id", &e.correlation_id},
+        std::pair{"causation_id", &e.causation_id}, std::pair{"data", &e.data}}) {
     absl::StatusOr<std::string> bytes = GetBytes(line, key);
     if (!bytes.ok()) return bytes.status();
     *field = *std::move(bytes);

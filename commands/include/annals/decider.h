@@ -44,8 +44,9 @@ concept Decider = requires(const D& decider, const typename D::State& state,
   requires std::copy_constructible<typename D::State>;
   { decider.initial_state() } -> std::convertible_to<typename D::State>;
   { decider.evolve(state, event) } -> std::convertible_to<typename D::State>;
-  { decider.decide(command, state) }
-      -> std::convertible_to<absl::StatusOr<std::vector<typename D::Event>>>;
+  {
+    decider.decide(command, state)
+    } -> std::convertible_to<absl::StatusOr<std::vector<typename D::Event>>>;
 };
 
 // Turns events into stored EventData (type, data, content type) and back.

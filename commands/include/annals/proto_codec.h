@@ -66,8 +66,8 @@ class ProtoEventCodec {
             if (!text.ok()) return text.status();
             data.data = *std::move(text);
           } else if (!message.SerializeToString(&data.data)) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("cannot serialize ", std::string(message.GetDescriptor()->full_name())));
+            return absl::InvalidArgumentError(absl::StrCat(
+                "cannot serialize ", std::string(message.GetDescriptor()->full_name())));
           }
           return data;
         },

@@ -105,8 +105,8 @@ class EventStore {
                                                                const ReadAllOptions& options = {}) {
     return ReadIndex(Index::kEventType, type, options);
   }
-  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCorrelation(std::string_view correlation_id,
-                                                                 const ReadAllOptions& options = {}) {
+  absl::StatusOr<std::unique_ptr<EventIterator>> ReadCorrelation(
+      std::string_view correlation_id, const ReadAllOptions& options = {}) {
     return ReadIndex(Index::kCorrelation, correlation_id, options);
   }
   absl::StatusOr<std::unique_ptr<EventIterator>> ReadCausation(std::string_view causation_id,

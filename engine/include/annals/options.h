@@ -63,7 +63,7 @@ enum class Direction { kForward, kBackward };
 
 // The secondary indexes EventStore::ReadIndex reads.
 enum class Index {
-  kCategory,     // stream names `category-...`
+  kCategory,  // stream names `category-...`
   kEventType,
   kCorrelation,  // EventData::correlation_id
   kCausation,    // EventData::causation_id

@@ -14,9 +14,9 @@
 #include <string>
 #include <string_view>
 
+#include <string_view>
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include <string_view>
 
 namespace annals {
 

@@ -126,9 +126,10 @@ class ProjectionRunner {
   absl::StatusOr<std::optional<std::string>> Get(std::string_view name, std::string_view key) const;
   // Entries with keys in [from, to) (empty `to`: no upper bound), in key
   // order, at most `limit`.
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
-      std::string_view name, std::string_view from, std::string_view to = {},
-      size_t limit = 1000) const;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view name,
+                                                                        std::string_view from,
+                                                                        std::string_view to = {},
+                                                                        size_t limit = 1000) const;
   // Entries whose keys start with `prefix`, in key order, at most `limit`.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanPrefix(
       std::string_view name, std::string_view prefix, size_t limit = 1000) const;
@@ -161,7 +162,8 @@ class ProjectionRunner {
   // The parked events of projection `name` (serving version), in position
   // order. NotFound if the store has no projection of that name; errors as
   // ListStored.
-  static absl::StatusOr<std::vector<ParkedEvent>> StoredParked(EventStore& store, std::string_view name);
+  static absl::StatusOr<std::vector<ParkedEvent>> StoredParked(EventStore& store,
+                                                               std::string_view name);
 
  private:
   class Impl;

@@ -94,7 +94,8 @@ absl::StatusOr<std::string> StateToJson(const State& state) {
 template <Decider D, typename EventCodec, typename StateCodec = NoSnapshots>
 class DeciderFold final : public Fold {
  public:
-  explicit DeciderFold(D decider = D(), EventCodec events = EventCodec(), StateCodec states = StateCodec())
+  explicit DeciderFold(D decider = D(), EventCodec events = EventCodec(),
+                       StateCodec states = StateCodec())
       : decider_(std::move(decider)), events_(std::move(events)), states_(std::move(states)) {}
 
   std::unique_ptr<FoldState> Initial() const override {
@@ -137,15 +138,15 @@ class DeciderFold final : public Fold {
 #define ANNALS_TOOL_PLUGIN_ENTRY "annals_tool_plugin"
 
 // Defines the plugin's entry point; the body registers into `registry`.
-#define ANNALS_TOOL_PLUGIN(registry)                                                     \
-  static void AnnalsToolPluginRegister(::annals::plugin::Registry& registry);            \
-  extern "C" __attribute__((visibility("default"))) int annals_tool_plugin(              \
-      int host_api_version, ::annals::plugin::Registry* host_registry) {                 \
-    if (host_api_version == ::annals::plugin::kApiVersion) {                             \
-      AnnalsToolPluginRegister(*host_registry);                                          \
-    }                                                                                    \
-    return ::annals::plugin::kApiVersion;                                                \
-  }                                                                                      \
+#define ANNALS_TOOL_PLUGIN(registry)                                          \
+  static void AnnalsToolPluginRegister(::annals::plugin::Registry& registry); \
+  extern "C" __attribute__((visibility("default"))) int annals_tool_plugin(   \
+      int host_api_version, ::annals::plugin::Registry* host_registry) {      \
+    if (host_api_version == ::annals::plugin::kApiVersion) {                  \
+      AnnalsToolPluginRegister(*host_registry);                               \
+    }                                                                         \
+    return ::annals::plugin::kApiVersion;                                     \
+  }                                                                           \
   static void AnnalsToolPluginRegister(::annals::plugin::Registry& registry)
 
 #endif  // ANNALS_TOOL_PLUGIN_H_

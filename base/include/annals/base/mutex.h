@@ -24,9 +24,7 @@ class ABSL_LOCKABLE Mutex {
   Mutex& operator=(const Mutex&) = delete;
 
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
-  void Unlock() ABSL_UNLOCK_FUNCTION() {
-    mu_.unlock();
-  }
+  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
 
   // Blocks until `ready()` holds. REQUIRES: held. `ready` runs under the lock.
   template <typename Predicate>

@@ -35,7 +35,8 @@ class DeciderSpec {
   using Event = typename D::Event;
   using Command = typename D::Command;
 
-  DeciderSpec(D decider, EventCodec codec) : decider_(std::move(decider)), codec_(std::move(codec)) {}
+  DeciderSpec(D decider, EventCodec codec)
+      : decider_(std::move(decider)), codec_(std::move(codec)) {}
 
   // The history: events already in the stream.
   DeciderSpec& Given(std::vector<Event> events) {
@@ -51,9 +52,8 @@ class DeciderSpec {
   absl::Status ThenEvents(const std::vector<Event>& expected) const {
     absl::StatusOr<std::vector<Event>> actual = Decide();
     if (!actual.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("expected ", expected.size(), " events, got a rejection: ",
-                       actual.status().ToString()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "expected ", expected.size(), " events, got a rejection: ", actual.status().ToString()));
     }
     if (actual->size() != expected.size()) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -65,9 +65,9 @@ class DeciderSpec {
       if (!want.ok()) return want.status();
       if (!got.ok()) return got.status();
       if (want->type != got->type || want->data != got->data) {
-        return absl::FailedPreconditionError(absl::StrCat("event ", i, ": expected ", want->type,
-                                                          ", got ", got->type,
-                                                          want->type == got->type ? " with other data" : ""));
+        return absl::FailedPreconditionError(
+            absl::StrCat("event ", i, ": expected ", want->type, ", got ", got->type,
+                         want->type == got->type ? " with other data" : ""));
       }
     }
     return absl::OkStatus();
@@ -94,8 +94,9 @@ class DeciderSpec {
     if (!actual.ok()) return actual.status();
     State state = Fold(given_);
     for (const Event& e : *actual) state = decider_.evolve(std::move(state), e);
-    return check(state) ? absl::OkStatus()
-                        : absl::FailedPreconditionError("the state after the command fails the check");
+    return check(state)
+               ? absl::OkStatus()
+               : absl::FailedPreconditionError("the state after the command fails the check");
   }
 
  private:
