@@ -78,7 +78,7 @@ absl::Status CheckRequiredFields(const google::protobuf::Message& message,
     }
     const bool present = field->is_repeated() ? reflection->FieldSize(message, field) > 0
                                               : reflection->HasField(message, field);
-    if (!present) missing.push_back(std::string(name));
+    if (!present) missing.emplace_back(name);
   }
   if (missing.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(
