@@ -126,6 +126,26 @@ absl::Status PartialOverlapError(const std::string& stream, const IdMatch& match
                    "events or with new ids"));
 }
 
+absl::StatusOr<std::optional<IdMatch>> MatchRetry(Storage& storage, const Staged& request,
+                                                  const Staged& group, const LoadedStream& head,
+                                                  const AppendRequest& append, bool caller_ids,
+                                                  bool passes) {
+  using Kind = ExpectedRevision::Kind;
+  const ExpectedRevision expected = append.expected;
+  if (!head.visible()) return std::nullopt;
+  if (passes && caller_ids &&
+      (expected.kind() == Kind::kAny || expected.kind() == Kind::kStreamExists)) {
+    return MatchStoredIds(storage, request, group, head, append.events);
+  }
+  if (!passes && (expected.kind() == Kind::kNoStream ||
+                  (expected.kind() == Kind::kExact && expected.revision() < head.last_revision))) {
+    const Revision first =
+        expected.kind() == Kind::kNoStream ? Revision(0) : expected.revision().Next();
+    return MatchStoredFrom(storage, request, group, head, first, append.events);
+  }
+  return std::nullopt;
+}
+
 absl::StatusOr<std::string> ApplyLifecycleChange(const LifecycleChange& change,
                                                  const LoadedStream& head, StreamRecord& record,
                                                  LifecycleData& data) {

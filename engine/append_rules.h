@@ -5,6 +5,7 @@
 #ifndef ANNALS_ENGINE_APPEND_RULES_H_
 #define ANNALS_ENGINE_APPEND_RULES_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,15 @@ absl::StatusOr<IdMatch> MatchStoredFrom(Storage& storage, const Staged& request,
 absl::StatusOr<IdMatch> MatchStoredIds(Storage& storage, const Staged& request, const Staged& group,
                                        const LoadedStream& head,
                                        const std::vector<EventData>& events);
+// The idempotency rule for `append` to the stream whose head is `head`
+// (KurrentDB's): with an expected revision that `passes`, `any` and
+// `stream_exists` look for its caller-chosen ids (`caller_ids`) anywhere in
+// the stream; one that is behind compares them with the events from the
+// revision it expected on. nullopt where neither applies.
+absl::StatusOr<std::optional<IdMatch>> MatchRetry(Storage& storage, const Staged& request,
+                                                  const Staged& group, const LoadedStream& head,
+                                                  const AppendRequest& append, bool caller_ids,
+                                                  bool passes);
 // AlreadyExists: some, not all, of an append's ids are stored.
 absl::Status PartialOverlapError(const std::string& stream, const IdMatch& match,
                                  size_t event_count);

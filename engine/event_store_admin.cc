@@ -250,27 +250,38 @@ absl::Status EventStoreImpl::Import(std::vector<EventRecord> events) {
   return handles.writer->Import(std::move(events));
 }
 
-absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_set,
-                                             const std::map<std::string, std::string>& bindings,
-                                             const SchemaRegistration& options) {
-  ANNALS_RETURN_IF_ERROR(CheckWritable());
+namespace {
+
+// The registration's actor and reason: UTF-8, at most `max_bytes` each.
+absl::Status ValidateRegistration(const SchemaRegistration& options, size_t max_bytes) {
   if (!IsValidUtf8(options.actor) || !IsValidUtf8(options.reason)) {
     return absl::InvalidArgumentError("SchemaRegistration: actor and reason must be valid UTF-8");
   }
-  if (options.actor.size() > options_.max_field_bytes ||
-      options.reason.size() > options_.max_field_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("SchemaRegistration: actor and reason are at most ", options_.max_field_bytes,
-                     " bytes each"));
+  if (options.actor.size() > max_bytes || options.reason.size() > max_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SchemaRegistration: actor and reason are at most ", max_bytes, " bytes each"));
   }
-  google::protobuf::FileDescriptorSet set;
-  if (!set.ParseFromArray(file_descriptor_set.data(),
-                          static_cast<int>(file_descriptor_set.size())) ||
-      set.file_size() == 0) {
+  return absl::OkStatus();
+}
+
+absl::Status ParseDescriptorSet(std::string_view bytes, google::protobuf::FileDescriptorSet& set) {
+  if (!set.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) || set.file_size() == 0) {
     return absl::InvalidArgumentError(
         "not a protobuf FileDescriptorSet (make one with protoc --include_imports "
         "--descriptor_set_out=FILE)");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_set,
+                                             const std::map<std::string, std::string>& bindings,
+                                             const SchemaRegistration& options) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  ANNALS_RETURN_IF_ERROR(ValidateRegistration(options, options_.max_field_bytes));
+  google::protobuf::FileDescriptorSet set;
+  ANNALS_RETURN_IF_ERROR(ParseDescriptorSet(file_descriptor_set, set));
   // One registration at a time: each checks against what the last wrote.
   MutexLock registering(&schemas_mu_);
   ANNALS_ASSIGN_OR_RETURN(StoredSchemas stored, ReadSchemas());

@@ -67,21 +67,10 @@ absl::StatusOr<std::vector<AppendResult>> Writer::Stage(Request& request, GroupS
     if (head.record.tombstoned) return TombstonedError(append.stream);
     heads.push_back(head);
     const ExpectedRevision expected = append.expected;
-    using Kind = ExpectedRevision::Kind;
-    std::optional<IdMatch> match;
-    bool passes = Satisfies(expected, head);
-    if (passes && head.visible() && request.caller_ids[i] &&
-        (expected.kind() == Kind::kAny || expected.kind() == Kind::kStreamExists)) {
-      ANNALS_ASSIGN_OR_RETURN(
-          match, MatchStoredIds(storage, group.request, group.staged, head, append.events));
-    } else if (!passes && head.visible() &&
-               (expected.kind() == Kind::kNoStream ||
-                (expected.kind() == Kind::kExact && expected.revision() < head.last_revision))) {
-      Revision first =
-          expected.kind() == Kind::kNoStream ? Revision(0) : expected.revision().Next();
-      ANNALS_ASSIGN_OR_RETURN(
-          match, MatchStoredFrom(storage, group.request, group.staged, head, first, append.events));
-    }
+    const bool passes = Satisfies(expected, head);
+    ANNALS_ASSIGN_OR_RETURN(std::optional<IdMatch> match,
+                            MatchRetry(storage, group.request, group.staged, head, append,
+                                       request.caller_ids[i], passes));
     if (match.has_value() && match->matched == append.events.size()) {
       replays[i] = match->original;
       ++replay_count;
