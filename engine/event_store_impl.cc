@@ -28,6 +28,13 @@ absl::StatusOr<EventStoreImpl::Handles> EventStoreImpl::Acquire() const {
   return Handles{storage_, writer_};
 }
 
+absl::StatusOr<EventStoreImpl::StreamLookup> EventStoreImpl::Lookup(std::string_view stream) const {
+  StreamLookup lookup;
+  ANNALS_ASSIGN_OR_RETURN(lookup.handles, Acquire());
+  ANNALS_ASSIGN_OR_RETURN(lookup.record, ReadStreamRecord(*lookup.handles.storage, stream));
+  return lookup;
+}
+
 absl::Status EventStoreImpl::CheckWritable() const {
   if (options_.read_only) {
     return absl::FailedPreconditionError("the store is open read-only (StoreOptions::read_only)");
@@ -103,10 +110,9 @@ absl::StatusOr<std::optional<StreamInfo>> InfoOf(Storage& storage, Writer& write
 
 absl::StatusOr<StreamInfo> EventStoreImpl::GetStreamInfo(std::string_view stream) {
   ANNALS_RETURN_IF_ERROR(ValidateReadableStreamName(stream, options_));
-  Handles handles;
-  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  std::optional<StreamRecord> record;
-  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  ANNALS_ASSIGN_OR_RETURN(StreamLookup lookup, Lookup(stream));
+  const Handles& handles = lookup.handles;
+  std::optional<StreamRecord>& record = lookup.record;
   std::optional<StreamInfo> info;
   if (record) {
     ANNALS_ASSIGN_OR_RETURN(info, InfoOf(*handles.storage, *handles.writer, stream, *record));
@@ -310,11 +316,8 @@ absl::StatusOr<Position> EventStoreImpl::SetStreamMetadata(std::string_view stre
 
 absl::StatusOr<StreamMetadata> EventStoreImpl::GetStreamMetadata(std::string_view stream) {
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
-  Handles handles;
-  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  std::optional<StreamRecord> record;
-  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
-  return record ? record->metadata() : StreamMetadata{};
+  ANNALS_ASSIGN_OR_RETURN(StreamLookup lookup, Lookup(stream));
+  return lookup.record ? lookup.record->metadata() : StreamMetadata{};
 }
 
 absl::StatusOr<Position> EventStoreImpl::DeleteStream(std::string_view stream,

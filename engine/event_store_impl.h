@@ -4,6 +4,7 @@
 #define ANNALS_ENGINE_EVENT_STORE_IMPL_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "annals/base/mutex.h"
@@ -14,6 +15,7 @@
 #include "internal_access.h"
 #include "storage.h"
 #include "store_extension.h"
+#include "stream_records.h"
 #include "subscription_impl.h"
 #include "writer.h"
 
@@ -86,6 +88,13 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
   };
   // The open storage and writer; Unavailable once closed.
   absl::StatusOr<Handles> Acquire() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Acquire(), and the `streams` record of `stream` (nullopt: never written).
+  // REQUIRES: `stream` validated by the caller.
+  struct StreamLookup {
+    Handles handles;
+    std::optional<StreamRecord> record;
+  };
+  absl::StatusOr<StreamLookup> Lookup(std::string_view stream) const ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<Position> ChangeLifecycle(LifecycleChange change);
   // FailedPrecondition for a read-only store.
   absl::Status CheckWritable() const;

@@ -38,10 +38,9 @@ absl::StatusOr<Snapshot> DecodeSnapshot(std::string_view stream, std::string_vie
 absl::Status EventStoreImpl::WriteSnapshot(const Snapshot& snapshot) {
   ANNALS_RETURN_IF_ERROR(CheckWritable());
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(snapshot.stream, options_));
-  Handles handles;
-  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  std::optional<StreamRecord> record;
-  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, snapshot.stream));
+  ANNALS_ASSIGN_OR_RETURN(StreamLookup lookup, Lookup(snapshot.stream));
+  const Handles& handles = lookup.handles;
+  std::optional<StreamRecord>& record = lookup.record;
   std::optional<StreamHead> tail;
   if (record) {
     ANNALS_ASSIGN_OR_RETURN(tail, ReadStreamHead(*handles.storage, *record));
@@ -69,10 +68,9 @@ absl::Status EventStoreImpl::WriteSnapshot(const Snapshot& snapshot) {
 absl::StatusOr<std::optional<Snapshot>> EventStoreImpl::ReadSnapshot(std::string_view stream,
                                                                      Revision at_or_below) {
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
-  Handles handles;
-  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  std::optional<StreamRecord> record;
-  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  ANNALS_ASSIGN_OR_RETURN(StreamLookup lookup, Lookup(stream));
+  const Handles& handles = lookup.handles;
+  std::optional<StreamRecord>& record = lookup.record;
   if (!record) return std::nullopt;
   rocksdb::ReadOptions read_options;
   read_options.prefix_same_as_start = true;
@@ -88,10 +86,9 @@ absl::StatusOr<std::optional<Snapshot>> EventStoreImpl::ReadSnapshot(std::string
 
 absl::StatusOr<std::vector<Snapshot>> EventStoreImpl::ListSnapshots(std::string_view stream) {
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
-  Handles handles;
-  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  std::optional<StreamRecord> record;
-  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  ANNALS_ASSIGN_OR_RETURN(StreamLookup lookup, Lookup(stream));
+  const Handles& handles = lookup.handles;
+  std::optional<StreamRecord>& record = lookup.record;
   std::vector<Snapshot> snapshots;
   if (!record) return snapshots;
   BoundedIterator it(*handles.storage, Cf::kSnapshots, SnapshotKey(record->stream_id, Revision(0)),
@@ -108,10 +105,9 @@ absl::StatusOr<std::vector<Snapshot>> EventStoreImpl::ListSnapshots(std::string_
 absl::Status EventStoreImpl::DeleteSnapshots(std::string_view stream) {
   ANNALS_RETURN_IF_ERROR(CheckWritable());
   ANNALS_RETURN_IF_ERROR(ValidateStreamName(stream, options_));
-  Handles handles;
-  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  std::optional<StreamRecord> record;
-  ANNALS_ASSIGN_OR_RETURN(record, ReadStreamRecord(*handles.storage, stream));
+  ANNALS_ASSIGN_OR_RETURN(StreamLookup lookup, Lookup(stream));
+  const Handles& handles = lookup.handles;
+  std::optional<StreamRecord>& record = lookup.record;
   if (!record) return absl::OkStatus();
   rocksdb::WriteBatch batch;
   batch.DeleteRange(handles.storage->cf(Cf::kSnapshots),

@@ -14,7 +14,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
 using ::annals::examples::orders::OrderDecider;
@@ -22,12 +22,6 @@ using ::annals::examples::orders::OrderEvents;
 using ::annals::examples::orders::OrderHandler;
 using ::annals::examples::orders::OrderSnapshots;
 using ::annals::examples::orders::OrderState;
-using ::annals::testing::Add;
-using ::annals::testing::Event;
-using ::annals::testing::Place;
-using ::annals::testing::Ship;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 
 TEST(TimeTravelTest, StateAtARevisionAPositionOrATime) {
   auto now = std::make_shared<std::atomic<int64_t>>(1'000'000'000);
@@ -91,4 +85,4 @@ TEST(TimeTravelTest, TraceYieldsEveryStepWithTheStateAfterIt) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

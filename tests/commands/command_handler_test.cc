@@ -17,7 +17,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
 using ::annals::examples::orders::AddOrderValidators;
@@ -28,12 +28,6 @@ using ::annals::examples::orders::OrderEvents;
 using ::annals::examples::orders::OrderHandler;
 using ::annals::examples::orders::OrderSnapshots;
 using ::annals::examples::orders::OrderState;
-using ::annals::testing::Add;
-using ::annals::testing::Drain;
-using ::annals::testing::Place;
-using ::annals::testing::Ship;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 
 class OrdersTest : public ::testing::Test {
  protected:
@@ -196,4 +190,4 @@ TEST_F(OrdersTest, FetchForWritingChecksTheRevision) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -6,7 +6,7 @@
 #include "tests/commands/order_commands.h"
 #include "tests/testing/status_matchers.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
 using ::annals::examples::orders::ItemAdded;
@@ -15,9 +15,6 @@ using ::annals::examples::orders::OrderEvents;
 using ::annals::examples::orders::OrderPlaced;
 using ::annals::examples::orders::OrderShipped;
 using ::annals::examples::orders::OrderState;
-using ::annals::testing::Add;
-using ::annals::testing::DeciderSpec;
-using ::annals::testing::Ship;
 
 TEST(DeciderSpecTest, GivenWhenThen) {
   DeciderSpec<OrderDecider, OrderEvents> spec(OrderDecider{}, OrderEvents{});
@@ -40,4 +37,4 @@ TEST(DeciderSpecTest, GivenWhenThen) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -12,15 +12,13 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
 using ::annals::examples::orders::OrderDecider;
 using ::annals::examples::orders::OrderEvents;
 using ::annals::examples::orders::OrderSnapshots;
 using ::annals::examples::orders::OrderState;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 
 struct NotADecider {
   using State = int;
@@ -72,4 +70,4 @@ TEST(CommandHandlerTest, PlainStructDecidersWork) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

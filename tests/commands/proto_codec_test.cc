@@ -10,14 +10,12 @@
 #include "tests/commands/order_commands.h"
 #include "tests/testing/status_matchers.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
 using ::annals::examples::orders::AddItem;
 using ::annals::examples::orders::ItemAdded;
 using ::annals::examples::orders::OrderEvents;
-using ::annals::testing::Add;
-using ::annals::testing::StatusIs;
 
 TEST(ProtoCodecTest, JsonAndBinaryRoundTrip) {
   OrderEvents binary;
@@ -51,4 +49,4 @@ TEST(ProtoCodecTest, CheckRequiredFieldsNamesWhatIsMissing) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -16,7 +16,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
 using ::annals::examples::orders::OrderDecider;
@@ -24,10 +24,6 @@ using ::annals::examples::orders::OrderEvents;
 using ::annals::examples::orders::OrderHandler;
 using ::annals::examples::orders::OrderSnapshots;
 using ::annals::examples::orders::OrderState;
-using ::annals::testing::Add;
-using ::annals::testing::Place;
-using ::annals::testing::Ship;
-using ::annals::testing::TempStore;
 
 TEST(SnapshotTest, WrittenEveryNEventsAndUsedByLoads) {
   TempStore store;
@@ -118,4 +114,4 @@ TEST(SnapshotTest, RetentionFoldsOnlyVisibleEventsAndSkipsSnapshots) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -30,12 +30,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Drain;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempDir;
 using ::testing::HasSubstr;
 
 std::vector<std::filesystem::path> FilesEndingWith(const std::string& dir,
@@ -491,4 +488,4 @@ TEST(WalDamageTest, AFlippedByteAnywhereInAKilledWritersLogIsRefusedOrChangesNot
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -50,10 +50,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kDefaultRounds = 50;
@@ -435,4 +434,4 @@ TEST_F(CrashTest, AcknowledgedAppendsSurviveSigkill) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

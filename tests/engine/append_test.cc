@@ -13,13 +13,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
 
@@ -248,4 +244,4 @@ TEST_F(AppendTest, StateSurvivesReopen) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

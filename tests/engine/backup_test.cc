@@ -11,15 +11,8 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
-
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempDir;
-using ::annals::testing::TempStore;
-using ::annals::testing::TestOptions;
 
 TEST(BackupTest, ABackupTakenDuringWritesOpensAndVerifies) {
   TempStore store;
@@ -66,4 +59,4 @@ TEST(BackupTest, AnExistingDirectoryIsRefused) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

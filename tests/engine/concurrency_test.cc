@@ -30,14 +30,8 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
-
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
-using ::annals::testing::TestOptions;
 
 constexpr int kThreads = 8;
 constexpr int kStreams = 4;
@@ -520,4 +514,4 @@ TEST_F(ConcurrencyTest, MultiStreamAppendsMoveBothStreamsOrNeither) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -15,13 +15,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempDir;
-using ::annals::testing::TestOptions;
 using ::testing::HasSubstr;
 
 TEST(EventStoreTest, MissingStoreIsRefusedUnlessCreationIsAllowed) {
@@ -132,4 +128,4 @@ TEST(EventStoreTest, DirectoryWithoutAStoreButWithOtherRocksDbIsRefused) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -13,12 +13,8 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
-
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 
 EventData WithId(std::string type, int id) {
   EventData event = Event(std::move(type));
@@ -176,4 +172,4 @@ TEST_F(IdempotencyTest, MultiAppendHalfRepeatedIsAConflict) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

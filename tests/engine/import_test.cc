@@ -16,15 +16,8 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
-
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempDir;
-using ::annals::testing::TempStore;
-using ::annals::testing::TestOptions;
 
 std::vector<EventRecord> All(EventStore& store) {
   auto it = store.ReadAll();
@@ -475,4 +468,4 @@ TEST(ReadOnlyBackupTest, CopiesWhatTheReaderSees) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -13,16 +13,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::IsOkAndHolds;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempDir;
-using ::annals::testing::TempStore;
-using ::annals::testing::TestOptions;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -292,4 +285,4 @@ TEST(IndexUpgradeTest, AFormat1StoreIsUpgradedInPlaceOnOpen) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -17,12 +17,8 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
-
-using ::annals::testing::Drain;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 
 constexpr size_t kFieldLimit = 64;
 constexpr size_t kEventLimit = 4096;
@@ -255,4 +251,4 @@ TEST(InputLimitsTest, LifecycleActorAndReasonAreBounded) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -18,15 +18,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::IsOkAndHolds;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
-using ::annals::testing::TestOptions;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -414,4 +408,4 @@ TEST_F(LifecycleTest, AppendsGoOnDuringScavenge) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -12,15 +12,8 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
-
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempDir;
-using ::annals::testing::TempStore;
-using ::annals::testing::TestOptions;
 
 StoreOptions ReadOnly() {
   StoreOptions options = TestOptions();
@@ -99,4 +92,4 @@ TEST(ReadOnlyTest, AMissingStoreIsRefused) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

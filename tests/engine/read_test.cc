@@ -9,13 +9,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -147,4 +143,4 @@ TEST_F(ReadTest, LargeStreamReadsInBothDirections) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -20,15 +20,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::DescriptorSet;
-using ::annals::testing::EncodeMessage;
-using ::annals::testing::Event;
-using ::annals::testing::FileProto;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 using ::google::protobuf::FieldDescriptorProto;
 using ::google::protobuf::FileDescriptorProto;
 using ::testing::ElementsAre;
@@ -456,4 +450,4 @@ TEST(SchemaRegistrationTest, RegisterProtoSchemasRefusesABreakingChangeUnlessAll
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -7,12 +7,8 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
-
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 
 TEST(SnapshotTest, BadSnapshotWritesAreRejected) {
   TempStore store;
@@ -32,4 +28,4 @@ TEST(SnapshotTest, BadSnapshotWritesAreRejected) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -17,15 +17,9 @@
 #include "tests/testing/temp_store.h"
 #include "tests/testing/writers.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Counter;
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
-using ::annals::testing::Writers;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -285,4 +279,4 @@ TEST(SubscriptionTest, AStreamSubscriptionEndsWhenTheStreamIsTombstoned) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -12,12 +12,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Event;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 using ::testing::HasSubstr;
 
 class ValidationTest : public ::testing::Test {
@@ -178,4 +175,4 @@ TEST(Utf8Test, RefusesOverlongSurrogatesAndBrokenSequences) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -15,12 +15,8 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
-
-using ::annals::testing::Event;
-using ::annals::testing::TempStore;
-using ::annals::testing::TestOptions;
 
 // Rewrites event `forged` (its "i" member becomes 9) and recomputes the chain
 // hash of every event from 1 to `last` over it, as someone who can write the
@@ -266,4 +262,4 @@ TEST_F(VerifyTest, ALostStreamCopyIsReported) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -19,14 +19,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Drain;
-using ::annals::testing::Event;
-using ::annals::testing::IsOkAndHolds;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
 using ::testing::ElementsAre;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
@@ -491,4 +486,4 @@ TEST(ProjectionTest, BadSpecsAreRejected) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -13,13 +13,8 @@
 #include "tests/testing/temp_store.h"
 #include "tests/testing/writers.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
-
-using ::annals::testing::Counter;
-using ::annals::testing::StatusIs;
-using ::annals::testing::TempStore;
-using ::annals::testing::Writers;
 
 TEST(SubscriptionWorkerTest, CallsTheHandlerInOrderAndCheckpointsOnStop) {
   TempStore store;
@@ -75,4 +70,4 @@ TEST(SubscriptionWorkerTest, CloseEndsTheWorkerAndStopJoinsIt) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -15,13 +15,9 @@
 #include "tests/testing/temp_store.h"
 #include "tests/tools/run_tool.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Event;
-using ::annals::testing::Result;
-using ::annals::testing::RunTool;
-using ::annals::testing::TempDir;
 using ::testing::HasSubstr;
 
 void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
@@ -193,4 +189,4 @@ TEST(OptionsToolTest, EveryNumberIsChecked) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -11,13 +11,9 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/tools/tool_test_util.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Json;
-using ::annals::testing::Result;
-using ::annals::testing::RunTool;
-using ::annals::testing::ToolTest;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -158,4 +154,4 @@ TEST_F(ToolTest, BisectFindsTheFirstEventWhereAPredicateHolds) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -10,13 +10,9 @@
 #include "gtest/gtest.h"
 #include "tests/tools/tool_test_util.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Json;
-using ::annals::testing::Result;
-using ::annals::testing::RunTool;
-using ::annals::testing::ToolTest;
 using ::testing::HasSubstr;
 
 TEST_F(ToolTest, HelpAndUsageErrors) {
@@ -91,4 +87,4 @@ TEST_F(ToolTest, StreamsListsNamesSizesAndStates) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -23,17 +23,9 @@
 #include "tests/testing/temp_store.h"
 #include "tests/tools/tool_test_util.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Event;
-using ::annals::testing::Json;
-using ::annals::testing::kPlugin;
-using ::annals::testing::Quote;
-using ::annals::testing::Result;
-using ::annals::testing::RunTool;
-using ::annals::testing::TestOptions;
-using ::annals::testing::ToolTest;
 using ::testing::HasSubstr;
 
 TEST_F(ToolTest, ExportImportExportIsIdentical) {
@@ -279,4 +271,4 @@ TEST_F(ToolTest, CompactRemovesDeletedEvents) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

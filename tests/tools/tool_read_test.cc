@@ -16,17 +16,9 @@
 #include "tests/tools/run_tool.h"
 #include "tests/tools/tool_test_util.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Event;
-using ::annals::testing::Json;
-using ::annals::testing::Result;
-using ::annals::testing::RunTool;
-using ::annals::testing::TempDir;
-using ::annals::testing::TestOptions;
-using ::annals::testing::ToolProcess;
-using ::annals::testing::ToolTest;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -182,4 +174,4 @@ TEST(ToolAuditScaleTest, AnIndexAnswersWithoutAFullScan) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing

@@ -16,15 +16,9 @@
 #include "tests/testing/temp_store.h"
 #include "tests/tools/tool_test_util.h"
 
-namespace annals {
+namespace annals::testing {
 namespace {
 
-using ::annals::testing::Event;
-using ::annals::testing::Json;
-using ::annals::testing::Result;
-using ::annals::testing::RunTool;
-using ::annals::testing::TestOptions;
-using ::annals::testing::ToolTest;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -224,4 +218,4 @@ TEST_F(ToolTest, PayloadThatDoesNotDecodeIsAnErrorNeverEmpty) {
 }
 
 }  // namespace
-}  // namespace annals
+}  // namespace annals::testing
