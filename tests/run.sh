@@ -7,9 +7,9 @@
 # for a bounded time.
 # Usage (from a fresh clone): bash tests/run.sh
 # ANNALS_TEST_STAGES="release asan tsan lint fuzz" picks stages; ANNALS_CRASH_ROUNDS
-# sets the crash test's kill rounds (default 50; 20 under the sanitizers),
+# sets the crash test's kill rounds (default 50; 10 under the sanitizers),
 # ANNALS_CORRUPTION_FLIPS the flips per damaged file (default 6; 2 under the
-# sanitizers); ANNALS_FUZZ_SECONDS each fuzz target's run (default 30).
+# sanitizers); ANNALS_FUZZ_SECONDS each fuzz target's run (default 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/dev/install_deps.sh
@@ -53,7 +53,7 @@ run_lint_stage() {
 # the stage; its reproducer stays in build-fuzz/fuzz-run/<target>/.
 run_fuzz_stage() {
   echo "=== annals tests: fuzz ==="
-  local seconds=${ANNALS_FUZZ_SECONDS:-30} failed=0 src name run
+  local seconds=${ANNALS_FUZZ_SECONDS:-20} failed=0 src name run
   cmake -S . -B build-fuzz -G Ninja -DANNALS_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_COMPILER=clang++ -DANNALS_FUZZ=ON -DANNALS_BUILD_TESTS=OFF \
     -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF >/dev/null
@@ -85,12 +85,12 @@ for stage in $stages; do
     asan)
       # The sanitizer stages run the kill and flip loops shorter: the
       # regular stage runs them in full.
-      ANNALS_CRASH_ROUNDS=${ANNALS_CRASH_ROUNDS:-20} ANNALS_CORRUPTION_FLIPS=${ANNALS_CORRUPTION_FLIPS:-2} \
+      ANNALS_CRASH_ROUNDS=${ANNALS_CRASH_ROUNDS:-10} ANNALS_CORRUPTION_FLIPS=${ANNALS_CORRUPTION_FLIPS:-2} \
       ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_stage asan -DCMAKE_BUILD_TYPE=Debug -DANNALS_SANITIZE=address,undefined \
         -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF ;;
     tsan)
-      ANNALS_CRASH_ROUNDS=${ANNALS_CRASH_ROUNDS:-20} ANNALS_CORRUPTION_FLIPS=${ANNALS_CORRUPTION_FLIPS:-2} \
+      ANNALS_CRASH_ROUNDS=${ANNALS_CRASH_ROUNDS:-10} ANNALS_CORRUPTION_FLIPS=${ANNALS_CORRUPTION_FLIPS:-2} \
       TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
         run_stage tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DANNALS_SANITIZE=thread \
         -DCMAKE_CXX_COMPILER=clang++ -DANNALS_THREAD_SAFETY=ON \
