@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "annals/storage/v1/meta.pb.h"
+#include "annals/version.h"
 #include "chain_store.h"
 #include "indexes.h"
 #include "key_codec.h"
@@ -72,7 +73,7 @@ absl::Status CheckFormat(Storage& storage, Position head, const StoreOptions& op
     }
     storage::v1::FormatInfo format;
     format.set_created_at_us(absl::ToUnixMicros(options.clock ? options.clock() : absl::Now()));
-    format.set_created_by("annals " ANNALS_VERSION);
+    format.set_created_by("annals " ANNALS_VERSION_STRING);
     return WriteFormat(storage, format, Position(1), "write format record");
   }
   if (!s.ok()) return FromRocksDb(s, "read format record");
