@@ -115,26 +115,4 @@ int Context::Usage(const std::string& problem) const {
   return kExitUsage;
 }
 
-Progress::Progress(std::string label)
-    : label_(std::move(label)), enabled_(::isatty(STDERR_FILENO)) {}
-
-Progress::~Progress() {
-  if (shown_) std::cerr << "\n";
-}
-
-void Progress::Tick(uint64_t count) {
-  if (!enabled_ || (count & 1023) != 0) return;
-  const absl::Time now = absl::Now();
-  if (now - last_ < absl::Milliseconds(200)) return;
-  last_ = now;
-  shown_ = true;
-  std::cerr << "\r" << label_ << " " << count << " events" << std::flush;
-}
-
-void Progress::Done(uint64_t count) {
-  if (!shown_) return;
-  std::cerr << "\r" << label_ << " " << count << " events, done\n";
-  shown_ = false;
-}
-
 }  // namespace annals::tool

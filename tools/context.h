@@ -1,6 +1,7 @@
 // What every subcommand of the `annals` tool shares: the global options,
 // opening the store (read-only unless the command writes), the payload
-// decoder and plugins, exit codes, errors and progress on stderr.
+// decoder and plugins, exit codes and errors (progress on stderr:
+// lib/progress.h).
 #ifndef ANNALS_TOOLS_CONTEXT_H_
 #define ANNALS_TOOLS_CONTEXT_H_
 
@@ -15,6 +16,7 @@
 #include "lib/history.h"
 #include "lib/output.h"
 #include "lib/payload.h"
+#include "lib/progress.h"
 
 namespace annals::tool {
 
@@ -70,22 +72,6 @@ class Context {
   std::unique_ptr<PayloadDecoder> decoder_;
   std::unique_ptr<Plugins> plugins_;
   std::unique_ptr<plugin::Fold> generic_fold_;
-};
-
-// "\r<label> N events" on stderr at most every 200 ms, only if stderr is a
-// terminal; Done() ends the line.
-class Progress {
- public:
-  explicit Progress(std::string label);
-  ~Progress();
-  void Tick(uint64_t count);
-  void Done(uint64_t count);
-
- private:
-  const std::string label_;
-  const bool enabled_;
-  absl::Time last_ = absl::InfinitePast();
-  bool shown_ = false;
 };
 
 }  // namespace annals::tool
