@@ -18,6 +18,7 @@
 
 namespace annals::examples::orders {
 
+// [START readme-decider]
 struct OrderDecider {
   using State = OrderState;
   using Event = std::variant<OrderPlaced, ItemAdded, OrderShipped, OrderCancelled>;
@@ -32,6 +33,7 @@ struct OrderDecider {
 using OrderEvents = ProtoEventCodec<OrderPlaced, ItemAdded, OrderShipped, OrderCancelled>;
 using OrderSnapshots = ProtoStateCodec<OrderState>;
 using OrderHandler = CommandHandler<OrderDecider, OrderEvents, OrderSnapshots>;
+// [END readme-decider]
 
 // Registers the command shape checks (required fields, ranges).
 void AddOrderValidators(OrderHandler& handler);

@@ -25,6 +25,7 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -57,7 +58,7 @@ struct Loaded {
 
 // Where a load stops: at most one of revision, position, time (none: the
 // latest). Marten's AggregateStream shape. Thread-compatible.
-struct At {
+struct ANNALS_EXPORT At {
   // The state after this revision. OutOfRange if the stream has no such
   // revision. Default: none.
   std::optional<Revision> revision;

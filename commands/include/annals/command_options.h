@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/time/time.h"
 #include "annals/event.h"
@@ -21,7 +22,7 @@ namespace annals {
 // Retries of a command whose stream moved between load and append
 // (emmett's defaults: 3 retries, 100 ms, x1.5). Only conflicts are retried:
 // a rejection or a store error is returned at once. Thread-compatible.
-struct RetryPolicy {
+struct ANNALS_EXPORT RetryPolicy {
   // Reloads and decides again at most this many times (0: never). Default: 3.
   int max_retries = 3;
   // The wait before the first retry. Default: 100 ms.
@@ -35,7 +36,7 @@ struct RetryPolicy {
 
 // When the handler writes a snapshot. Needs a StateCodec: with NoSnapshots
 // (annals/decider.h) no snapshot is ever written. Thread-compatible.
-struct SnapshotPolicy {
+struct ANNALS_EXPORT SnapshotPolicy {
   // After an append that crosses a multiple of this many events (0: never).
   // Default: 0.
   uint64_t every_events = 0;

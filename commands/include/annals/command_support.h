@@ -10,6 +10,7 @@
 #include <optional>
 #include <string_view>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/status/statusor.h"
 #include "annals/append.h"
@@ -23,7 +24,7 @@ namespace annals {
 namespace command_internal {
 
 // Writes snapshots on its own thread. Thread-safe.
-class SnapshotWriter {
+class ANNALS_EXPORT SnapshotWriter {
  public:
   explicit SnapshotWriter(EventStore& store);
   ~SnapshotWriter();  // writes what is queued, then joins
@@ -43,21 +44,21 @@ class SnapshotWriter {
 };
 
 // Sleeps the backoff of retry `attempt` (0-based).
-void SleepBackoff(const RetryPolicy& policy, int attempt);
+ANNALS_EXPORT void SleepBackoff(const RetryPolicy& policy, int attempt);
 
 // Carries `context` onto `data`, the `index`-th event of the command on
 // `stream` (with a command id: its metadata key and derived event id).
-void ApplyContext(const CommandContext& context, std::string_view stream, uint32_t index,
-                  EventData& data);
+ANNALS_EXPORT void ApplyContext(const CommandContext& context, std::string_view stream,
+                                uint32_t index, EventData& data);
 
 // Appends `request`; returns its events as stored (revisions, positions).
-absl::StatusOr<std::vector<EventRecord>> AppendRecorded(EventStore& store, AppendRequest request);
+ANNALS_EXPORT absl::StatusOr<std::vector<EventRecord>> AppendRecorded(EventStore& store,
+                                                                      AppendRequest request);
 
 // The events command `command_id` appended to `stream` when it was handled
 // before; nullopt if it was not.
-absl::StatusOr<std::optional<std::vector<EventRecord>>> RepeatedEvents(EventStore& store,
-                                                                       std::string_view stream,
-                                                                       std::string_view command_id);
+ANNALS_EXPORT absl::StatusOr<std::optional<std::vector<EventRecord>>> RepeatedEvents(
+    EventStore& store, std::string_view stream, std::string_view command_id);
 
 }  // namespace command_internal
 }  // namespace annals

@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/status/statusor.h"
 #include "annals/event.h"
@@ -71,7 +72,7 @@ concept StateCodecFor = requires(const C& codec, const State& state, std::string
 struct NoSnapshots {};
 
 // What a command carries onto every event it causes. Thread-compatible.
-struct CommandContext {
+struct ANNALS_EXPORT CommandContext {
   // Makes the command idempotent: a command handled before under the same id
   // appends nothing again and returns the original outcome. Default: empty
   // (not idempotent).
@@ -90,7 +91,8 @@ inline constexpr std::string_view kCommandIdMetadataKey = "command-id";
 // The event id of the `index`-th event caused by command `command_id` on
 // `stream`: deterministic (a name-based UUID over SHA-256), so that a
 // retried command's events are recognised by id.
-EventId CommandEventId(std::string_view command_id, std::string_view stream, uint32_t index);
+ANNALS_EXPORT EventId CommandEventId(std::string_view command_id, std::string_view stream,
+                                     uint32_t index);
 
 }  // namespace annals
 

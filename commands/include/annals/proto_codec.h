@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include "annals/export.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -32,13 +33,13 @@ namespace annals {
 namespace proto_codec_internal {
 
 // Serialize / parse one message, binary or JSON (non-template, in the .cc).
-absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
-absl::Status FromJson(std::string_view json, google::protobuf::Message* message);
-std::string ContentType(bool json, const google::protobuf::Message& message);
-bool IsJson(std::string_view content_type);
-absl::Status RegisterSchemas(EventStore& store,
-                             std::initializer_list<const google::protobuf::Descriptor*> messages,
-                             const SchemaRegistration& options);
+ANNALS_EXPORT absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message);
+ANNALS_EXPORT absl::Status FromJson(std::string_view json, google::protobuf::Message* message);
+ANNALS_EXPORT std::string ContentType(bool json, const google::protobuf::Message& message);
+ANNALS_EXPORT bool IsJson(std::string_view content_type);
+ANNALS_EXPORT absl::Status RegisterSchemas(
+    EventStore& store, std::initializer_list<const google::protobuf::Descriptor*> messages,
+    const SchemaRegistration& options);
 
 }  // namespace proto_codec_internal
 
@@ -144,8 +145,8 @@ class ProtoStateCodec {
 // A validator for protobuf commands: InvalidArgument naming every listed
 // field that is unset (message fields) or holds its default value (proto3
 // scalars: 0, "", false). For `fields` of `message`'s own type only.
-absl::Status CheckRequiredFields(const google::protobuf::Message& message,
-                                 std::initializer_list<std::string_view> fields);
+ANNALS_EXPORT absl::Status CheckRequiredFields(const google::protobuf::Message& message,
+                                               std::initializer_list<std::string_view> fields);
 
 }  // namespace annals
 

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -38,7 +39,7 @@ enum class ReadSideFamily {
 // Writes to the read-side families, applied in the order made and all or
 // none: by ReadSide::Commit, or with an append group (InlineHook).
 // Thread-compatible value type.
-class ReadSideBatch {
+class ANNALS_EXPORT ReadSideBatch {
  public:
   enum class Op { kPut, kDelete, kDeleteRange };
   struct Write {
@@ -68,7 +69,7 @@ class ReadSideBatch {
 // call ReadSide::Commit (either would wait for that lock forever).
 // ReadSide::Get is fine. The hook keeps what it would write and hands it over
 // in BeforeWrite; EndRequest tells it which requests that covers.
-class InlineHook {
+class ANNALS_EXPORT InlineHook {
  public:
   virtual ~InlineHook() = default;
   // Sees `event` as it is staged, its position assigned. A non-OK status
@@ -89,7 +90,7 @@ class InlineHook {
 // The read side's access to one open store. Thread-safe. Holds the store's
 // files open while it lives, so a commit after EventStore::Close (a
 // projection's last batch) still lands.
-class ReadSide {
+class ANNALS_EXPORT ReadSide {
  public:
   // Commits a batch while the caller holds the writer's lock (catch_up of
   // AddInlineHook).

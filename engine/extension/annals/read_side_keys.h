@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include "annals/export.h"
 
 #include "annals/types.h"
 
@@ -18,7 +19,7 @@ namespace annals::extension {
 // `read_models`: projection name ‖ 0x00 ‖ version (u32 BE), followed by the
 // projection's own key. Names hold no NUL, so the rows of one version of one
 // projection are one contiguous key range.
-std::string ReadModelKeyPrefix(std::string_view projection, uint32_t version);
+ANNALS_EXPORT std::string ReadModelKeyPrefix(std::string_view projection, uint32_t version);
 
 // `projections`: tag ‖ 0x00 ‖ projection name, then what the tag says.
 // Persisted: never change a tag's byte.
@@ -28,26 +29,27 @@ enum class ProjectionKeyKind : char {
   kServing = 's',     // (nothing more) -> ServingVersion
 };
 // The kind of a `projections` key (its tag); nullopt for any other key.
-std::optional<ProjectionKeyKind> ParseProjectionKeyKind(std::string_view key);
+ANNALS_EXPORT std::optional<ProjectionKeyKind> ParseProjectionKeyKind(std::string_view key);
 
-std::string ProjectionCheckpointKey(std::string_view projection, uint32_t version);
+ANNALS_EXPORT std::string ProjectionCheckpointKey(std::string_view projection, uint32_t version);
 
 // Every parked-event key of one version of a projection starts with this;
 // in key order, they are in position order.
-std::string ParkedEventKeyPrefix(std::string_view projection, uint32_t version);
-std::string ParkedEventKey(std::string_view projection, uint32_t version, Position position);
+ANNALS_EXPORT std::string ParkedEventKeyPrefix(std::string_view projection, uint32_t version);
+ANNALS_EXPORT std::string ParkedEventKey(std::string_view projection, uint32_t version,
+                                         Position position);
 // The position of a parked-event key; nullopt if `key` is not one.
-std::optional<Position> ParseParkedEventKey(std::string_view key);
+ANNALS_EXPORT std::optional<Position> ParseParkedEventKey(std::string_view key);
 
-std::string ServingVersionKey(std::string_view projection);
+ANNALS_EXPORT std::string ServingVersionKey(std::string_view projection);
 // Every serving-version key starts with this, in projection name order.
-std::string ServingVersionKeyPrefix();
+ANNALS_EXPORT std::string ServingVersionKeyPrefix();
 // The projection name of a serving-version key; nullopt if `key` is not one.
-std::optional<std::string_view> ParseServingVersionKey(std::string_view key);
+ANNALS_EXPORT std::optional<std::string_view> ParseServingVersionKey(std::string_view key);
 
 // The first key after every key that starts with `prefix` (an exclusive
 // upper bound); empty if there is none (`prefix` is empty or all 0xff bytes).
-std::string PrefixEnd(std::string_view prefix);
+ANNALS_EXPORT std::string PrefixEnd(std::string_view prefix);
 
 }  // namespace annals::extension
 

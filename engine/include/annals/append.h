@@ -5,6 +5,7 @@
 
 #include <string>
 #include <vector>
+#include "annals/export.h"
 
 #include "annals/event.h"
 #include "annals/types.h"
@@ -13,14 +14,14 @@ namespace annals {
 
 // Append `events` to `stream` if its state matches `expected`. All events are
 // written or none. Plain value; thread-compatible.
-struct AppendRequest {
+struct ANNALS_EXPORT AppendRequest {
   std::string stream;
   ExpectedRevision expected = ExpectedRevision::Any();
   std::vector<EventData> events;
 };
 
 // What an append wrote (or, for an idempotent retry, had written before).
-struct AppendResult {
+struct ANNALS_EXPORT AppendResult {
   Revision first_revision;
   // The stream's new last revision: the `expected` for the next append.
   Revision last_revision;
@@ -31,19 +32,19 @@ struct AppendResult {
 };
 
 // A check on a stream that a multi-stream append does not write.
-struct StreamCondition {
+struct ANNALS_EXPORT StreamCondition {
   std::string stream;
   ExpectedRevision expected = ExpectedRevision::Any();
 };
 
 // Several appends and checks committed all together or not at all. The
 // events take positions in request order: appends[0]'s first.
-struct MultiAppendRequest {
+struct ANNALS_EXPORT MultiAppendRequest {
   std::vector<AppendRequest> appends;
   std::vector<StreamCondition> conditions;
 };
 
-struct MultiAppendResult {
+struct ANNALS_EXPORT MultiAppendResult {
   // One per MultiAppendRequest::appends, in the same order.
   std::vector<AppendResult> results;
 };

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include "annals/export.h"
 
 #include "absl/time/time.h"
 #include "annals/types.h"
@@ -14,7 +15,7 @@ namespace annals {
 // An event proposed for append. Plain value; thread-compatible. What each
 // field may hold (Append refuses anything else with InvalidArgument, writing
 // nothing); every accepted byte reads back unchanged:
-struct EventData {
+struct ANNALS_EXPORT EventData {
   // What happened, e.g. "ItemAdded". Required: non-empty UTF-8 without NUL,
   // at most StoreOptions::max_field_bytes.
   std::string type;
@@ -37,7 +38,7 @@ struct EventData {
 
 // An event as stored: the EventData fields plus where and when it was
 // recorded. Immutable value; safe to copy across threads.
-struct EventRecord {
+struct ANNALS_EXPORT EventRecord {
   std::string stream;
   Revision revision;
   Position position;

@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "annals/event.h"
+#include "annals/export.h"
 
 namespace annals {
 
@@ -17,7 +18,7 @@ namespace annals {
 //
 // Single-thread: use from one thread at a time. May outlive EventStore::Close
 // (it keeps the storage open until destroyed).
-class EventIterator {
+class ANNALS_EXPORT EventIterator {
  public:
   virtual ~EventIterator() = default;
   EventIterator(const EventIterator&) = delete;

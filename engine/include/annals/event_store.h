@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -43,7 +44,7 @@ inline constexpr uint32_t kFormatVersion = 5;
 // any thread. The only thread-like work is group commit: concurrent appends
 // are committed together, in one fsync, by whichever caller leads the group.
 // The store runs no user code (subscriptions are pulled).
-class EventStore {
+class ANNALS_EXPORT EventStore {
  public:
   // Opens the store in directory `path`. Returns the open store.
   // FailedPrecondition if another process (or handle) has it open, if it was
@@ -179,12 +180,12 @@ class EventStore {
 
 // The position of the first event recorded at or after `time`; head + 1 if
 // there is none yet. One index seek.
-absl::StatusOr<Position> FindPosition(EventStore& store, absl::Time time);
+ANNALS_EXPORT absl::StatusOr<Position> FindPosition(EventStore& store, absl::Time time);
 
 // Read-only stores (StoreOptions::read_only): catches up with what the
 // writing process has committed since, and wakes subscriptions for it. A
 // no-op for a store opened for writing.
-absl::Status Refresh(EventStore& store);
+ANNALS_EXPORT absl::Status Refresh(EventStore& store);
 
 }  // namespace annals
 

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <vector>
+#include "annals/export.h"
 
 #include "annals/event.h"
 
@@ -18,7 +19,7 @@ namespace annals {
 // Reads choose the cheapest source: a filter with categories reads the
 // category index, else one with event types reads the type index, else the
 // log itself is scanned.
-struct EventFilter {
+struct ANNALS_EXPORT EventFilter {
   // Stream categories (the part of the name before the first '-').
   std::vector<std::string> categories;
   // Event types, compared exactly.

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/status/statusor.h"
 #include "annals/event_store.h"
@@ -28,7 +29,8 @@ namespace annals {
 // options.expect_head, also that the chain still passes through it. Returns
 // the report (report.ok() if all is well, with what it covered and the
 // chain head); an error status only if the check could not run.
-absl::StatusOr<VerifyReport> Verify(EventStore& store, const VerifyOptions& options = {});
+ANNALS_EXPORT absl::StatusOr<VerifyReport> Verify(EventStore& store,
+                                                  const VerifyOptions& options = {});
 
 // Writes a consistent copy of the store, as of now, into the new directory
 // `directory` (a RocksDB checkpoint: hard links where the file system
@@ -36,7 +38,7 @@ absl::StatusOr<VerifyReport> Verify(EventStore& store, const VerifyOptions& opti
 // read-only store (the `annals` tool beside a running application) copies
 // what it has caught up to, key by key, instead. FailedPrecondition if
 // `directory` exists.
-absl::Status Backup(EventStore& store, std::string_view directory);
+ANNALS_EXPORT absl::Status Backup(EventStore& store, std::string_view directory);
 
 // Restores events exactly as another store recorded them (`annals import`):
 // ids, revisions, positions, recorded_at, metadata and payload bytes are
@@ -49,16 +51,16 @@ absl::Status Backup(EventStore& store, std::string_view directory);
 // for events that break these rules (nothing written); FailedPrecondition
 // if read-only, if inline projections are installed, or for a tombstoned
 // stream.
-absl::Status Import(EventStore& store, std::vector<EventRecord> events);
+ANNALS_EXPORT absl::Status Import(EventStore& store, std::vector<EventRecord> events);
 
 // Physically removes the events that deletes, tombstones and retention
 // hide, with their index entries (keeping each one's digest, so the chain
 // stays checkable), then compacts so the disk space is returned. Appends
 // and reads go on meanwhile.
-absl::StatusOr<ScavengeResult> Scavenge(EventStore& store);
+ANNALS_EXPORT absl::StatusOr<ScavengeResult> Scavenge(EventStore& store);
 
 // The chain head of `store` as of its head(). Unavailable once closed.
-absl::StatusOr<ChainHead> ReadChainHead(EventStore& store);
+ANNALS_EXPORT absl::StatusOr<ChainHead> ReadChainHead(EventStore& store);
 
 // The largest position or revision an imported event may have: 2^62, which
 // leaves appends after an import room to the end of the signed 64-bit range
@@ -72,7 +74,8 @@ inline constexpr uint64_t kMaxImportedPosition = uint64_t{1} << 62;
 // revision < position (each earlier revision took a position), and the
 // data of a lifecycle audit event (docs/FORMAT.md). InvalidArgument naming
 // the problem. For tools that check a whole file before importing it.
-absl::Status ValidateImportEvent(const EventRecord& event, const StoreOptions& options = {});
+ANNALS_EXPORT absl::Status ValidateImportEvent(const EventRecord& event,
+                                               const StoreOptions& options = {});
 
 // Checks the events of an import in order — each by itself
 // (ValidateImportEvent) and against those before it: positions increasing,
@@ -81,7 +84,7 @@ absl::Status ValidateImportEvent(const EventRecord& event, const StoreOptions& o
 // — so a whole file can be checked before any of it is written (`annals
 // import`). What it cannot see is the target store's own state. Keeps a
 // little state per stream. Thread-compatible.
-class ImportChecker {
+class ANNALS_EXPORT ImportChecker {
  public:
   explicit ImportChecker(const StoreOptions& options = {});
   ~ImportChecker();
@@ -97,7 +100,7 @@ class ImportChecker {
 };
 
 // How RepairStore goes about it.
-struct RepairOptions {
+struct ANNALS_EXPORT RepairOptions {
   // Where the store's files are copied before anything changes (SST files
   // hard-linked, everything else copied and synced). Must not exist.
   // Default: "<store>.damaged-<UTC time>" beside the store.
@@ -105,7 +108,7 @@ struct RepairOptions {
 };
 
 // What RepairStore found and did.
-struct RepairReport {
+struct ANNALS_EXPORT RepairReport {
   // False: the store opened without loss and nothing was changed.
   bool repaired = false;
   // The damaged write-ahead log file, the byte offset of its first damaged
@@ -137,7 +140,8 @@ struct RepairReport {
 // or the backup directory exists; DataLoss for damage repair cannot undo
 // (e.g. a column family already holds data from after the damaged record).
 // REQUIRES: no process has the store open.
-absl::StatusOr<RepairReport> RepairStore(std::string_view path, const RepairOptions& options = {});
+ANNALS_EXPORT absl::StatusOr<RepairReport> RepairStore(std::string_view path,
+                                                       const RepairOptions& options = {});
 
 }  // namespace annals
 

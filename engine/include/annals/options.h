@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include "annals/export.h"
 
 #include "absl/time/time.h"
 #include "annals/filter.h"
@@ -17,7 +18,7 @@ namespace annals {
 
 // How to open a store. Plain aggregate, validated by EventStore::Open
 // (InvalidArgument names the bad field). Thread-compatible.
-struct StoreOptions {
+struct ANNALS_EXPORT StoreOptions {
   // Create the store if the directory holds none. Default: false.
   bool create_if_missing = false;
   // Open for reading only, beside a process that may have the store open
@@ -70,7 +71,7 @@ enum class Index {
 };
 
 // How to read one stream. Thread-compatible.
-struct ReadStreamOptions {
+struct ANNALS_EXPORT ReadStreamOptions {
   // Default: kForward.
   Direction direction = Direction::kForward;
   // First revision returned. Forward: events at or after it; backward: at or
@@ -83,7 +84,7 @@ struct ReadStreamOptions {
 // How to read the global log ($all), or the part of it an index selects
 // (ReadCategory, ReadEventType, ReadCorrelation, ReadCausation). Events come
 // in position order (descending for backward reads). Thread-compatible.
-struct ReadAllOptions {
+struct ANNALS_EXPORT ReadAllOptions {
   // Default: kForward.
   Direction direction = Direction::kForward;
   // First position considered. Forward: at or after it; backward: at or

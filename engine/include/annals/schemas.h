@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include "annals/export.h"
 
 #include <string_view>
 #include "absl/status/status.h"
@@ -21,7 +22,7 @@
 namespace annals {
 
 // What the registry holds.
-struct StoredSchemas {
+struct ANNALS_EXPORT StoredSchemas {
   // File name -> serialized google.protobuf.FileDescriptorProto. Registering
   // a file of the same name again replaces it.
   std::map<std::string, std::string> files;
@@ -36,7 +37,7 @@ struct StoredSchemas {
 // events: one that changes, against protobuf's compatibility rules, a
 // message events in the store were written with (docs/ARCHITECTURE.md, "The
 // schema registry"). Plain value; thread-compatible.
-struct SchemaRegistration {
+struct ANNALS_EXPORT SchemaRegistration {
   // Register even so, and record the registration (its files, bindings and
   // breaking changes, with `actor` and `reason`) as a kSchemasChangedType
   // event of kSchemasStream, in the same commit. Default: false (refuse).
@@ -64,16 +65,16 @@ class EventStore;
 // FailedPrecondition, writing nothing, if it breaks messages stored events
 // were written with (one line per change; IsBreakingSchemaChange in
 // annals/errors.h) unless options.allow_breaking, and for a read-only store.
-absl::Status RegisterSchemas(EventStore& store, std::string_view file_descriptor_set,
-                             const std::map<std::string, std::string>& bindings = {},
-                             const SchemaRegistration& options = {});
+ANNALS_EXPORT absl::Status RegisterSchemas(EventStore& store, std::string_view file_descriptor_set,
+                                           const std::map<std::string, std::string>& bindings = {},
+                                           const SchemaRegistration& options = {});
 // What the registry holds.
-absl::StatusOr<StoredSchemas> ReadSchemas(EventStore& store);
+ANNALS_EXPORT absl::StatusOr<StoredSchemas> ReadSchemas(EventStore& store);
 
 // The message a content type names, as ProtoEventCodec writes it
 // (`application/x-protobuf; messageType=shop.OrderPlaced` ->
 // "shop.OrderPlaced"); "" if it names none.
-std::string MessageTypeOf(std::string_view content_type);
+ANNALS_EXPORT std::string MessageTypeOf(std::string_view content_type);
 
 // OK unless `files` (file name -> serialized FileDescriptorProto, as
 // StoredSchemas holds them) define one of protobuf's well-known types
@@ -82,7 +83,7 @@ std::string MessageTypeOf(std::string_view content_type);
 // shape (a Struct whose field is no map makes it loop forever).
 // InvalidArgument naming the type, or a file that does not parse.
 // RegisterSchemas refuses such a set; tools refuse to decode with one.
-absl::Status CheckWellKnownTypes(const std::map<std::string, std::string>& files);
+ANNALS_EXPORT absl::Status CheckWellKnownTypes(const std::map<std::string, std::string>& files);
 
 }  // namespace annals
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -18,7 +19,7 @@
 
 namespace annals {
 
-struct Snapshot {
+struct ANNALS_EXPORT Snapshot {
   std::string stream;
   // The state after this revision (events 0..revision folded).
   Revision revision;
@@ -44,15 +45,17 @@ class EventStore;
 // Stores `snapshot`, replacing one at the same revision. NotFound if the
 // stream has no such revision; FailedPrecondition if it is tombstoned or
 // the store read-only.
-absl::Status WriteSnapshot(EventStore& store, const Snapshot& snapshot);
+ANNALS_EXPORT absl::Status WriteSnapshot(EventStore& store, const Snapshot& snapshot);
 // The newest snapshot of `stream` at or below `at_or_below`; nullopt if none.
-absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(EventStore& store, std::string_view stream,
-                                                     Revision at_or_below);
+ANNALS_EXPORT absl::StatusOr<std::optional<Snapshot>> ReadSnapshot(EventStore& store,
+                                                                   std::string_view stream,
+                                                                   Revision at_or_below);
 // Every snapshot of `stream`, in revision order.
-absl::StatusOr<std::vector<Snapshot>> ListSnapshots(EventStore& store, std::string_view stream);
+ANNALS_EXPORT absl::StatusOr<std::vector<Snapshot>> ListSnapshots(EventStore& store,
+                                                                  std::string_view stream);
 // Deletes every snapshot of `stream` (Scavenge deletes those of removed
 // events by itself).
-absl::Status DeleteSnapshots(EventStore& store, std::string_view stream);
+ANNALS_EXPORT absl::Status DeleteSnapshots(EventStore& store, std::string_view stream);
 
 }  // namespace annals
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include "annals/export.h"
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -19,7 +20,7 @@ namespace annals {
 // Retention of one stream, applied when the stream is read (KurrentDB's
 // $maxCount, $maxAge, $tb). An event is hidden when any limit hides it;
 // Scavenge() later removes hidden events from disk. Plain value.
-struct StreamMetadata {
+struct ANNALS_EXPORT StreamMetadata {
   // Keep only the newest `max_count` events (>= 1).
   std::optional<uint64_t> max_count;
   // Keep only events recorded within this long before the read (>= 1 s).
@@ -40,7 +41,7 @@ enum class StreamState {
 };
 
 // What the store knows about one stream.
-struct StreamInfo {
+struct ANNALS_EXPORT StreamInfo {
   std::string stream;
   // The last revision and position ever written, deleted or not.
   Revision last_revision;
@@ -56,12 +57,13 @@ struct StreamInfo {
 class EventStore;
 // The retention settings of `stream` (empty if never set), also of a stream
 // that has no events yet. InvalidArgument for a bad name.
-absl::StatusOr<StreamMetadata> GetStreamMetadata(EventStore& store, std::string_view stream);
+ANNALS_EXPORT absl::StatusOr<StreamMetadata> GetStreamMetadata(EventStore& store,
+                                                               std::string_view stream);
 
 // Who changes a stream's lifecycle, and on what condition. Each operation is
 // itself recorded as an event of the stream's audit stream `$$<stream>`
 // (readable with ReadStream), carrying `actor` and `reason` as metadata.
-struct LifecycleOptions {
+struct ANNALS_EXPORT LifecycleOptions {
   // Checked against the stream like an append's expected revision.
   ExpectedRevision expected = ExpectedRevision::Any();
   std::string actor;
@@ -69,7 +71,7 @@ struct LifecycleOptions {
 };
 
 // What Scavenge() removed.
-struct ScavengeResult {
+struct ANNALS_EXPORT ScavengeResult {
   uint64_t streams_scavenged = 0;
   uint64_t events_removed = 0;
   uint64_t index_entries_removed = 0;
@@ -80,7 +82,7 @@ struct ScavengeResult {
 
 // Which streams ListStreams returns: names starting with `prefix`, after
 // `after` (for paging), at most `limit`, in name order.
-struct ListStreamsOptions {
+struct ANNALS_EXPORT ListStreamsOptions {
   std::string prefix;
   std::string after;
   size_t limit = 1000;
@@ -91,7 +93,7 @@ struct ListStreamsOptions {
 // to an auditor) later proves that none of them changed
 // (VerifyOptions::expect_head, `annals verify --expect-head`;
 // ReadChainHead in annals/maintenance.h).
-struct ChainHead {
+struct ANNALS_EXPORT ChainHead {
   Position position;  // 0 for an empty log
   std::string hash;   // 32 bytes (SHA-256); zeros for an empty log
 
@@ -103,7 +105,7 @@ struct ChainHead {
 };
 
 // What Verify() checks beyond its defaults.
-struct VerifyOptions {
+struct ANNALS_EXPORT VerifyOptions {
   // A chain head recorded earlier (ChainHead::ToString, e.g. published
   // elsewhere): the event at its position must still be in the log with that
   // chain hash, which proves no event at or before it changed. Default: none.
@@ -111,7 +113,7 @@ struct VerifyOptions {
 };
 
 // What Verify() found. Corruption is reported here, not as an error status.
-struct VerifyReport {
+struct ANNALS_EXPORT VerifyReport {
   uint64_t events_checked = 0;
   uint64_t index_entries_checked = 0;
   // Positions missing from the log (removed by Scavenge, or lost in a

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,7 +21,7 @@
 namespace annals {
 
 // Where a subscription starts.
-class StartFrom {
+class ANNALS_EXPORT StartFrom {
  public:
   // From the first event.
   static StartFrom Start() { return StartFrom(Kind::kStart, 0); }
@@ -40,7 +41,7 @@ class StartFrom {
   uint64_t after_;
 };
 
-struct SubscribeOptions {
+struct ANNALS_EXPORT SubscribeOptions {
   // The stream to follow; empty: the global log ($all), narrowed by
   // `filter`. A stream that does not exist yet is waited for.
   std::string stream;
@@ -74,7 +75,7 @@ struct SubscribeOptions {
 //
 // Next() and SaveCheckpoint() are single-thread (the consumer's); Stop() and
 // reached() may be called from any thread.
-class Subscription {
+class ANNALS_EXPORT Subscription {
  public:
   virtual ~Subscription() = default;
   Subscription(const Subscription&) = delete;
@@ -104,7 +105,7 @@ class Subscription {
 };
 
 // What the store keeps about a durable subscriber.
-struct SubscriberInfo {
+struct ANNALS_EXPORT SubscriberInfo {
   std::string name;
   // The stream followed; empty for $all.
   std::string stream;
@@ -117,10 +118,10 @@ struct SubscriberInfo {
 
 class EventStore;
 // Every durable subscriber with its checkpoint and lag, by name.
-absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers(EventStore& store);
+ANNALS_EXPORT absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers(EventStore& store);
 // Forgets a durable subscriber's checkpoint. NotFound if unknown;
 // FailedPrecondition for a read-only store.
-absl::Status DeleteSubscriber(EventStore& store, std::string_view name);
+ANNALS_EXPORT absl::Status DeleteSubscriber(EventStore& store, std::string_view name);
 
 }  // namespace annals
 

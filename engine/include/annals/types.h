@@ -12,12 +12,13 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include "annals/export.h"
 
 namespace annals {
 
 // 0-based index of an event inside its stream. Never mixed with Position.
 // Thread-compatible value type.
-class Revision {
+class ANNALS_EXPORT Revision {
  public:
   constexpr Revision() = default;
   constexpr explicit Revision(uint64_t value) : value_(value) {}
@@ -33,7 +34,7 @@ class Revision {
 // 1-based index of an event in the global log ($all). Dense: every position
 // from 1 up to EventStore::head() exists. Position 0 means "before the first
 // event" (an empty store's head). Thread-compatible value type.
-class Position {
+class ANNALS_EXPORT Position {
  public:
   constexpr Position() = default;
   constexpr explicit Position(uint64_t value) : value_(value) {}
@@ -46,12 +47,12 @@ class Position {
   uint64_t value_ = 0;
 };
 
-std::ostream& operator<<(std::ostream& os, Revision revision);
-std::ostream& operator<<(std::ostream& os, Position position);
+ANNALS_EXPORT std::ostream& operator<<(std::ostream& os, Revision revision);
+ANNALS_EXPORT std::ostream& operator<<(std::ostream& os, Position position);
 
 // The condition an append places on the stream's current state, checked
 // atomically with the write (KurrentDB semantics). Thread-compatible.
-class ExpectedRevision {
+class ANNALS_EXPORT ExpectedRevision {
  public:
   enum class Kind { kAny, kNoStream, kStreamExists, kExact };
 
@@ -88,11 +89,11 @@ class ExpectedRevision {
   uint64_t revision_;
 };
 
-std::ostream& operator<<(std::ostream& os, ExpectedRevision expected);
+ANNALS_EXPORT std::ostream& operator<<(std::ostream& os, ExpectedRevision expected);
 
 // A 16-byte event id (a UUID). The nil id (all zeros) means "not set": the
 // store then assigns a fresh UUIDv7. Thread-compatible value type.
-class EventId {
+class ANNALS_EXPORT EventId {
  public:
   constexpr EventId() = default;
   constexpr explicit EventId(const std::array<uint8_t, 16>& bytes) : bytes_(bytes) {}
@@ -123,11 +124,11 @@ class EventId {
   std::array<uint8_t, 16> bytes_{};
 };
 
-std::ostream& operator<<(std::ostream& os, const EventId& id);
+ANNALS_EXPORT std::ostream& operator<<(std::ostream& os, const EventId& id);
 
 // The category of a stream: the part of its name before the first '-'
 // ("order-42" -> "order"); the whole name when it has no '-'.
-std::string_view CategoryOf(std::string_view stream);
+ANNALS_EXPORT std::string_view CategoryOf(std::string_view stream);
 
 }  // namespace annals
 

@@ -6,13 +6,14 @@
 #define ANNALS_UTF8_H_
 
 #include <string_view>
+#include "annals/export.h"
 
 namespace annals {
 
 // True if `text` is well-formed UTF-8: no overlong forms, no UTF-16
 // surrogates (U+D800..U+DFFF), nothing past U+10FFFF, no truncated or stray
 // continuation bytes. The empty string is valid; NUL bytes are (U+0000).
-bool IsValidUtf8(std::string_view text);
+ANNALS_EXPORT bool IsValidUtf8(std::string_view text);
 
 }  // namespace annals
 

@@ -32,6 +32,7 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+#include "annals/export.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,7 +46,7 @@ namespace annals {
 enum class ProjectionState { kCatchingUp, kLive, kStopped, kFailed };
 
 // A snapshot of one projection (ProjectionRunner::Status, ListStored).
-struct ProjectionStatus {
+struct ANNALS_EXPORT ProjectionStatus {
   std::string name;
   // The version running, and the version queries read (older while a new
   // version rebuilds; they switch when it has caught up).
@@ -65,7 +66,7 @@ struct ProjectionStatus {
 };
 
 // A parked event and the error of its last attempt (or why it waits).
-struct ParkedEvent {
+struct ANNALS_EXPORT ParkedEvent {
   EventRecord event;
   std::string error;
 };
@@ -73,7 +74,7 @@ struct ParkedEvent {
 // Runs projections over one store, each from its stored checkpoint: catch-up,
 // then live. Thread-safe: every method may be called from any thread, and
 // `apply` of one projection is never called concurrently with itself.
-class ProjectionRunner {
+class ANNALS_EXPORT ProjectionRunner {
  public:
   // The runner of projections on `store`, which must outlive it. Runs
   // nothing until Register.

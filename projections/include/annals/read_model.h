@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include "annals/export.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,7 +24,7 @@ namespace annals {
 // The writes of one batch of events to one projection's read model, handed
 // to `apply`. Single-thread (the thread running `apply`); valid only during
 // that call. Keys and values are any bytes, the empty key included.
-class ReadModelWriter {
+class ANNALS_EXPORT ReadModelWriter {
  public:
   virtual ~ReadModelWriter() = default;
   // Stages `value` under `key`. Nothing is written yet: the writes of an
@@ -54,7 +55,7 @@ enum class OnFailure {
 
 // What a projection is: a plain aggregate, checked by Register
 // (InvalidArgument naming the field). Thread-compatible.
-struct ProjectionSpec {
+struct ANNALS_EXPORT ProjectionSpec {
   // 1 to 200 letters, digits, '-', '_' and '.'; unique per runner; the name
   // its read model and checkpoint are stored under. Required. Default: "".
   std::string name;

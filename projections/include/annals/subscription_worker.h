@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include "annals/export.h"
 
 #include "absl/status/status.h"
 #include "annals/event.h"
@@ -27,7 +28,7 @@ namespace annals {
 // every `checkpoint_every` events and on stop. The handler runs on that
 // thread only; a non-OK status from it stops the worker (status() reports
 // it).
-class SubscriptionWorker {
+class ANNALS_EXPORT SubscriptionWorker {
  public:
   using Handler = std::function<absl::Status(const EventRecord&)>;
   // Starts the thread at once. `checkpoint_every` 0 counts as 1.
