@@ -129,10 +129,9 @@ absl::StatusOr<std::vector<StreamInfo>> EventStoreImpl::ListStreams(
   std::vector<StreamInfo> streams;
   std::unique_ptr<rocksdb::Iterator> it(handles.storage->db()->NewIterator(
       rocksdb::ReadOptions(), handles.storage->cf(Cf::kStreams)));
-  std::string start = options.prefix;
+  std::string start = StreamKey(options.prefix);
   if (!options.after.empty() && options.after >= start) {
-    start = options.after;
-    start.push_back('\0');  // the first name after `after`
+    start = KeyAfter(StreamKey(options.after));
   }
   for (it->Seek(start); it->Valid() && streams.size() < options.limit; it->Next()) {
     const std::string_view name = it->key().ToStringView();

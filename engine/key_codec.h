@@ -82,6 +82,9 @@ inline int64_t TimeIndexBucket(int64_t recorded_at_us) {
 
 // `streams`: the stream name itself.
 inline std::string StreamKey(std::string_view stream) { return std::string(stream); }
+// The smallest key after `key` in byte order (for an exclusive bound just
+// past it, or a seek to the first key after it).
+inline std::string KeyAfter(std::string_view key) { return std::string(key) + '\0'; }
 
 // `meta`: fixed keys.
 inline constexpr std::string_view kMetaFormatKey = "format";

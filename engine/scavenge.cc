@@ -120,9 +120,7 @@ absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stre
   ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "scan hidden events"));
   if (removed == 0) return 0;
   // One range tombstone for the stream's own copies: [first, last].
-  std::string end_key = last_key;
-  end_key.push_back('\0');
-  batch.DeleteRange(storage.cf(Cf::kStreamEvents), first_key, end_key);
+  batch.DeleteRange(storage.cf(Cf::kStreamEvents), first_key, KeyAfter(last_key));
   // Snapshots below the first kept revision folded removed events.
   batch.DeleteRange(storage.cf(Cf::kSnapshots), SnapshotKey(record->stream_id, Revision(0)),
                     SnapshotKey(record->stream_id, Revision(keep_from)));

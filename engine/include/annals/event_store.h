@@ -88,7 +88,9 @@ class ANNALS_EXPORT EventStore {
   // Reads the global log ($all) in position order, narrowed by
   // options.filter and options.since/until. The log shows every event still
   // on disk: retention hides events from stream reads at once, from the log
-  // and the indexes when Scavenge removes them (as KurrentDB's $all).
+  // and the indexes when Scavenge removes them (as KurrentDB's $all), so
+  // after a Scavenge consecutive events may skip positions: resume after
+  // the last position seen (or EventIterator::reached()), never count.
   virtual absl::StatusOr<std::unique_ptr<EventIterator>> ReadAll(
       const ReadAllOptions& options = {}) = 0;
 

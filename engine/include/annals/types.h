@@ -31,9 +31,12 @@ class ANNALS_EXPORT Revision {
   uint64_t value_ = 0;
 };
 
-// 1-based index of an event in the global log ($all). Dense: every position
-// from 1 up to EventStore::head() exists. Position 0 means "before the first
-// event" (an empty store's head). Thread-compatible value type.
+// 1-based index of an event in the global log ($all). Appends take every
+// position from 1 up to EventStore::head() in order, none skipped; a
+// position stays empty only where Scavenge removed its event (or a repair
+// could not recover it), so a reader must not assume `head() - from + 1`
+// events. Position 0 means "before the first event" (an empty store's
+// head). Thread-compatible value type.
 class ANNALS_EXPORT Position {
  public:
   constexpr Position() = default;
