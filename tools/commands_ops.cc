@@ -2,8 +2,10 @@
 // compact, repair. Commands that only read open the store read-only; import
 // and compact open it for writing (the application must not have it open:
 // exit code 4 if it does); repair works on the files of a closed store.
+#include <signal.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -18,12 +20,15 @@ namespace {
 
 constexpr size_t kImportChunkEvents = 1000;
 constexpr size_t kImportChunkBytes = 8 << 20;
+// 128 + SIGINT, as shells report a command stopped by Ctrl-C.
+constexpr int kExitInterrupted = 130;
 
 struct ExportArgs {
   std::string output;  // "" or "-": standard output
 };
 struct ImportArgs {
-  std::string input;
+  std::string input;  // "-": standard input
+  bool resume = false;
 };
 struct VerifyArgs {
   std::string expect_head;  // POSITION:HASH
@@ -53,7 +58,8 @@ int RunExport(Context& ctx, const ExportArgs& args) {
   // whatever the store's size.
   auto it = (*store)->ReadAll();
   if (!it.ok()) return ctx.Fail(it.status());
-  Progress progress("export");
+  // Progress by position: the head is the total (fewer events after compact).
+  Progress progress("export", (*store)->head().value(), "positions");
   uint64_t count = 0;
   std::string buffer;
   for (; (*it)->Valid(); (*it)->Next()) {
@@ -62,47 +68,134 @@ int RunExport(Context& ctx, const ExportArgs& args) {
       out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
       buffer.clear();
     }
-    progress.Tick(++count);
+    ++count;
+    progress.Tick((*it)->record().position.value());
   }
   out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
   if (!(*it)->status().ok()) return ctx.Fail((*it)->status());
   out.flush();
   if (!out) return ctx.Fail(absl::DataLossError("writing the export failed"));
-  progress.Done(count);
+  progress.Done((*store)->head().value());
   if (file.is_open()) std::cerr << "exported " << count << " events to " << output << "\n";
   return kExitOk;
 }
 
-// Pass 1 of import checks every line before anything is written: each
-// event as Import will check it, and their order. Returns how many events
-// `file` holds; InvalidArgument naming the first bad line.
-absl::StatusOr<uint64_t> CheckExportFile(std::istream& file, const std::string& input) {
-  std::string line;
-  uint64_t line_number = 0, checked = 0;
-  ImportChecker checker;
-  while (std::getline(file, line)) {
-    ++line_number;
-    if (line.empty()) continue;
-    Json json = Json::parse(line, nullptr, false);
-    absl::StatusOr<EventRecord> event =
-        json.is_discarded() ? absl::InvalidArgumentError("not JSON") : EventFromExport(json);
-    if (event.ok()) {
-      if (absl::Status valid = checker.Check(*event); !valid.ok()) event = valid;
-    }
-    if (!event.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          input, ":", line_number, ": ", event.status().message(), "; nothing imported"));
-    }
-    ++checked;
-  }
-  return checked;
-}
+// Set by SIGINT during an import; the import stops at the next chunk
+// boundary (what is written stays written: each chunk is atomic).
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void OnInterrupt(int) { g_interrupted = 1; }
 
-// Pass 2 imports in chunks, each atomic and durable.
+// SIGINT sets g_interrupted while it lives. A second Ctrl-C kills the
+// process as usual (SA_RESETHAND), for an import stuck in a write.
+class InterruptGuard {
+ public:
+  InterruptGuard() {
+    struct sigaction action = {};
+    action.sa_handler = OnInterrupt;
+    action.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, &previous_);
+  }
+  ~InterruptGuard() { ::sigaction(SIGINT, &previous_, nullptr); }
+  InterruptGuard(const InterruptGuard&) = delete;
+  InterruptGuard& operator=(const InterruptGuard&) = delete;
+
+ private:
+  struct sigaction previous_ = {};
+};
+
+// Reads an export line by line: each line parsed and checked as Import
+// will check it, and against the lines before it (ImportChecker). With
+// --resume, lines at or below the store's head at the start must be what
+// the store holds there (they are skipped); any difference is refused.
+class ExportReader {
+ public:
+  ExportReader(std::istream& in, std::string name, EventStore* resume_store)
+      : in_(in), name_(std::move(name)), resume_store_(resume_store) {
+    if (resume_store_ != nullptr) held_head_ = resume_store_->head();
+  }
+
+  // The next event to import; nullopt at the end of the input. Errors are
+  // FailedPrecondition (exit 1: the input is at fault, the store is fine)
+  // naming the line and what the store holds.
+  absl::StatusOr<std::optional<EventRecord>> Next() {
+    std::string line;
+    while (std::getline(in_, line)) {
+      ++line_number_;
+      if (line.empty()) continue;
+      bytes_ = line.size();
+      Json json = Json::parse(line, nullptr, false);
+      absl::StatusOr<EventRecord> event =
+          json.is_discarded() ? absl::InvalidArgumentError("not JSON") : EventFromExport(json);
+      if (event.ok()) {
+        if (absl::Status valid = checker_.Check(*event); !valid.ok()) event = valid;
+      }
+      if (!event.ok()) return Refuse(std::string(event.status().message()));
+      if (resume_store_ != nullptr && event->position <= held_head_) {
+        if (absl::Status held = CheckHeld(*event); !held.ok()) return held;
+        ++skipped_;
+        continue;
+      }
+      return std::optional<EventRecord>(*std::move(event));
+    }
+    return std::optional<EventRecord>();
+  }
+
+  size_t line_bytes() const { return bytes_; }
+  uint64_t skipped() const { return skipped_; }
+  // What an error says of the store; "nothing imported" until set.
+  void set_written_note(std::string note) { written_note_ = std::move(note); }
+  // FailedPrecondition naming the line last read.
+  absl::Status Refuse(const std::string& problem) const {
+    return absl::FailedPreconditionError(
+        absl::StrCat(name_, ":", line_number_, ": ", problem, "; ", written_note_));
+  }
+
+ private:
+  // The store's event at the line's position must be the line's event.
+  absl::Status CheckHeld(const EventRecord& event) {
+    if (held_ == nullptr) {
+      auto it = resume_store_->ReadAll({.from = event.position});
+      if (!it.ok()) return it.status();
+      held_ = *std::move(it);
+    }
+    while (held_->Valid() && held_->record().position < event.position) held_->Next();
+    if (!held_->status().ok()) return held_->status();
+    std::string want, have;
+    AppendExportLine(event, &want);
+    if (held_->Valid() && held_->record().position == event.position) {
+      AppendExportLine(held_->record(), &have);
+      if (have == want) return absl::OkStatus();
+      return Refuse(absl::StrCat("the store's event at position ", event.position.value(), " (",
+                                 held_->record().stream, "@", held_->record().revision.value(), " ",
+                                 held_->record().type,
+                                 ") differs from this line: --resume continues an import of the "
+                                 "same export only"));
+    }
+    return Refuse(absl::StrCat("the store holds no event at position ", event.position.value(),
+                               " (its head is ", held_head_.value(),
+                               "): --resume continues an import of the same export only"));
+  }
+
+  std::istream& in_;
+  const std::string name_;
+  EventStore* const resume_store_;  // null: not resuming
+  Position held_head_;
+  std::unique_ptr<EventIterator> held_;
+  ImportChecker checker_;
+  uint64_t line_number_ = 0;
+  uint64_t skipped_ = 0;
+  size_t bytes_ = 0;
+  std::string written_note_ = "nothing imported";
+};
+
+// Imports in chunks, each atomic and durable.
 class ChunkedImporter {
  public:
   explicit ChunkedImporter(EventStore& store) : store_(store) {}
 
+  // Adds `event`; writes the chunk when it is full. A failed write keeps
+  // the chunks before it.
   absl::Status Add(EventRecord event, size_t line_bytes) {
     chunk_bytes_ += line_bytes;
     chunk_.push_back(std::move(event));
@@ -116,16 +209,20 @@ class ChunkedImporter {
     const Position first = chunk_.front().position;
     const size_t size = chunk_.size();
     if (absl::Status s = Import(store_, std::move(chunk_)); !s.ok()) {
+      // The store refused the input (exit 1), or could not write.
       return absl::Status(
-          s.code(), absl::StrCat(s.message(), "; imported ", imported_,
-                                 " events before it (the store's head is ", store_.head().value(),
-                                 ", this chunk began at position ", first.value(), ")"));
+          s.code() == absl::StatusCode::kInvalidArgument ? absl::StatusCode::kFailedPrecondition
+                                                         : s.code(),
+          absl::StrCat(s.message(), "; imported ", imported_,
+                       " events before it (the store's head is ", store_.head().value(),
+                       ", this chunk began at position ", first.value(), ")"));
     }
     imported_ += size;
     chunk_.clear();
     chunk_bytes_ = 0;
     return absl::OkStatus();
   }
+  uint64_t imported() const { return imported_; }
 
  private:
   EventStore& store_;
@@ -134,52 +231,131 @@ class ChunkedImporter {
   uint64_t imported_ = 0;
 };
 
-// Imports every line of `file` (checked by CheckExportFile); returns how
-// many events it held.
-absl::StatusOr<uint64_t> ImportExportFile(EventStore& store, std::istream& file) {
-  ChunkedImporter importer(store);
-  Progress progress("import");
+// Pass 1 for a file: every line checked (and, resuming, compared with the
+// store) before anything is written. Returns how many events to import.
+absl::StatusOr<uint64_t> CheckExport(std::istream& in, const std::string& name,
+                                     EventStore* resume_store) {
+  ExportReader reader(in, name, resume_store);
   uint64_t count = 0;
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.empty()) continue;
-    absl::StatusOr<EventRecord> event = EventFromExport(Json::parse(line, nullptr, false));
+  while (!g_interrupted) {
+    absl::StatusOr<std::optional<EventRecord>> event = reader.Next();
     if (!event.ok()) return event.status();
-    const size_t bytes = line.size();
-    if (absl::Status s = importer.Add(*std::move(event), bytes); !s.ok()) return s;
-    progress.Tick(++count);
+    if (!event->has_value()) break;
+    ++count;
   }
-  if (absl::Status s = importer.Flush(); !s.ok()) return s;
-  progress.Done(count);
   return count;
+}
+
+struct ImportOutcome {
+  uint64_t imported = 0;
+  uint64_t skipped = 0;
+  bool interrupted = false;
+};
+
+// Reads `in` to the end and imports it in chunks, each chunk's lines
+// checked before it is written; stops before the next chunk once
+// interrupted. `total` (0: unknown) is for progress.
+absl::StatusOr<ImportOutcome> ImportLines(EventStore& store, std::istream& in,
+                                          const std::string& name, bool resume, uint64_t total) {
+  ExportReader reader(in, name, resume ? &store : nullptr);
+  ChunkedImporter importer(store);
+  Progress progress("import", total);
+  const Position start = store.head();
+  uint64_t read = 0;
+  while (!g_interrupted) {
+    if (importer.imported() > 0) {
+      reader.set_written_note(absl::StrCat("the store holds the import up to position ",
+                                           store.head().value(), ", the lines before this one"));
+    }
+    absl::StatusOr<std::optional<EventRecord>> event = reader.Next();
+    if (!event.ok()) return event.status();
+    if (!event->has_value()) break;
+    if (!resume && (*event)->position <= start) {
+      return reader.Refuse(absl::StrCat(
+          "the store already holds positions up to ", start.value(), " and this event is at ",
+          (*event)->position.value(),
+          ": import into a new store, or continue an interrupted import with --resume"));
+    }
+    if (absl::Status s = importer.Add(**std::move(event), reader.line_bytes()); !s.ok()) return s;
+    progress.Tick(++read);
+  }
+  ImportOutcome outcome;
+  // Interrupted: the chunk not yet written is dropped.
+  outcome.interrupted = g_interrupted != 0;
+  if (!outcome.interrupted) {
+    if (absl::Status s = importer.Flush(); !s.ok()) return s;
+  }
+  outcome.imported = importer.imported();
+  outcome.skipped = reader.skipped();
+  progress.Done(outcome.imported);
+  return outcome;
+}
+
+int ReportInterrupted(const EventStore* store, const std::string& input) {
+  std::cerr << "annals: interrupted: ";
+  if (store == nullptr) {
+    std::cerr << "nothing imported\n";
+  } else {
+    std::cerr << "the store holds the import up to position " << store->head().value()
+              << "; run 'annals import --resume " << input << "' to continue\n";
+  }
+  return kExitInterrupted;
 }
 
 int RunImport(Context& ctx, const ImportArgs& args) {
   const std::string& input = args.input;
-  std::ifstream file(input);
-  if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", input, "'")));
-  absl::StatusOr<uint64_t> checked = CheckExportFile(file, input);
-  if (!checked.ok()) return ctx.Fail(checked.status());
-  file.clear();
-  file.seekg(0);
-  if (!file) {
-    return ctx.Fail(absl::InvalidArgumentError(absl::StrCat(
-        "'", input,
-        "' cannot be read twice (a pipe?): import checks every line before writing, so it needs "
-        "a file; save the export to one first")));
+  const bool from_stdin = input == "-";
+  std::ifstream file;
+  if (!from_stdin) {
+    file.open(input);
+    if (!file) return ctx.Fail(absl::NotFoundError(absl::StrCat("cannot read '", input, "'")));
   }
-  absl::StatusOr<EventStore*> store = ctx.OpenForWriting(/*create_if_missing=*/true);
-  if (!store.ok()) return ctx.Fail(store.status());
-  absl::StatusOr<uint64_t> count = ImportExportFile(**store, file);
-  if (!count.ok()) return ctx.Fail(count.status());
-  if (*count != *checked) {
+  std::istream& in = from_stdin ? std::cin : file;
+  std::error_code ec;
+  // A regular file is checked whole before anything is written; standard
+  // input or a pipe in one pass, each chunk's lines before the chunk.
+  const bool two_pass = !from_stdin && std::filesystem::is_regular_file(input, ec);
+  InterruptGuard guard;
+  EventStore* store = nullptr;
+  auto open = [&]() -> absl::Status {
+    absl::StatusOr<EventStore*> opened = ctx.OpenForWriting(/*create_if_missing=*/true);
+    if (!opened.ok()) return opened.status();
+    store = *opened;
+    return absl::OkStatus();
+  };
+  // Resuming compares with the store in pass 1; otherwise a refused file
+  // creates no store.
+  if (args.resume || !two_pass) {
+    if (absl::Status s = open(); !s.ok()) return ctx.Fail(s);
+  }
+  uint64_t total = 0;
+  if (two_pass) {
+    absl::StatusOr<uint64_t> checked = CheckExport(file, input, store);
+    if (!checked.ok()) return ctx.Fail(checked.status());
+    if (g_interrupted) return ReportInterrupted(nullptr, input);
+    total = *checked;
+    file.clear();
+    file.seekg(0);
+    if (!file) return ctx.Fail(absl::DataLossError(absl::StrCat("cannot rewind '", input, "'")));
+    if (store == nullptr) {
+      if (absl::Status s = open(); !s.ok()) return ctx.Fail(s);
+    }
+  }
+  const Position head_before = store->head();
+  absl::StatusOr<ImportOutcome> outcome = ImportLines(*store, in, input, args.resume, total);
+  if (!outcome.ok()) return ctx.Fail(outcome.status());
+  if (outcome->interrupted) {
+    return ReportInterrupted(store->head() > head_before || args.resume ? store : nullptr, input);
+  }
+  if (two_pass && outcome->imported != total) {
     return ctx.Fail(
-        absl::DataLossError(absl::StrCat("'", input, "' changed while importing: ", *checked,
-                                         " events checked, ", *count, " imported")));
+        absl::DataLossError(absl::StrCat("'", input, "' changed while importing: ", total,
+                                         " events checked, ", outcome->imported, " imported")));
   }
   Json result = Json::object();
-  result["imported_events"] = *count;
-  result["head_position"] = (*store)->head().value();
+  result["imported_events"] = outcome->imported;
+  if (args.resume) result["skipped_events"] = outcome->skipped;
+  result["head_position"] = store->head().value();
   PrintObject(std::cout, ctx.format(), result);
   return kExitOk;
 }
@@ -346,7 +522,11 @@ void AddOpsCommands(CLI::App& app, Action& chosen) {
 
   auto [importer, import_args] = AddCommand(
       app, chosen, "import", "Restore an export into --store (created if missing)", RunImport);
-  importer->add_option("file", import_args->input, "The export (JSON lines)")->required();
+  importer->add_option("file", import_args->input, "The export (JSON lines); - for standard input")
+      ->required();
+  importer->add_flag("--resume", import_args->resume,
+                     "Continue an interrupted import of FILE: skip the lines the store holds "
+                     "(refused if they differ)");
 
   auto [verify, verify_args] = AddCommand(
       app, chosen, "verify",

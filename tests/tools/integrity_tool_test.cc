@@ -80,8 +80,9 @@ TEST_F(ImportToolTest, WhatItDoesNotUnderstandOrTheApiRefusesIsRefusedAndNothing
   for (const auto& [line, why] : cases) {
     SCOPED_TRACE(line);
     Result result = Import({Line(1, "ok-1", 0, "Fine"), line});
-    // The first line is fine and the second is not: nothing is written.
-    EXPECT_EQ(result.code, 2) << result.err;
+    // The first line is fine and the second is not: nothing is written, and
+    // the exit code is 1 (the input is at fault, not the arguments).
+    EXPECT_EQ(result.code, 1) << result.err;
     EXPECT_THAT(result.err, HasSubstr(":2: "));
     EXPECT_THAT(result.err, HasSubstr(why));
     EXPECT_FALSE(std::filesystem::exists(store_));
@@ -90,7 +91,7 @@ TEST_F(ImportToolTest, WhatItDoesNotUnderstandOrTheApiRefusesIsRefusedAndNothing
 
 TEST_F(ImportToolTest, RevisionsOfAStreamMustIncreaseAcrossTheFile) {
   Result result = Import({Line(1, "cart-1", 0, "Added"), Line(2, "cart-1", 0, "Added")});
-  EXPECT_EQ(result.code, 2);
+  EXPECT_EQ(result.code, 1);
   EXPECT_THAT(result.err, HasSubstr("does not follow"));
   EXPECT_FALSE(std::filesystem::exists(store_));
 }

@@ -5,6 +5,7 @@
 #include <iterator>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "annals/schemas.h"
@@ -321,7 +322,22 @@ void AppendBytesMember(std::string* out, std::string_view key, const std::string
   }
 }
 
+// Exactly the bytes nlohmann writes for the value they hold (so an import
+// restores them from the parsed line), and not a JSON string (a string in
+// `data` is the old shape: the payload's UTF-8 text).
+bool IsCanonicalJsonValue(const std::string& data) {
+  const Json parsed = Json::parse(data, nullptr, /*allow_exceptions=*/false);
+  return !parsed.is_discarded() && !parsed.is_string() && parsed.dump() == data;
+}
+
 }  // namespace
+
+bool IsJsonContentType(std::string_view content_type) {
+  std::string media(content_type.substr(0, content_type.find(';')));
+  absl::AsciiStrToLower(&media);
+  absl::StripTrailingAsciiWhitespace(&media);
+  return media == "application/json" || media.ends_with("+json");
+}
 
 void AppendExportLine(const EventRecord& event, std::string* out) {
   // Written by hand, not through a JSON object: export runs at the speed of
@@ -348,7 +364,14 @@ void AppendExportLine(const EventRecord& event, std::string* out) {
     AppendJsonString(out, metadata_utf8 ? value : absl::Base64Escape(value));
   }
   out->push_back('}');
-  AppendBytesMember(out, "data", event.data);
+  if (IsJsonContentType(event.content_type) && IsCanonicalJsonValue(event.data)) {
+    // The payload is its own JSON text, so the bytes go in as they are.
+    out->append(",\"data\":");
+    out->append(event.data);
+  } else {
+    out->append(",\"data_base64\":");
+    AppendJsonString(out, absl::Base64Escape(event.data));
+  }
   out->append("}\n");
 }
 
@@ -442,10 +465,24 @@ absl::StatusOr<EventRecord> EventFromExport(const Json& line) {
   if (absl::Status s = ReadExportIdentity(line, e); !s.ok()) return s;
   for (auto [key, field] :
        {std::pair{"content_type", &e.content_type}, std::pair{"correlation_id", &e.correlation_id},
-        std::pair{"causation_id", &e.causation_id}, std::pair{"data", &e.data}}) {
+        std::pair{"causation_id", &e.causation_id}}) {
     absl::StatusOr<std::string> bytes = GetBytes(line, key);
     if (!bytes.ok()) return bytes.status();
     *field = *std::move(bytes);
+  }
+  if (auto data = line.find("data"); data != line.end() && !data->is_string()) {
+    // The current shape: the JSON value of a JSON payload.
+    if (!IsJsonContentType(e.content_type)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"data\" holds a JSON value but the content type '", e.content_type,
+                       "' is not JSON: use \"data_base64\""));
+    }
+    e.data = data->dump();
+  } else {
+    // A string: the older shape (the payload's bytes when UTF-8), or base64.
+    absl::StatusOr<std::string> bytes = GetBytes(line, "data");
+    if (!bytes.ok()) return bytes.status();
+    e.data = *std::move(bytes);
   }
   if (absl::Status s = ReadExportMetadata(line, e); !s.ok()) return s;
   return e;

@@ -65,9 +65,15 @@ std::optional<absl::Time> ParseRfc3339(std::string_view text);
 // DataLoss as PayloadDecoder::Decode.
 absl::StatusOr<Json> EventToJson(const EventRecord& event, const PayloadDecoder& decoder);
 
-// The exact form (docs/FORMAT.md, "Export lines"): every field, bytes that
-// are not UTF-8 in base64, so that EventFromExport(parse(line)) == event.
-// Appends one line, newline included.
+// application/json, or a `+json` media type (parameters and case aside).
+bool IsJsonContentType(std::string_view content_type);
+
+// The exact form (docs/FORMAT.md, "Export lines"): every field, the payload
+// as its JSON value under "data" for a JSON content type, otherwise base64
+// under "data_base64"; other bytes that are not UTF-8 in base64; so that
+// EventFromExport(parse(line)) == event. EventFromExport also reads the
+// older shape ("data" a string: the payload's UTF-8 bytes, whatever the
+// content type). Appends one line, newline included.
 void AppendExportLine(const EventRecord& event, std::string* out);
 absl::StatusOr<EventRecord> EventFromExport(const Json& line);
 

@@ -59,7 +59,8 @@ Progress::~Progress() {
 }
 
 void Progress::Tick(uint64_t done) {
-  if (!enabled_ || (done & 1023) != 0) return;
+  // The clock is read once per 1,024 ticks: cheap in a loop over events.
+  if (!enabled_ || (++ticks_ & 1023) != 0) return;
   const absl::Time now = absl::Now();
   if (now - last_ < absl::Milliseconds(200)) return;
   last_ = now;

@@ -32,7 +32,8 @@ class Progress {
   Progress& operator=(const Progress&) = delete;
 
   void set_total(uint64_t total) { total_ = total; }
-  // `done` units so far; redraws if 200 ms passed since the last line.
+  // `done` units so far (a count or a position); redraws if 200 ms passed
+  // since the last line.
   void Tick(uint64_t done);
   // Draws the last line with the final count (when stderr is a terminal)
   // and ends it.
@@ -44,6 +45,7 @@ class Progress {
   const bool enabled_;
   const absl::Time start_;
   uint64_t total_;
+  uint64_t ticks_ = 0;
   absl::Time last_ = absl::InfinitePast();
   bool shown_ = false;
 };
