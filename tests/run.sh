@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds annals and runs every test: the regular build, then the same suites
-# under AddressSanitizer+UndefinedBehaviorSanitizer, then under
+# under AddressSanitizer+UndefinedBehaviorSanitizer (Clang, with libFuzzer's
+# coverage: the same build makes the fuzz binaries), then under
 # ThreadSanitizer with Clang's -Wthread-safety -Werror (lock annotations),
 # then the lint stage (clang-format over every C++ source, clang-tidy over
 # engine/ commands/ projections/), then each libFuzzer target of tests/fuzz
@@ -16,6 +17,7 @@ source tools/dev/install_deps.sh
 
 jobs=$(nproc)
 stages=${ANNALS_TEST_STAGES:-"release asan tsan lint fuzz"}
+asan_built=0
 
 run_stage() {
   local name=$1; shift
@@ -47,31 +49,36 @@ run_lint_stage() {
   echo "$tidy_sources" | timeout 900 xargs -P "$jobs" -n 2 clang-tidy -p build-release --quiet
 }
 
-# Builds only the libFuzzer targets (Clang, ASan+UBSan) and runs each for
+# Runs each libFuzzer target (Clang, ASan+UBSan: the asan stage's build, or
+# a build of only them when that stage did not run) for
 # ANNALS_FUZZ_SECONDS on a scratch copy of its corpus and regressions, so
 # nothing is written into the repository. Any crash, leak or timeout fails
-# the stage; its reproducer stays in build-fuzz/fuzz-run/<target>/.
+# the stage; its reproducer stays in build-{asan,fuzz}/fuzz-run/<target>/.
 run_fuzz_stage() {
   echo "=== annals tests: fuzz ==="
-  local seconds=${ANNALS_FUZZ_SECONDS:-20} failed=0 src name run
-  cmake -S . -B build-fuzz -G Ninja -DANNALS_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_CXX_COMPILER=clang++ -DANNALS_FUZZ=ON -DANNALS_BUILD_TESTS=OFF \
-    -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF >/dev/null
-  cmake --build build-fuzz -j "$jobs" --target annals_fuzzers
-  rm -rf build-fuzz/fuzz-run
+  local seconds=${ANNALS_FUZZ_SECONDS:-20} failed=0 src name run build=build-fuzz
+  if [ "$asan_built" = 1 ]; then
+    build=build-asan  # the asan stage built the libFuzzer binaries too
+  else
+    cmake -S . -B build-fuzz -G Ninja -DANNALS_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_COMPILER=clang++ -DANNALS_FUZZ=ON -DANNALS_BUILD_TESTS=OFF \
+      -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF >/dev/null
+    cmake --build build-fuzz -j "$jobs" --target annals_fuzzers
+  fi
+  rm -rf "$build/fuzz-run"
   for src in tests/fuzz/*_fuzz.cc; do
     name=$(basename "$src" _fuzz.cc)
-    run=build-fuzz/fuzz-run/$name
+    run=$build/fuzz-run/$name
     mkdir -p "$run/corpus" "$run/artifacts"
     cp -R "tests/fuzz/corpus/$name/." "$run/corpus/"
     [ -d "tests/fuzz/regressions/$name" ] && cp -R "tests/fuzz/regressions/$name/." "$run/corpus/"
     echo "--- fuzz $name (${seconds}s)"
-    if ! "build-fuzz/tests/fuzz/${name}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    if ! "$build/tests/fuzz/${name}_fuzz" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$run/artifacts/" "$run/corpus" >"$run/log" 2>&1; then
       failed=1
       tail -n 60 "$run/log"
       echo "fuzz $name FAILED; reproducer: $(ls -d "$PWD/$run/artifacts/"* 2>/dev/null | head -n 1)" >&2
-      echo "replay it: build-fuzz/tests/fuzz/${name}_fuzz REPRODUCER" >&2
+      echo "replay it: $build/tests/fuzz/${name}_fuzz REPRODUCER" >&2
     fi
     echo "fuzz $name: $(grep -o 'number_of_executed_units: [0-9]*' "$run/log" | tail -n 1 | cut -d' ' -f2) executions"
   done
@@ -83,13 +90,16 @@ for stage in $stages; do
     release)
       run_stage release -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
     asan)
+      # Clang's ASan+UBSan with libFuzzer's coverage (ANNALS_FUZZ), so one
+      # build serves the suites here and the fuzz stage's binaries.
       # The sanitizer stages run the kill and flip loops shorter: the
       # regular stage runs them in full, and the packaging test (the
       # library's install and consumers, nothing sanitizers would check).
       ANNALS_CRASH_ROUNDS=${ANNALS_CRASH_ROUNDS:-10} ANNALS_CORRUPTION_FLIPS=${ANNALS_CORRUPTION_FLIPS:-2} \
       ctest_exclude=packaging ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        run_stage asan -DCMAKE_BUILD_TYPE=Debug -DANNALS_SANITIZE=address,undefined \
-        -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF ;;
+        run_stage asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DANNALS_FUZZ=ON \
+        -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF
+      asan_built=1 ;;
     tsan)
       ANNALS_CRASH_ROUNDS=${ANNALS_CRASH_ROUNDS:-10} ANNALS_CORRUPTION_FLIPS=${ANNALS_CORRUPTION_FLIPS:-2} \
       ctest_exclude=packaging TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
