@@ -3,9 +3,11 @@
 // manage projections. Every subcommand is a client of the public library
 // API and declares its own options (commands_*.cc, commands.h); docs/CLI.md
 // documents them with examples.
+#include <algorithm>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "command_line.h"
 #include "commands.h"
 #include "context.h"
 
@@ -14,10 +16,8 @@ int main(int argc, char** argv) {
   CLI::App app{"annals: inspect, debug and operate an annals event store.", "annals"};
   app.footer(
       "Exit codes: 0 ok; 1 failed (or verify found a problem); 2 bad arguments; 3 not found "
-      "(store, stream, "
-      "projection; bisect: the predicate never holds); 4 the store is in use by a writer (commands "
-      "that "
-      "write).\nSee docs/CLI.md.");
+      "(store, stream, projection; bisect: the predicate never holds); 4 the store is in use by "
+      "a writer (commands that write).\nSee docs/CLI.md and 'annals help COMMAND'.");
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions global;
@@ -27,14 +27,28 @@ int main(int argc, char** argv) {
   AddHistoryCommands(app, chosen);
   AddOpsCommands(app, chosen);
   AddManageCommands(app, chosen);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help
-    std::cerr << "annals: " << e.what()
-              << "\nRun 'annals --help' (or 'annals SUBCOMMAND --help') for more information.\n";
-    return kExitUsage;
+  AddToolCommands(app, chosen);
+  std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+  CommandWords words = ScanCommandLine(app, args);
+  if (words.help_word) {  // `annals help CMD...` is `annals CMD... --help`
+    args = HelpAsFlag(std::move(args), *words.help_word);
+    words = ScanCommandLine(app, args);
   }
-  Context ctx(global);
+  const std::string command = CommandName(words.path);
+  if (!words.unknown.empty()) {  // git's wording
+    return PrintError(
+        words.json,
+        "'" + words.unknown + "' is not an " + command + " command. See '" + command + " --help'.",
+        "usage", kExitUsage);
+  }
+  try {
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+    app.parse(std::move(args));
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return PrintError(words.json, e.what(), "usage", kExitUsage, command + " --help");
+  }
+  Context ctx(global, command);
+  if (absl::Status s = ctx.CheckPlugins(); !s.ok()) return ctx.Fail(s);
   return chosen ? chosen(ctx) : kExitUsage;
 }

@@ -2,8 +2,18 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
+#include <string>
+
+#include "annals/version.h"
+#include "command_line.h"
 
 namespace annals::tool {
+namespace {
+
+std::string VersionLine() { return "annals " + std::string(annals::Version()); }
+
+}  // namespace
 
 const CLI::Validator& CountCheck() {
   static const CLI::Validator check(
@@ -42,6 +52,37 @@ void AddGlobalOptions(CLI::App& app, GlobalOptions& global) {
   app.add_option("--plugin", global.plugins,
                  "A domain plugin (shared library) with folds and projections")
       ->envname("ANNALS_PLUGIN");
+  app.set_version_flag("--version", VersionLine(), "Print the version (annals X.Y.Z) and exit");
+}
+
+void AddToolCommands(CLI::App& app, Action& chosen) {
+  // `annals help CMD...` is rewritten to `annals CMD... --help` before
+  // parsing (annals_main.cc); this one is for the listing and completion.
+  CLI::App* help = app.add_subcommand("help",
+                                      "Show the help of annals or of a subcommand: "
+                                      "annals help [COMMAND...]");
+  help->allow_extras();
+  help->callback([&app, &chosen] {
+    chosen = [&app](Context&) {
+      std::cout << app.help();
+      return kExitOk;
+    };
+  });
+  AddCommand(app, chosen, "version", "Print the version (annals X.Y.Z)", [](Context&) -> int {
+    std::cout << VersionLine() << "\n";
+    return kExitOk;
+  });
+  // Hidden (no group): the packaging installs its output.
+  CLI::App* completion =
+      app.add_subcommand("completion", "Print a completion script: annals completion bash");
+  completion->group("");
+  completion->add_option("shell", "The shell (bash)")->required()->check(CLI::IsMember({"bash"}));
+  completion->callback([&app, &chosen] {
+    chosen = [&app](Context&) {
+      std::cout << BashCompletion(app);
+      return kExitOk;
+    };
+  });
 }
 
 CLI::App* AddCommand(CLI::App& parent, Action& chosen, const std::string& name,

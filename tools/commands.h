@@ -24,8 +24,10 @@ void AddHistoryCommands(CLI::App& app, Action& chosen);  // replay, state, diff,
 void AddOpsCommands(CLI::App& app,
                     Action& chosen);  // export, import, verify, backup, restore, compact, repair
 void AddManageCommands(CLI::App& app, Action& chosen);  // schema, projections
+// help, version, and the hidden `completion bash`.
+void AddToolCommands(CLI::App& app, Action& chosen);
 
-// --store, --json, --jsonl, --no-color, --plugin.
+// --store, --json, --jsonl, --no-color, --plugin, --version.
 void AddGlobalOptions(CLI::App& app, GlobalOptions& global);
 
 // Checks of numeric option values: CLI11 alone would turn "-1" into

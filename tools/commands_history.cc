@@ -3,8 +3,10 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "commands.h"
 #include "context.h"
+#include "lib/time_arg.h"
 
 namespace annals::tool {
 namespace {
@@ -67,14 +69,22 @@ absl::StatusOr<Loaded> Prepare(Context& ctx, const HistoryArgs& args) {
   return Loaded{*store, *fold};
 }
 
-// The state at `point` as JSON with where it is.
+// The state at `point` as JSON with where it is. NotFound for a time or
+// position before the stream's first event if `require_existing`.
 absl::StatusOr<Json> StateAtPoint(EventStore& store, const plugin::Fold& fold,
-                                  const HistoryArgs& args, const std::optional<Point>& point) {
+                                  const HistoryArgs& args, const std::optional<Point>& point,
+                                  bool require_existing) {
   std::optional<Revision> revision;
   if (point) {
     absl::StatusOr<std::optional<Revision>> resolved = ResolvePoint(store, args.stream, *point);
     if (!resolved.ok()) return resolved.status();
     revision = *resolved;
+    // A time or position before the stream's first event: it did not exist
+    // yet, which an empty state would hide (a diff still starts there).
+    if (!revision && point->kind != Point::Kind::kRevision && require_existing) {
+      return absl::NotFoundError(absl::StrCat("no event of ", args.stream, " existed at ",
+                                              DescribePoint(*point), " (its first is later)"));
+    }
     // A revision the stream has not reached is an error, not its head.
     if (point->kind == Point::Kind::kRevision && (!revision || revision->value() < point->number)) {
       auto exact = store.ReadStream(args.stream, {.from = Revision(point->number), .max_count = 1});
@@ -179,13 +189,20 @@ class ReplayPrinter {
   uint64_t steps_ = 0;
 };
 
+// "--from needs ...": what a point may be, for usage errors.
+std::string PointProblem(const std::string& what, const std::string& text) {
+  return absl::StrCat(what, ": '", text,
+                      "' is no point: give a revision (12), a position (@120) or ",
+                      std::string(kTimeForms));
+}
+
 int RunReplay(Context& ctx, const ReplayArgs& args) {
   std::optional<Point> from_point, to_point;
   if (!args.from.empty() && !(from_point = ParsePoint(args.from))) {
-    return ctx.Usage("--from needs a revision (12), a position (@120) or an RFC 3339 time");
+    return ctx.Usage(PointProblem("--from", args.from));
   }
   if (!args.to.empty() && !(to_point = ParsePoint(args.to))) {
-    return ctx.Usage("--to needs a revision (12), a position (@120) or an RFC 3339 time");
+    return ctx.Usage(PointProblem("--to", args.to));
   }
   const HistoryArgs& history = args.history;
   absl::StatusOr<Loaded> loaded = Prepare(ctx, history);
@@ -223,11 +240,10 @@ absl::StatusOr<std::optional<Point>> ParseStatePoint(const StateArgs& args) {
     point = ParsePoint("@" + args.at_position);
     if (!point) return absl::InvalidArgumentError("--at-position needs a position number");
   } else if (!args.as_of.empty()) {
-    point = ParsePoint(args.as_of);
-    if (!point || point->kind != Point::Kind::kTime) {
-      return absl::InvalidArgumentError(
-          "--as-of needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
-    }
+    absl::StatusOr<absl::Time> time = ParseTimeArg(args.as_of, absl::Now());
+    if (!time.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--as-of: ", time.status().message()));
+    point = Point{.kind = Point::Kind::kTime, .time = *time};
   }
   return point;
 }
@@ -237,7 +253,8 @@ int RunState(Context& ctx, const StateArgs& args) {
   if (!point.ok()) return ctx.Usage(std::string(point.status().message()));
   absl::StatusOr<Loaded> loaded = Prepare(ctx, args.history);
   if (!loaded.ok()) return ctx.Fail(loaded.status());
-  absl::StatusOr<Json> state = StateAtPoint(*loaded->store, *loaded->fold, args.history, *point);
+  absl::StatusOr<Json> state = StateAtPoint(*loaded->store, *loaded->fold, args.history, *point,
+                                            /*require_existing=*/true);
   if (!state.ok()) return ctx.Fail(state.status());
   if (ctx.format() == Format::kTable) {
     Json head = *state;
@@ -252,13 +269,13 @@ int RunState(Context& ctx, const StateArgs& args) {
 
 int RunDiff(Context& ctx, const DiffArgs& args) {
   std::optional<Point> pa = ParsePoint(args.a), pb = ParsePoint(args.b);
-  if (!pa || !pb)
-    return ctx.Usage("diff needs two points: revisions (3), positions (@120) or RFC 3339 times");
+  if (!pa) return ctx.Usage(PointProblem("A", args.a));
+  if (!pb) return ctx.Usage(PointProblem("B", args.b));
   absl::StatusOr<Loaded> loaded = Prepare(ctx, args.history);
   if (!loaded.ok()) return ctx.Fail(loaded.status());
-  absl::StatusOr<Json> sa = StateAtPoint(*loaded->store, *loaded->fold, args.history, pa);
+  absl::StatusOr<Json> sa = StateAtPoint(*loaded->store, *loaded->fold, args.history, pa, false);
   if (!sa.ok()) return ctx.Fail(sa.status());
-  absl::StatusOr<Json> sb = StateAtPoint(*loaded->store, *loaded->fold, args.history, pb);
+  absl::StatusOr<Json> sb = StateAtPoint(*loaded->store, *loaded->fold, args.history, pb, false);
   if (!sb.ok()) return ctx.Fail(sb.status());
   const std::vector<Change> changes = Diff((*sa)["state"], (*sb)["state"]);
   if (ctx.format() == Format::kTable) {
@@ -365,8 +382,13 @@ int RunBisect(Context& ctx, const BisectArgs& args) {
       FirstEventWhereHolds(ctx, *loaded, stream, *predicate, **decoder, result, &steps);
   if (!found.ok()) return ctx.Fail(found.status());
   if (!*found) {
-    std::cerr << "annals: " << predicate->text() << " never holds in " << stream << " (" << steps
-              << " events folded)\n";
+    const std::string never =
+        absl::StrCat(predicate->text(), " never holds in ", stream, " (", steps, " events folded)");
+    if (ctx.format() == Format::kTable) {
+      std::cerr << "annals: " << never << "\n";
+    } else {
+      PrintError(/*json=*/true, never, "NOT_FOUND", kExitNotFound);
+    }
     result["found"] = false;
   }
   if (ctx.format() != Format::kTable) PrintObject(std::cout, ctx.format(), result);
@@ -389,7 +411,7 @@ void AddHistoryCommands(CLI::App& app, Action& chosen) {
                  "Each event of a stream with the state after it and the diff", RunReplay);
   AddHistoryOptions(replay, replay_args->history);
   replay->add_option("--from", replay_args->from,
-                     "Start: revision (3), position (@120) or RFC 3339 time");
+                     "Start: revision (3), position (@120) or time (RFC 3339, 2026-12-01, -2h...)");
   replay->add_option("--to", replay_args->to, "End (inclusive): revision, @position or time");
   replay->add_flag("--full", replay_args->full, "Also print the whole state after each event");
 
@@ -400,13 +422,13 @@ void AddHistoryCommands(CLI::App& app, Action& chosen) {
   state->add_option("--at-revision", state_args->at_revision, "After this revision");
   state->add_option("--at-position", state_args->at_position,
                     "After the stream's last event at or before this position");
-  state->add_option("--as-of", state_args->as_of, "As of this RFC 3339 time");
+  state->add_option("--as-of", state_args->as_of,
+                    "As of TIME: RFC 3339, 2026-12-01, '2026-12-01 10:00', -2h, now (docs/CLI.md)");
 
   auto [diff, diff_args] = AddCommand(
       app, chosen, "diff", "The state difference between two points of a stream", RunDiff);
   AddHistoryOptions(diff, diff_args->history);
-  diff->add_option("a", diff_args->a, "From: revision (3), position (@120) or RFC 3339 time")
-      ->required();
+  diff->add_option("a", diff_args->a, "From: revision (3), position (@120) or time")->required();
   diff->add_option("b", diff_args->b, "To: revision, @position or time")->required();
 
   auto [bisect, bisect_args] =

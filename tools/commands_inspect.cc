@@ -3,14 +3,17 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "annals/maintenance.h"
 #include "annals/projection.h"
 #include "annals/schemas.h"
 #include "commands.h"
 #include "context.h"
+#include "lib/time_arg.h"
 
 namespace annals::tool {
 namespace {
@@ -40,6 +43,10 @@ struct AuditArgs {
   uint64_t limit = UINT64_MAX;
   bool explain = false;
 };
+
+// Whether a STREAM argument names the global log: none, or `$all` as the
+// docs and --help call it.
+bool IsAll(const std::string& stream) { return stream.empty() || stream == "$all"; }
 
 const char* StateName(StreamState state) {
   switch (state) {
@@ -187,7 +194,7 @@ int RunRead(Context& ctx, const ReadArgs& args) {
     return ctx.Usage("--from needs a revision (with STREAM) or position number");
   }
   absl::StatusOr<std::unique_ptr<EventIterator>> it;
-  if (!args.stream.empty()) {
+  if (!IsAll(args.stream)) {
     ReadStreamOptions options{.direction = direction, .max_count = args.limit};
     if (!args.from.empty()) options.from = Revision(from);
     it = (*store)->ReadStream(args.stream, options);
@@ -204,7 +211,7 @@ int RunRead(Context& ctx, const ReadArgs& args) {
 // if a followed stream does not exist yet.
 absl::StatusOr<std::vector<EventRecord>> LastEvents(EventStore& store, const TailArgs& args) {
   absl::StatusOr<std::unique_ptr<EventIterator>> it =
-      args.stream.empty()
+      IsAll(args.stream)
           ? store.ReadAll({.direction = Direction::kBackward, .max_count = args.count})
           : store.ReadStream(args.stream,
                              {.direction = Direction::kBackward, .max_count = args.count});
@@ -259,10 +266,10 @@ int Follow(Context& ctx, EventStore& store, const TailArgs& args,
            const std::vector<EventRecord>& last, TailPrinter& printer) {
   std::cout.flush();
   SubscribeOptions options;
-  options.stream = args.stream;
+  if (!IsAll(args.stream)) options.stream = args.stream;
   if (!last.empty()) {
-    options.start = args.stream.empty() ? StartFrom::AfterPosition(last.front().position)
-                                        : StartFrom::AfterRevision(last.front().revision);
+    options.start = IsAll(args.stream) ? StartFrom::AfterPosition(last.front().position)
+                                       : StartFrom::AfterRevision(last.front().revision);
   } else {
     options.start =
         args.count == 0 ? StartFrom::End() : StartFrom::Start();  // no events yet: all are new
@@ -317,19 +324,18 @@ struct AuditQuery {
 // InvalidArgument with the usage problem if an option does not parse.
 absl::StatusOr<AuditQuery> ParseAuditQuery(const AuditArgs& args) {
   AuditQuery query;
-  if (!args.since.empty()) {
-    std::optional<absl::Time> t = ParseRfc3339(args.since);
-    if (!t)
-      return absl::InvalidArgumentError(
-          "--since needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
-    query.options.since = *t;
+  const absl::Time now = absl::Now();
+  for (auto [name, text, bound] : {std::tuple{"--since", &args.since, &query.options.since},
+                                   std::tuple{"--until", &args.until, &query.options.until}}) {
+    if (text->empty()) continue;
+    absl::StatusOr<absl::Time> t = ParseTimeArg(*text, now);
+    if (!t.ok()) return absl::InvalidArgumentError(absl::StrCat(name, ": ", t.status().message()));
+    *bound = *t;
   }
-  if (!args.until.empty()) {
-    std::optional<absl::Time> t = ParseRfc3339(args.until);
-    if (!t)
-      return absl::InvalidArgumentError(
-          "--until needs an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
-    query.options.until = *t;
+  if (query.options.since && query.options.until && *query.options.since > *query.options.until) {
+    return absl::InvalidArgumentError(absl::StrCat("--since (", Rfc3339(*query.options.since),
+                                                   ") is after --until (",
+                                                   Rfc3339(*query.options.until), ")"));
   }
   for (const std::string& kv : args.meta) {
     const size_t eq = kv.find('=');
@@ -355,7 +361,7 @@ absl::StatusOr<std::unique_ptr<EventIterator>> AuditRead(EventStore& store, cons
     *plan = "by_causation index";
     return store.ReadCausation(args.causation, query.options);
   }
-  if (!args.stream.empty()) {
+  if (!IsAll(args.stream)) {
     *plan = "stream read";
     return store.ReadStream(args.stream);
   }
@@ -373,7 +379,7 @@ absl::StatusOr<std::unique_ptr<EventIterator>> AuditRead(EventStore& store, cons
 // (`stream_read`) does not.
 bool AuditMatches(const EventRecord& r, const AuditArgs& args, const AuditQuery& query,
                   bool stream_read) {
-  if (!args.stream.empty() && r.stream != args.stream) return false;
+  if (!IsAll(args.stream) && r.stream != args.stream) return false;
   if (!args.causation.empty() && r.causation_id != args.causation) return false;
   if (stream_read) {
     if (!args.category.empty() && !r.stream.starts_with(args.category + "-")) return false;
@@ -437,7 +443,7 @@ void AddReadCommands(CLI::App& app, Action& chosen) {
 
   auto [read, read_args] = AddCommand(
       app, chosen, "read", "Read a stream, or the global log ($all) without STREAM", RunRead);
-  read->add_option("stream", read_args->stream, "The stream (default: $all)");
+  read->add_option("stream", read_args->stream, "The stream, or $all (the default)");
   read->add_flag("--backward", read_args->backward, "Newest first");
   read->add_option("--from", read_args->from, "First revision (stream) or position ($all)");
   read->add_option("--limit", read_args->limit, "At most this many events")->check(CountCheck());
@@ -445,7 +451,7 @@ void AddReadCommands(CLI::App& app, Action& chosen) {
   auto [tail, tail_args] =
       AddCommand(app, chosen, "tail",
                  "The last events of a stream or $all; -f follows new ones live", RunTail);
-  tail->add_option("stream", tail_args->stream, "The stream (default: $all)");
+  tail->add_option("stream", tail_args->stream, "The stream, or $all (the default)");
   tail->add_option("-n,--lines", tail_args->count, "How many past events to show (default 10)")
       ->check(CountCheck());
   tail->add_flag("-f,--follow", tail_args->follow, "Keep printing events as they are committed");
@@ -458,13 +464,14 @@ void AddAuditCommand(CLI::App& app, Action& chosen) {
   auto [audit, args] = AddCommand(
       app, chosen, "audit",
       "Who did what when: events matching every given filter, via the indexes", RunAudit);
-  audit->add_option("--stream", args->stream, "Events of this stream");
+  audit->add_option("--stream", args->stream, "Events of this stream ($all: every stream)");
   audit->add_option("--category", args->category, "Events of streams `CATEGORY-...`");
   audit->add_option("--type", args->type, "Events of this type");
   audit->add_option("--correlation", args->correlation, "Events with this correlation id");
   audit->add_option("--causation", args->causation, "Events with this causation id");
-  audit->add_option("--since", args->since, "Recorded at or after this RFC 3339 time");
-  audit->add_option("--until", args->until, "Recorded before this RFC 3339 time");
+  audit->add_option("--since", args->since,
+                    "Recorded at or after TIME: RFC 3339, 2026-12-01, -2h, now (docs/CLI.md)");
+  audit->add_option("--until", args->until, "Recorded before TIME (forms as --since)");
   audit->add_option("--meta", args->meta, "Metadata KEY=VALUE (repeatable), e.g. user=alice");
   audit->add_option("--limit", args->limit, "At most this many events")->check(CountCheck());
   audit->add_flag("--explain", args->explain,

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/match.h"
@@ -11,6 +12,24 @@ namespace annals::tool {
 namespace {
 
 constexpr size_t kToolBlockCacheBytes = 16 << 20;
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+      return kExitUsage;
+    case absl::StatusCode::kNotFound:
+      return kExitNotFound;
+    case absl::StatusCode::kFailedPrecondition:
+      // "already open in another process" is a busy store, "no store at" a
+      // missing one; other preconditions (tombstoned stream, existing
+      // directory) are failures.
+      if (absl::StrContains(status.message(), "already open")) return kExitBusy;
+      if (absl::StartsWith(status.message(), "no store at")) return kExitNotFound;
+      return kExitFailed;
+    default:
+      return kExitFailed;
+  }
+}
 
 }  // namespace
 
@@ -83,6 +102,13 @@ absl::StatusOr<const plugin::Fold*> Context::FoldFor(const std::string& stream,
   }
   if (fold_name.empty()) {
     if (const plugin::Fold* fold = (*plugins)->FoldForStream(stream)) return fold;
+    // Say it: a state folded generically can look plausible and be wrong
+    // for the domain. On stderr, so JSON on stdout stays clean.
+    if (!generic_fold_noted_) {
+      generic_fold_noted_ = true;
+      std::cerr << "annals: no domain plugin for " << stream
+                << ": folding with the generic JSON merge\n";
+    }
   }
   absl::StatusOr<const PayloadDecoder*> decoder = Decoder();
   if (!decoder.ok()) return decoder.status();
@@ -90,29 +116,42 @@ absl::StatusOr<const plugin::Fold*> Context::FoldFor(const std::string& stream,
   return generic_fold_.get();
 }
 
-int Context::Fail(const absl::Status& status) const {
-  std::cerr << "annals: " << status.message() << " (" << absl::StatusCodeToString(status.code())
-            << ")\n";
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-      return kExitUsage;
-    case absl::StatusCode::kNotFound:
-      return kExitNotFound;
-    case absl::StatusCode::kFailedPrecondition:
-      // "already open in another process" is a busy store, "no store at" a
-      // missing one; other preconditions (tombstoned stream, existing
-      // directory) are failures.
-      if (absl::StrContains(status.message(), "already open")) return kExitBusy;
-      if (absl::StartsWith(status.message(), "no store at")) return kExitNotFound;
-      return kExitFailed;
-    default:
-      return kExitFailed;
+int PrintError(bool json, const std::string& message, const std::string& code, int exit_code,
+               const std::string& help) {
+  if (json) {
+    Json error = Json::object();
+    error["error"] = message;
+    error["code"] = code;
+    error["exit"] = exit_code;
+    if (!help.empty()) error["help"] = help;
+    std::cerr << Dump(error) << "\n";
+  } else if (code == "usage") {
+    std::cerr << "annals: " << message << "\n";
+    if (!help.empty()) std::cerr << "Run '" << help << "' for more information.\n";
+  } else {
+    std::cerr << "annals: " << message << " (" << code << ")\n";
   }
+  return exit_code;
+}
+
+absl::Status Context::CheckPlugins() const {
+  for (const std::string& path : options_.plugins) {
+    std::error_code ec;
+    if (path.empty() || std::filesystem::is_regular_file(path, ec)) continue;
+    return absl::NotFoundError(absl::StrCat(
+        "plugin '", path, "' ", std::filesystem::exists(path, ec) ? "is not a file" : "not found",
+        " (--plugin or ANNALS_PLUGIN)"));
+  }
+  return absl::OkStatus();
+}
+
+int Context::Fail(const absl::Status& status) const {
+  return PrintError(format() != Format::kTable, std::string(status.message()),
+                    absl::StatusCodeToString(status.code()), ExitCodeFor(status));
 }
 
 int Context::Usage(const std::string& problem) const {
-  std::cerr << "annals: " << problem << "\nRun 'annals --help' for more information.\n";
-  return kExitUsage;
+  return PrintError(format() != Format::kTable, problem, "usage", kExitUsage, command_ + " --help");
 }
 
 }  // namespace annals::tool

@@ -37,9 +37,19 @@ struct GlobalOptions {
   std::vector<std::string> plugins;
 };
 
+// Prints an error on stderr and returns `exit_code`: the line "annals:
+// <message>", or with --json/--jsonl (`json`) one JSON object {"error",
+// "code", "exit"} and, for usage errors, "help" (docs/CLI.md, "Errors").
+// `help` names the help that explains the usage ("annals read --help").
+int PrintError(bool json, const std::string& message, const std::string& code, int exit_code,
+               const std::string& help = "");
+
 class Context {
  public:
-  explicit Context(GlobalOptions options) : options_(std::move(options)) {}
+  // `command` is the subcommand chosen ("annals read"): usage errors point
+  // to its --help.
+  explicit Context(GlobalOptions options, std::string command = "annals")
+      : options_(std::move(options)), command_(std::move(command)) {}
 
   Format format() const {
     return options_.jsonl ? Format::kJsonl : options_.json ? Format::kJson : Format::kTable;
@@ -55,11 +65,17 @@ class Context {
   // Loads --plugin libraries once.
   absl::StatusOr<Plugins*> LoadPlugins();
   // The fold for `stream`: --fold NAME, else the plugin fold of its
-  // category, else the generic JSON fold.
+  // category, else the generic JSON fold (saying so once on stderr, unless
+  // --fold json asked for it).
   absl::StatusOr<const plugin::Fold*> FoldFor(const std::string& stream,
                                               const std::string& fold_name);
 
-  // Prints "annals: message" on stderr and returns the exit code for it.
+  // NotFound naming the first --plugin file that does not exist: checked
+  // before any command runs, so that a mistyped path is never ignored.
+  absl::Status CheckPlugins() const;
+
+  // Prints the error on stderr (PrintError) and returns the exit code for
+  // it: Fail for a status, Usage for bad arguments (exit 2).
   int Fail(const absl::Status& status) const;
   int Usage(const std::string& problem) const;
 
@@ -68,10 +84,12 @@ class Context {
   absl::StatusOr<EventStore*> Open(bool read_only, bool create_if_missing);
 
   GlobalOptions options_;
+  const std::string command_;
   std::unique_ptr<EventStore> store_;
   std::unique_ptr<PayloadDecoder> decoder_;
   std::unique_ptr<Plugins> plugins_;
   std::unique_ptr<plugin::Fold> generic_fold_;
+  bool generic_fold_noted_ = false;
 };
 
 }  // namespace annals::tool

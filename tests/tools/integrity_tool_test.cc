@@ -42,7 +42,12 @@ class ImportToolTest : public ::testing::Test {
     const std::string file = dir_.Sub("in-" + std::to_string(++count_) + ".jsonl");
     WriteLines(file, lines);
     store_ = dir_.Sub("store-" + std::to_string(count_));
-    return RunTool({"--store", store_, "--json", "import", file});
+    Result result = RunTool({"--store", store_, "--json", "import", file});
+    // With --json an error is one JSON object: the checks read its message.
+    nlohmann::json error = nlohmann::json::parse(result.err, nullptr, false);
+    if (error.is_object() && error.contains("error"))
+      result.err = error["error"].get<std::string>();
+    return result;
   }
   TempDir dir_;
   std::string store_;

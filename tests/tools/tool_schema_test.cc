@@ -198,7 +198,7 @@ TEST_F(ToolTest, PayloadThatDoesNotDecodeIsAnErrorNeverEmpty) {
     Result run = RunTool(args);
     EXPECT_EQ(run.code, 1) << command.back();
     EXPECT_THAT(run.err, HasSubstr(order1)) << command.back();
-    EXPECT_THAT(run.err, HasSubstr("(DATA_LOSS)")) << command.back();
+    EXPECT_THAT(run.err, HasSubstr("DATA_LOSS")) << command.back();  // JSON with --json
     EXPECT_THAT(run.out, Not(HasSubstr("{}"))) << command.back();
   }
   // Named by the content type; a nested message.

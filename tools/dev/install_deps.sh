@@ -7,7 +7,7 @@ ANNALS_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  clang-format clang-tidy
+  clang-format clang-tidy help2man
 )
 
 annals_install_deps() {

@@ -6,6 +6,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "time_arg.h"
 
 namespace annals::tool {
 namespace {
@@ -182,8 +184,8 @@ std::optional<Point> ParsePoint(std::string_view text) {
     return point;
   }
   if (absl::SimpleAtoi(std::string(text), &point.number)) return point;
-  std::optional<absl::Time> time = ParseRfc3339(text);
-  if (!time) return std::nullopt;
+  absl::StatusOr<absl::Time> time = ParseTimeArg(text, absl::Now());
+  if (!time.ok()) return std::nullopt;
   point.kind = Point::Kind::kTime;
   point.time = *time;
   return point;

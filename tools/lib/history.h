@@ -60,7 +60,8 @@ struct Point {
   uint64_t number = 0;
   absl::Time time;
 };
-// "12" (revision), "@120" (position) or an RFC 3339 time.
+// "12" (revision), "@120" (position) or a time (time_arg.h: RFC 3339, a
+// date, relative to now...).
 std::optional<Point> ParsePoint(std::string_view text);
 std::string DescribePoint(const Point& point);
 

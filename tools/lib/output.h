@@ -5,6 +5,7 @@
 
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nlohmann/json.hpp"
@@ -45,6 +46,11 @@ class RowWriter {
   bool finished_ = false;
   size_t rows_ = 0;
 };
+
+// The columns a terminal gives `s` (UTF-8): two for East Asian wide and
+// fullwidth characters and emoji, none for combining marks and zero-width
+// characters, one for the rest. Tables align by it.
+size_t DisplayWidth(std::string_view s);
 
 // One cell of a table: strings as they are, other values as compact JSON.
 std::string Cell(const Json& value);
