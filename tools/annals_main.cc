@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
   Action chosen;
   AddInspectCommands(app, chosen);
   AddHistoryCommands(app, chosen);
+  AddWriteCommands(app, chosen);
+  AddEventCommands(app, chosen);
   AddOpsCommands(app, chosen);
   AddManageCommands(app, chosen);
   AddToolCommands(app, chosen);

@@ -24,6 +24,8 @@ void AddHistoryCommands(CLI::App& app, Action& chosen);  // replay, state, diff,
 void AddOpsCommands(CLI::App& app,
                     Action& chosen);  // export, import, verify, backup, restore, compact, repair
 void AddManageCommands(CLI::App& app, Action& chosen);  // schema, projections
+void AddWriteCommands(CLI::App& app, Action& chosen);   // append
+void AddEventCommands(CLI::App& app, Action& chosen);   // event, trace
 // help, version, and the hidden `completion bash`.
 void AddToolCommands(CLI::App& app, Action& chosen);
 
