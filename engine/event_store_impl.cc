@@ -335,11 +335,11 @@ absl::StatusOr<VerifyReport> EventStoreImpl::Verify(const VerifyOptions& options
   return VerifyStorage(*handles.storage, handles.writer->head(), options);
 }
 
-absl::StatusOr<ScavengeResult> EventStoreImpl::Scavenge() {
+absl::StatusOr<ScavengeResult> EventStoreImpl::Scavenge(const ScavengeOptions& scavenge) {
   ANNALS_RETURN_IF_ERROR(CheckWritable());
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  return internal::Scavenge(*handles.storage, *handles.writer, options_);
+  return internal::Scavenge(*handles.storage, *handles.writer, options_, scavenge);
 }
 
 absl::StatusOr<std::unique_ptr<Subscription>> EventStoreImpl::Subscribe(

@@ -65,7 +65,7 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
   absl::StatusOr<StreamMetadata> GetStreamMetadata(std::string_view stream) override;
   absl::StatusOr<Position> FindPosition(absl::Time time) override;
   absl::Status Refresh() override;
-  absl::StatusOr<ScavengeResult> Scavenge() override;
+  absl::StatusOr<ScavengeResult> Scavenge(const ScavengeOptions& options) override;
   absl::StatusOr<VerifyReport> Verify(const VerifyOptions& options) override;
   absl::Status Backup(std::string_view directory) override;
   absl::Status Import(std::vector<EventRecord> events) override;

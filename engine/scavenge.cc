@@ -141,7 +141,11 @@ absl::StatusOr<uint64_t> ScavengeBatch(Storage& storage, const std::string& stre
 }  // namespace
 
 absl::StatusOr<ScavengeResult> Scavenge(Storage& storage, Writer& writer,
-                                        const StoreOptions& options) {
+                                        const StoreOptions& options,
+                                        const ScavengeOptions& scavenge) {
+  auto progress = [&](std::string_view step, uint64_t done, uint64_t total) {
+    if (scavenge.progress) scavenge.progress(step, done, total);
+  };
   ScavengeResult result;
   ANNALS_RETURN_IF_ERROR(FlushAll(storage));
   result.bytes_before = LiveBytes(storage);
@@ -166,6 +170,7 @@ absl::StatusOr<ScavengeResult> Scavenge(Storage& storage, Writer& writer,
     ANNALS_RETURN_IF_ERROR(FromRocksDb(it->status(), "scan streams"));
   }
 
+  uint64_t examined = 0;
   for (const std::string& stream : candidates) {
     bool any = false;
     for (;;) {
@@ -178,15 +183,19 @@ absl::StatusOr<ScavengeResult> Scavenge(Storage& storage, Writer& writer,
       any = true;
     }
     if (any) ++result.streams_scavenged;
+    progress("streams", ++examined, candidates.size());
   }
+  if (candidates.empty()) progress("streams", 0, 0);
 
   if (result.events_removed > 0) {
     ANNALS_RETURN_IF_ERROR(FlushAll(storage));
     rocksdb::CompactRangeOptions compact;
     compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    uint64_t compacted = 0;
     for (Cf cf : kScavengedCfs) {
       ANNALS_RETURN_IF_ERROR(FromRocksDb(
           storage.db()->CompactRange(compact, storage.cf(cf), nullptr, nullptr), "compact"));
+      progress("compact", ++compacted, std::size(kScavengedCfs));
     }
   }
   result.bytes_after = LiveBytes(storage);

@@ -16,7 +16,8 @@
 namespace annals::internal {
 
 absl::StatusOr<ScavengeResult> Scavenge(Storage& storage, Writer& writer,
-                                        const StoreOptions& options);
+                                        const StoreOptions& options,
+                                        const ScavengeOptions& scavenge);
 
 }  // namespace annals::internal
 

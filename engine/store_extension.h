@@ -37,7 +37,7 @@ class StoreExtension {
   virtual absl::StatusOr<StreamMetadata> GetStreamMetadata(std::string_view stream) = 0;
   virtual absl::StatusOr<Position> FindPosition(absl::Time time) = 0;
   virtual absl::Status Refresh() = 0;
-  virtual absl::StatusOr<ScavengeResult> Scavenge() = 0;
+  virtual absl::StatusOr<ScavengeResult> Scavenge(const ScavengeOptions& options) = 0;
   virtual absl::StatusOr<VerifyReport> Verify(const VerifyOptions& options) = 0;
   virtual absl::Status Backup(std::string_view directory) = 0;
   virtual absl::Status Import(std::vector<EventRecord> events) = 0;

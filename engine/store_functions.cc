@@ -52,8 +52,8 @@ absl::Status Import(EventStore& store, std::vector<EventRecord> events) {
   return StoreAccess::Of(store).Import(std::move(events));
 }
 
-absl::StatusOr<ScavengeResult> Scavenge(EventStore& store) {
-  return StoreAccess::Of(store).Scavenge();
+absl::StatusOr<ScavengeResult> Scavenge(EventStore& store, const ScavengeOptions& options) {
+  return StoreAccess::Of(store).Scavenge(options);
 }
 
 absl::Status RegisterSchemas(EventStore& store, std::string_view file_descriptor_set,

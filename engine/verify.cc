@@ -52,6 +52,9 @@ bool Parses(std::string_view value) {
   return message.ParseFromArray(value.data(), static_cast<int>(value.size()));
 }
 
+// Progress is reported every so many events or entries (a power of two).
+constexpr uint64_t kProgressEvery = 1024;
+
 // One run of Verify over one RocksDB snapshot: what a concurrent append or
 // Scavenge changes meanwhile cannot make it report a problem that is none.
 // (A read-only store's secondary instance has no snapshots; its view moves
@@ -81,10 +84,16 @@ class Verifier {
       ANNALS_RETURN_IF_ERROR((this->*step)());
       if (!report_.ok()) break;
     }
+    if (entries_walked_) Progress("entries", entries_, 0);
     return std::move(report_);
   }
 
  private:
+  // Reports progress, if asked to (VerifyOptions::progress).
+  void Progress(std::string_view step, uint64_t done, uint64_t total) const {
+    if (options_.progress) options_.progress(step, done, total);
+  }
+
   // Records the first problem only.
   void Problem(uint64_t position, std::string what) {
     if (!report_.ok()) return;
@@ -213,7 +222,9 @@ class Verifier {
     BoundedIterator log(storage_, Cf::kLog, "", LogKey(head_.Next()), scan_);
     EventRecord event;
     for (log->SeekToFirst(); log->Valid() && report_.ok(); log->Next()) {
-      ++report_.events_checked;
+      if ((++report_.events_checked & (kProgressEvery - 1)) == 0) {
+        Progress("log", previous_.value(), head_.value());
+      }
       const std::optional<Position> key = ParseLogKey(log->key().ToStringView());
       const std::string_view bytes = log->value().ToStringView();
       if (!key) {
@@ -229,6 +240,7 @@ class Verifier {
       if (report_.ok()) ANNALS_RETURN_IF_ERROR(Copies(*key, bytes, event));
     }
     ANNALS_RETURN_IF_ERROR(FromRocksDb(log->status(), "verify log"));
+    Progress("log", report_.ok() ? head_.value() : previous_.value(), head_.value());
     if (!report_.ok()) return absl::OkStatus();
     report_.entries_checked["log"] = report_.events_checked;
     // Events removed after the log's last one still carry the chain to the head.
@@ -283,8 +295,10 @@ class Verifier {
       Cf cf, const std::function<absl::StatusOr<bool>(std::string_view, std::string_view)>& check) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(scan_, storage_.cf(cf)));
     uint64_t& count = report_.entries_checked[std::string(CfName(cf))];
+    entries_walked_ = true;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       ++count;
+      if ((++entries_ & (kProgressEvery - 1)) == 0) Progress("entries", entries_, 0);
       absl::StatusOr<bool> ok = check(it->key().ToStringView(), it->value().ToStringView());
       if (!ok.ok()) return ok.status();
       if (!*ok) return absl::OkStatus();
@@ -428,6 +442,9 @@ class Verifier {
   Position previous_;
   ChainHash previous_hash_ = kGenesisChainHash;
   bool proven_ = true;
+  // Entries of the families after the log read so far, for progress.
+  uint64_t entries_ = 0;
+  bool entries_walked_ = false;
 };
 
 }  // namespace

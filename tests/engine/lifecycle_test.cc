@@ -4,6 +4,7 @@
 // disk space back.
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "annals/errors.h"
@@ -364,6 +365,45 @@ TEST_F(LifecycleTest, ScavengeAppliesRetentionAndTombstones) {
   uint64_t log_events = 0;
   ExpectNoDanglingEntries(store_.path() + "/store", &log_events);
   EXPECT_EQ(log_events, 4u + 5u + 2u);  // order-1 kept, order-3, two audit events
+}
+
+TEST_F(LifecycleTest, ScavengeReportsStreamsThenCompactionAsItGoes) {
+  AppendN("order-1", 20);
+  AppendN("order-2", 5);
+  AppendN("order-3", 5);
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 4}));
+  ASSERT_OK(store_->TombstoneStream("order-2"));
+  ASSERT_OK(store_->DeleteStream("order-3"));
+  std::vector<std::tuple<std::string, uint64_t, uint64_t>> calls;
+  ASSERT_OK_AND_ASSIGN(
+      ScavengeResult result,
+      Scavenge(*store_, {.progress = [&](std::string_view step, uint64_t done, uint64_t total) {
+        calls.emplace_back(std::string(step), done, total);
+      }}));
+  EXPECT_EQ(result.events_removed, 16u + 5u + 5u);  // the same as without progress
+  EXPECT_EQ(result.streams_scavenged, 3u);
+  // After each stream with a lifecycle setting, then after each column
+  // family compacted: counting up to the total.
+  ASSERT_GE(calls.size(), 3u + 1u);
+  size_t i = 0;
+  for (uint64_t n = 1; n <= 3; ++n, ++i) {
+    EXPECT_EQ(calls[i], std::make_tuple(std::string("streams"), n, uint64_t{3}));
+  }
+  const uint64_t families = std::get<2>(calls[i]);
+  EXPECT_GT(families, 1u);
+  ASSERT_EQ(calls.size(), 3u + families);
+  for (uint64_t n = 1; n <= families; ++n, ++i) {
+    EXPECT_EQ(calls[i], std::make_tuple(std::string("compact"), n, families));
+  }
+  // Nothing to remove: the streams are examined, nothing is compacted.
+  calls.clear();
+  ASSERT_OK(
+      Scavenge(*store_, {.progress = [&](std::string_view step, uint64_t done, uint64_t total) {
+        calls.emplace_back(std::string(step), done, total);
+      }}).status());
+  ASSERT_FALSE(calls.empty());
+  for (const auto& call : calls) EXPECT_EQ(std::get<0>(call), "streams");
+  EXPECT_EQ(std::get<1>(calls.back()), std::get<2>(calls.back()));
 }
 
 TEST_F(LifecycleTest, ScavengingTheLastEventOfTheLogKeepsItsPositionAcrossReopen) {

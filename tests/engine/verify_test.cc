@@ -2,6 +2,7 @@
 // flipped byte in an event, a missing or misfiled index entry, or a lost
 // stream copy is reported at its position.
 #include <string>
+#include <vector>
 
 #include "annals/event_store.h"
 #include "annals/maintenance.h"
@@ -122,6 +123,62 @@ TEST_F(VerifyTest, TheChainSpansScavengedGapsSoTheEventAfterAGapIsCheckedToo) {
   });
   ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
   EXPECT_EQ(report.first_bad_position, Position(3));
+}
+
+// One call of a ProgressCallback.
+struct ProgressCall {
+  std::string step;
+  uint64_t done = 0;
+  uint64_t total = 0;
+};
+
+TEST_F(VerifyTest, ProgressCountsTheLogUpToTheHeadThenTheOtherEntriesAndChangesNothing) {
+  for (int batch = 0; batch < 30; ++batch) {
+    std::vector<EventData> events(100, Event("Bulk", "{\"i\":1}"));
+    ASSERT_OK(store_->Append({"bulk-1", ExpectedRevision::Any(), std::move(events)}));
+  }
+  const uint64_t head = store_->head().value();  // 20 + 3,000
+  ASSERT_OK_AND_ASSIGN(VerifyReport quiet, Verify(*store_));
+  std::vector<ProgressCall> calls;
+  ASSERT_OK_AND_ASSIGN(
+      VerifyReport report,
+      Verify(*store_, {.progress = [&](std::string_view step, uint64_t done, uint64_t total) {
+        calls.push_back({std::string(step), done, total});
+      }}));
+  // The same report as without progress.
+  EXPECT_TRUE(report.ok()) << report.problem;
+  EXPECT_EQ(report.events_checked, quiet.events_checked);
+  EXPECT_EQ(report.index_entries_checked, quiet.index_entries_checked);
+  EXPECT_EQ(report.head, quiet.head);
+  EXPECT_EQ(report.entries_checked, quiet.entries_checked);
+  // The log: every 1,024 events, increasing, out of the head, ending at it.
+  std::vector<ProgressCall> log, entries;
+  for (const ProgressCall& call : calls) {
+    ASSERT_TRUE(call.step == "log" || call.step == "entries") << call.step;
+    ASSERT_TRUE(call.step == "entries" || entries.empty()) << "log after entries";
+    (call.step == "log" ? log : entries).push_back(call);
+  }
+  ASSERT_EQ(log.size(), 2u + 1u);  // at 1,024 and 2,048 events, and at the end
+  for (size_t i = 0; i < log.size(); ++i) {
+    EXPECT_EQ(log[i].total, head);
+    if (i > 0) {
+      EXPECT_GT(log[i].done, log[i - 1].done);
+    }
+  }
+  EXPECT_EQ(log.back().done, head);
+  // Then the other families' entries: total unknown, ending at their count.
+  uint64_t other = 0;
+  for (const auto& [family, count] : report.entries_checked) {
+    if (family != "log") other += count;
+  }
+  ASSERT_GE(entries.size(), 2u);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].total, 0u);
+    if (i > 0) {
+      EXPECT_GT(entries[i].done, entries[i - 1].done);
+    }
+  }
+  EXPECT_EQ(entries.back().done, other);
 }
 
 TEST_F(VerifyTest, TheReportNamesTheChainHeadAndWhatItCovered) {

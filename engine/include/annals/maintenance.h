@@ -56,8 +56,9 @@ ANNALS_EXPORT absl::Status Import(EventStore& store, std::vector<EventRecord> ev
 // Physically removes the events that deletes, tombstones and retention
 // hide, with their index entries (keeping each one's digest, so the chain
 // stays checkable), then compacts so the disk space is returned. Appends
-// and reads go on meanwhile.
-ANNALS_EXPORT absl::StatusOr<ScavengeResult> Scavenge(EventStore& store);
+// and reads go on meanwhile. FailedPrecondition if read-only.
+ANNALS_EXPORT absl::StatusOr<ScavengeResult> Scavenge(EventStore& store,
+                                                      const ScavengeOptions& options = {});
 
 // The chain head of `store` as of its head(). Unavailable once closed.
 ANNALS_EXPORT absl::StatusOr<ChainHead> ReadChainHead(EventStore& store);

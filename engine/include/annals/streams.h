@@ -5,6 +5,7 @@
 #define ANNALS_STREAMS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -70,6 +71,22 @@ struct ANNALS_EXPORT LifecycleOptions {
   std::string reason;
 };
 
+// How far a long maintenance call (Verify, Scavenge) has come: in `step`
+// (what it walks, named in the call's options), `done` units out of `total`
+// (0: not known in advance). Called on the calling thread now and then,
+// never per event, and once more when a step ends, with `done` final. It
+// must not call into the store; it may be slow only at the call's expense.
+using ProgressCallback = std::function<void(std::string_view step, uint64_t done, uint64_t total)>;
+
+// How Scavenge() goes about it.
+struct ANNALS_EXPORT ScavengeOptions {
+  // Steps: "streams" (streams examined out of those with a delete,
+  // tombstone or retention setting; after each), then "compact" (column
+  // families compacted out of those Scavenge compacts; after each, only if
+  // anything was removed). Default: none.
+  ProgressCallback progress;
+};
+
 // What Scavenge() removed.
 struct ANNALS_EXPORT ScavengeResult {
   uint64_t streams_scavenged = 0;
@@ -110,6 +127,11 @@ struct ANNALS_EXPORT VerifyOptions {
   // elsewhere): the event at its position must still be in the log with that
   // chain hash, which proves no event at or before it changed. Default: none.
   std::optional<ChainHead> expect_head;
+  // Steps: "log" (positions checked out of the head; every 1,024 events),
+  // then "entries" (entries of the other column families checked, total
+  // unknown; every 1,024 entries). The table files' checksums, checked
+  // first in one call, report nothing. Default: none.
+  ProgressCallback progress;
 };
 
 // What Verify() found. Corruption is reported here, not as an error status.
