@@ -153,8 +153,10 @@ absl::StatusOr<ReplayRange> ResolveReplayRange(EventStore& store, const std::str
 // and the state after it.
 class ReplayPrinter {
  public:
-  ReplayPrinter(const Context& ctx, const PayloadDecoder& decoder, bool full)
-      : decoder_(decoder),
+  // `total`: the events to replay (0: unknown), for the progress line.
+  ReplayPrinter(const Context& ctx, const PayloadDecoder& decoder, bool full, uint64_t total)
+      : progress_("replay", total),
+        decoder_(decoder),
         color_(ctx.color()),
         full_(full),
         table_(ctx.format() == Format::kTable),
@@ -182,12 +184,26 @@ class ReplayPrinter {
   void Done() { progress_.Done(steps_); }
 
  private:
+  Progress progress_;
   const PayloadDecoder& decoder_;
   const bool color_, full_, table_;
   RowWriter rows_;
-  Progress progress_{"replay"};
   uint64_t steps_ = 0;
 };
+
+// How many revisions `range` covers (to the stream's last without an end);
+// 0 if unknown. Retention may hide some: the replay then ends short of it.
+uint64_t ReplayTotal(EventStore& store, const std::string& stream, const ReplayRange& range) {
+  Revision last;
+  if (range.last) {
+    last = *range.last;
+  } else {
+    absl::StatusOr<StreamInfo> info = store.GetStreamInfo(stream);
+    if (!info.ok()) return 0;
+    last = info->last_revision;
+  }
+  return last < range.first ? 0 : last.value() - range.first.value() + 1;
+}
 
 // "--from needs ...": what a point may be, for usage errors.
 std::string PointProblem(const std::string& what, const std::string& text) {
@@ -213,7 +229,8 @@ int RunReplay(Context& ctx, const ReplayArgs& args) {
   if (range->empty) return kExitOk;  // the range ends before the first event
   absl::StatusOr<const PayloadDecoder*> decoder = ctx.Decoder();
   if (!decoder.ok()) return ctx.Fail(decoder.status());
-  ReplayPrinter printer(ctx, **decoder, args.full);
+  ReplayPrinter printer(ctx, **decoder, args.full,
+                        ReplayTotal(*loaded->store, history.stream, *range));
   absl::Status s = Replay(*loaded->store, *loaded->fold, history.stream, range->first, range->last,
                           !history.no_snapshots,
                           [&](const EventRecord& e, const Json& before, const Json& after) {

@@ -3,6 +3,7 @@
 // rebuild). Listings open the store read-only; schema add and the
 // projection repairs open it for writing (exit code 4 if the application
 // has it open).
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -223,6 +224,32 @@ int RunProjectionParked(Context& ctx, const ProjectionArgs& args) {
   return kExitOk;
 }
 
+// Waits for the projection to reach `head`, drawing its checkpoint out of
+// the head as it goes (on a terminal): polls Status between short waits.
+absl::Status WaitShowingProgress(const ProjectionRunner& runner, const ProjectionArgs& args,
+                                 Position head) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(args.timeout_seconds);
+  Progress progress(args.action, head.value(), "positions");
+  uint64_t checkpoint = 0;
+  for (;;) {
+    if (auto status = runner.Status(args.name); status.ok()) {
+      checkpoint = status->checkpoint.value();
+      progress.Update(checkpoint);
+    }
+    const absl::Duration left = deadline - absl::Now();
+    absl::Status s = runner.WaitForPosition(
+        args.name, head, std::max(std::min(left, absl::Milliseconds(200)), absl::ZeroDuration()));
+    if (s.ok()) {
+      progress.Done(head.value());
+      return s;
+    }
+    if (!absl::IsDeadlineExceeded(s) || left <= absl::Milliseconds(200)) {
+      progress.Done(checkpoint);
+      return s;
+    }
+  }
+}
+
 // retry, skip, rebuild run the projection's code: from a plugin.
 int RunProjectionRepair(Context& ctx, const ProjectionArgs& args) {
   absl::StatusOr<Plugins*> plugins = ctx.LoadPlugins();
@@ -248,9 +275,7 @@ int RunProjectionRepair(Context& ctx, const ProjectionArgs& args) {
   } else {
     done = runner.Reset(args.name);
   }
-  if (done.ok()) {
-    done = runner.WaitForPosition(args.name, (*store)->head(), absl::Seconds(args.timeout_seconds));
-  }
+  if (done.ok()) done = WaitShowingProgress(runner, args, (*store)->head());
   auto status = runner.Status(args.name);
   runner.Stop();
   if (!done.ok()) return ctx.Fail(done);

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
@@ -373,8 +374,11 @@ int RunVerify(Context& ctx, const VerifyArgs& args) {
   }
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
-  if (::isatty(2)) std::cerr << "verifying up to position " << (*store)->head().value() << "...\n";
+  // The log by position out of the head, then the other families' entries.
+  StepProgress progress("verify", {{"log", "positions"}, {"entries", "entries"}});
+  options.progress = std::ref(progress);
   auto report = Verify(**store, options);
+  progress.Done();
   if (!report.ok()) return ctx.Fail(report.status());
   Json out = Json::object();
   out["result"] = report->ok() ? "ok" : "corrupt";
@@ -477,8 +481,10 @@ int RunRestore(Context& ctx, const RestoreArgs& args) {
 int RunCompact(Context& ctx) {
   absl::StatusOr<EventStore*> store = ctx.OpenForWriting();
   if (!store.ok()) return ctx.Fail(store.status());
-  if (::isatty(2)) std::cerr << "scavenging deleted, tombstoned and expired events...\n";
-  auto result = Scavenge(**store);
+  // Streams with a delete, tombstone or retention, then the compaction.
+  StepProgress progress("compact", {{"streams", "streams"}, {"compact", "column families"}});
+  auto result = Scavenge(**store, {.progress = std::ref(progress)});
+  progress.Done();
   if (!result.ok()) return ctx.Fail(result.status());
   Json out = Json::object();
   out["streams_scavenged"] = result->streams_scavenged;

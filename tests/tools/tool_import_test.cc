@@ -1,5 +1,6 @@
 // The `annals` tool's data in and out: progress lines (the pure renderer,
-// silence off a terminal, the line on a terminal), `import -` in one pass,
+// silence off a terminal, the line on a terminal: export, import, verify,
+// compact, replay, projections rebuild), `import -` in one pass,
 // Ctrl-C during an import and `import --resume`, and the export line's
 // payload shape (old lines still import).
 #include <fcntl.h>
@@ -26,10 +27,12 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
 #include "tests/tools/run_tool.h"
+#include "tests/tools/tool_test_util.h"
 
 namespace annals::testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -297,6 +300,87 @@ TEST_F(ImportStreamTest, ProgressOnATerminalOnlyWithTotalAndRate) {
   EXPECT_THAT(drawn, HasSubstr("/s, done"));
   const std::string imported = StderrOnTerminal({"--store", dir_.Sub("store2"), "import", file});
   EXPECT_THAT(imported, HasSubstr("import 3,000 events"));
+}
+
+TEST_F(ImportStreamTest, VerifyAndCompactShowProgressWithTotalsOnATerminalOnly) {
+  const std::string store = dir_.Sub("store");
+  {
+    auto s = EventStore::Open(store, {.create_if_missing = true});
+    ASSERT_OK(s.status());
+    for (int batch = 0; batch < 30; ++batch) {
+      std::vector<EventData> events(100, Event("Bulk", R"({"n":1})"));
+      ASSERT_OK((*s)->Append({"bulk-1", ExpectedRevision::Any(), std::move(events)}).status());
+    }
+    ASSERT_OK((*s)->Append({"temp-1", ExpectedRevision::Any(), {Event("Scratch")}}).status());
+    ASSERT_OK((*s)->DeleteStream("temp-1").status());
+  }
+  const std::string head = tool::WithThousands(HeadOf(store).value());
+  Result quiet = RunTool({"--store", store, "verify"});
+  ASSERT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");  // not a terminal: silent
+  // The log by position out of the head, then the other families' entries.
+  const std::string verified = StderrOnTerminal({"--store", store, "verify"});
+  EXPECT_THAT(verified, HasSubstr("verify 1,023 / " + head + " positions  "));
+  EXPECT_THAT(verified, HasSubstr("verify " + head + " positions  "));
+  EXPECT_THAT(verified, ContainsRegex("verify [0-9,]+ entries  [0-9,]+/s, done"));
+
+  Result quiet_compact = RunTool({"--store", store, "compact"});
+  ASSERT_EQ(quiet_compact.code, 0) << quiet_compact.err;
+  EXPECT_EQ(quiet_compact.err, "");
+  // Something to remove again, so that it compacts too.
+  {
+    auto s = EventStore::Open(store, {});
+    ASSERT_OK(s.status());
+    ASSERT_OK((*s)->Append({"temp-2", ExpectedRevision::Any(), {Event("Scratch")}}).status());
+    ASSERT_OK((*s)->DeleteStream("temp-2").status());
+  }
+  const std::string compacted = StderrOnTerminal({"--store", store, "compact"});
+  EXPECT_THAT(compacted, ContainsRegex("compact [0-9]+ / [0-9]+ streams"));
+  EXPECT_THAT(compacted, ContainsRegex("compact [0-9]+ / [0-9]+ column families"));
+  EXPECT_THAT(compacted, HasSubstr("column families  "));
+  EXPECT_THAT(compacted, HasSubstr(", done"));
+}
+
+TEST_F(ImportStreamTest, ReplayShowsProgressOutOfTheRevisionsItReplays) {
+  const std::string store = dir_.Sub("store");
+  {
+    auto s = EventStore::Open(store, {.create_if_missing = true});
+    ASSERT_OK(s.status());
+    for (int batch = 0; batch < 15; ++batch) {
+      std::vector<EventData> events;
+      for (int i = 0; i < 100; ++i) {
+        events.push_back(Event("Counted", absl::StrCat(R"({"n":)", batch * 100 + i, "}")));
+      }
+      ASSERT_OK((*s)->Append({"acct-1", ExpectedRevision::Any(), std::move(events)}).status());
+    }
+  }
+  const std::string notice =
+      "annals: no domain plugin for acct-1: folding with the generic JSON merge\n";
+  Result quiet = RunTool({"--store", store, "replay", "acct-1"});
+  ASSERT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, notice);  // not a terminal: no progress
+  // To the stream's last revision, or to --to.
+  EXPECT_THAT(StderrOnTerminal({"--store", store, "replay", "acct-1"}),
+              HasSubstr("replay 1,024 / 1,500 events  "));
+  EXPECT_THAT(
+      StderrOnTerminal({"--store", store, "replay", "acct-1", "--from", "100", "--to", "1299"}),
+      HasSubstr("replay 1,024 / 1,200 events  "));
+}
+
+class ProjectionProgressTest : public ToolTest {};
+
+TEST_F(ProjectionProgressTest, RebuildShowsTheCheckpointOutOfTheHeadOnATerminalOnly) {
+  const std::string copy = PrivateCopy("rebuild-copy");
+  const std::string head = tool::WithThousands(store_->head().value());
+  Result quiet =
+      RunTool({"--store", copy, "--plugin", kPlugin, "projections", "rebuild", "revenue-per-day"});
+  ASSERT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");  // not a terminal: silent
+  const std::string drawn = StderrOnTerminal(
+      {"--store", copy, "--plugin", kPlugin, "projections", "rebuild", "revenue-per-day"});
+  EXPECT_THAT(drawn, ContainsRegex("rebuild [0-9,]+ / " + head + " positions"));
+  EXPECT_THAT(drawn, HasSubstr("rebuild " + head + " positions"));
+  EXPECT_THAT(drawn, HasSubstr(", done"));
 }
 
 TEST_F(ImportStreamTest, ExportWritesJsonAsJsonAndEverythingElseAsBase64) {

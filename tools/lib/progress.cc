@@ -61,6 +61,11 @@ Progress::~Progress() {
 void Progress::Tick(uint64_t done) {
   // The clock is read once per 1,024 ticks: cheap in a loop over events.
   if (!enabled_ || (++ticks_ & 1023) != 0) return;
+  Update(done);
+}
+
+void Progress::Update(uint64_t done) {
+  if (!enabled_) return;
   const absl::Time now = absl::Now();
   if (now - last_ < absl::Milliseconds(200)) return;
   last_ = now;
@@ -75,6 +80,26 @@ void Progress::Done(uint64_t done) {
   std::cerr << "\r" << FormatProgress(label_, done, 0, absl::Now() - start_, unit_)
             << ", done\033[K\n";
   shown_ = false;
+}
+
+StepProgress::StepProgress(std::string label, std::map<std::string, std::string, std::less<>> units)
+    : label_(std::move(label)), units_(std::move(units)) {}
+
+void StepProgress::operator()(std::string_view step, uint64_t done, uint64_t total) {
+  if (!current_ || step != step_) {
+    Done();
+    const auto unit = units_.find(step);
+    step_ = std::string(step);
+    current_.emplace(label_, total, unit == units_.end() ? step_ : unit->second);
+  }
+  done_ = done;
+  current_->set_total(total);
+  current_->Update(done);
+}
+
+void StepProgress::Done() {
+  if (current_) current_->Done(done_);
+  current_.reset();
 }
 
 }  // namespace annals::tool

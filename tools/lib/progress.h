@@ -6,6 +6,9 @@
 #define ANNALS_TOOLS_PROGRESS_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -35,6 +38,9 @@ class Progress {
   // `done` units so far (a count or a position); redraws if 200 ms passed
   // since the last line.
   void Tick(uint64_t done);
+  // As Tick, without its sampling: for callers that report now and then
+  // (every so many events, each poll), not per event.
+  void Update(uint64_t done);
   // Draws the last line with the final count (when stderr is a terminal)
   // and ends it.
   void Done(uint64_t done);
@@ -48,6 +54,30 @@ class Progress {
   uint64_t ticks_ = 0;
   absl::Time last_ = absl::InfinitePast();
   bool shown_ = false;
+};
+
+// Progress of work in named steps, as the engine reports it
+// (annals::ProgressCallback: Verify, Scavenge): a line per step, labelled
+// `label`, in the unit `units` gives for the step (the step's name if none).
+// Thread-compatible.
+class StepProgress {
+ public:
+  StepProgress(std::string label, std::map<std::string, std::string, std::less<>> units);
+  StepProgress(const StepProgress&) = delete;
+  StepProgress& operator=(const StepProgress&) = delete;
+
+  // A ProgressCallback's call: ends the previous step's line if `step` is
+  // another one, and redraws (at most every 200 ms).
+  void operator()(std::string_view step, uint64_t done, uint64_t total);
+  // Ends the last step's line.
+  void Done();
+
+ private:
+  const std::string label_;
+  const std::map<std::string, std::string, std::less<>> units_;
+  std::string step_;
+  uint64_t done_ = 0;
+  std::optional<Progress> current_;
 };
 
 }  // namespace annals::tool
