@@ -34,11 +34,13 @@ std::vector<std::string> Lines(const std::string& text) {
   return lines;
 }
 
-// The subcommands `annals --help` lists (the words after "Subcommands:").
-std::vector<std::string> ListedSubcommands() {
+// The subcommands `annals [COMMAND...] --help` lists (the words after
+// "Subcommands:").
+std::vector<std::string> ListedSubcommands(std::vector<std::string> command = {}) {
   std::vector<std::string> names;
   bool in_list = false;
-  for (const std::string& line : Lines(RunTool({"--help"}).out)) {
+  command.push_back("--help");
+  for (const std::string& line : Lines(RunTool(command).out)) {
     if (line == "Subcommands:") {
       in_list = true;
     } else if (in_list && line.size() > 2 && line.substr(0, 2) == "  " && line[2] != ' ') {
@@ -366,6 +368,15 @@ TEST(ToolTableTest, WideAndCombiningCharactersAlign) {
   EXPECT_EQ(revision[0], 10u + 14 + 2);  // "position  " then the widest stream
 }
 
+// The man page's section of `command` ("annals verify"), from its heading
+// to the next; "" if it has none.
+std::string ManSection(const std::string& page, const std::string& command) {
+  const std::string heading = ".SS \"" + command + "\"\n";
+  const size_t start = page.find(heading);
+  if (start == std::string::npos) return "";
+  return page.substr(start, page.find("\n.S", start + heading.size()) - start);
+}
+
 TEST_F(ToolCliTest, ManPageDescribesEverySubcommand) {
 #if ANNALS_HAVE_MAN_PAGE
   const std::string page = ReadFile(ANNALS_MAN_PAGE_PATH);
@@ -378,6 +389,37 @@ TEST_F(ToolCliTest, ManPageDescribesEverySubcommand) {
   for (const std::string& sub : subcommands) {
     EXPECT_THAT(page, HasSubstr("\n" + sub)) << sub;
   }
+  // Every subcommand, nested ones too, has its own section: its help.
+  for (const std::string& sub : subcommands) {
+    EXPECT_THAT(ManSection(page, "annals " + sub), HasSubstr("\nUsage: annals " + sub + " "))
+        << sub;
+    if (sub == "help") continue;  // `annals help --help` is `annals --help`
+    for (const std::string& nested : ListedSubcommands({sub})) {
+      const std::string name = sub + " " + nested;
+      EXPECT_THAT(ManSection(page, "annals " + name), HasSubstr("\nUsage: annals " + name + " "))
+          << name;
+    }
+  }
+  // With the options only that subcommand has.
+  EXPECT_THAT(ManSection(page, "annals verify"), HasSubstr("\\fB\\-\\-expect\\-head\\fR TEXT"));
+  EXPECT_THAT(ManSection(page, "annals import"), HasSubstr("\\fB\\-\\-resume\\fR"));
+  EXPECT_THAT(ManSection(page, "annals state"), HasSubstr("\\fB\\-\\-at\\-revision\\fR"));
+  EXPECT_THAT(ManSection(page, "annals import"), Not(HasSubstr("expect\\-head")));
+  EXPECT_THAT(ListedSubcommands({"projections"}), ::testing::Contains("rebuild"));
+  const std::string rebuild = ManSection(page, "annals projections rebuild");
+  EXPECT_THAT(rebuild, HasSubstr("Usage: annals projections rebuild [OPTIONS] name\n"));
+  EXPECT_THAT(rebuild, HasSubstr("\\fIname\\fR TEXT REQUIRED\nThe projection\n"));
+  EXPECT_THAT(rebuild, HasSubstr("\\fB\\-\\-timeout\\fR FLOAT:SECONDS\n"));
+  EXPECT_THAT(ManSection(page, "annals schema add"), HasSubstr("Usage: annals schema add "));
+  // The section is what the tool prints, and the hidden subcommand stays hidden.
+  Result commands = RunTool({"completion", "man"});
+  ASSERT_EQ(commands.code, 0) << commands.err;
+  EXPECT_THAT(commands.out, StartsWith("[COMMANDS]\n"));
+  EXPECT_THAT(commands.out, HasSubstr(rebuild));
+  EXPECT_EQ(ManSection(page, "annals completion"), "");
+  Result unknown = RunTool({"completion", "zsh"});
+  EXPECT_EQ(unknown.code, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("zsh"));
 #else
   GTEST_SKIP() << "help2man was not found when configuring: no man page";
 #endif
