@@ -87,11 +87,14 @@ std::string KilledWriterStore(const TempDir& dir, std::mt19937_64& rng,
 // ranges, read from the fragment headers alone (RocksDB's log format: 32 KiB
 // blocks; each fragment a 7-byte header — CRC 4, length 2 little-endian,
 // type 1 full / 2 first / 3 middle / 4 last — then its bytes; a block's last
-// < 7 bytes are padding).
+// < 7 bytes are padding). A killed writer may leave the first fragments of
+// its last record without the last one: that torn record is listed too, as
+// far as its fragments reach.
 std::vector<std::pair<uint64_t, uint64_t>> LogRecords(const std::string& log) {
   constexpr uint64_t kBlock = 32768, kHeader = 7;
   std::vector<std::pair<uint64_t, uint64_t>> records;
   uint64_t offset = 0, start = 0;
+  bool open = false;  // a first fragment seen, its last one not yet
   while (offset + kHeader <= log.size()) {
     const uint64_t left = kBlock - offset % kBlock;
     if (left < kHeader) {
@@ -103,9 +106,11 @@ std::vector<std::pair<uint64_t, uint64_t>> LogRecords(const std::string& log) {
     const int type = static_cast<uint8_t>(log[offset + 6]);
     if (type == 0) break;  // preallocated zeros: the end
     if (type == 1 || type == 2) start = offset;
+    open = type == 2 || type == 3;
     offset += kHeader + length;
     if (type == 1 || type == 4) records.emplace_back(start, std::min<uint64_t>(offset, log.size()));
   }
+  if (open) records.emplace_back(start, std::min<uint64_t>(offset, log.size()));
   return records;
 }
 
