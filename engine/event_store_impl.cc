@@ -1,9 +1,12 @@
 #include "event_store_impl.h"
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "annals/storage/v1/checkpoint.pb.h"
 #include "annals/storage/v1/meta.pb.h"
 #include "annals/storage/v1/snapshot.pb.h"
@@ -397,6 +400,35 @@ absl::Status EventStoreImpl::DeleteSubscriber(std::string_view name) {
   rocksdb::WriteBatch batch;
   batch.Delete(handles.storage->cf(Cf::kCheckpoints), rocksdb::Slice(name.data(), name.size()));
   return handles.writer->WriteExclusive(batch, options_.sync);
+}
+
+absl::StatusOr<Position> EventStoreImpl::WaitForHead(Position after, absl::Duration timeout) {
+  absl::StatusOr<Handles> handles = Acquire();
+  if (!handles.ok()) return absl::CancelledError("the store is closed");
+  Writer& writer = *handles->writer;
+  if (writer.head() > after) return writer.head();
+  // The writer's head notification, as subscriptions wait on it: woken by
+  // each publish (commits, Refresh) and by Close.
+  const std::atomic<bool> never_stopped{false};
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    // One wait is at most an hour: a condition variable's wait overflows
+    // its clock for an infinite timeout.
+    const absl::Time until = std::min(deadline, absl::Now() + absl::Hours(1));
+    switch (writer.AwaitHeadBeyond(after, until, never_stopped)) {
+      case Writer::Wake::kAdvanced:
+        return writer.head();
+      case Writer::Wake::kStopped:
+        return absl::CancelledError("the store is closed");
+      case Writer::Wake::kTimeout:
+        if (until >= deadline) {
+          return absl::DeadlineExceededError(absl::StrCat("the head is still ",
+                                                          writer.head().value(), " after ",
+                                                          absl::FormatDuration(timeout)));
+        }
+        break;
+    }
+  }
 }
 
 absl::StatusOr<EngineHandles> EventStoreImpl::InternalHandles() const {

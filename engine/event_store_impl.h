@@ -75,6 +75,7 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
   absl::StatusOr<StoredSchemas> ReadSchemas() override;
   absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() override;
   absl::Status DeleteSubscriber(std::string_view name) override;
+  absl::StatusOr<Position> WaitForHead(Position after, absl::Duration timeout) override;
   absl::StatusOr<EngineHandles> InternalHandles() const override;
 
  private:

@@ -47,6 +47,7 @@ class StoreExtension {
   virtual absl::StatusOr<StoredSchemas> ReadSchemas() = 0;
   virtual absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers() = 0;
   virtual absl::Status DeleteSubscriber(std::string_view name) = 0;
+  virtual absl::StatusOr<Position> WaitForHead(Position after, absl::Duration timeout) = 0;
   // The storage and writer behind the store (internal_access.h).
   virtual absl::StatusOr<EngineHandles> InternalHandles() const = 0;
 

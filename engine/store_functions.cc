@@ -74,4 +74,8 @@ absl::Status DeleteSubscriber(EventStore& store, std::string_view name) {
   return StoreAccess::Of(store).DeleteSubscriber(name);
 }
 
+absl::StatusOr<Position> WaitForHead(EventStore& store, Position after, absl::Duration timeout) {
+  return StoreAccess::Of(store).WaitForHead(after, timeout);
+}
+
 }  // namespace annals

@@ -143,8 +143,8 @@ class Writer {
   // synced batch while no group commits: each keeps its id, revision,
   // position and recorded_at; `$$<stream>` lifecycle events take effect.
   absl::Status Import(std::vector<EventRecord> events) ABSL_LOCKS_EXCLUDED(write_mu_);
-  // Subscriptions: waits until head() > `seen`, `stop` is set, subscriptions
-  // are closed, or `deadline`. Returns true if the head moved past `seen`.
+  // Subscriptions and WaitForHead: waits until head() > `seen`, `stop` is
+  // set, subscriptions are closed, or `deadline`.
   enum class Wake { kAdvanced, kTimeout, kStopped };
   Wake AwaitHeadBeyond(Position seen, absl::Time deadline, const std::atomic<bool>& stop)
       ABSL_LOCKS_EXCLUDED(notify_mu_);

@@ -1,7 +1,8 @@
 // Subscriptions: catch-up then live with concurrent writers (order, no gap,
 // no duplicate at the switch), filters, streams, slow consumers, Stop and
-// Close waking a waiting Next, and durable checkpoints across reopen. The
-// callback worker is tested in tests/projections/. Run under TSan in CI.
+// Close waking a waiting Next, and durable checkpoints across reopen; the
+// head waited for without a subscription (WaitForHead). The callback worker
+// is tested in tests/projections/. Run under TSan in CI.
 #include <atomic>
 #include <set>
 #include <string>
@@ -276,6 +277,63 @@ TEST(SubscriptionTest, AStreamSubscriptionEndsWhenTheStreamIsTombstoned) {
   Take(*sub, 3);
   ASSERT_OK(store->TombstoneStream("order-0"));
   EXPECT_THAT(sub->Next(kLong), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(WaitForHeadTest, ReturnsAtOnceWhenTheHeadIsPast) {
+  TempStore store;
+  { Writers writers(store.get(), 1, 3); }
+  EXPECT_THAT(WaitForHead(*store, Position(0), absl::ZeroDuration()), IsOkAndHolds(Position(3)));
+  EXPECT_THAT(WaitForHead(*store, Position(2), absl::ZeroDuration()), IsOkAndHolds(Position(3)));
+}
+
+TEST(WaitForHeadTest, WakesOnAnAppendFromAnotherThread) {
+  TempStore store;
+  { Writers writers(store.get(), 1, 2); }
+  absl::StatusOr<Position> woke = absl::UnknownError("not run");
+  BlockedSubscribers blocked;
+  std::thread waiter([&] { woke = WaitForHead(*store, Position(2), kLong); });
+  EXPECT_TRUE(blocked.WaitFor(1));
+  ASSERT_OK(store->Append({"order-9", ExpectedRevision::Any(), {Event("E")}}));
+  waiter.join();
+  EXPECT_THAT(woke, IsOkAndHolds(Position(3)));
+}
+
+TEST(WaitForHeadTest, DeadlineExceededWhenNothingIsAppended) {
+  TempStore store;
+  { Writers writers(store.get(), 1, 1); }
+  EXPECT_THAT(WaitForHead(*store, Position(1), absl::Milliseconds(20)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+  EXPECT_THAT(WaitForHead(*store, Position(1), -absl::Seconds(1)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+}
+
+TEST(WaitForHeadTest, CloseWakesAWaiterWithCancelled) {
+  TempStore store;
+  absl::StatusOr<Position> woke = absl::UnknownError("not run");
+  BlockedSubscribers blocked;
+  std::thread waiter([&] { woke = WaitForHead(*store, Position(0), absl::Hours(1)); });
+  EXPECT_TRUE(blocked.WaitFor(1));
+  ASSERT_OK(store->Close());
+  waiter.join();  // would wait an hour if Close did not wake it
+  EXPECT_THAT(woke, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_THAT(WaitForHead(*store, Position(0), kLong), StatusIs(absl::StatusCode::kCancelled));
+}
+
+TEST(WaitForHeadTest, RefreshWakesAWaiterOnAReadOnlyStore) {
+  TempStore writer;
+  { Writers writers(writer.get(), 1, 2); }
+  StoreOptions options = TestOptions();
+  options.create_if_missing = false;
+  options.read_only = true;
+  ASSERT_OK_AND_ASSIGN(auto reader, EventStore::Open(writer.path() + "/store", options));
+  absl::StatusOr<Position> woke = absl::UnknownError("not run");
+  BlockedSubscribers blocked;
+  std::thread waiter([&] { woke = WaitForHead(*reader, Position(2), kLong); });
+  EXPECT_TRUE(blocked.WaitFor(1));
+  ASSERT_OK(writer->Append({"order-9", ExpectedRevision::Any(), {Event("E")}}));
+  ASSERT_OK(Refresh(*reader));
+  waiter.join();
+  EXPECT_THAT(woke, IsOkAndHolds(Position(3)));
 }
 
 }  // namespace

@@ -123,6 +123,14 @@ ANNALS_EXPORT absl::StatusOr<std::vector<SubscriberInfo>> ListSubscribers(EventS
 // FailedPrecondition for a read-only store.
 ANNALS_EXPORT absl::Status DeleteSubscriber(EventStore& store, std::string_view name);
 
+// Blocks until the store's head is past `after`, for a caller that waits for
+// new events without a subscription (a server's long poll). Returns the head
+// then, at once if it is past already. DeadlineExceeded if `timeout` passes
+// first; Cancelled once the store is closed (a waiter wakes when Close()
+// runs). A read-only store's head moves when Refresh() publishes it.
+ANNALS_EXPORT absl::StatusOr<Position> WaitForHead(EventStore& store, Position after,
+                                                   absl::Duration timeout);
+
 }  // namespace annals
 
 #endif  // ANNALS_SUBSCRIPTION_H_
