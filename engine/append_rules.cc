@@ -166,9 +166,11 @@ absl::StatusOr<std::string> ApplyLifecycleChange(const LifecycleChange& change,
         truncate = record.truncate_before;
       }
       record.truncate_before = truncate;
+      record.custom_json = change.metadata.custom_json;
       data.max_count = record.max_count;
       data.max_age_us = record.max_age_us;
       data.truncate_before = record.truncate_before;
+      data.custom_json = record.custom_json;
       break;
     }
     case Kind::kDelete:

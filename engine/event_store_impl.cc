@@ -312,6 +312,7 @@ absl::StatusOr<Position> EventStoreImpl::SetStreamMetadata(std::string_view stre
   if (metadata.max_age && *metadata.max_age < absl::Seconds(1)) {
     return absl::InvalidArgumentError("StreamMetadata::max_age must be >= 1 second");
   }
+  ANNALS_RETURN_IF_ERROR(ValidateCustomMetadataJson(metadata.custom_json));
   return ChangeLifecycle(
       {LifecycleChange::Kind::kSetMetadata, std::string(stream), metadata, options});
 }

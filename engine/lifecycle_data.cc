@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "status_util.h"
+#include "validation.h"
 
 namespace annals::internal {
 namespace {
@@ -17,9 +18,9 @@ using Json = nlohmann::json;
 constexpr int64_t kMicrosPerSecond = 1'000'000;
 
 // The members each type may carry.
-constexpr std::string_view kMetadataMembers[] = {"maxCount",       "maxAgeSeconds", "maxAgeMicros",
-                                                 "truncateBefore", "lastRevision",  "lastPosition",
-                                                 "createdAtMicros"};
+constexpr std::string_view kMetadataMembers[] = {"maxCount",       "maxAgeSeconds",  "maxAgeMicros",
+                                                 "truncateBefore", "customJson",     "lastRevision",
+                                                 "lastPosition",   "createdAtMicros"};
 constexpr std::string_view kDeletedMembers[] = {"truncateBefore", "lastRevision", "lastPosition",
                                                 "createdAtMicros"};
 constexpr std::string_view kTombstonedMembers[] = {"lastRevision", "lastPosition",
@@ -45,6 +46,7 @@ std::string EncodeLifecycleData(std::string_view type, const LifecycleData& data
     json["maxAgeMicros"] = *data.max_age_us;  // exact: a max age may have a fractional second
   }
   if (data.truncate_before) json["truncateBefore"] = *data.truncate_before;
+  if (!data.custom_json.empty()) json["customJson"] = data.custom_json;
   if (data.last_revision) json["lastRevision"] = *data.last_revision;
   if (data.last_position) json["lastPosition"] = *data.last_position;
   if (data.created_at_us) json["createdAtMicros"] = *data.created_at_us;
@@ -122,6 +124,16 @@ absl::StatusOr<LifecycleData> DecodeLifecycleData(std::string_view type, std::st
     if (!HasMember(type, name)) {
       return absl::InvalidArgumentError(absl::StrCat(what, " has a member '", name, "' that ",
                                                      std::string(type), " does not have"));
+    }
+    if (name == "customJson") {
+      if (!value.is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": \"customJson\" is not a string"));
+      }
+      data.custom_json = value.get<std::string>();
+      if (absl::Status s = ValidateCustomMetadataJson(data.custom_json); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.message()));
+      }
+      continue;
     }
     if (!value.is_number_unsigned()) {
       return absl::InvalidArgumentError(

@@ -24,6 +24,9 @@ struct LifecycleData {
   std::optional<int64_t> max_age_us;
   // $metadata and $streamDeleted.
   std::optional<uint64_t> truncate_before;
+  // $metadata: StreamMetadata::custom_json after the operation (the JSON
+  // object's text, carried as a JSON string so it comes back verbatim).
+  std::string custom_json;
   // The stream as it was when the operation committed (absent in events
   // written before these members existed, and for a stream without
   // events): its head and creation time, so an import restores them even
@@ -37,9 +40,10 @@ std::string EncodeLifecycleData(std::string_view type, const LifecycleData& data
 
 // Parses the data of an audit event of `type`. InvalidArgument for another
 // type, JSON that is not an object, a member this type does not have, a
-// value that is not a non-negative integer, or one the API refuses
-// (maxCount 0, a max age under a second, truncateBefore 0 on a delete,
-// maxAgeSeconds disagreeing with maxAgeMicros).
+// value that is not a non-negative integer (customJson: not a string), or
+// one the API refuses (maxCount 0, a max age under a second, truncateBefore
+// 0 on a delete, maxAgeSeconds disagreeing with maxAgeMicros, customJson
+// that SetStreamMetadata would refuse).
 absl::StatusOr<LifecycleData> DecodeLifecycleData(std::string_view type, std::string_view json);
 
 }  // namespace annals::internal

@@ -15,6 +15,7 @@ StreamMetadata StreamRecord::metadata() const {
   metadata.max_count = max_count;
   if (max_age_us) metadata.max_age = absl::Microseconds(*max_age_us);
   if (truncate_before) metadata.truncate_before = Revision(*truncate_before);
+  metadata.custom_json = custom_json;
   return metadata;
 }
 
@@ -26,6 +27,7 @@ std::string StreamRecord::Encode() const {
   if (max_count) info.set_max_count(*max_count);
   if (max_age_us) info.set_max_age_us(*max_age_us);
   info.set_tombstoned(tombstoned);
+  if (!custom_json.empty()) info.set_custom_json(custom_json);
   if (last_revision) {
     info.set_last_revision(*last_revision);
     info.set_last_position(last_position);
@@ -46,6 +48,7 @@ std::optional<StreamRecord> StreamRecord::Decode(std::string_view value) {
   if (info.has_max_count()) record.max_count = info.max_count();
   if (info.has_max_age_us()) record.max_age_us = info.max_age_us();
   record.tombstoned = info.tombstoned();
+  record.custom_json = info.custom_json();
   if (info.has_last_revision()) {
     record.last_revision = info.last_revision();
     record.last_position = info.last_position();

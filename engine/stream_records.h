@@ -28,6 +28,8 @@ struct StreamRecord {
   std::optional<uint64_t> max_count;
   std::optional<int64_t> max_age_us;
   bool tombstoned = false;
+  // StreamMetadata::custom_json.
+  std::string custom_json;
   // The head kept in the record (see above).
   std::optional<uint64_t> last_revision;
   uint64_t last_position = 0;

@@ -5,6 +5,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "annals/schemas.h"
+#include "annals/streams.h"
+#include "nlohmann/json.hpp"
 #include "status_util.h"
 
 namespace annals::internal {
@@ -33,6 +35,29 @@ absl::Status ValidateReadableStreamName(std::string_view stream, const StoreOpti
     return ValidateStreamName(stream.substr(2), options);
   }
   return ValidateStreamName(stream, options);
+}
+
+absl::Status ValidateCustomMetadataJson(std::string_view json) {
+  if (json.empty()) return absl::OkStatus();
+  if (json.size() > kMaxCustomMetadataBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("StreamMetadata::custom_json is ", json.size(),
+                                                   " bytes; the limit is ",
+                                                   kMaxCustomMetadataBytes));
+  }
+  if (json.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError("StreamMetadata::custom_json contains a NUL byte");
+  }
+  if (!IsValidUtf8(json)) {
+    return absl::InvalidArgumentError("StreamMetadata::custom_json is not valid UTF-8");
+  }
+  // accept() checks the grammar without building the value; a valid text
+  // whose first token is '{' is an object.
+  const size_t first = json.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos || json[first] != '{' ||
+      !nlohmann::json::accept(json.begin(), json.end())) {
+    return absl::InvalidArgumentError("StreamMetadata::custom_json is not a JSON object");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateIndexKey(std::string_view what, std::string_view key) {

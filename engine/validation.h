@@ -24,6 +24,11 @@ absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& opt
 // lifecycle operations, and `$schemas` (annals/schemas.h).
 absl::Status ValidateReadableStreamName(std::string_view stream, const StoreOptions& options);
 
+// InvalidArgument unless `json` is empty or the text of one JSON object
+// (UTF-8, no NUL byte) of at most kMaxCustomMetadataBytes: what
+// StreamMetadata::custom_json may hold.
+absl::Status ValidateCustomMetadataJson(std::string_view json);
+
 // InvalidArgument if an index read's key (category, type, correlation or
 // causation id) is empty or holds a NUL byte.
 absl::Status ValidateIndexKey(std::string_view what, std::string_view key);

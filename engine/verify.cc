@@ -22,6 +22,7 @@
 #include "rocksdb/metadata.h"
 #include "status_util.h"
 #include "stream_records.h"
+#include "validation.h"
 
 namespace annals::internal {
 namespace {
@@ -379,8 +380,12 @@ class Verifier {
     };
     const std::vector<std::pair<Cf, std::function<bool(std::string_view, std::string_view)>>>
         checks = {
-            {Cf::kStreams, [](std::string_view,
-                              std::string_view v) { return StreamRecord::Decode(v).has_value(); }},
+            {Cf::kStreams,
+             [](std::string_view, std::string_view v) {
+               // Its custom metadata as SetStreamMetadata accepts it, too.
+               const std::optional<StreamRecord> record = StreamRecord::Decode(v);
+               return record && ValidateCustomMetadataJson(record->custom_json).ok();
+             }},
             {Cf::kByTime, [](std::string_view k,
                              std::string_view v) { return ParseTimeKey(k) && v.size() == 8; }},
             {Cf::kSnapshots,

@@ -39,6 +39,7 @@ absl::Status Writer::StageImportedLifecycle(const EventRecord& e, const std::str
     record.max_count = data.max_count;
     record.max_age_us = data.max_age_us;
     record.truncate_before = data.truncate_before;
+    record.custom_json = data.custom_json;
   } else if (e.type == kStreamDeletedEventType) {
     record.truncate_before = data.truncate_before;
   } else {

@@ -235,6 +235,24 @@ TEST(ImportTest, LifecycleDataIsReadAsJsonWhateverItsSpacing) {
   EXPECT_EQ(metadata.max_age, absl::Seconds(60));
 }
 
+TEST(ImportTest, CustomMetadataComesBackVerbatim) {
+  TempStore source;
+  ASSERT_OK(source->Append({"order-1", ExpectedRevision::Any(), {Event("OrderPlaced")}}));
+  const StreamMetadata metadata{.max_count = 4,
+                                .custom_json = R"({"$cacheControl": 5, "$acl": {"$r": "$all"}})"};
+  ASSERT_OK(source->SetStreamMetadata("order-1", metadata));
+  // Replaced before the stream's first event: the import applies both.
+  ASSERT_OK(source->SetStreamMetadata("cart-1", {.custom_json = "{\"x\":[1,2]}"}));
+  ASSERT_OK(source->SetStreamMetadata("cart-1", {.custom_json = "{ \"y\" : null }"}));
+  TempStore target;
+  ASSERT_OK(Import(*target, All(*source)));
+  EXPECT_THAT(GetStreamMetadata(*target, "order-1"), IsOkAndHolds(metadata));
+  EXPECT_THAT(GetStreamMetadata(*target, "cart-1"),
+              IsOkAndHolds(StreamMetadata{.custom_json = "{ \"y\" : null }"}));
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*target));
+  EXPECT_TRUE(report.ok()) << report.problem;
+}
+
 TEST(ImportTest, LifecycleDataTheApiWouldRefuseIsRefusedAndWritesNothing) {
   TempStore target;
   for (const auto& [type, data] : std::vector<std::pair<std::string, std::string>>{
@@ -253,6 +271,10 @@ TEST(ImportTest, LifecycleDataTheApiWouldRefuseIsRefusedAndWritesNothing) {
            {"$streamDeleted", "{\"truncateBefore\":1000}"},   // past what position 1 allows
            {"$metadata", "{\"maxCount\":0,\"maxCount\":3}"},  // a member twice
            {"$metadata", "{\"lastRevision\":0,\"lastPosition\":99}"},  // a head after the event
+           {"$metadata", "{\"customJson\":\"[1]\"}"},                  // not an object
+           {"$metadata", "{\"customJson\":{\"a\":1}}"},                // an object, not its text
+           {"$metadata", "{\"customJson\":\"{\\\"a\\\":\\u0000}\"}"},  // a NUL byte
+           {"$streamTombstoned", "{\"customJson\":\"{}\"}"},           // only $metadata has it
        }) {
     SCOPED_TRACE(type + " " + data);
     EXPECT_THAT(Import(*target, {Lifecycle(1, "cart-1", type, data)}),

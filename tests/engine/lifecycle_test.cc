@@ -146,6 +146,81 @@ TEST_F(LifecycleTest, BadLifecycleInputIsInvalidArgumentAndWritesNothing) {
   EXPECT_EQ(store_->head(), head);
 }
 
+// KurrentDB metadata keys annals does not apply, in an unusual layout: kept
+// byte for byte.
+constexpr std::string_view kCustom =
+    R"({ "$cacheControl": 60,
+  "$acl" : {"$r": ["$all"], "$w": "ops"}, "owner": "al\u00efce" })";
+
+TEST_F(LifecycleTest, CustomMetadataIsKeptVerbatimAcrossReopenAndBackup) {
+  AppendN("order-1", 2);
+  const StreamMetadata metadata{.max_count = 5, .custom_json = std::string(kCustom)};
+  ASSERT_OK(store_->SetStreamMetadata("order-1", metadata));
+  EXPECT_THAT(GetStreamMetadata(*store_, "order-1"), IsOkAndHolds(metadata));
+  ASSERT_OK_AND_ASSIGN(StreamInfo info, store_->GetStreamInfo("order-1"));
+  EXPECT_EQ(info.metadata, metadata);
+  // A stream without events keeps it too.
+  ASSERT_OK(store_->SetStreamMetadata("order-2", {.custom_json = "{}"}));
+  EXPECT_THAT(GetStreamMetadata(*store_, "order-2"),
+              IsOkAndHolds(StreamMetadata{.custom_json = "{}"}));
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store_));
+  EXPECT_TRUE(report.ok()) << report.problem;
+
+  store_.Reopen();
+  EXPECT_THAT(GetStreamMetadata(*store_, "order-1"), IsOkAndHolds(metadata));
+  TempDir backups;
+  ASSERT_OK(Backup(*store_, backups.Sub("copy")));
+  ASSERT_OK_AND_ASSIGN(auto copy, EventStore::Open(backups.Sub("copy"), Options()));
+  EXPECT_THAT(GetStreamMetadata(*copy, "order-1"), IsOkAndHolds(metadata));
+}
+
+TEST_F(LifecycleTest, CustomMetadataIsReplacedAndClearedLikeTheRetention) {
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 2, .custom_json = "{\"a\":1}"}));
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.custom_json = "{\"b\":2}"}));
+  EXPECT_THAT(GetStreamMetadata(*store_, "order-1"),
+              IsOkAndHolds(StreamMetadata{.custom_json = "{\"b\":2}"}));
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 3}));
+  EXPECT_THAT(GetStreamMetadata(*store_, "order-1"), IsOkAndHolds(StreamMetadata{.max_count = 3}));
+  // Deletes keep it, as they keep the retention.
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.custom_json = "{\"c\":3}"}));
+  AppendN("order-1", 1);
+  ASSERT_OK(store_->DeleteStream("order-1"));
+  ASSERT_OK_AND_ASSIGN(StreamMetadata after_delete, GetStreamMetadata(*store_, "order-1"));
+  EXPECT_EQ(after_delete.custom_json, "{\"c\":3}");
+  // The audit event records it as a JSON string, so an import restores it
+  // byte for byte.
+  auto it = store_->ReadStream("$$order-1");
+  ASSERT_OK(it.status());
+  std::vector<EventRecord> audit = Drain(**it);
+  ASSERT_EQ(audit.size(), 5u);
+  EXPECT_EQ(audit[0].data,
+            R"({"maxCount":2,"customJson":"{\"a\":1}","createdAtMicros":1000000000})");
+  EXPECT_EQ(audit[2].data, R"({"maxCount":3,"createdAtMicros":1000000000})");
+}
+
+TEST_F(LifecycleTest, BadCustomMetadataIsInvalidArgumentAndWritesNothing) {
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.custom_json = "{\"kept\":true}"}));
+  const Position head = store_->head();
+  const std::string at_limit = "{\"a\":\"" + std::string(kMaxCustomMetadataBytes - 8, 'x') + "\"}";
+  ASSERT_EQ(at_limit.size(), kMaxCustomMetadataBytes);
+  for (const std::string& bad : {
+           std::string("[1]"), std::string("\"text\""), std::string("  "), std::string("{\"a\":1"),
+           std::string("{\"a\":1} {}"),
+           std::string("{\"a\":\"\xff\"}"),  // not UTF-8
+           std::string("{\"a\":1}\0", 8),    // a NUL byte
+           std::string("{\"a\":\"\x01\"}"),  // a raw control character
+           "{\"a\":\"" + std::string(kMaxCustomMetadataBytes - 7, 'x') + "\"}",  // one too many
+       }) {
+    SCOPED_TRACE(bad.substr(0, 20));
+    EXPECT_THAT(store_->SetStreamMetadata("order-1", {.custom_json = bad}),
+                StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_EQ(store_->head(), head);
+  }
+  EXPECT_THAT(GetStreamMetadata(*store_, "order-1"),
+              IsOkAndHolds(StreamMetadata{.custom_json = "{\"kept\":true}"}));
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.custom_json = at_limit}));
+}
+
 TEST_F(LifecycleTest, MaxCountKeepsTheNewestEvents) {
   AppendN("order-1", 10);
   ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 3}));

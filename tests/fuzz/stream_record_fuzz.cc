@@ -17,7 +17,7 @@ bool SameRecord(const StreamRecord& a, const StreamRecord& b) {
          a.truncate_before == b.truncate_before && a.max_count == b.max_count &&
          a.max_age_us == b.max_age_us && a.tombstoned == b.tombstoned &&
          a.last_revision == b.last_revision && a.last_position == b.last_position &&
-         a.last_recorded_at_us == b.last_recorded_at_us;
+         a.last_recorded_at_us == b.last_recorded_at_us && a.custom_json == b.custom_json;
 }
 
 void Run(std::string_view value) {
@@ -36,6 +36,7 @@ void Run(std::string_view value) {
 
   const StreamMetadata metadata = record->metadata();
   ANNALS_FUZZ_CHECK(metadata.max_count == record->max_count);
+  ANNALS_FUZZ_CHECK(metadata.custom_json == record->custom_json);
   ANNALS_FUZZ_CHECK(metadata.max_age.has_value() == record->max_age_us.has_value());
   if (metadata.max_age) {
     ANNALS_FUZZ_CHECK(absl::ToInt64Microseconds(*metadata.max_age) == *record->max_age_us);

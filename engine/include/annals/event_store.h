@@ -137,9 +137,10 @@ class ANNALS_EXPORT EventStore {
   // recorded as an event of `$$<stream>`, and returns that event's position.
   // FailedPrecondition on a tombstoned stream.
   //
-  // Sets the stream's retention (replacing the previous settings). The
-  // stream need not exist yet. InvalidArgument for max_count 0 or max_age
-  // under a second.
+  // Sets the stream's retention and custom metadata (replacing the previous
+  // settings). The stream need not exist yet. InvalidArgument for max_count
+  // 0, max_age under a second, or custom_json that is not a JSON object of
+  // at most kMaxCustomMetadataBytes.
   virtual absl::StatusOr<Position> SetStreamMetadata(std::string_view stream,
                                                      const StreamMetadata& metadata,
                                                      const LifecycleOptions& options = {}) = 0;

@@ -1,6 +1,7 @@
 // annals/streams.h: what the store knows about one stream (StreamInfo), its
-// retention settings (StreamMetadata), and the lifecycle operations' options
-// and results (delete, tombstone, scavenge). Read annals/event_store.h first.
+// retention settings and custom metadata (StreamMetadata), and the lifecycle
+// operations' options and results (delete, tombstone, scavenge). Read
+// annals/event_store.h first.
 #ifndef ANNALS_STREAMS_H_
 #define ANNALS_STREAMS_H_
 
@@ -18,6 +19,9 @@
 
 namespace annals {
 
+// The largest StreamMetadata::custom_json accepted, in bytes.
+inline constexpr size_t kMaxCustomMetadataBytes = 64 << 10;
+
 // Retention of one stream, applied when the stream is read (KurrentDB's
 // $maxCount, $maxAge, $tb). An event is hidden when any limit hides it;
 // Scavenge() later removes hidden events from disk. Plain value.
@@ -28,6 +32,11 @@ struct ANNALS_EXPORT StreamMetadata {
   std::optional<absl::Duration> max_age;
   // Hide every event with a lower revision.
   std::optional<Revision> truncate_before;
+  // The stream's other metadata, kept verbatim for a server that speaks a
+  // richer protocol (KurrentDB's $cacheControl, $acl, user keys): the text
+  // of one JSON object, at most kMaxCustomMetadataBytes; empty for none.
+  // annals applies none of it (retention keys in it are not applied).
+  std::string custom_json;
 
   friend bool operator==(const StreamMetadata&, const StreamMetadata&) = default;
 };
@@ -56,8 +65,8 @@ struct ANNALS_EXPORT StreamInfo {
 };
 
 class EventStore;
-// The retention settings of `stream` (empty if never set), also of a stream
-// that has no events yet. InvalidArgument for a bad name.
+// The metadata of `stream` (empty if never set), also of a stream that has
+// no events yet. InvalidArgument for a bad name.
 ANNALS_EXPORT absl::StatusOr<StreamMetadata> GetStreamMetadata(EventStore& store,
                                                                std::string_view stream);
 
