@@ -189,10 +189,17 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
   if (change.kind == Kind::kSchemas) return StageSchemaChange(change, group);
   ANNALS_ASSIGN_OR_RETURN(LoadedStream head, LoadHead(change.stream, group));
   if (head.record.tombstoned) return TombstonedError(change.stream);
+  const std::string audit_stream = AuditStreamOf(change.stream);
+  ANNALS_ASSIGN_OR_RETURN(LoadedStream audit_head, LoadHead(audit_stream, group));
+  std::vector<StreamConflict> conflicts;
   if (!Satisfies(change.options.expected, head)) {
-    return WrongExpectedRevisionError(
-        WrongExpectedRevision{{ConflictOf(change.stream, change.options.expected, head)}});
+    conflicts.push_back(ConflictOf(change.stream, change.options.expected, head));
   }
+  if (const auto& audit_expected = change.options.expected_audit;
+      audit_expected && !Satisfies(*audit_expected, audit_head)) {
+    conflicts.push_back(ConflictOf(audit_stream, *audit_expected, audit_head));
+  }
+  if (!conflicts.empty()) return WrongExpectedRevisionError(WrongExpectedRevision{conflicts});
   StreamRecord& record = head.record;
   LifecycleData data;
   EventData audit;
@@ -220,8 +227,6 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
   if (!change.options.actor.empty()) audit.metadata["actor"] = change.options.actor;
   if (!change.options.reason.empty()) audit.metadata["reason"] = change.options.reason;
   audit.event_id = EventId::Generate();
-  const std::string audit_stream = AuditStreamOf(change.stream);
-  ANNALS_ASSIGN_OR_RETURN(LoadedStream audit_head, LoadHead(audit_stream, group));
   std::vector<EventData> events;
   events.push_back(std::move(audit));
   ANNALS_ASSIGN_OR_RETURN(AppendResult result,

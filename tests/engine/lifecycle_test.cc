@@ -131,6 +131,49 @@ TEST_F(LifecycleTest, LifecycleChecksTheExpectedRevisionAndWritesNothingOnMismat
   EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(0, 1));
 }
 
+TEST_F(LifecycleTest, ExpectedAuditIsCheckedAgainstTheAuditStream) {
+  AppendN("order-1", 3);
+  // The audit stream has no event yet: NoStream passes, whatever the stream.
+  const LifecycleOptions first{.expected_audit = ExpectedRevision::NoStream()};
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 5}, first));
+  const Position head = store_->head();
+  absl::StatusOr<Position> again = store_->SetStreamMetadata("order-1", {.max_count = 4}, first);
+  ASSERT_TRUE(IsWrongExpectedRevision(again.status())) << again.status();
+  EXPECT_THAT(GetWrongExpectedRevision(again.status())->conflicts,
+              ElementsAre(StreamConflict{"$$order-1", ExpectedRevision::NoStream(), Revision(0)}));
+  EXPECT_EQ(store_->head(), head);
+  EXPECT_THAT(GetStreamMetadata(*store_, "order-1"), IsOkAndHolds(StreamMetadata{.max_count = 5}));
+
+  // Exact(n) names the audit stream's revision, not the stream's (2).
+  EXPECT_TRUE(IsWrongExpectedRevision(
+      store_
+          ->SetStreamMetadata("order-1", {.max_count = 4},
+                              {.expected_audit = ExpectedRevision::Exact(Revision(2))})
+          .status()));
+  ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 4},
+                                      {.expected_audit = ExpectedRevision::Exact(Revision(0))}));
+  // Deletes append to the audit stream too, and check it the same way.
+  EXPECT_TRUE(IsWrongExpectedRevision(
+      store_->DeleteStream("order-1", {.expected_audit = ExpectedRevision::Exact(Revision(0))})
+          .status()));
+  ASSERT_OK(
+      store_->DeleteStream("order-1", {.expected_audit = ExpectedRevision::Exact(Revision(1))}));
+
+  // Both checks fail: both conflicts are reported, nothing is written.
+  AppendN("order-2", 1);
+  const Position before = store_->head();
+  absl::StatusOr<Position> both =
+      store_->SetStreamMetadata("order-2", {.max_count = 1},
+                                {.expected = ExpectedRevision::NoStream(),
+                                 .expected_audit = ExpectedRevision::StreamExists()});
+  ASSERT_TRUE(IsWrongExpectedRevision(both.status()));
+  EXPECT_THAT(
+      GetWrongExpectedRevision(both.status())->conflicts,
+      ElementsAre(StreamConflict{"order-2", ExpectedRevision::NoStream(), Revision(0)},
+                  StreamConflict{"$$order-2", ExpectedRevision::StreamExists(), std::nullopt}));
+  EXPECT_EQ(store_->head(), before);
+}
+
 TEST_F(LifecycleTest, BadLifecycleInputIsInvalidArgumentAndWritesNothing) {
   AppendN("order-1", 1);
   const Position head = store_->head();

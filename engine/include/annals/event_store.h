@@ -133,8 +133,9 @@ class ANNALS_EXPORT EventStore {
   virtual absl::StatusOr<StreamInfo> GetStreamInfo(std::string_view stream) = 0;
 
   // Stream lifecycle (KurrentDB semantics). Each checks options.expected
-  // like an append (Aborted with the typed payload on a mismatch), is
-  // recorded as an event of `$$<stream>`, and returns that event's position.
+  // (and options.expected_audit) like an append (Aborted with the typed
+  // payload on a mismatch), is recorded as an event of `$$<stream>`, and
+  // returns that event's position.
   // FailedPrecondition on a tombstoned stream.
   //
   // Sets the stream's retention and custom metadata (replacing the previous

@@ -76,6 +76,12 @@ ANNALS_EXPORT absl::StatusOr<StreamMetadata> GetStreamMetadata(EventStore& store
 struct ANNALS_EXPORT LifecycleOptions {
   // Checked against the stream like an append's expected revision.
   ExpectedRevision expected = ExpectedRevision::Any();
+  // Also checked, when set, against the audit stream `$$<stream>` (which
+  // every lifecycle operation of the stream appends to): KurrentDB checks a
+  // metadata write against its metastream, and a server mapping one onto
+  // the other checks here. A mismatch is Aborted like `expected`'s, its
+  // conflict naming `$$<stream>`. Default: unset.
+  std::optional<ExpectedRevision> expected_audit;
   std::string actor;
   std::string reason;
 };
