@@ -9,6 +9,7 @@
 #include "indexes.h"
 #include "key_codec.h"
 #include "status_util.h"
+#include "validation.h"
 
 namespace annals {
 
@@ -38,7 +39,7 @@ absl::Status ValidateOptions(const StoreOptions& options) {
     return bad("tuning.write_buffer_bytes", "must be >= 64 KiB");
   }
   if (options.tuning.background_jobs < 1) return bad("tuning.background_jobs", "must be >= 1");
-  return absl::OkStatus();
+  return ValidateSystemStreams(options);
 }
 
 // Writes the format record of version kFormatVersion with where the chain

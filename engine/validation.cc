@@ -1,8 +1,10 @@
 #include "validation.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "annals/schemas.h"
 #include "annals/streams.h"
@@ -21,10 +23,32 @@ absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& opt
     return absl::InvalidArgumentError("stream name contains a NUL byte");
   }
   if (!IsValidUtf8(stream)) return absl::InvalidArgumentError("stream name is not valid UTF-8");
-  if (stream[0] == '$') {
+  if (stream[0] == '$' && std::find(options.system_streams.begin(), options.system_streams.end(),
+                                    stream) == options.system_streams.end()) {
     return absl::InvalidArgumentError(
         absl::StrCat("stream name '", std::string(stream),
                      "' starts with '$', which is reserved for the system"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateSystemStreams(const StoreOptions& options) {
+  for (const std::string& name : options.system_streams) {
+    auto bad = [&](std::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "StoreOptions::system_streams: '", absl::CHexEscape(name), "' ", std::string(why)));
+    };
+    if (!name.starts_with('$') || name.size() < 2) return bad("is not '$' and a name");
+    // Audit streams and the schema registry's stream are the engine's own;
+    // `$all` names the log.
+    if (name.starts_with("$$")) return bad("is an audit stream's name");
+    if (name == kSchemasStream || name == "$all") return bad("is reserved");
+    if (name.size() > options.max_stream_name_bytes) {
+      return bad(
+          absl::StrCat("is over max_stream_name_bytes (", options.max_stream_name_bytes, ")"));
+    }
+    if (name.find('\0') != std::string::npos) return bad("contains a NUL byte");
+    if (!IsValidUtf8(name)) return bad("is not valid UTF-8");
   }
   return absl::OkStatus();
 }

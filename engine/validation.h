@@ -16,8 +16,13 @@ namespace annals::internal {
 using ::annals::IsValidUtf8;  // annals/utf8.h
 
 // InvalidArgument unless `stream` is a usable user stream name: non-empty, at
-// most options.max_stream_name_bytes, valid UTF-8, no NUL, no leading '$'.
+// most options.max_stream_name_bytes, valid UTF-8, no NUL, no leading '$'
+// (unless listed in options.system_streams).
 absl::Status ValidateStreamName(std::string_view stream, const StoreOptions& options);
+
+// InvalidArgument unless each of options.system_streams may be one: '$' and
+// a valid name, neither `$$...`, `$schemas` nor `$all`.
+absl::Status ValidateSystemStreams(const StoreOptions& options);
 
 // As ValidateStreamName, but also accepts the system streams (readable,
 // never appended to by users): `$$<stream>`, the audit stream of a stream's

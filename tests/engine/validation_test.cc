@@ -1,6 +1,8 @@
-// Bad input: each case gets a clear InvalidArgument and writes nothing.
+// Bad input: each case gets a clear InvalidArgument and writes nothing; the
+// '$' names StoreOptions::system_streams opens to appends.
 #include "validation.h"
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -127,6 +129,69 @@ TEST_F(ValidationTest, BadNamesOnReadsAreInvalidArgument) {
   EXPECT_THAT(store_->ReadStream(""), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(store_->ReadStream("$all"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(store_->GetStreamInfo("a\xff"), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// StoreOptions::system_streams: exact '$' names a server appends to.
+StoreOptions WithSettingsStream() {
+  StoreOptions options = TestOptions();
+  options.system_streams = {"$settings"};
+  return options;
+}
+
+TEST(SystemStreamsTest, ADollarNameIsRefusedUnlessListed) {
+  TempStore store;
+  EXPECT_THAT(store->Append({"$settings", ExpectedRevision::Any(), {Event("$settings")}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reserved")));
+  EXPECT_EQ(store->head(), Position(0));
+}
+
+TEST(SystemStreamsTest, AListedNameIsAppendedReadAndInTheLog) {
+  TempStore store(WithSettingsStream());
+  ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("OrderPlaced")}}));
+  ASSERT_OK_AND_ASSIGN(AppendResult written, store->Append({"$settings",
+                                                            ExpectedRevision::NoStream(),
+                                                            {Event("$settings", "{\"a\":1}")}}));
+  EXPECT_EQ(written.first_position, Position(2));
+  {
+    ASSERT_OK_AND_ASSIGN(auto stream, store->ReadStream("$settings"));
+    std::vector<EventRecord> events = Drain(*stream);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].data, "{\"a\":1}");
+    ASSERT_OK_AND_ASSIGN(auto all, store->ReadAll());
+    EXPECT_EQ(Drain(*all).size(), 2u);
+    // A system event, as far as filters go.
+    ASSERT_OK_AND_ASSIGN(auto user, store->ReadAll({.filter = {.exclude_system_events = true}}));
+    std::vector<EventRecord> user_events = Drain(*user);
+    ASSERT_EQ(user_events.size(), 1u);
+    EXPECT_EQ(user_events[0].stream, "order-1");
+  }
+  ASSERT_OK_AND_ASSIGN(StreamInfo info, store->GetStreamInfo("$settings"));
+  EXPECT_EQ(info.last_revision, Revision(0));
+  // Only the exact names listed; audit streams stay the engine's.
+  auto invalid = absl::StatusCode::kInvalidArgument;
+  EXPECT_THAT(store->Append({"$settings-2", ExpectedRevision::Any(), {Event("E")}}),
+              StatusIs(invalid));
+  EXPECT_THAT(store->Append({"$$settings", ExpectedRevision::Any(), {Event("E")}}),
+              StatusIs(invalid));
+  EXPECT_THAT(store->Append({"$$$settings", ExpectedRevision::Any(), {Event("E")}}),
+              StatusIs(invalid));
+  EXPECT_EQ(store->head(), Position(2));
+  store.Reopen();
+  ASSERT_OK(store->Append({"$settings", ExpectedRevision::Exact(Revision(0)), {Event("E")}}));
+}
+
+TEST(SystemStreamsTest, NamesThatCannotBeSystemStreamsAreRefusedByOpen) {
+  TempDir dir;
+  for (const std::string& name :
+       {std::string("settings"), std::string("$$settings"), std::string("$schemas"),
+        std::string("$all"), std::string("$"), std::string("$a\0b", 4), std::string("$\xff")}) {
+    SCOPED_TRACE(name);
+    StoreOptions options = TestOptions();
+    options.system_streams = {"$settings", name};
+    EXPECT_THAT(EventStore::Open(dir.Sub("store"), options),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("system_streams")));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.Sub("store")));
 }
 
 TEST(Utf8Test, AcceptsValidText) {

@@ -8,6 +8,8 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <string>
+#include <vector>
 #include "annals/export.h"
 
 #include "absl/time/time.h"
@@ -42,6 +44,12 @@ struct ANNALS_EXPORT StoreOptions {
   // Longest event type, content type, correlation id, causation id or
   // metadata key accepted, in bytes. Default: 1024.
   size_t max_field_bytes = 1024;
+  // Stream names starting with '$' that appends (and lifecycle calls) accept
+  // like user streams, for a server's own system events (KurrentDB's $all
+  // holds them too: `$settings`). Exact names; a `$$` name (an audit
+  // stream), `$schemas` and `$all` are refused. EventFilter's
+  // exclude_system_events hides their events. Default: none.
+  std::vector<std::string> system_streams;
 
   // Rarely changed knobs (RocksDB's "advanced options").
   struct Tuning {
