@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   AddEventCommands(app, chosen);
   AddOpsCommands(app, chosen);
   AddManageCommands(app, chosen);
+#ifdef ANNALS_WITH_SERVER
+  AddServeCommands(app, chosen);
+#endif
   AddToolCommands(app, chosen);
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
   CommandWords words = ScanCommandLine(app, args);

@@ -60,6 +60,9 @@ absl::StatusOr<EventStore*> Context::Open(bool read_only, bool create_if_missing
   // Full scans (export, verify, replay of $all) would otherwise fill the
   // default 128 MiB block cache: memory stays small whatever the store size.
   options.tuning.block_cache_bytes = kToolBlockCacheBytes;
+  // A store `annals serve` ran on holds its `$settings` event: read,
+  // export and import it like any stream (docs/SERVER.md, "System events").
+  options.system_streams = {"$settings"};
   auto store = EventStore::Open(options_.store, options);
   if (!store.ok()) return store.status();
   store_ = *std::move(store);

@@ -8,7 +8,13 @@ ANNALS_PACKAGES=(
   librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   clang-format clang-tidy help2man
+  # The server (server/, annals serve): gRPC.
+  libgrpc++-dev protobuf-compiler-grpc
 )
+# The server's conformance tests run the official Node.js clients: Debian's
+# nodejs and npm unless a Node.js is already installed.
+command -v node >/dev/null 2>&1 || ANNALS_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || ANNALS_PACKAGES+=(npm)
 
 annals_install_deps() {
   local missing=()

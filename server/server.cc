@@ -1,0 +1,102 @@
+// Server::Start: binds the port, registers the services (services.h) and
+// records the server's start as a system event; Shutdown ends every call.
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "annals/server.h"
+#include "grpcpp/grpcpp.h"
+#include "services.h"
+
+namespace annals {
+namespace {
+
+using server::ServerState;
+
+// KurrentDB's $all holds system events from the start, and clients expect
+// more events in $all than they wrote: a new store gets one, as KurrentDB's
+// does (docs/SERVER.md, "System events").
+constexpr char kSettingsStream[] = "$settings";
+
+void RecordStart(EventStore& store) {
+  EventData settings;
+  settings.type = "$settings";
+  settings.content_type = "application/json";
+  settings.data = R"({"server":"annals serve"})";
+  // Only a store that has none yet; a store opened without `$settings` in
+  // StoreOptions::system_streams refuses it, and goes without.
+  store
+      .Append({.stream = kSettingsStream,
+               .expected = ExpectedRevision::NoStream(),
+               .events = {std::move(settings)}})
+      .IgnoreError();
+}
+
+class ServerImpl final : public Server {
+ public:
+  ServerImpl(std::unique_ptr<ServerState> state,
+             std::vector<std::unique_ptr<grpc::Service>> services)
+      : state_(std::move(state)), services_(std::move(services)) {}
+
+  ~ServerImpl() override { Shutdown(absl::Seconds(3)); }
+
+  absl::Status Listen() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(absl::StrCat(state_->options.bind, ":", state_->options.port),
+                             grpc::InsecureServerCredentials(), &state_->port);
+    builder.SetMaxReceiveMessageSize(static_cast<int>(state_->options.max_message_bytes));
+    builder.SetMaxSendMessageSize(static_cast<int>(state_->options.max_message_bytes));
+    for (const auto& service : services_) builder.RegisterService(service.get());
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || state_->port == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", state_->options.bind, ":", state_->options.port));
+    }
+    return absl::OkStatus();
+  }
+
+  int port() const override { return state_->port; }
+
+  void Shutdown(absl::Duration grace) override {
+    if (server_ == nullptr) return;
+    // Subscriptions never end on their own: end them first, then give
+    // calls in flight (appends) the grace period.
+    state_->hub.CloseAll();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    server_->Wait();
+    server_.reset();
+    state_->hub.Stop();
+  }
+
+ private:
+  std::unique_ptr<ServerState> state_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(EventStore& store,
+                                                      const ServerOptions& options) {
+  if (options.port < 0 || options.port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("port ", options.port, " is not 0..65535"));
+  }
+  if (options.worker_threads < 1) {
+    return absl::InvalidArgumentError("worker_threads must be at least 1");
+  }
+  if (options.read_batch < 1) return absl::InvalidArgumentError("read_batch must be at least 1");
+  if (options.max_message_bytes < 1024 || options.max_message_bytes > (1u << 30)) {
+    return absl::InvalidArgumentError("max_message_bytes must be 1 KiB..1 GiB");
+  }
+  if (!options.read_only) RecordStart(store);
+  auto state = std::make_unique<ServerState>(store, options);
+  std::vector<std::unique_ptr<grpc::Service>> services;
+  services.push_back(server::MakeStreamsService(*state));
+  services.push_back(server::MakeFeaturesService(*state));
+  services.push_back(server::MakeGossipService(*state));
+  auto server = std::make_unique<ServerImpl>(std::move(state), std::move(services));
+  if (absl::Status listening = server->Listen(); !listening.ok()) return listening;
+  return server;
+}
+
+}  // namespace annals

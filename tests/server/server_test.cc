@@ -1,0 +1,381 @@
+// annals::Server through gRPC stubs: what the official clients cannot send
+// (malformed calls, garbage on the port, cancelled and expired appends),
+// each answered with a clear status and nothing written; and the server's
+// own guarantees (subscriptions across catch-up and live, shutdown).
+#include "annals/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "kurrent/streams.grpc.pb.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_store.h"
+
+namespace annals::testing {
+namespace {
+
+namespace streams = ::event_store::client::streams;
+using ::testing::HasSubstr;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { StartServer({}); }
+
+  void StartServer(ServerOptions options) {
+    if (server_) server_->Shutdown();
+    server_.reset();
+    if (!store_) {
+      StoreOptions store_options;
+      store_options.create_if_missing = true;
+      store_options.system_streams = {"$settings"};
+      ASSERT_OK_AND_ASSIGN(store_, EventStore::Open(dir_.Sub("store"), store_options));
+    }
+    options.port = 0;
+    ASSERT_OK_AND_ASSIGN(server_, Server::Start(*store_, options));
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = streams::Streams::NewStub(channel_);
+  }
+
+  void TearDown() override {
+    if (server_) server_->Shutdown();
+  }
+
+  static streams::AppendReq Options(const std::string& stream) {
+    streams::AppendReq request;
+    request.mutable_options()->mutable_stream_identifier()->set_stream_name(stream);
+    request.mutable_options()->mutable_any();
+    return request;
+  }
+
+  static streams::AppendReq Proposed(const std::string& type, const std::string& data = "{}") {
+    streams::AppendReq request;
+    auto* message = request.mutable_proposed_message();
+    if (!type.empty()) (*message->mutable_metadata())["type"] = type;
+    (*message->mutable_metadata())["content-type"] = "application/json";
+    message->set_data(data);
+    return request;
+  }
+
+  // One Append call of `messages`; the status and the trailers.
+  grpc::Status Append(const std::vector<streams::AppendReq>& messages,
+                      streams::AppendResp* response,
+                      std::multimap<std::string, std::string>* trailers = nullptr) {
+    grpc::ClientContext context;
+    auto writer = stub_->Append(&context, response);
+    for (const auto& message : messages) {
+      if (!writer->Write(message)) break;
+    }
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    if (trailers != nullptr) {
+      for (const auto& [key, value] : context.GetServerTrailingMetadata()) {
+        trailers->emplace(std::string(key.data(), key.size()),
+                          std::string(value.data(), value.size()));
+      }
+    }
+    return status;
+  }
+
+  static streams::ReadReq ReadStreamRequest(const std::string& stream) {
+    streams::ReadReq request;
+    auto* options = request.mutable_options();
+    options->mutable_stream()->mutable_stream_identifier()->set_stream_name(stream);
+    options->mutable_stream()->mutable_start();
+    options->set_count(1000);
+    options->mutable_uuid_option()->mutable_string();
+    options->mutable_no_filter();
+    return request;
+  }
+
+  // Every message of a finished Read call.
+  grpc::Status Read(const streams::ReadReq& request, std::vector<streams::ReadResp>* out) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    auto reader = stub_->Read(&context, request);
+    streams::ReadResp response;
+    while (reader->Read(&response)) out->push_back(response);
+    return reader->Finish();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<EventStore> store_;
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<streams::Streams::Stub> stub_;
+};
+
+TEST_F(ServerTest, AnAppendIsReadBack) {
+  streams::AppendResp response;
+  ASSERT_TRUE(Append({Options("order-1"), Proposed("Placed", R"({"n":1})")}, &response).ok());
+  ASSERT_TRUE(response.has_success());
+  EXPECT_EQ(response.success().current_revision(), 0u);
+  EXPECT_EQ(response.success().position().commit_position(), store_->head().value());
+  std::vector<streams::ReadResp> read;
+  ASSERT_TRUE(Read(ReadStreamRequest("order-1"), &read).ok());
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].event().event().data(), R"({"n":1})");
+  EXPECT_EQ(read[0].event().event().metadata().at("type"), "Placed");
+  EXPECT_EQ(read[0].event().event().stream_identifier().stream_name(), "order-1");
+}
+
+TEST_F(ServerTest, TheServerRecordsItsStartInSettings) {
+  ASSERT_OK_AND_ASSIGN(StreamInfo info, store_->GetStreamInfo("$settings"));
+  EXPECT_EQ(info.last_revision.value(), 0u);
+  // A second start adds nothing.
+  StartServer({});
+  ASSERT_OK_AND_ASSIGN(info, store_->GetStreamInfo("$settings"));
+  EXPECT_EQ(info.last_revision.value(), 0u);
+}
+
+TEST_F(ServerTest, MalformedAppendsAreRefusedAndWriteNothing) {
+  const Position head = store_->head();
+  struct Case {
+    const char* name;
+    std::vector<streams::AppendReq> messages;
+    grpc::StatusCode code;
+  };
+  streams::AppendReq no_content_type = Proposed("Placed");
+  no_content_type.mutable_proposed_message()->mutable_metadata()->erase("content-type");
+  streams::AppendReq bad_id = Proposed("Placed");
+  bad_id.mutable_proposed_message()->mutable_id()->set_string("not-a-uuid");
+  std::vector<Case> cases = {
+      {"event before options", {Proposed("Placed")}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"two options",
+       {Options("a-1"), Options("a-1"), Proposed("Placed")},
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"no options at all", {}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"empty message", {Options("a-1"), streams::AppendReq()}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"missing type", {Options("a-1"), Proposed("")}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"missing content-type",
+       {Options("a-1"), no_content_type},
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"bad id", {Options("a-1"), bad_id}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"empty stream name", {Options(""), Proposed("Placed")}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"NUL in stream name",
+       {Options(std::string("a\0b", 3)), Proposed("Placed")},
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"not UTF-8", {Options("a\xff"), Proposed("Placed")}, grpc::StatusCode::INVALID_ARGUMENT},
+      {"system stream",
+       {Options("$settings"), Proposed("Placed")},
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"metastream, other type",
+       {Options("$$a-1"), Proposed("Placed")},
+       grpc::StatusCode::INVALID_ARGUMENT},
+      {"metastream, not JSON",
+       {Options("$$a-1"), Proposed("$metadata", "[1")},
+       grpc::StatusCode::INVALID_ARGUMENT},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    streams::AppendResp response;
+    grpc::Status status = Append(c.messages, &response);
+    EXPECT_EQ(status.error_code(), c.code) << status.error_message();
+    EXPECT_FALSE(status.error_message().empty());
+  }
+  EXPECT_EQ(store_->head(), head) << "a refused append wrote something";
+}
+
+TEST_F(ServerTest, MissingMetadataCarriesTheTrailersClientsMapToTheirError) {
+  streams::AppendResp response;
+  std::multimap<std::string, std::string> trailers;
+  grpc::Status status = Append({Options("a-1"), Proposed("")}, &response, &trailers);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(trailers.find("exception")->second, "missing-required-metadata-property");
+  EXPECT_EQ(trailers.find("required-metadata-properties")->second, "type,content-type");
+}
+
+TEST_F(ServerTest, AnAppendOverTheLimitIsRefusedWithItsSize) {
+  ServerOptions options;
+  options.max_append_bytes = 1000;
+  StartServer(options);
+  const Position head = store_->head();
+  streams::AppendResp response;
+  std::multimap<std::string, std::string> trailers;
+  grpc::Status status =
+      Append({Options("big-1"), Proposed("Placed", std::string(600, 'x')), Proposed("Placed", "[]"),
+              Proposed("Placed", std::string(600, 'y'))},
+             &response, &trailers);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(trailers.find("exception")->second, "maximum-append-size-exceeded");
+  EXPECT_EQ(trailers.find("maximum-append-size")->second, "1000");
+  EXPECT_EQ(store_->head(), head);
+}
+
+TEST_F(ServerTest, MalformedReadsAreRefused) {
+  std::vector<streams::ReadResp> out;
+  streams::ReadReq no_options;
+  EXPECT_EQ(Read(no_options, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  streams::ReadReq no_uuid = ReadStreamRequest("a-1");
+  no_uuid.mutable_options()->clear_uuid_option();
+  EXPECT_EQ(Read(no_uuid, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  streams::ReadReq no_target = ReadStreamRequest("a-1");
+  no_target.mutable_options()->clear_stream();
+  EXPECT_EQ(Read(no_target, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  streams::ReadReq bad_regex;
+  bad_regex.mutable_options()->mutable_all()->mutable_start();
+  bad_regex.mutable_options()->set_count(10);
+  bad_regex.mutable_options()->mutable_uuid_option()->mutable_string();
+  bad_regex.mutable_options()->mutable_filter()->mutable_stream_identifier()->set_regex("([");
+  EXPECT_EQ(Read(bad_regex, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(ServerTest, GarbageOnThePortLeavesTheServerUp) {
+  for (const std::string& bytes :
+       {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), std::string("PRI * HTTP/2.0\r\n"),
+        std::string(4096, '\xff'), std::string("\0\0\0\0\0\0\0\0\0", 9)}) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    EXPECT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
+    ::close(fd);
+  }
+  streams::AppendResp response;
+  EXPECT_TRUE(Append({Options("after-1"), Proposed("Placed")}, &response).ok());
+}
+
+TEST_F(ServerTest, AValidFrameWithInvalidProtobufIsRefused) {
+  grpc::GenericStub generic(channel_);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  const std::string garbage = "\x0a\xff\xff\xff\xff\x0f";  // a length past the end
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::CompletionQueue cq;
+  auto call = generic.PrepareUnaryCall(&context, "/event_store.client.streams.Streams/Delete",
+                                       request, &cq);
+  call->StartCall();
+  grpc::ByteBuffer reply;
+  grpc::Status status;
+  call->Finish(&reply, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_NE(status.error_code(), grpc::StatusCode::OK);
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  streams::AppendResp response;
+  EXPECT_TRUE(Append({Options("after-1"), Proposed("Placed")}, &response).ok());
+}
+
+TEST_F(ServerTest, ACancelledAppendWritesNothing) {
+  const Position head = store_->head();
+  grpc::ClientContext context;
+  streams::AppendResp response;
+  auto writer = stub_->Append(&context, &response);
+  ASSERT_TRUE(writer->Write(Options("cancel-1")));
+  ASSERT_TRUE(writer->Write(Proposed("Placed")));
+  context.TryCancel();
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The server may see the cancellation a moment later: nothing may land.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(store_->head(), head);
+}
+
+TEST_F(ServerTest, AnAppendWhoseDeadlinePassesMidwayWritesNothing) {
+  const Position head = store_->head();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  streams::AppendResp response;
+  auto writer = stub_->Append(&context, &response);
+  ASSERT_TRUE(writer->Write(Options("deadline-1")));
+  ASSERT_TRUE(writer->Write(Proposed("Placed")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  writer->WritesDone();
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(store_->head(), head);
+}
+
+TEST_F(ServerTest, AReadOnlyServerAnswersWritesWithNotLeader) {
+  ServerOptions options;
+  options.read_only = true;
+  StartServer(options);
+  const Position head = store_->head();
+  streams::AppendResp response;
+  std::multimap<std::string, std::string> trailers;
+  grpc::Status status = Append({Options("ro-1"), Proposed("Placed")}, &response, &trailers);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(trailers.find("exception")->second, "not-leader");
+  EXPECT_EQ(store_->head(), head);
+  std::vector<streams::ReadResp> out;
+  EXPECT_TRUE(Read(ReadStreamRequest("ro-1"), &out).ok());  // reads still served
+}
+
+// A subscription from the start while another thread appends: every event
+// once, in order, across the switch from catch-up to live; caught_up once.
+TEST_F(ServerTest, ASubscriptionDeliversEveryEventOnceAcrossCatchUpAndLive) {
+  constexpr int kBefore = 300, kAfter = 300;
+  for (int i = 0; i < kBefore; ++i) {
+    ASSERT_OK(store_->Append({"sub-1", ExpectedRevision::Any(), {Event("E")}}).status());
+  }
+  streams::ReadReq request = ReadStreamRequest("sub-1");
+  request.mutable_options()->clear_count();
+  request.mutable_options()->mutable_subscription();
+  request.mutable_options()->mutable_control_option()->set_compatibility(1);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = stub_->Read(&context, request);
+  std::thread writer([&] {
+    for (int i = 0; i < kAfter; ++i) {
+      store_->Append({"sub-1", ExpectedRevision::Any(), {Event("E")}}).IgnoreError();
+    }
+  });
+  streams::ReadResp response;
+  std::vector<uint64_t> revisions;
+  int confirmations = 0, caught_up = 0;
+  while (revisions.size() < kBefore + kAfter && reader->Read(&response)) {
+    if (response.has_confirmation()) ++confirmations;
+    if (response.has_caught_up()) ++caught_up;
+    if (response.has_event()) revisions.push_back(response.event().event().stream_revision());
+  }
+  writer.join();
+  context.TryCancel();
+  reader->Finish().IgnoreError();
+  EXPECT_EQ(confirmations, 1);
+  EXPECT_LE(caught_up, 1);
+  ASSERT_EQ(revisions.size(), static_cast<size_t>(kBefore + kAfter));
+  for (size_t i = 0; i < revisions.size(); ++i) ASSERT_EQ(revisions[i], i);
+}
+
+TEST_F(ServerTest, ShutdownEndsOpenSubscriptionsWithUnavailable) {
+  streams::ReadReq request;
+  request.mutable_options()->mutable_all()->mutable_end();
+  request.mutable_options()->mutable_subscription();
+  request.mutable_options()->mutable_uuid_option()->mutable_string();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = stub_->Read(&context, request);
+  streams::ReadResp response;
+  ASSERT_TRUE(reader->Read(&response));
+  EXPECT_TRUE(response.has_confirmation());
+  const absl::Time start = absl::Now();
+  server_->Shutdown();
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+}  // namespace
+}  // namespace annals::testing
