@@ -16,7 +16,9 @@ bool Satisfies(ExpectedRevision expected, const LoadedStream& head) {
     case ExpectedRevision::Kind::kStreamExists:
       return head.visible();
     case ExpectedRevision::Kind::kExact:
-      return head.visible() && head.last_revision == expected.revision();
+      // A soft-deleted stream still knows its last revision, and numbering
+      // continues after it: naming it recreates the stream (KurrentDB's rule).
+      return head.exists && head.last_revision == expected.revision();
   }
   return false;
 }

@@ -177,7 +177,6 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
     const Options& options = request_.options();
     if (!options.has_uuid_option()) return InvalidArgument("a read needs its uuid_option");
     structured_ids_ = options.uuid_option().has_structured();
-    compatibility_ = options.has_control_option() ? options.control_option().compatibility() : 0;
     backward_ = options.read_direction() == Options::Backwards;
     subscription_ = options.has_subscription();
     count_ = options.has_count() ? options.count() : kNoLimit;
@@ -192,6 +191,8 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
         from_ = s.revision();
       } else if (s.has_end()) {
         at_end_ = true;
+      } else if (!subscription_) {
+        from_ = 0;  // backwards from the start: the first event only
       }
       if (options.has_filter()) return InvalidArgument("filters apply to $all reads only");
     } else if (options.has_all()) {
@@ -201,6 +202,8 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
         from_ = a.position().commit_position();
       } else if (a.has_end()) {
         at_end_ = true;
+      } else if (!subscription_) {
+        from_ = 0;  // backwards from the start: nothing
       }
       absl::StatusOr<Filter> filter = Filter::From(options);
       if (!filter.ok()) return InvalidArgument(std::string(filter.status().message()));
@@ -350,7 +353,11 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
       *error = FromStatus((*it)->status());
       return Produced::kFail;
     }
-    if (read == 0 && out->empty() && !sent_any_ && !from_) return NotFound(out);
+    // A metastream whose records are all deletes holds no metadata.
+    if (out->empty() && !sent_any_ && stream_.starts_with(kMetastreamPrefix) &&
+        read < options.max_count) {
+      return NotFound(out);
+    }
     sent_any_ = sent_any_ || !out->empty();
     if (read < options.max_count || count_ == 0 || !last) return Produced::kEnd;
     if (backward_) {
@@ -453,7 +460,7 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
         *reached = subscription_handle_->reached();
         if (!caught_up_sent_) {
           caught_up_sent_ = true;
-          if (compatibility_ >= 1) AddCaughtUp(out);
+          AddCaughtUp(out);
         }
         if (filter_.active() && examined_since_checkpoint_ > 0) AddCheckpoint(*reached, out);
         return Produced::kWait;
@@ -515,7 +522,6 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
   bool subscription_ = false;
   bool at_end_ = false;
   bool structured_ids_ = false;
-  uint32_t compatibility_ = 0;
   Filter filter_;
   // The read's cursor: the next revision or position to read (inclusive),
   // or for a subscription the one it starts after.

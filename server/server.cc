@@ -46,6 +46,13 @@ class ServerImpl final : public Server {
                              grpc::InsecureServerCredentials(), &state_->port);
     builder.SetMaxReceiveMessageSize(static_cast<int>(state_->options.max_message_bytes));
     builder.SetMaxSendMessageSize(static_cast<int>(state_->options.max_message_bytes));
+    // The clients ping idle connections (KurrentDB's keepAliveInterval,
+    // 10 s by default, as low as the user sets it): gRPC's default policy
+    // would answer frequent pings with GOAWAY (too_many_pings), which the
+    // clients report as RESOURCE_EXHAUSTED on every open subscription.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
     for (const auto& service : services_) builder.RegisterService(service.get());
     server_ = builder.BuildAndStart();
     if (server_ == nullptr || state_->port == 0) {

@@ -76,6 +76,20 @@ TEST_F(LifecycleTest, SoftDeleteHidesTheStreamAndAnAppendRecreatesIt) {
   EXPECT_EQ(info.state, StreamState::kActive);
 }
 
+TEST_F(LifecycleTest, ASoftDeletedStreamIsRecreatedByNamingItsLastRevision) {
+  AppendN("order-1", 3);
+  ASSERT_OK(store_->DeleteStream("order-1"));
+  // Any other revision is still a conflict, reported as "no stream".
+  auto stale = store_->Append({"order-1", ExpectedRevision::Exact(Revision(1)), {Event("X")}});
+  ASSERT_TRUE(IsWrongExpectedRevision(stale.status()));
+  EXPECT_EQ(GetWrongExpectedRevision(stale.status())->conflicts[0].actual, std::nullopt);
+  ASSERT_OK_AND_ASSIGN(
+      AppendResult result,
+      store_->Append({"order-1", ExpectedRevision::Exact(Revision(2)), {Event("A")}}));
+  EXPECT_EQ(result.first_revision, Revision(3));
+  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(3));
+}
+
 TEST_F(LifecycleTest, DeletingAMissingOrDeletedStreamIsNotFound) {
   EXPECT_THAT(store_->DeleteStream("order-404"), StatusIs(absl::StatusCode::kNotFound));
   AppendN("order-1", 1);
