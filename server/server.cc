@@ -1,6 +1,8 @@
 // Server::Start: binds the port, registers the services (services.h) and
 // records the server's start as a system event; Shutdown ends every call.
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -32,6 +34,36 @@ void RecordStart(EventStore& store) {
       .IgnoreError();
 }
 
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file)
+    return absl::NotFoundError(absl::StrCat("cannot read the TLS ", what, " '", path, "'"));
+  std::stringstream bytes;
+  bytes << file.rdbuf();
+  if (bytes.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the TLS ", what, " '", path, "' is not a PEM file"));
+  }
+  return bytes.str();
+}
+
+// Plaintext HTTP/2, or TLS with the certificate and key of `options`.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerOptions& options) {
+  if (options.tls_cert_file.empty() && options.tls_key_file.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate and its private key");
+  }
+  absl::StatusOr<std::string> cert = ReadPem(options.tls_cert_file, "certificate");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadPem(options.tls_key_file, "private key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*std::move(key), *std::move(cert)});
+  return grpc::SslServerCredentials(ssl);
+}
+
 class ServerImpl final : public Server {
  public:
   ServerImpl(std::unique_ptr<ServerState> state,
@@ -40,10 +72,10 @@ class ServerImpl final : public Server {
 
   ~ServerImpl() override { Shutdown(absl::Seconds(3)); }
 
-  absl::Status Listen() {
+  absl::Status Listen(std::shared_ptr<grpc::ServerCredentials> credentials) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(absl::StrCat(state_->options.bind, ":", state_->options.port),
-                             grpc::InsecureServerCredentials(), &state_->port);
+                             std::move(credentials), &state_->port);
     builder.SetMaxReceiveMessageSize(static_cast<int>(state_->options.max_message_bytes));
     builder.SetMaxSendMessageSize(static_cast<int>(state_->options.max_message_bytes));
     // The clients ping idle connections (KurrentDB's keepAliveInterval,
@@ -83,8 +115,7 @@ class ServerImpl final : public Server {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(EventStore& store,
-                                                      const ServerOptions& options) {
+absl::Status Server::CheckOptions(const ServerOptions& options) {
   if (options.port < 0 || options.port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("port ", options.port, " is not 0..65535"));
   }
@@ -95,6 +126,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(EventStore& store,
   if (options.max_message_bytes < 1024 || options.max_message_bytes > (1u << 30)) {
     return absl::InvalidArgumentError("max_message_bytes must be 1 KiB..1 GiB");
   }
+  return Credentials(options).status();
+}
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(EventStore& store,
+                                                      const ServerOptions& options) {
+  if (absl::Status checked = CheckOptions(options); !checked.ok()) return checked;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(options);
+  if (!credentials.ok()) return credentials.status();
   if (!options.read_only) RecordStart(store);
   auto state = std::make_unique<ServerState>(store, options);
   std::vector<std::unique_ptr<grpc::Service>> services;
@@ -102,7 +141,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(EventStore& store,
   services.push_back(server::MakeFeaturesService(*state));
   services.push_back(server::MakeGossipService(*state));
   auto server = std::make_unique<ServerImpl>(std::move(state), std::move(services));
-  if (absl::Status listening = server->Listen(); !listening.ok()) return listening;
+  if (absl::Status listening = server->Listen(*std::move(credentials)); !listening.ok()) {
+    return listening;
+  }
   return server;
 }
 

@@ -20,6 +20,7 @@ struct ServeArgs {
   bool read_only = false;
   uint64_t max_append_bytes = 16 << 20;
   int workers = 4;
+  std::string tls_cert, tls_key;
 };
 
 // How often a read-only server looks for what the application committed.
@@ -35,6 +36,20 @@ int RunServe(Context& ctx, const ServeArgs& args) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  ServerOptions server_options;
+  server_options.bind = args.bind;
+  server_options.port = args.port;
+  server_options.read_only = args.read_only;
+  server_options.max_append_bytes = args.max_append_bytes;
+  server_options.worker_threads = args.workers;
+  server_options.tls_cert_file = args.tls_cert;
+  server_options.tls_key_file = args.tls_key;
+  // Bad options (an unreadable TLS file) are refused before a store is
+  // created.
+  if (absl::Status checked = Server::CheckOptions(server_options); !checked.ok()) {
+    return ctx.Fail(checked);
+  }
+
   StoreOptions options;
   options.read_only = args.read_only;
   options.create_if_missing = !args.read_only;
@@ -45,12 +60,6 @@ int RunServe(Context& ctx, const ServeArgs& args) {
       EventStore::Open(ctx.options().store, options);
   if (!store.ok()) return ctx.Fail(store.status());
 
-  ServerOptions server_options;
-  server_options.bind = args.bind;
-  server_options.port = args.port;
-  server_options.read_only = args.read_only;
-  server_options.max_append_bytes = args.max_append_bytes;
-  server_options.worker_threads = args.workers;
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(**store, server_options);
   if (!server.ok()) return ctx.Fail(server.status());
   std::cout << "listening on " << args.bind << ":" << (*server)->port() << std::endl;
@@ -84,6 +93,9 @@ void AddServeCommands(CLI::App& app, Action& chosen) {
       ->add_option("--max-append-size", args->max_append_bytes,
                    "The largest append in bytes (default 16 MiB), KurrentDB's MaxAppendSize")
       ->check(CountCheck());
+  serve->add_option("--tls-cert", args->tls_cert,
+                    "PEM certificate (chain): serve over TLS (with --tls-key); default plaintext");
+  serve->add_option("--tls-key", args->tls_key, "PEM private key of --tls-cert");
   serve->add_option("--workers", args->workers, "Threads that run the store's calls (default 4)")
       ->check(CLI::Range(1, 64));
 }

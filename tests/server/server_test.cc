@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -375,6 +378,69 @@ TEST_F(ServerTest, ShutdownEndsOpenSubscriptionsWithUnavailable) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+}
+
+// A CA and a server certificate it signed, for localhost and 127.0.0.1, in
+// `dir` (ca.pem, cert.pem, key.pem): tests/server/make_test_cert.sh.
+void MakeCertificate(const std::string& dir) {
+  const std::string command = absl::StrCat("bash ", ANNALS_MAKE_TEST_CERT, " ", dir);
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+TEST_F(ServerTest, TlsServesClientsThatTrustItsCertificateAndOnlyThem) {
+  ASSERT_NO_FATAL_FAILURE(MakeCertificate(dir_.path()));
+  ServerOptions options;
+  options.tls_cert_file = dir_.Sub("cert.pem");
+  options.tls_key_file = dir_.Sub("key.pem");
+  StartServer(options);
+  grpc::SslCredentialsOptions trust;
+  trust.pem_root_certs = ReadText(dir_.Sub("ca.pem"));
+  auto tls = streams::Streams::NewStub(grpc::CreateChannel(
+      absl::StrCat("localhost:", server_->port()), grpc::SslCredentials(trust)));
+  {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    streams::AppendResp response;
+    auto writer = tls->Append(&context, &response);
+    ASSERT_TRUE(writer->Write(Options("tls-1")));
+    ASSERT_TRUE(writer->Write(Proposed("Placed")));
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    EXPECT_TRUE(response.has_success());
+  }
+  // A plaintext client gets nowhere.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  streams::AppendResp response;
+  auto writer = stub_->Append(&context, &response);
+  writer->Write(Options("plain-1"));
+  writer->WritesDone();
+  EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(store_->GetStreamInfo("plain-1"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ServerTest, BadTlsOptionsAreRefused) {
+  ASSERT_NO_FATAL_FAILURE(MakeCertificate(dir_.path()));
+  ServerOptions only_cert;
+  only_cert.tls_cert_file = dir_.Sub("cert.pem");
+  EXPECT_THAT(Server::Start(*store_, only_cert), StatusIs(absl::StatusCode::kInvalidArgument));
+  ServerOptions missing;
+  missing.tls_cert_file = dir_.Sub("nothing.pem");
+  missing.tls_key_file = dir_.Sub("key.pem");
+  EXPECT_THAT(Server::Start(*store_, missing), StatusIs(absl::StatusCode::kNotFound));
+  std::ofstream(dir_.Sub("not.pem")) << "hello";
+  ServerOptions not_pem;
+  not_pem.tls_cert_file = dir_.Sub("not.pem");
+  not_pem.tls_key_file = dir_.Sub("key.pem");
+  EXPECT_THAT(Server::Start(*store_, not_pem), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

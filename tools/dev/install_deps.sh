@@ -9,7 +9,7 @@ ANNALS_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   clang-format clang-tidy help2man
   # The server (server/, annals serve): gRPC.
-  libgrpc++-dev protobuf-compiler-grpc
+  libgrpc++-dev protobuf-compiler-grpc openssl
 )
 # The server's conformance tests run the official Node.js clients: Debian's
 # nodejs and npm unless a Node.js is already installed.

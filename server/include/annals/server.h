@@ -37,6 +37,11 @@ struct ServerOptions {
   // The largest append (data + metadata of its events), KurrentDB's
   // MaxAppendSize: a larger one is refused and nothing written.
   size_t max_append_bytes = 16 << 20;
+  // PEM files of the server's certificate (chain) and private key: serve
+  // over TLS (clients connect with tls=true, and tlsCAFile naming the CA
+  // when it is not a public one). Both or neither; default: plaintext.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Events a read or subscription buffers per call before it waits for the
   // client: what a slow client can cost the server.
   size_t read_batch = 128;
@@ -46,10 +51,16 @@ struct ServerOptions {
 class Server {
  public:
   // Starts serving `store`. Returns once the port accepts connections.
-  // InvalidArgument for bad options; Unavailable if the address cannot be
-  // bound.
+  // InvalidArgument for bad options (a TLS file that is not PEM); NotFound
+  // for a TLS file that cannot be read; Unavailable if the address cannot
+  // be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(EventStore& store,
                                                        const ServerOptions& options);
+
+  // The checks Start makes of `options` (the TLS files read too), without
+  // a store: a caller that would create one checks first, so that bad
+  // options write nothing.
+  static absl::Status CheckOptions(const ServerOptions& options);
 
   // Shutdown().
   virtual ~Server() = default;
