@@ -54,9 +54,11 @@ function keepTail(buffer, chunk) {
 // (e.g. ['--max-append-size', '1024']). Returns {host, port, stop(), log()}:
 // stop() sends SIGTERM, waits (bounded) for the exit, asserts exit code 0
 // and removes the store directory.
-export async function startServer(extraArgs = []) {
+export async function startServer(extraArgs = [], { store: given } = {}) {
+  // `given`: serve an existing store (another server may hold it for
+  // writing); it is left in place.
   const dir = mkdtempSync(path.join(tmpdir(), 'annals-node-conf-'));
-  const store = path.join(dir, 'store');
+  const store = given ?? path.join(dir, 'store');
   const args = ['serve', '--store', store, '--port', '0', '--bind', '127.0.0.1', ...extraArgs];
   const child = spawn(ANNALS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
