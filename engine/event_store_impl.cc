@@ -438,6 +438,24 @@ absl::StatusOr<EngineHandles> EventStoreImpl::InternalHandles() const {
   return EngineHandles{handles.storage, handles.writer, options_.sync};
 }
 
+absl::StatusOr<StoreStats> EventStoreImpl::GetStoreStats() {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  StoreStats stats;
+  handles.writer->ReadCounters(stats);
+  rocksdb::DB& db = *handles.storage->db();
+  for (size_t i = 0; i < static_cast<size_t>(Cf::kCount); ++i) {
+    const Cf cf = static_cast<Cf>(i);
+    ColumnFamilyStats family{.name = std::string(CfName(cf))};
+    // A property RocksDB cannot give stays 0.
+    db.GetIntProperty(handles.storage->cf(cf), "rocksdb.live-sst-files-size",
+                      &family.live_sst_bytes);
+    db.GetIntProperty(handles.storage->cf(cf), "rocksdb.estimate-num-keys", &family.estimated_keys);
+    stats.column_families.push_back(std::move(family));
+  }
+  return stats;
+}
+
 absl::StatusOr<EngineHandles> EngineHandlesOf(EventStore& store) {
   return StoreAccess::Of(store).InternalHandles();
 }

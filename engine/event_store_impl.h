@@ -77,6 +77,7 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
   absl::Status DeleteSubscriber(std::string_view name) override;
   absl::StatusOr<Position> WaitForHead(Position after, absl::Duration timeout) override;
   absl::StatusOr<EngineHandles> InternalHandles() const override;
+  absl::StatusOr<StoreStats> GetStoreStats() override;
 
  private:
   StoreExtension& extension() override { return *this; }

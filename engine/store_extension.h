@@ -21,6 +21,7 @@
 #include "annals/maintenance.h"
 #include "annals/schemas.h"
 #include "annals/snapshot.h"
+#include "annals/stats.h"
 #include "annals/subscription.h"
 
 namespace annals::internal {
@@ -50,6 +51,8 @@ class StoreExtension {
   virtual absl::StatusOr<Position> WaitForHead(Position after, absl::Duration timeout) = 0;
   // The storage and writer behind the store (internal_access.h).
   virtual absl::StatusOr<EngineHandles> InternalHandles() const = 0;
+  // Last, so that earlier slots keep their place for older plugins.
+  virtual absl::StatusOr<StoreStats> GetStoreStats() = 0;
 
  protected:
   ~StoreExtension() = default;

@@ -1,10 +1,11 @@
 // The free functions of the store's other headers (annals/snapshot.h,
 // annals/schemas.h, annals/maintenance.h, annals/subscription.h,
-// annals/streams.h, and FindPosition / Refresh of annals/event_store.h):
+// annals/streams.h, annals/stats.h, and FindPosition / Refresh of annals/event_store.h):
 // each calls the store's extension (store_extension.h).
 #include "annals/maintenance.h"
 #include "annals/schemas.h"
 #include "annals/snapshot.h"
+#include "annals/stats.h"
 #include "annals/streams.h"
 #include "annals/subscription.h"
 #include "store_extension.h"
@@ -76,6 +77,10 @@ absl::Status DeleteSubscriber(EventStore& store, std::string_view name) {
 
 absl::StatusOr<Position> WaitForHead(EventStore& store, Position after, absl::Duration timeout) {
   return StoreAccess::Of(store).WaitForHead(after, timeout);
+}
+
+absl::StatusOr<StoreStats> GetStoreStats(EventStore& store) {
+  return StoreAccess::Of(store).GetStoreStats();
 }
 
 }  // namespace annals

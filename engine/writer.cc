@@ -239,8 +239,41 @@ void Writer::CommitGroup(const std::vector<Request*>& group_requests) {
     for (Request* request : staged_requests) request->result = error;
     return;
   }
+  CountGroup(staged_requests.size(), group.next_position.value() - committed_head_.Next().value(),
+             group.batch.GetDataSize());
   AdoptCommitted(group, group.staged.heads, Position(group.next_position.value() - 1),
                  group.recorded_at_us);
+}
+
+void Writer::CountGroup(size_t requests, uint64_t events, uint64_t bytes) {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  counters_.groups.fetch_add(1, kRelaxed);
+  counters_.events.fetch_add(events, kRelaxed);
+  counters_.bytes.fetch_add(bytes, kRelaxed);
+  if (options_.sync) counters_.synced_groups.fetch_add(1, kRelaxed);
+  counters_.group_requests_sum.fetch_add(requests, kRelaxed);
+  // Only the leader writes: a plain compare is enough.
+  if (requests > counters_.group_requests_max.load(kRelaxed)) {
+    counters_.group_requests_max.store(requests, kRelaxed);
+  }
+  for (int i = 0; i < StoreStats::kGroupSizeBuckets; ++i) {
+    if (requests <= StoreStats::kGroupSizeBounds[i])
+      counters_.group_size_buckets[i].fetch_add(1, kRelaxed);
+  }
+}
+
+void Writer::ReadCounters(StoreStats& stats) const {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  stats.head = head();
+  stats.commit_groups = counters_.groups.load(kRelaxed);
+  stats.events_appended = counters_.events.load(kRelaxed);
+  stats.bytes_appended = counters_.bytes.load(kRelaxed);
+  stats.synced_groups = counters_.synced_groups.load(kRelaxed);
+  stats.group_requests_sum = counters_.group_requests_sum.load(kRelaxed);
+  stats.group_requests_max = counters_.group_requests_max.load(kRelaxed);
+  for (int i = 0; i < StoreStats::kGroupSizeBuckets; ++i) {
+    stats.group_size_buckets[i] = counters_.group_size_buckets[i].load(kRelaxed);
+  }
 }
 
 void Writer::StageTimeEntry(GroupState& group, int64_t recorded_at_us,

@@ -28,6 +28,7 @@
 #include "annals/errors.h"
 #include "annals/event.h"
 #include "annals/options.h"
+#include "annals/stats.h"
 #include "annals/streams.h"
 #include "hash_chain.h"
 #include "rocksdb/write_batch.h"
@@ -175,6 +176,10 @@ class Writer {
   // Rejects new requests, then waits for queued ones to commit.
   void Close() ABSL_LOCKS_EXCLUDED(queue_mu_);
 
+  // Fills the writer's counters of `stats` (annals/stats.h): relaxed loads,
+  // no lock.
+  void ReadCounters(StoreStats& stats) const;
+
  private:
   struct Request {
     MultiAppendRequest input;
@@ -265,6 +270,19 @@ class Writer {
   // Duration of the last synced commit in µs: bounds the commit delay.
   // Written by the leader, read by the next one.
   std::atomic<int64_t> last_sync_micros_{0};
+  // GetStoreStats' counters: bumped by the leader after each committed
+  // group with relaxed atomics (no lock on the append path), read by anyone.
+  struct Counters {
+    std::atomic<uint64_t> groups{0};
+    std::atomic<uint64_t> events{0};
+    std::atomic<uint64_t> bytes{0};
+    std::atomic<uint64_t> synced_groups{0};
+    std::atomic<uint64_t> group_requests_sum{0};
+    std::atomic<uint64_t> group_requests_max{0};
+    std::atomic<uint64_t> group_size_buckets[StoreStats::kGroupSizeBuckets] = {};
+  };
+  Counters counters_;
+  void CountGroup(size_t requests, uint64_t events, uint64_t bytes);
 };
 
 }  // namespace annals::internal

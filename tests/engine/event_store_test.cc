@@ -7,6 +7,7 @@
 #include <string>
 
 #include "annals/event_store.h"
+#include "annals/stats.h"
 #include "annals/storage/v1/meta.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -125,6 +126,52 @@ TEST(EventStoreTest, DirectoryWithoutAStoreButWithOtherRocksDbIsRefused) {
   delete raw;
   EXPECT_THAT(EventStore::Open(dir.Sub("plain"), TestOptions()),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not an annals store")));
+}
+
+TEST(EventStoreTest, StoreStatsCountGroupsEventsAndBytesSinceOpen) {
+  TempDir dir;
+  StoreOptions options = TestOptions();
+  options.sync = true;
+  ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(dir.Sub("store"), options));
+  ASSERT_OK_AND_ASSIGN(StoreStats before, GetStoreStats(*store));
+  EXPECT_EQ(before.head, Position(0));
+  EXPECT_EQ(before.commit_groups, 0u);
+  EXPECT_EQ(before.events_appended, 0u);
+  ASSERT_EQ(before.column_families.size(), 14u);
+  EXPECT_EQ(before.column_families[0].name, "log");
+
+  ASSERT_OK(store->Append({.stream = "order-1", .events = {Event("Placed"), Event("Paid")}}));
+  ASSERT_OK(store->Append({.stream = "order-2", .events = {Event("Placed")}}));
+  ASSERT_OK_AND_ASSIGN(StoreStats after, GetStoreStats(*store));
+  EXPECT_EQ(after.head, Position(3));
+  EXPECT_EQ(after.commit_groups, 2u);
+  EXPECT_EQ(after.events_appended, 3u);
+  EXPECT_GT(after.bytes_appended, 0u);
+  EXPECT_EQ(after.synced_groups, 2u);
+  EXPECT_EQ(after.group_requests_sum, 2u);
+  EXPECT_EQ(after.group_requests_max, 1u);
+  for (uint64_t bucket : after.group_size_buckets) EXPECT_EQ(bucket, 2u);
+  uint64_t keys = 0;
+  for (const ColumnFamilyStats& family : after.column_families) keys += family.estimated_keys;
+  EXPECT_GE(keys, 3u);  // the log's events at least, still in the memtable
+
+  // A refused append counts nothing.
+  EXPECT_FALSE(store
+                   ->Append({.stream = "order-2",
+                             .expected = ExpectedRevision::NoStream(),
+                             .events = {Event("Placed")}})
+                   .ok());
+  ASSERT_OK_AND_ASSIGN(StoreStats refused, GetStoreStats(*store));
+  EXPECT_EQ(refused.commit_groups, 2u);
+  EXPECT_EQ(refused.events_appended, 3u);
+
+  // Counters are per open; the head is the store's.
+  ASSERT_OK(store->Close());
+  EXPECT_FALSE(GetStoreStats(*store).ok());
+  ASSERT_OK_AND_ASSIGN(auto reopened, EventStore::Open(dir.Sub("store"), options));
+  ASSERT_OK_AND_ASSIGN(StoreStats fresh, GetStoreStats(*reopened));
+  EXPECT_EQ(fresh.head, Position(3));
+  EXPECT_EQ(fresh.commit_groups, 0u);
 }
 
 }  // namespace
