@@ -38,7 +38,10 @@ class AppendCall final : public grpc::ServerReadReactor<AppendReq> {
     StartRead(&request_);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    state_.metrics.AppendCallDone(absl::Now() - started_);
+    delete this;
+  }
 
  private:
   void Fail(const CallError& error) { Finish(error.Finish(context_)); }
@@ -80,9 +83,11 @@ class AppendCall final : public grpc::ServerReadReactor<AppendReq> {
           .Finish(context_);
     }
     if (events_.empty()) return CheckOnly(stream, expected);
+    const size_t events = events_.size();
     absl::StatusOr<AppendResult> result =
         state_.store.Append({.stream = stream, .expected = expected, .events = std::move(events_)});
     if (!result.ok()) return Refused(stream, expected, result.status());
+    state_.metrics.Appended(events, bytes_);
     Succeed(result->last_revision, result->last_position);
     return grpc::Status::OK;
   }
@@ -212,6 +217,7 @@ class AppendCall final : public grpc::ServerReadReactor<AppendReq> {
   std::optional<AppendReq::Options> options_;
   std::vector<EventData> events_;
   size_t bytes_ = 0;
+  const absl::Time started_ = absl::Now();
 };
 
 }  // namespace

@@ -105,6 +105,7 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
     {
       internal::MutexLock lock(&mu_);
       if (std::optional<CallError> error = Prepare(); error) abort_ = *error;
+      state_.metrics.ReadStarted(subscription_);
       Schedule();
       action = NextAction();
     }
@@ -136,6 +137,7 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
 
   void OnDone() override {
     state_.hub.Leave(this);  // after this the hub never calls us again
+    state_.metrics.ReadEnded(subscription_);
     bool last = false;
     {
       internal::MutexLock lock(&mu_);

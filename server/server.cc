@@ -3,12 +3,16 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "annals/server.h"
 #include "grpcpp/grpcpp.h"
 #include "services.h"
+#ifdef ANNALS_SERVER_METRICS
+#include "httplib.h"
+#endif
 
 namespace annals {
 namespace {
@@ -95,8 +99,45 @@ class ServerImpl final : public Server {
   }
 
   int port() const override { return state_->port; }
+  int metrics_port() const override { return metrics_port_; }
+
+#ifdef ANNALS_SERVER_METRICS
+  // GET /metrics on its own thread (cpp-httplib's server runs its own
+  // small pool for the connections).
+  absl::Status ServeMetrics() {
+    const ServerOptions& options = state_->options;
+    if (options.metrics_port < 0) return absl::OkStatus();
+    http_ = std::make_unique<httplib::Server>();
+    http_->Get("/metrics", [state = state_.get()](const httplib::Request&, httplib::Response& res) {
+      res.set_content(RenderPrometheus(state->metrics, state->store),
+                      "text/plain; version=0.0.4; charset=utf-8");
+    });
+    if (options.metrics_port == 0) {
+      metrics_port_ = http_->bind_to_any_port(options.bind);
+    } else if (http_->bind_to_port(options.bind, options.metrics_port)) {
+      metrics_port_ = options.metrics_port;
+    }
+    if (metrics_port_ <= 0) {
+      metrics_port_ = -1;
+      http_.reset();
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen for metrics on ", options.bind, ":", options.metrics_port));
+    }
+    http_thread_ = std::thread([http = http_.get()] { http->listen_after_bind(); });
+    return absl::OkStatus();
+  }
+#else
+  absl::Status ServeMetrics() { return absl::OkStatus(); }  // CheckOptions refused a port
+#endif
 
   void Shutdown(absl::Duration grace) override {
+#ifdef ANNALS_SERVER_METRICS
+    if (http_ != nullptr) {
+      http_->stop();
+      http_thread_.join();
+      http_.reset();
+    }
+#endif
     if (server_ == nullptr) return;
     // Subscriptions never end on their own: end them first, then give
     // calls in flight (appends) the grace period.
@@ -111,6 +152,11 @@ class ServerImpl final : public Server {
   std::unique_ptr<ServerState> state_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;
+  int metrics_port_ = -1;
+#ifdef ANNALS_SERVER_METRICS
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+#endif
 };
 
 }  // namespace
@@ -123,6 +169,15 @@ absl::Status Server::CheckOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError("worker_threads must be at least 1");
   }
   if (options.read_batch < 1) return absl::InvalidArgumentError("read_batch must be at least 1");
+  if (options.metrics_port < -1 || options.metrics_port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics port ", options.metrics_port, " is not -1..65535"));
+  }
+#ifndef ANNALS_SERVER_METRICS
+  if (options.metrics_port != -1) {
+    return absl::UnimplementedError("this build serves no metrics (built without cpp-httplib)");
+  }
+#endif
   if (options.max_message_bytes < 1024 || options.max_message_bytes > (1u << 30)) {
     return absl::InvalidArgumentError("max_message_bytes must be 1 KiB..1 GiB");
   }
@@ -144,6 +199,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(EventStore& store,
   if (absl::Status listening = server->Listen(*std::move(credentials)); !listening.ok()) {
     return listening;
   }
+  if (absl::Status metrics = server->ServeMetrics(); !metrics.ok()) return metrics;
   return server;
 }
 

@@ -9,6 +9,7 @@
 #include "annals/server.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/service_type.h"
+#include "metrics.h"
 #include "subscriptions.h"
 #include "worker_pool.h"
 
@@ -23,6 +24,7 @@ struct ServerState {
   int port = 0;  // the bound port, once known
   WorkerPool pool;
   SubscriptionHub hub;
+  Metrics metrics;  // GET /metrics (metrics.h)
 };
 
 // Streams (Read, Append, Delete, Tombstone; BatchAppend is UNIMPLEMENTED).

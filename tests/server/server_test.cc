@@ -18,7 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "annals/subscription.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -26,6 +28,9 @@
 #include "kurrent/streams.grpc.pb.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
+#ifdef ANNALS_SERVER_METRICS
+#include "httplib.h"
+#endif
 
 namespace annals::testing {
 namespace {
@@ -441,6 +446,129 @@ TEST_F(ServerTest, BadTlsOptionsAreRefused) {
   not_pem.tls_cert_file = dir_.Sub("not.pem");
   not_pem.tls_key_file = dir_.Sub("key.pem");
   EXPECT_THAT(Server::Start(*store_, not_pem), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+#ifdef ANNALS_SERVER_METRICS
+// The value of `series` (a metric's name with its labels, as rendered) in
+// the Prometheus text `text`; -1 if it has no such line.
+double SampleOf(const std::string& text, const std::string& series) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      double value = -1;
+      if (absl::SimpleAtod(line.substr(series.size() + 1), &value)) return value;
+    }
+  }
+  return -1;
+}
+
+TEST_F(ServerTest, MetricsEndpointServesPrometheusTextThatMovesWithAppends) {
+  // A durable subscriber one event behind the head, for its lag.
+  ASSERT_OK(store_->Append({.stream = "order-0", .events = {Event("Placed")}}));
+  {
+    ASSERT_OK_AND_ASSIGN(auto sub, store_->Subscribe({.durable_name = "mailer"}));
+    ASSERT_OK(sub->Next(absl::Seconds(5)).status());
+    ASSERT_OK(sub->SaveCheckpoint());
+  }
+  ASSERT_OK(store_->Append({.stream = "order-0", .events = {Event("Paid")}}));
+
+  ServerOptions options;
+  options.metrics_port = 0;
+  ASSERT_NO_FATAL_FAILURE(StartServer(options));
+  ASSERT_GT(server_->metrics_port(), 0);
+  httplib::Client client("127.0.0.1", server_->metrics_port());
+  client.set_connection_timeout(5);
+  client.set_read_timeout(5);
+  auto fetch = [&]() -> std::string {
+    httplib::Result result = client.Get("/metrics");
+    if (!result) {
+      ADD_FAILURE() << "GET /metrics: " << httplib::to_string(result.error());
+      return "";
+    }
+    EXPECT_EQ(result->status, 200);
+    EXPECT_THAT(result->get_header_value("Content-Type"), HasSubstr("text/plain"));
+    return result->body;
+  };
+
+  const std::string before = fetch();
+  for (const char* type :
+       {"# TYPE annals_server_append_calls_total counter",
+        "# TYPE annals_server_appended_events_total counter",
+        "# TYPE annals_server_append_duration_seconds histogram",
+        "# TYPE annals_server_subscriptions_open gauge", "# TYPE annals_store_head_position gauge",
+        "# TYPE annals_store_commit_groups_total counter",
+        "# TYPE annals_store_commit_group_requests histogram",
+        "# TYPE annals_store_live_sst_bytes gauge",
+        "# TYPE annals_subscriber_lag_positions gauge"}) {
+    EXPECT_THAT(before, HasSubstr(type));
+  }
+  EXPECT_THAT(before, HasSubstr("# HELP annals_server_append_calls_total "));
+  EXPECT_EQ(SampleOf(before, "annals_server_append_calls_total"), 0);
+  EXPECT_EQ(SampleOf(before, "annals_server_append_duration_seconds_count"), 0);
+  EXPECT_EQ(SampleOf(before, "annals_store_head_position"), store_->head().value());
+  const double lag = SampleOf(before, "annals_subscriber_lag_positions{subscriber=\"mailer\"}");
+  EXPECT_EQ(lag,
+            store_->head().value() -
+                SampleOf(before, "annals_subscriber_checkpoint_position{subscriber=\"mailer\"}"));
+  EXPECT_GE(lag, 1);
+  EXPECT_GE(SampleOf(before, "annals_store_estimated_keys{column_family=\"log\"}"), 0);
+  const double store_events = SampleOf(before, "annals_store_events_appended_total");
+
+  streams::AppendResp response;
+  ASSERT_TRUE(Append({Options("order-1"), Proposed("Placed"), Proposed("Paid")}, &response).ok());
+  ASSERT_TRUE(response.has_success());
+  const std::string after = fetch();
+  EXPECT_EQ(SampleOf(after, "annals_server_append_calls_total"), 1);
+  EXPECT_EQ(SampleOf(after, "annals_server_appended_events_total"), 2);
+  EXPECT_GT(SampleOf(after, "annals_server_appended_bytes_total"), 0);
+  EXPECT_EQ(SampleOf(after, "annals_server_append_duration_seconds_count"), 1);
+  EXPECT_EQ(SampleOf(after, "annals_server_append_duration_seconds_bucket{le=\"+Inf\"}"), 1);
+  EXPECT_EQ(SampleOf(after, "annals_store_events_appended_total"), store_events + 2);
+  EXPECT_EQ(SampleOf(after, "annals_store_head_position"), store_->head().value());
+  EXPECT_EQ(SampleOf(after, "annals_subscriber_lag_positions{subscriber=\"mailer\"}"), lag + 2);
+
+  // A subscription open: the gauge says 1, and 0 again once it ends.
+  EXPECT_EQ(SampleOf(after, "annals_server_subscriptions_open"), 0);
+  {
+    streams::ReadReq request;
+    request.mutable_options()->mutable_all()->mutable_end();
+    request.mutable_options()->mutable_subscription();
+    request.mutable_options()->mutable_uuid_option()->mutable_string();
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    auto reader = stub_->Read(&context, request);
+    streams::ReadResp confirmation;
+    ASSERT_TRUE(reader->Read(&confirmation));
+    EXPECT_TRUE(confirmation.has_confirmation());
+    const std::string open = fetch();
+    EXPECT_EQ(SampleOf(open, "annals_server_subscriptions_open"), 1);
+    EXPECT_EQ(SampleOf(open, "annals_server_subscriptions_total"), 1);
+    context.TryCancel();
+    while (reader->Read(&confirmation)) {
+    }
+    reader->Finish().IgnoreError();
+  }
+  double open_now = 1;
+  for (int i = 0; i < 100 && open_now != 0; ++i) {
+    open_now = SampleOf(fetch(), "annals_server_subscriptions_open");
+    if (open_now != 0) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(open_now, 0);
+  std::vector<streams::ReadResp> read;
+  ASSERT_TRUE(Read(ReadStreamRequest("order-1"), &read).ok());
+  EXPECT_EQ(SampleOf(fetch(), "annals_server_reads_total"), 1);
+
+  server_->Shutdown();
+  EXPECT_FALSE(client.Get("/metrics"));  // the endpoint stops with the server
+}
+#endif  // ANNALS_SERVER_METRICS
+
+TEST_F(ServerTest, MetricsAreOffUnlessAPortIsGiven) {
+  EXPECT_EQ(server_->metrics_port(), -1);
+  ServerOptions bad;
+  bad.metrics_port = 70000;
+  EXPECT_THAT(Server::CheckOptions(bad), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -10,6 +10,8 @@ ANNALS_PACKAGES=(
   clang-format clang-tidy help2man
   # The server (server/, annals serve): gRPC.
   libgrpc++-dev protobuf-compiler-grpc openssl
+  # GET /metrics of annals serve (server/metrics.cc): cpp-httplib.
+  libcpp-httplib-dev
 )
 # The server's conformance tests run the official Node.js clients: Debian's
 # nodejs and npm unless a Node.js is already installed.

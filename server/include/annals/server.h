@@ -45,6 +45,11 @@ struct ServerOptions {
   // Events a read or subscription buffers per call before it waits for the
   // client: what a slow client can cost the server.
   size_t read_batch = 128;
+  // The port of the HTTP endpoint GET /metrics (Prometheus text format,
+  // docs/SERVER.md "Metrics"), on `bind`, plaintext: -1 (default) serves
+  // none, 0 any free port (Server::metrics_port() says which). A build
+  // without cpp-httplib refuses any other value (Unimplemented).
+  int metrics_port = -1;
 };
 
 // A running server over one store. The store must outlive it.
@@ -52,8 +57,8 @@ class Server {
  public:
   // Starts serving `store`. Returns once the port accepts connections.
   // InvalidArgument for bad options (a TLS file that is not PEM); NotFound
-  // for a TLS file that cannot be read; Unavailable if the address cannot
-  // be bound.
+  // for a TLS file that cannot be read; Unavailable if the address (or the
+  // metrics port) cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(EventStore& store,
                                                        const ServerOptions& options);
 
@@ -69,6 +74,8 @@ class Server {
 
   // The port it listens on.
   virtual int port() const = 0;
+  // The port of GET /metrics; -1 when ServerOptions::metrics_port is -1.
+  virtual int metrics_port() const = 0;
 
   // Stops accepting calls, ends open ones (subscriptions get UNAVAILABLE)
   // and waits at most `grace` for calls in flight. Idempotent.
