@@ -10,7 +10,9 @@
 // Every append case starts `annals serve --port 0` on a fresh store (the
 // server is always durable: one fsync per commit); the read cases share one
 // server loaded with the workload. Per case and client it prints events/s
-// as the median of BENCH_REPETITIONS runs (default 3) and min..max:
+// as the median of BENCH_REPETITIONS runs (default 3) and min..max, and the
+// client's CPU time as a share of one core (near 100%: the Node client, not
+// the server, sets the pace):
 //  - append1-1:   one event per appendToStream, exact expected revision,
 //                 one client, until BENCH_DURABLE_EVENTS (50,000) events or
 //                 BENCH_SECONDS (10) s; compare embedded W1-durable
@@ -173,6 +175,17 @@ async function startServer() {
 
 // ------------------------------------------------------------ the cases
 
+// Wall-clock and this process's CPU time (the client's side) from start().
+function startTimer() {
+  return { wall: performance.now(), cpu: process.cpuUsage() };
+}
+// {rate: events/s, clientCpu: the client's CPU time as a share of one core}.
+function result(timer, events) {
+  const seconds = (performance.now() - timer.wall) / 1000;
+  const cpu = process.cpuUsage(timer.cpu);
+  return { rate: events / seconds, clientCpu: (cpu.user + cpu.system) / 1e6 / seconds };
+}
+
 function expectedFor(client, event) {
   const { NO_STREAM } = client.pkg;
   return client.expected(event.revision === 0 ? NO_STREAM : BigInt(event.revision - 1));
@@ -188,8 +201,8 @@ async function appendOne(client, writers) {
     const limit = Math.min(DURABLE_EVENTS, EVENTS);
     let done = 0;
     let stop = false;
-    const start = performance.now();
-    const deadline = start + DURABLE_SECONDS * 1000;
+    const timer = startTimer();
+    const deadline = timer.wall + DURABLE_SECONDS * 1000;
     const writer = async (w) => {
       const connection = connections[w];
       for (const event of WORKLOAD) {
@@ -205,7 +218,7 @@ async function appendOne(client, writers) {
       }
     };
     await Promise.all(connections.map((_, w) => writer(w)));
-    return done / ((performance.now() - start) / 1000);
+    return result(timer, done);
   } finally {
     await Promise.all(connections.map((c) => c.dispose()));
     await server.stop();
@@ -226,13 +239,13 @@ async function appendHundred(client) {
     const noStream = client.expected(client.pkg.NO_STREAM);
     const limit = Math.min(DURABLE_EVENTS, EVENTS);
     let done = 0;
-    const start = performance.now();
-    const deadline = start + DURABLE_SECONDS * 1000;
+    const timer = startTimer();
+    const deadline = timer.wall + DURABLE_SECONDS * 1000;
     for (let s = 0; s < STREAMS && done < limit && performance.now() < deadline; s += 1) {
       await connection.appendToStream(streamName(s), calls[s], noStream);
       done += calls[s].length;
     }
-    return done / ((performance.now() - start) / 1000);
+    return result(timer, done);
   } finally {
     await connection.dispose();
     await server.stop();
@@ -268,17 +281,17 @@ async function readAll(client, server, count) {
   const connection = client.connect(server);
   try {
     let events = 0;
-    const start = performance.now();
+    const timer = startTimer();
     for await (const resolved of connection.readAll({
       fromPosition: client.pkg.START,
       direction: client.pkg.FORWARDS,
     })) {
       if (resolved.event) events += 1;
     }
-    const seconds = (performance.now() - start) / 1000;
+    const measured = result(timer, events);
     if (events < EVENTS) throw new Error(`readAll returned ${events} of ${EVENTS}+ events`);
     count.events = events;
-    return events / seconds;
+    return measured;
   } finally {
     await connection.dispose();
   }
@@ -289,16 +302,16 @@ async function subscribe(client, server, total) {
   const connection = client.connect(server);
   try {
     let events = 0;
-    const start = performance.now();
+    const timer = startTimer();
     const subscription = connection.subscribeToAll({ fromPosition: client.pkg.START });
     for await (const resolved of subscription) {
       if (resolved.event) events += 1;
       if (events >= total) break;
     }
-    const seconds = (performance.now() - start) / 1000;
+    const measured = result(timer, events);
     await subscription.unsubscribe().catch(() => {});
     if (events < total) throw new Error(`the subscription ended after ${events} of ${total}`);
-    return events / seconds;
+    return measured;
   } finally {
     await connection.dispose();
   }
@@ -306,22 +319,33 @@ async function subscribe(client, server, total) {
 
 // ------------------------------------------------------------ report
 
-function summary(rates) {
-  const sorted = [...rates].sort((a, b) => a - b);
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { median, min: sorted[0], max: sorted[sorted.length - 1] };
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const rows = [];
 async function measure(name, client, run) {
   const rates = [];
+  const cpus = [];
   for (let r = 0; r < REPETITIONS; r += 1) {
-    const rate = await withTimeout(run(), CASE_TIMEOUT_MS, `${name} (${client.key})`);
+    const { rate, clientCpu } = await withTimeout(run(), CASE_TIMEOUT_MS, `${name} (${client.key})`);
     rates.push(rate);
-    console.error(`${name} ${client.key} #${r + 1}: ${Math.round(rate)} events/s`);
+    cpus.push(clientCpu);
+    console.error(
+      `${name} ${client.key} #${r + 1}: ${Math.round(rate)} events/s, client CPU ` +
+        `${Math.round(clientCpu * 100)}%`,
+    );
   }
-  rows.push({ name, client: client.name, ...summary(rates) });
+  rows.push({
+    name,
+    client: client.name,
+    median: median(rates),
+    min: Math.min(...rates),
+    max: Math.max(...rates),
+    clientCpu: median(cpus),
+  });
 }
 
 async function main() {
@@ -347,11 +371,14 @@ async function main() {
   } finally {
     await server.stop();
   }
-  console.log('\n| case | client | events/s (median) | min..max |');
-  console.log('| --- | --- | ---: | ---: |');
+  console.log('\n| case | client | events/s (median) | min..max | client CPU (median) |');
+  console.log('| --- | --- | ---: | ---: | ---: |');
   for (const row of rows) {
     const r = (x) => Math.round(x).toLocaleString('en-US');
-    console.log(`| ${row.name} | ${row.client} | ${r(row.median)} | ${r(row.min)}..${r(row.max)} |`);
+    console.log(
+      `| ${row.name} | ${row.client} | ${r(row.median)} | ${r(row.min)}..${r(row.max)} | ` +
+        `${Math.round(row.clientCpu * 100)}% |`,
+    );
   }
 }
 
