@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   AddEventCommands(app, chosen);
   AddOpsCommands(app, chosen);
   AddManageCommands(app, chosen);
+  AddStatsCommands(app, chosen);
 #ifdef ANNALS_WITH_SERVER
   AddServeCommands(app, chosen);
 #endif

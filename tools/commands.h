@@ -26,6 +26,7 @@ void AddOpsCommands(CLI::App& app,
 void AddManageCommands(CLI::App& app, Action& chosen);  // schema, projections
 void AddWriteCommands(CLI::App& app, Action& chosen);   // append
 void AddEventCommands(CLI::App& app, Action& chosen);   // event, trace
+void AddStatsCommands(CLI::App& app, Action& chosen);   // stats
 // serve (built with the server, ANNALS_BUILD_SERVER).
 void AddServeCommands(CLI::App& app, Action& chosen);
 // help, version, and the hidden `completion bash`.

@@ -21,6 +21,7 @@ struct ServeArgs {
   uint64_t max_append_bytes = 16 << 20;
   int workers = 4;
   std::string tls_cert, tls_key;
+  int metrics_port = -1;
 };
 
 // How often a read-only server looks for what the application committed.
@@ -44,6 +45,7 @@ int RunServe(Context& ctx, const ServeArgs& args) {
   server_options.worker_threads = args.workers;
   server_options.tls_cert_file = args.tls_cert;
   server_options.tls_key_file = args.tls_key;
+  server_options.metrics_port = args.metrics_port;
   // Bad options (an unreadable TLS file) are refused before a store is
   // created.
   if (absl::Status checked = Server::CheckOptions(server_options); !checked.ok()) {
@@ -63,6 +65,9 @@ int RunServe(Context& ctx, const ServeArgs& args) {
   absl::StatusOr<std::unique_ptr<Server>> server = Server::Start(**store, server_options);
   if (!server.ok()) return ctx.Fail(server.status());
   std::cout << "listening on " << args.bind << ":" << (*server)->port() << std::endl;
+  if ((*server)->metrics_port() >= 0) {
+    std::cout << "metrics on " << args.bind << ":" << (*server)->metrics_port() << std::endl;
+  }
 
   const timespec wait = absl::ToTimespec(kRefreshEvery);
   while (true) {
@@ -96,6 +101,11 @@ void AddServeCommands(CLI::App& app, Action& chosen) {
   serve->add_option("--tls-cert", args->tls_cert,
                     "PEM certificate (chain): serve over TLS (with --tls-key); default plaintext");
   serve->add_option("--tls-key", args->tls_key, "PEM private key of --tls-cert");
+  serve
+      ->add_option("--metrics-port", args->metrics_port,
+                   "Serve GET /metrics (Prometheus text) on this port of --bind (0: any free "
+                   "port; default: none)")
+      ->check(CLI::Range(0, 65535));
   serve->add_option("--workers", args->workers, "Threads that run the store's calls (default 4)")
       ->check(CLI::Range(1, 64));
 }

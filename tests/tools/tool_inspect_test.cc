@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "annals/event_store.h"
+#include "annals/subscription.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/tools/tool_test_util.h"
@@ -84,6 +85,51 @@ TEST_F(ToolTest, StreamsListsNamesSizesAndStates) {
   EXPECT_EQ(all[5]["state"], "deleted");
   EXPECT_EQ(Tool({"--json", "streams", "--limit", "2"}).json().size(), 2u);
   EXPECT_EQ(Tool({"streams", "--limit", "x"}).code, 2);
+}
+
+TEST_F(ToolTest, StatsShowsFamiliesSubscribersAndProjectionsWithTheirLag) {
+  // A copy with a durable subscriber one event in.
+  const std::string path = PrivateCopy("stats-store");
+  Position head;
+  {
+    ASSERT_OK_AND_ASSIGN(auto copy, EventStore::Open(path, TestOptions()));
+    ASSERT_OK_AND_ASSIGN(auto sub, copy->Subscribe({.durable_name = "mailer"}));
+    ASSERT_OK(sub->Next(absl::Seconds(5)).status());
+    ASSERT_OK(sub->SaveCheckpoint());
+    sub.reset();
+    head = copy->head();
+    ASSERT_OK(copy->Close());
+  }
+  Result table = RunTool({"--store", path, "stats"});
+  ASSERT_EQ(table.code, 0) << table.err;
+  for (const char* text : {"head_position", "column families", "live_sst_bytes", "estimated_keys",
+                           "stream_events", "durable subscribers", "mailer", "$all", "projections",
+                           "orders-per-customer", "seconds_behind"}) {
+    EXPECT_THAT(table.out, HasSubstr(text));
+  }
+
+  Result json = RunTool({"--store", path, "--json", "stats"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  Json stats = json.json();
+  EXPECT_EQ(stats["head_position"], head.value());
+  ASSERT_EQ(stats["column_families"].size(), 14u);
+  EXPECT_EQ(stats["column_families"][0]["name"], "log");
+  EXPECT_GT(stats["estimated_keys"].get<uint64_t>(), 0u);
+  ASSERT_EQ(stats["subscribers"].size(), 1u);
+  EXPECT_EQ(stats["subscribers"][0]["name"], "mailer");
+  EXPECT_EQ(stats["subscribers"][0]["lag"].get<uint64_t>(),
+            head.value() - stats["subscribers"][0]["checkpoint"].get<uint64_t>());
+  EXPECT_GT(stats["subscribers"][0]["lag"].get<uint64_t>(), 0u);
+  ASSERT_EQ(stats["projections"].size(), 2u);
+  for (const Json& projection : stats["projections"]) {
+    EXPECT_EQ(projection["lag"].get<uint64_t>(),
+              head.value() - projection["checkpoint"].get<uint64_t>());
+  }
+  // The example store itself, open for writing in this process: read-only
+  // beside it, as `annals stats` runs beside an application.
+  Result beside = Tool({"--json", "stats"});
+  ASSERT_EQ(beside.code, 0) << beside.err;
+  EXPECT_EQ(beside.json()["head_position"], store_->head().value());
 }
 
 }  // namespace
