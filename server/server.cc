@@ -124,6 +124,9 @@ class ServerImpl final : public Server {
           absl::StrCat("cannot listen for metrics on ", options.bind, ":", options.metrics_port));
     }
     http_thread_ = std::thread([http = http_.get()] { http->listen_after_bind(); });
+    // httplib's stop() does nothing until the loop runs: wait for it
+    // (bounded), so that a Shutdown right after Start ends the thread.
+    for (int i = 0; i < 5000 && !http_->is_running(); ++i) absl::SleepFor(absl::Milliseconds(1));
     return absl::OkStatus();
   }
 #else
