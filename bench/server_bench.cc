@@ -8,8 +8,8 @@
 //
 //   flock /tmp/annals-build.lock cmake --build build-release --target annals_bench
 //   ANNALS_BENCH_EVENTS=20000 ./build-release/bench/annals_bench --benchmark_filter=Server
-//   ./build-release/bench/annals_bench --benchmark_filter=Server --benchmark_repetitions=3 \
-//       --benchmark_counters_tabular=true
+//   ./build-release/bench/annals_bench --benchmark_filter=Server --benchmark_repetitions=3
+//       --benchmark_counters_tabular=true   (one command line)
 //
 // How to read it: each row's counters are the server's rate
 // (items_per_second, events/s), the embedded rate (embedded_per_second) and
