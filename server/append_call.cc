@@ -28,9 +28,9 @@ class AppendCall final : public grpc::ServerReadReactor<AppendReq> {
   void OnReadDone(bool ok) override {
     if (!ok) {
       // Half-close (all events sent), or a client that went away.
-      if (context_->IsCancelled()) return Finish(grpc::Status::CANCELLED);
+      if (context_->IsCancelled()) return End(grpc::Status::CANCELLED);
       if (!options_) return Fail(InvalidArgument("an append needs its options message first"));
-      state_.pool.Run([this] { Finish(Commit()); });
+      state_.pool.Run([this] { End(Commit()); });
       return;
     }
     if (std::optional<CallError> error = Take(); error) return Fail(*error);
@@ -38,13 +38,16 @@ class AppendCall final : public grpc::ServerReadReactor<AppendReq> {
     StartRead(&request_);
   }
 
-  void OnDone() override {
-    state_.metrics.AppendCallDone(absl::Now() - started_);
-    delete this;
-  }
+  void OnDone() override { delete this; }
 
  private:
-  void Fail(const CallError& error) { Finish(error.Finish(context_)); }
+  // Counted before the status is sent, so a client that has its answer sees it in /metrics.
+  void End(const grpc::Status& status) {
+    state_.metrics.AppendCallDone(absl::Now() - started_);
+    Finish(status);
+  }
+
+  void Fail(const CallError& error) { End(error.Finish(context_)); }
 
   // One message of the stream. An error ends the call; nothing is written.
   std::optional<CallError> Take() {
