@@ -21,8 +21,8 @@
 // the one-at-a-time appends. ANNALS_BENCH_EVENTS shortens every case (the
 // durable ones stop at that many events too). With repetitions, the
 // _median row is the figure to quote and the _min/_max rows its range.
-// The targets (shared/PERF.md): Server-append100-* >= 0.5x (embedded W2),
-// Server-append1-durable-8 >= 0.8x (embedded W5), Server-subscribe-catchup
+// The targets (shared/PERF.md): Server-*append100-* >= 0.5x (embedded W2),
+// Server-*append1-durable-8 >= 0.8x (embedded W5), Server-subscribe-catchup
 // >= 100k events/s.
 //
 // The cases:
@@ -30,6 +30,9 @@
 //    expected no_stream.
 //  - Server-append1-durable-{1,8}: W1-durable with 1 client, and W5 with 8
 //    (each its own streams, stream % 8), until 50,000 events or 10 s.
+//  - Server-batchappend{100-*,1-durable-*}: the same through BatchAppend,
+//    one long-lived call per client, as the official clients append once
+//    the server lists it.
 //  - Server-readall: Streams.Read of $all forwards, count = everything, on
 //    the loaded store, against ReadAll.
 //  - Server-subscribe-catchup: a $all subscription from the start of the
@@ -211,6 +214,47 @@ std::string AppendOne(streams::Streams::Stub& stub, const WorkloadEvent& e) {
   return AppendCall(stub, messages);
 }
 
+// One client's Streams.BatchAppend call, as the official clients use it
+// once the server lists it: every append a message of its own on one
+// long-lived call, answered by correlation id. Appends one at a time (as a
+// client awaiting each append).
+class BatchAppender {
+ public:
+  explicit BatchAppender(streams::Streams::Stub& stub) {
+    SetDeadline(&context_);
+    call_ = stub.BatchAppend(&context_);
+  }
+  ~BatchAppender() {
+    call_->WritesDone();
+    call_->Finish().IgnoreError();
+  }
+
+  // `request` without its correlation id and is_final; "" on success.
+  std::string Append(streams::BatchAppendReq& request) {
+    request.mutable_correlation_id()->set_string(absl::StrCat(++next_));
+    request.set_is_final(true);
+    if (!call_->Write(request)) return "batch append: the call ended";
+    streams::BatchAppendResp answer;
+    if (!call_->Read(&answer)) return "batch append: no answer";
+    if (!answer.has_success()) return absl::StrCat("batch append: ", answer.error().message());
+    return "";
+  }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<streams::BatchAppendReq, streams::BatchAppendResp>>
+      call_;
+  uint64_t next_ = 0;
+};
+
+void AddBatchProposed(std::string_view type, std::string_view data,
+                      streams::BatchAppendReq* request) {
+  streams::BatchAppendReq::ProposedMessage* message = request->add_proposed_messages();
+  (*message->mutable_metadata())["type"] = std::string(type);
+  (*message->mutable_metadata())["content-type"] = "application/json";
+  message->set_data(std::string(data));
+}
+
 streams::ReadReq ReadAllRequest(bool subscription) {
   streams::ReadReq request;
   streams::ReadReq::Options* options = request.mutable_options();
@@ -316,6 +360,31 @@ Side ServedW2(bool sync) {
   return Rate(Workload().size(), start);
 }
 
+// W2 through BatchAppend: one message per stream's 100 events.
+Side ServedBatchW2(bool sync) {
+  Served served;
+  if (absl::Status started = served.Start("", sync); !started.ok()) {
+    return Failed(started.ToString());
+  }
+  std::unique_ptr<streams::Streams::Stub> stub = Connect(served.port());
+  if (!stub) return Failed("cannot connect");
+  std::vector<streams::BatchAppendReq> requests(kStreams);
+  for (int s = 0; s < kStreams; ++s) {
+    streams::BatchAppendReq::Options* options = requests[s].mutable_options();
+    options->mutable_stream_identifier()->set_stream_name(StreamName(s));
+    options->mutable_no_stream();
+  }
+  for (const WorkloadEvent& e : Workload()) {
+    AddBatchProposed(e.type, e.payload, &requests[e.stream_index]);
+  }
+  BatchAppender appender(*stub);
+  const Timer start;
+  for (streams::BatchAppendReq& request : requests) {
+    if (std::string error = appender.Append(request); !error.empty()) return Failed(error);
+  }
+  return Rate(Workload().size(), start);
+}
+
 // W1-durable (1 writer) or W5 (8 writers, stream % 8), in workload order,
 // until kDurableEvents events or kDurableTime. `append(writer, event)`
 // returns an error or "".
@@ -374,6 +443,33 @@ Side ServedDurable(int writers) {
   }
   return DurableWriters(writers, [&](int w, const WorkloadEvent& e) -> std::string {
     return AppendOne(*stubs[w], e);
+  });
+}
+
+// W1-durable / W5 through BatchAppend, one call per client.
+Side ServedBatchDurable(int writers) {
+  Served served;
+  if (absl::Status started = served.Start("", /*sync=*/true); !started.ok()) {
+    return Failed(started.ToString());
+  }
+  std::vector<std::unique_ptr<streams::Streams::Stub>> stubs;
+  std::vector<std::unique_ptr<BatchAppender>> appenders;
+  for (int w = 0; w < writers; ++w) {
+    stubs.push_back(Connect(served.port()));
+    if (!stubs.back()) return Failed("cannot connect");
+    appenders.push_back(std::make_unique<BatchAppender>(*stubs.back()));
+  }
+  return DurableWriters(writers, [&](int w, const WorkloadEvent& e) -> std::string {
+    streams::BatchAppendReq request;
+    streams::BatchAppendReq::Options* options = request.mutable_options();
+    options->mutable_stream_identifier()->set_stream_name(StreamName(e.stream_index));
+    if (e.revision == 0) {
+      options->mutable_no_stream();
+    } else {
+      options->set_stream_position(e.revision - 1);
+    }
+    AddBatchProposed(e.type, e.payload, &request);
+    return appenders[w]->Append(request);
   });
 }
 
@@ -652,6 +748,18 @@ const bool registered = [] {
   RegisterPaired(
       "Server-append1-durable-8", [] { return EmbeddedDurable(kClients); },
       [] { return ServedDurable(kClients); });
+  RegisterPaired(
+      "Server-batchappend100-durable", [] { return EmbeddedW2(true); },
+      [] { return ServedBatchW2(true); });
+  RegisterPaired(
+      "Server-batchappend100-fast", [] { return EmbeddedW2(false); },
+      [] { return ServedBatchW2(false); });
+  RegisterPaired(
+      "Server-batchappend1-durable-1", [] { return EmbeddedDurable(1); },
+      [] { return ServedBatchDurable(1); });
+  RegisterPaired(
+      "Server-batchappend1-durable-8", [] { return EmbeddedDurable(kClients); },
+      [] { return ServedBatchDurable(kClients); });
   RegisterPaired("Server-readall", EmbeddedReadAll, ServedReadAll);
   RegisterPaired("Server-subscribe-catchup", EmbeddedCatchUp, ServedCatchUp);
   RegisterPaired("Server-latency", EmbeddedLatency, ServedLatency);

@@ -15,6 +15,12 @@ grpc::ServerReadReactor<::event_store::client::streams::AppendReq>* NewAppendCal
     ServerState& state, grpc::CallbackServerContext* context,
     ::event_store::client::streams::AppendResp* response);
 
+// The long-lived bidirectional append of the official clients: appends
+// multiplexed by correlation id, each committed on the worker pool.
+grpc::ServerBidiReactor<::event_store::client::streams::BatchAppendReq,
+                        ::event_store::client::streams::BatchAppendResp>*
+NewBatchAppendCall(ServerState& state, grpc::CallbackServerContext* context);
+
 // A read of a stream or $all, or a subscription: pumped from the worker
 // pool with one write in flight, parked on the hub once caught up.
 grpc::ServerWriteReactor<::event_store::client::streams::ReadResp>* NewReadCall(

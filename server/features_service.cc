@@ -20,6 +20,8 @@ constexpr char kReportedVersion[] = "24.10.0";
 
 class FeaturesService final : public features::ServerFeatures::CallbackService {
  public:
+  explicit FeaturesService(bool read_only) : read_only_(read_only) {}
+
   grpc::ServerUnaryReactor* GetSupportedMethods(grpc::CallbackServerContext* context,
                                                 const wire::Empty*,
                                                 features::SupportedMethods* response) override {
@@ -32,6 +34,9 @@ class FeaturesService final : public features::ServerFeatures::CallbackService {
     };
     add("event_store.client.streams.streams", "read", {"position", "events"});
     add("event_store.client.streams.streams", "append", {});
+    // The clients append through BatchAppend once it is listed; a read-only
+    // server leaves it out, so they use Append and get the not-leader error.
+    if (!read_only_) add("event_store.client.streams.streams", "batchappend", {});
     add("event_store.client.streams.streams", "delete", {});
     add("event_store.client.streams.streams", "tombstone", {});
     add("event_store.client.server_features.serverfeatures", "getsupportedmethods", {});
@@ -41,6 +46,9 @@ class FeaturesService final : public features::ServerFeatures::CallbackService {
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
+
+ private:
+  const bool read_only_;
 };
 
 class GossipService final : public gossip::Gossip::CallbackService {
@@ -68,8 +76,8 @@ class GossipService final : public gossip::Gossip::CallbackService {
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> MakeFeaturesService(ServerState&) {
-  return std::make_unique<FeaturesService>();
+std::unique_ptr<grpc::Service> MakeFeaturesService(ServerState& state) {
+  return std::make_unique<FeaturesService>(state.options.read_only);
 }
 
 std::unique_ptr<grpc::Service> MakeGossipService(ServerState& state) {

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 
@@ -70,7 +72,8 @@ void IdToWire(const EventId& id, bool structured, wire::UUID* out) {
   out->mutable_structured()->set_least_significant_bits(static_cast<int64_t>(BigEndian(bytes + 8)));
 }
 
-absl::StatusOr<EventData> FromProposed(const streams::AppendReq::ProposedMessage& message) {
+template <typename Proposed>
+absl::StatusOr<EventData> FromProposed(Proposed& message) {
   EventData event;
   auto type = message.metadata().find("type");
   auto content_type = message.metadata().find("content-type");
@@ -79,7 +82,6 @@ absl::StatusOr<EventData> FromProposed(const streams::AppendReq::ProposedMessage
   }
   event.type = type->second;
   event.content_type = content_type->second;
-  event.data = message.data();
   if (message.has_id()) {
     std::optional<EventId> id = IdFromWire(message.id());
     if (!id) return absl::InvalidArgumentError("a proposed message's id is not a valid UUID");
@@ -89,7 +91,11 @@ absl::StatusOr<EventData> FromProposed(const streams::AppendReq::ProposedMessage
     event.metadata[kCustomMetadataKey] = message.custom_metadata();
     // KurrentDB's conventions for the ids of a conversation: the store
     // indexes them (ReadCorrelation, ReadCausation).
-    nlohmann::json custom = nlohmann::json::parse(message.custom_metadata(), nullptr, false);
+    const std::string& text = message.custom_metadata();
+    nlohmann::json custom;  // parsed only when it may name them: appends are hot
+    if (absl::StrContains(text, "$correlationId") || absl::StrContains(text, "$causationId")) {
+      custom = nlohmann::json::parse(text, nullptr, false);
+    }
     if (custom.is_object()) {
       if (auto it = custom.find("$correlationId"); it != custom.end() && it->is_string()) {
         event.correlation_id = it->get<std::string>();
@@ -99,14 +105,12 @@ absl::StatusOr<EventData> FromProposed(const streams::AppendReq::ProposedMessage
       }
     }
   }
+  event.data = std::move(*message.mutable_data());
   return event;
 }
 
-size_t ProposedBytes(const streams::AppendReq::ProposedMessage& message) {
-  size_t bytes = message.data().size() + message.custom_metadata().size();
-  for (const auto& [key, value] : message.metadata()) bytes += key.size() + value.size();
-  return bytes;
-}
+template absl::StatusOr<EventData> FromProposed(streams::AppendReq::ProposedMessage&);
+template absl::StatusOr<EventData> FromProposed(streams::BatchAppendReq::ProposedMessage&);
 
 int64_t Ticks(absl::Time time) { return absl::ToUnixNanos(time) / 100; }
 
@@ -124,6 +128,23 @@ void ToRecorded(const EventRecord& record, bool structured_ids,
   metadata["created"] = absl::StrCat(Ticks(record.recorded_at));
   out->set_custom_metadata(CustomMetadataOf(record));
   out->set_data(record.data);
+}
+
+std::optional<EventRecord> ResolveLink(EventStore& store, const EventRecord& link) {
+  if (link.type != kLinkType) return std::nullopt;
+  const std::string_view data = link.data;
+  const size_t at = data.find('@');
+  uint64_t revision = 0;
+  if (at == std::string_view::npos || at + 1 == data.size() ||
+      !absl::SimpleAtoi(std::string(data.substr(0, at)), &revision)) {
+    return std::nullopt;
+  }
+  absl::StatusOr<std::unique_ptr<EventIterator>> it =
+      store.ReadStream(data.substr(at + 1), {.from = Revision(revision), .max_count = 1});
+  if (!it.ok() || !(*it)->Valid() || (*it)->record().revision.value() != revision) {
+    return std::nullopt;
+  }
+  return (*it)->record();
 }
 
 }  // namespace annals::server

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "annals/event.h"
+#include "annals/event_store.h"
 #include "annals/types.h"
 #include "kurrent/shared.pb.h"
 #include "kurrent/streams.pb.h"
@@ -32,14 +33,30 @@ inline const std::string& StreamName(const wire::StreamIdentifier& id) { return 
 // A proposed message as the store's EventData. InvalidArgument for a
 // malformed id; FailedPrecondition when `type` or `content-type` is missing
 // (the caller answers with the protocol's missing-metadata error).
-absl::StatusOr<EventData> FromProposed(const streams::AppendReq::ProposedMessage& message);
+// Takes the message's payload. For AppendReq's and BatchAppendReq's
+// ProposedMessage (the same fields).
+template <typename Proposed>
+absl::StatusOr<EventData> FromProposed(Proposed& message);
 
 // The bytes an append counts against the maximum append size.
-size_t ProposedBytes(const streams::AppendReq::ProposedMessage& message);
+template <typename Proposed>
+size_t ProposedBytes(const Proposed& message) {
+  size_t bytes = message.data().size() + message.custom_metadata().size();
+  for (const auto& [key, value] : message.metadata()) bytes += key.size() + value.size();
+  return bytes;
+}
 
 // A stored event as a RecordedEvent.
 void ToRecorded(const EventRecord& record, bool structured_ids,
                 streams::ReadResp::ReadEvent::RecordedEvent* out);
+
+// KurrentDB's link event: type `$>`, data `<revision>@<stream>`.
+inline constexpr char kLinkType[] = "$>";
+
+// The event `link` points to, read from `store`; nullopt when `link` is not a
+// link, is malformed, or its target is gone (deleted, truncated, scavenged):
+// KurrentDB then sends the link alone.
+std::optional<EventRecord> ResolveLink(EventStore& store, const EventRecord& link);
 
 // 100 ns ticks since the Unix epoch (KurrentDB's `created`).
 int64_t Ticks(absl::Time time);

@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "annals/projection.h"
 #include "annals/stats.h"
 #include "annals/subscription.h"
 
@@ -102,6 +103,27 @@ void RenderSubscribers(std::string& out, const std::vector<SubscriberInfo>& subs
   }
 }
 
+// Projections as the store records them (ProjectionRunner::ListStored): the
+// ones this process does not run are stored too, so their lag shows.
+void RenderProjections(std::string& out, const std::vector<ProjectionStatus>& projections) {
+  Family(out, "annals_projection_checkpoint_position", "gauge",
+         "Each projection's stored checkpoint (its serving version).");
+  for (const ProjectionStatus& p : projections) {
+    Sample(out, "annals_projection_checkpoint_position", p.checkpoint.value(),
+           Label("projection", p.name));
+  }
+  Family(out, "annals_projection_lag_positions", "gauge",
+         "Positions of the log each projection is behind the head.");
+  for (const ProjectionStatus& p : projections) {
+    Sample(out, "annals_projection_lag_positions", p.lag, Label("projection", p.name));
+  }
+  Family(out, "annals_projection_parked_events", "gauge",
+         "Events each projection parked and has not retried or skipped.");
+  for (const ProjectionStatus& p : projections) {
+    Sample(out, "annals_projection_parked_events", p.parked, Label("projection", p.name));
+  }
+}
+
 }  // namespace
 
 void Metrics::AppendCallDone(absl::Duration latency) {
@@ -138,16 +160,16 @@ void Metrics::Render(std::string& out) const {
   // The count first: a call counted in a bucket is then in the count too.
   const uint64_t calls = append_calls_.load(kRelaxed);
   Family(out, "annals_server_append_calls_total", "counter",
-         "Streams.Append calls that ended (written, refused or failed).");
+         "Appends answered, Streams.Append calls and BatchAppend appends alike (written, refused "
+         "or failed).");
   Sample(out, "annals_server_append_calls_total", calls);
-  Family(out, "annals_server_appended_events_total", "counter",
-         "Events written by Streams.Append calls.");
+  Family(out, "annals_server_appended_events_total", "counter", "Events written by those appends.");
   Sample(out, "annals_server_appended_events_total", appended_events_.load(kRelaxed));
   Family(out, "annals_server_appended_bytes_total", "counter",
          "Bytes (data + metadata) of the events written by Streams.Append calls.");
   Sample(out, "annals_server_appended_bytes_total", appended_bytes_.load(kRelaxed));
   Family(out, "annals_server_append_duration_seconds", "histogram",
-         "Time from an append call's start to its end.");
+         "Time from an append's first message to its answer.");
   uint64_t cumulative = 0;
   for (int i = 0; i < kLatencyBuckets; ++i) {
     cumulative += latency_buckets_[i].load(kRelaxed);
@@ -185,6 +207,12 @@ std::string RenderPrometheus(const Metrics& metrics, EventStore& store) {
   } else {
     absl::StrAppend(&out, "# durable subscribers unavailable: ", subscribers.status().message(),
                     "\n");
+  }
+  absl::StatusOr<std::vector<ProjectionStatus>> projections = ProjectionRunner::ListStored(store);
+  if (projections.ok()) {
+    RenderProjections(out, *projections);
+  } else {
+    absl::StrAppend(&out, "# projections unavailable: ", projections.status().message(), "\n");
   }
   return out;
 }

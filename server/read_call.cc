@@ -179,6 +179,7 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
     const Options& options = request_.options();
     if (!options.has_uuid_option()) return InvalidArgument("a read needs its uuid_option");
     structured_ids_ = options.uuid_option().has_structured();
+    resolve_links_ = options.resolve_links();
     backward_ = options.read_direction() == Options::Backwards;
     subscription_ = options.has_subscription();
     count_ = options.has_count() ? options.count() : kNoLimit;
@@ -304,11 +305,20 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
     return FetchStream(out, error);
   }
 
+  // With resolve_links, a `$>` link becomes its target in `event` and the
+  // link in `link`; a link whose target is gone comes alone, in `link`.
   void AddEvent(const EventRecord& record, std::vector<ReadResp>* out) const {
     ReadResp& message = out->emplace_back();
     ReadResp::ReadEvent* event = message.mutable_event();
-    ToRecorded(record, structured_ids_, event->mutable_event());
     event->set_commit_position(record.position.value());
+    if (resolve_links_ && record.type == kLinkType) {
+      ToRecorded(record, structured_ids_, event->mutable_link());
+      if (std::optional<EventRecord> target = ResolveLink(state_.store, record); target) {
+        ToRecorded(*target, structured_ids_, event->mutable_event());
+      }
+      return;
+    }
+    ToRecorded(record, structured_ids_, event->mutable_event());
   }
 
   // The store's error for `stream`, as the protocol spells it.
@@ -524,6 +534,7 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
   bool subscription_ = false;
   bool at_end_ = false;
   bool structured_ids_ = false;
+  bool resolve_links_ = false;
   Filter filter_;
   // The read's cursor: the next revision or position to read (inclusive),
   // or for a subscription the one it starts after.

@@ -27,7 +27,7 @@ struct ServerState {
   Metrics metrics;  // GET /metrics (metrics.h)
 };
 
-// Streams (Read, Append, Delete, Tombstone; BatchAppend is UNIMPLEMENTED).
+// Streams (Read, Append, BatchAppend, Delete, Tombstone).
 std::unique_ptr<grpc::Service> MakeStreamsService(ServerState& state);
 // ServerFeatures.GetSupportedMethods and Gossip.Read (one alive leader).
 std::unique_ptr<grpc::Service> MakeFeaturesService(ServerState& state);

@@ -1,7 +1,6 @@
-// The Streams service: Read and Append are reactors (read_call.cc,
-// append_call.cc); Delete and Tombstone are unary calls run on the worker
-// pool. BatchAppend stays UNIMPLEMENTED and is not advertised (clients
-// switch to it as soon as the server lists it).
+// The Streams service: Read, Append and BatchAppend are reactors
+// (read_call.cc, append_call.cc, batch_append_call.cc); Delete and Tombstone
+// are unary calls run on the worker pool.
 #include <string>
 
 #include "annals/errors.h"
@@ -91,6 +90,11 @@ class StreamsService final : public streams::Streams::CallbackService {
   grpc::ServerReadReactor<streams::AppendReq>* Append(grpc::CallbackServerContext* context,
                                                       streams::AppendResp* response) override {
     return NewAppendCall(state_, context, response);
+  }
+
+  grpc::ServerBidiReactor<streams::BatchAppendReq, streams::BatchAppendResp>* BatchAppend(
+      grpc::CallbackServerContext* context) override {
+    return NewBatchAppendCall(state_, context);
   }
 
   grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context, const DeleteReq* request,

@@ -35,9 +35,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 
-import * as esdb from '@eventstore/db-client';
-import * as kurrent from '@kurrent/kurrentdb-client';
-
 const STREAMS = 2000;
 const WRITERS = 8;
 const envNumber = (name, fallback) => {
@@ -63,9 +60,23 @@ if (!annals) {
   process.exit(2);
 }
 const clientArg = args.indexOf('--client') >= 0 ? args[args.indexOf('--client') + 1] : null;
+if (clientArg === null) {
+  // One client per process: the two clients' generated protobuf code shares
+  // google-protobuf's global namespace and breaks BatchAppend when both load.
+  for (const key of ['esdb', 'kurrent']) {
+    const child = spawn(process.execPath, [process.argv[1], annals, '--client', key, ...args.slice(1)], {
+      stdio: 'inherit',
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    if (code !== 0) process.exit(code ?? 1);
+  }
+  process.exit(0);
+}
+const esdb = clientArg === 'esdb' ? await import('@eventstore/db-client') : null;
+const kurrent = clientArg === 'kurrent' ? await import('@kurrent/kurrentdb-client') : null;
 
 const CLIENTS = [
-  {
+  esdb && {
     key: 'esdb',
     name: '@eventstore/db-client 6.2.1',
     pkg: esdb,
@@ -73,7 +84,7 @@ const CLIENTS = [
       esdb.EventStoreDBClient.connectionString(`esdb://${server.host}:${server.port}?tls=false`),
     expected: (state) => ({ expectedRevision: state }),
   },
-  {
+  kurrent && {
     key: 'kurrent',
     name: '@kurrent/kurrentdb-client 1.3.1',
     pkg: kurrent,
@@ -83,7 +94,7 @@ const CLIENTS = [
       ),
     expected: (state) => ({ streamState: state }),
   },
-].filter((c) => clientArg === null || c.key === clientArg);
+].filter(Boolean);
 if (CLIENTS.length === 0) {
   console.error(`unknown --client ${clientArg} (esdb or kurrent)`);
   process.exit(2);

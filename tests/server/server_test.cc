@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -20,11 +21,13 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "annals/projection.h"
 #include "annals/subscription.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "kurrent/serverfeatures.grpc.pb.h"
 #include "kurrent/streams.grpc.pb.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
@@ -124,6 +127,7 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<streams::Streams::Stub> stub_;
+  std::unique_ptr<::event_store::client::server_features::ServerFeatures::Stub> features_stub_;
 };
 
 TEST_F(ServerTest, AnAppendIsReadBack) {
@@ -138,6 +142,64 @@ TEST_F(ServerTest, AnAppendIsReadBack) {
   EXPECT_EQ(read[0].event().event().data(), R"({"n":1})");
   EXPECT_EQ(read[0].event().event().metadata().at("type"), "Placed");
   EXPECT_EQ(read[0].event().event().stream_identifier().stream_name(), "order-1");
+}
+
+TEST_F(ServerTest, LinksAreResolvedWhenTheReadAsksAndOtherwiseReadAsTheyAre) {
+  streams::AppendResp response;
+  ASSERT_TRUE(
+      Append({Options("order-1"), Proposed("Placed", R"({"n":1})"), Proposed("Paid", R"({"n":2})")},
+             &response)
+          .ok());
+  // A by-type stream as KurrentDB's system projections write it: `$>` events
+  // whose data is `<revision>@<stream>`; the last one points nowhere.
+  ASSERT_TRUE(Append({Options("paid-orders"), Proposed("$>", "1@order-1"),
+                      Proposed("$>", "7@order-1"), Proposed("$>", "not a link")},
+                     &response)
+                  .ok());
+  const Position first_link = Position(store_->head().value() - 2);
+
+  streams::ReadReq request = ReadStreamRequest("paid-orders");
+  std::vector<streams::ReadResp> plain;
+  ASSERT_TRUE(Read(request, &plain).ok());
+  ASSERT_EQ(plain.size(), 3u);
+  for (const streams::ReadResp& message : plain) {
+    EXPECT_FALSE(message.event().has_link());
+    EXPECT_EQ(message.event().event().metadata().at("type"), "$>");
+  }
+
+  request.mutable_options()->set_resolve_links(true);
+  std::vector<streams::ReadResp> resolved;
+  ASSERT_TRUE(Read(request, &resolved).ok());
+  ASSERT_EQ(resolved.size(), 3u);
+  const auto& hit = resolved[0].event();
+  EXPECT_EQ(hit.event().stream_identifier().stream_name(), "order-1");
+  EXPECT_EQ(hit.event().stream_revision(), 1u);
+  EXPECT_EQ(hit.event().metadata().at("type"), "Paid");
+  EXPECT_EQ(hit.event().data(), R"({"n":2})");
+  EXPECT_EQ(hit.link().stream_identifier().stream_name(), "paid-orders");
+  EXPECT_EQ(hit.link().stream_revision(), 0u);
+  EXPECT_EQ(hit.link().data(), "1@order-1");
+  EXPECT_EQ(hit.commit_position(), first_link.value());  // the link's own position
+  for (int i : {1, 2}) {  // a target that is not there, and a malformed link: the link alone
+    SCOPED_TRACE(i);
+    EXPECT_FALSE(resolved[i].event().has_event());
+    EXPECT_EQ(resolved[i].event().link().stream_revision(), static_cast<uint64_t>(i));
+  }
+
+  // $all resolves them the same way.
+  streams::ReadReq all;
+  all.mutable_options()->mutable_all()->mutable_position()->set_commit_position(first_link.value());
+  all.mutable_options()->mutable_all()->mutable_position()->set_prepare_position(
+      first_link.value());
+  all.mutable_options()->set_count(1);
+  all.mutable_options()->mutable_uuid_option()->mutable_string();
+  all.mutable_options()->mutable_no_filter();
+  all.mutable_options()->set_resolve_links(true);
+  std::vector<streams::ReadResp> from_all;
+  ASSERT_TRUE(Read(all, &from_all).ok());
+  ASSERT_EQ(from_all.size(), 1u);
+  EXPECT_EQ(from_all[0].event().event().metadata().at("type"), "Paid");
+  EXPECT_EQ(from_all[0].event().link().data(), "1@order-1");
 }
 
 TEST_F(ServerTest, TheServerRecordsItsStartInSettings) {
@@ -330,6 +392,153 @@ TEST_F(ServerTest, AReadOnlyServerAnswersWritesWithNotLeader) {
   EXPECT_TRUE(Read(ReadStreamRequest("ro-1"), &out).ok());  // reads still served
 }
 
+// BatchAppend, as the official clients use it once it is listed: appends
+// multiplexed on one call by correlation id, each answered in-band.
+streams::BatchAppendReq BatchMessage(const std::string& correlation, const std::string& stream,
+                                     bool with_options, int events, bool final) {
+  streams::BatchAppendReq request;
+  request.mutable_correlation_id()->set_string(correlation);
+  if (with_options) {
+    request.mutable_options()->mutable_stream_identifier()->set_stream_name(stream);
+    request.mutable_options()->mutable_any();
+  }
+  for (int i = 0; i < events; ++i) {
+    auto* message = request.add_proposed_messages();
+    (*message->mutable_metadata())["type"] = "Placed";
+    (*message->mutable_metadata())["content-type"] = "application/json";
+    message->set_data(absl::StrCat(R"({"i":)", i, "}"));
+  }
+  request.set_is_final(final);
+  return request;
+}
+
+TEST_F(ServerTest, BatchAppendAnswersEachAppendOfOneCallByItsCorrelationId) {
+  features_stub_ = ::event_store::client::server_features::ServerFeatures::NewStub(channel_);
+  {
+    grpc::ClientContext context;
+    ::event_store::client::server_features::SupportedMethods methods;
+    ASSERT_TRUE(features_stub_->GetSupportedMethods(&context, {}, &methods).ok());
+    bool listed = false;
+    for (const auto& m : methods.methods()) listed |= m.method_name() == "batchappend";
+    EXPECT_TRUE(listed);
+  }
+  const Position head = store_->head();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto call = stub_->BatchAppend(&context);
+  // "a": two messages; "b": expects revision 5 of a new stream; "c": no
+  // options first; "d": over the size limit; "e": its deadline passed;
+  // "f": a system stream. Only "a" writes.
+  ASSERT_TRUE(call->Write(BatchMessage("a", "batch-a", true, 2, false)));
+  streams::BatchAppendReq wrong = BatchMessage("b", "batch-b", true, 1, true);
+  wrong.mutable_options()->set_stream_position(5);
+  ASSERT_TRUE(call->Write(wrong));
+  ASSERT_TRUE(call->Write(BatchMessage("c", "batch-c", false, 1, true)));
+  streams::BatchAppendReq big = BatchMessage("d", "batch-d", true, 1, true);
+  big.mutable_proposed_messages(0)->set_data(std::string((16 << 20) + 1, 'x'));
+  ASSERT_TRUE(call->Write(big));
+  streams::BatchAppendReq late = BatchMessage("e", "batch-e", true, 1, true);
+  late.mutable_options()->mutable_deadline_21_10_0()->set_seconds(absl::ToUnixSeconds(absl::Now()) -
+                                                                  60);
+  ASSERT_TRUE(call->Write(late));
+  ASSERT_TRUE(call->Write(BatchMessage("f", "$batch", true, 1, true)));
+  ASSERT_TRUE(call->Write(BatchMessage("a", "", false, 1, true)));
+  ASSERT_TRUE(call->WritesDone());
+  std::map<std::string, streams::BatchAppendResp> answers;
+  for (streams::BatchAppendResp answer; call->Read(&answer);) {
+    EXPECT_TRUE(answers.emplace(answer.correlation_id().string(), answer).second)
+        << "two answers for " << answer.correlation_id().string();
+  }
+  EXPECT_TRUE(call->Finish().ok());  // the client half-closed and has every answer
+  ASSERT_EQ(answers.size(), 6u);
+
+  const auto& a = answers["a"];
+  ASSERT_TRUE(a.has_success()) << a.error().message();
+  EXPECT_EQ(a.success().current_revision(), 2u);
+  EXPECT_EQ(a.success().position().commit_position(), head.value() + 3);
+  EXPECT_EQ(a.stream_identifier().stream_name(), "batch-a");
+  EXPECT_TRUE(a.has_any());
+
+  const auto& b = answers["b"];
+  ASSERT_TRUE(b.has_error());
+  ::event_store::client::WrongExpectedVersion wrong_details;
+  ASSERT_TRUE(b.error().details().UnpackTo(&wrong_details));
+  EXPECT_TRUE(wrong_details.has_current_no_stream());
+  EXPECT_EQ(wrong_details.expected_stream_position(), 5u);
+  EXPECT_EQ(b.stream_position(), 5u);
+
+  auto detail_type = [&](const char* id) {
+    const auto& answer = answers[id];
+    EXPECT_TRUE(answer.has_error()) << id;
+    EXPECT_FALSE(answer.error().message().empty()) << id;
+    const std::string& url = answer.error().details().type_url();
+    return url.substr(url.rfind('/') + 1);
+  };
+  EXPECT_EQ(detail_type("c"), "event_store.client.BadRequest");
+  EXPECT_EQ(detail_type("d"), "event_store.client.MaximumAppendSizeExceeded");
+  ::event_store::client::MaximumAppendSizeExceeded exceeded;
+  ASSERT_TRUE(answers["d"].error().details().UnpackTo(&exceeded));
+  EXPECT_EQ(exceeded.maxappendsize(), ServerOptions().max_append_bytes);
+  EXPECT_EQ(detail_type("e"), "event_store.client.Timeout");
+  EXPECT_EQ(detail_type("f"), "event_store.client.BadRequest");
+
+  EXPECT_EQ(store_->head().value(), head.value() + 3) << "only the good append writes";
+  for (const char* stream : {"batch-b", "batch-c", "batch-d", "batch-e"}) {
+    EXPECT_THAT(store_->GetStreamInfo(stream).status(), StatusIs(absl::StatusCode::kNotFound));
+  }
+}
+
+TEST_F(ServerTest, BatchAppendOfADeletedStreamIsTheClientsStreamDeletedError) {
+  ASSERT_OK(store_->Append({.stream = "gone-1", .events = {Event("Placed")}}));
+  ASSERT_OK(store_->TombstoneStream("gone-1", {}));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto call = stub_->BatchAppend(&context);
+  ASSERT_TRUE(call->Write(BatchMessage("x", "gone-1", true, 1, true)));
+  streams::BatchAppendResp answer;
+  ASSERT_TRUE(call->Read(&answer));
+  ASSERT_TRUE(answer.has_error());
+  ::event_store::client::StreamDeleted deleted;
+  ASSERT_TRUE(answer.error().details().UnpackTo(&deleted));
+  EXPECT_EQ(deleted.stream_identifier().stream_name(), "gone-1");
+  call->WritesDone();
+  EXPECT_TRUE(call->Finish().ok());
+}
+
+TEST_F(ServerTest, ShutdownEndsAnOpenBatchAppendAndAReadOnlyServerRefusesIt) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto call = stub_->BatchAppend(&context);
+  ASSERT_TRUE(call->Write(BatchMessage("x", "open-1", true, 1, true)));
+  streams::BatchAppendResp answer;
+  ASSERT_TRUE(call->Read(&answer));
+  EXPECT_TRUE(answer.has_success());
+  const absl::Time start = absl::Now();
+  server_->Shutdown();
+  while (call->Read(&answer)) {
+  }
+  EXPECT_EQ(call->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+
+  ServerOptions options;
+  options.read_only = true;
+  StartServer(options);
+  const Position head = store_->head();
+  grpc::ClientContext ro_context;
+  ro_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto ro_call = stub_->BatchAppend(&ro_context);
+  ro_call->Write(BatchMessage("y", "ro-2", true, 1, true));
+  while (ro_call->Read(&answer)) {
+  }
+  EXPECT_EQ(ro_call->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(store_->head(), head);
+  features_stub_ = ::event_store::client::server_features::ServerFeatures::NewStub(channel_);
+  grpc::ClientContext features_context;
+  ::event_store::client::server_features::SupportedMethods methods;
+  ASSERT_TRUE(features_stub_->GetSupportedMethods(&features_context, {}, &methods).ok());
+  for (const auto& m : methods.methods()) EXPECT_NE(m.method_name(), "batchappend");
+}
+
 // A subscription from the start while another thread appends: every event
 // once, in order, across the switch from catch-up to live; caught_up once.
 TEST_F(ServerTest, ASubscriptionDeliversEveryEventOnceAcrossCatchUpAndLive) {
@@ -471,6 +680,14 @@ TEST_F(ServerTest, MetricsEndpointServesPrometheusTextThatMovesWithAppends) {
     ASSERT_OK(sub->Next(absl::Seconds(5)).status());
     ASSERT_OK(sub->SaveCheckpoint());
   }
+  {  // A projection, stopped at the head: it falls behind with every later append.
+    ProjectionRunner runner(*store_);
+    ASSERT_OK(runner.Register({.name = "totals", .apply = [](const EventRecord&, ReadModelWriter&) {
+                                 return absl::OkStatus();
+                               }}));
+    ASSERT_OK(runner.WaitForPosition("totals", store_->head(), absl::Seconds(30)));
+    runner.Stop();
+  }
   ASSERT_OK(store_->Append({.stream = "order-0", .events = {Event("Paid")}}));
 
   ServerOptions options;
@@ -499,8 +716,8 @@ TEST_F(ServerTest, MetricsEndpointServesPrometheusTextThatMovesWithAppends) {
         "# TYPE annals_server_subscriptions_open gauge", "# TYPE annals_store_head_position gauge",
         "# TYPE annals_store_commit_groups_total counter",
         "# TYPE annals_store_commit_group_requests histogram",
-        "# TYPE annals_store_live_sst_bytes gauge",
-        "# TYPE annals_subscriber_lag_positions gauge"}) {
+        "# TYPE annals_store_live_sst_bytes gauge", "# TYPE annals_subscriber_lag_positions gauge",
+        "# TYPE annals_projection_lag_positions gauge"}) {
     EXPECT_THAT(before, HasSubstr(type));
   }
   EXPECT_THAT(before, HasSubstr("# HELP annals_server_append_calls_total "));
@@ -512,6 +729,13 @@ TEST_F(ServerTest, MetricsEndpointServesPrometheusTextThatMovesWithAppends) {
             store_->head().value() -
                 SampleOf(before, "annals_subscriber_checkpoint_position{subscriber=\"mailer\"}"));
   EXPECT_GE(lag, 1);
+  const double projection_lag =
+      SampleOf(before, "annals_projection_lag_positions{projection=\"totals\"}");
+  EXPECT_EQ(projection_lag,
+            store_->head().value() -
+                SampleOf(before, "annals_projection_checkpoint_position{projection=\"totals\"}"));
+  EXPECT_GE(projection_lag, 1);
+  EXPECT_EQ(SampleOf(before, "annals_projection_parked_events{projection=\"totals\"}"), 0);
   EXPECT_GE(SampleOf(before, "annals_store_estimated_keys{column_family=\"log\"}"), 0);
   const double store_events = SampleOf(before, "annals_store_events_appended_total");
 
@@ -527,6 +751,8 @@ TEST_F(ServerTest, MetricsEndpointServesPrometheusTextThatMovesWithAppends) {
   EXPECT_EQ(SampleOf(after, "annals_store_events_appended_total"), store_events + 2);
   EXPECT_EQ(SampleOf(after, "annals_store_head_position"), store_->head().value());
   EXPECT_EQ(SampleOf(after, "annals_subscriber_lag_positions{subscriber=\"mailer\"}"), lag + 2);
+  EXPECT_EQ(SampleOf(after, "annals_projection_lag_positions{projection=\"totals\"}"),
+            projection_lag + 2);
 
   // A subscription open: the gauge says 1, and 0 again once it ends.
   EXPECT_EQ(SampleOf(after, "annals_server_subscriptions_open"), 0);

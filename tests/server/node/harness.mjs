@@ -2,6 +2,12 @@
 // (fresh store directory, --port 0), and the two official Node clients,
 // each described by a "flavor" so every test runs against both.
 //
+// One process loads one client (ANNALS_NODE_CLIENT=esdb or kurrent; run.sh
+// runs the suite once per client): their generated protobuf code shares
+// google-protobuf's global namespace, so with both loaded the one loaded
+// first serializes BatchAppend with the other's message classes and fails
+// ("getDeadline21100 is not a function") before anything is sent.
+//
 // ANNALS_BIN overrides the server binary; the default is the release build
 // of this tree.
 
@@ -12,8 +18,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import * as esdb from '@eventstore/db-client';
-import * as kurrent from '@kurrent/kurrentdb-client';
+const CLIENT = process.env.ANNALS_NODE_CLIENT ?? 'esdb';
+if (CLIENT !== 'esdb' && CLIENT !== 'kurrent') {
+  throw new Error(`ANNALS_NODE_CLIENT must be esdb or kurrent, not ${CLIENT}`);
+}
+const esdb = CLIENT === 'esdb' ? await import('@eventstore/db-client') : null;
+const kurrent = CLIENT === 'kurrent' ? await import('@kurrent/kurrentdb-client') : null;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -170,7 +180,7 @@ export function withTimeout(promise, ms, onTimeout) {
 // take expectedRevision in both (any, no_stream or a revision: neither
 // client can send stream_exists there).
 export const FLAVORS = [
-  {
+  esdb && {
     name: '@eventstore/db-client 6.2.1',
     pkg: esdb,
     connect: ({ host, port }, query = '') =>
@@ -183,7 +193,7 @@ export const FLAVORS = [
     // WrongExpectedVersionError's fields are expectedVersion/actualVersion in 6.x.
     versions: (err) => ({ expected: err.expectedVersion, actual: err.actualVersion }),
   },
-  {
+  kurrent && {
     name: '@kurrent/kurrentdb-client 1.3.1',
     pkg: kurrent,
     connect: ({ host, port }, query = '') =>
@@ -198,7 +208,7 @@ export const FLAVORS = [
     // ...and expectedState/actualState in 1.x.
     versions: (err) => ({ expected: err.expectedState, actual: err.actualState }),
   },
-];
+].filter(Boolean);
 
 let streamCounter = 0;
 // A stream name unique within the process (servers are per file anyway).

@@ -277,4 +277,26 @@ forEachClient(describe, before, after, [], (ctx, flavor) => {
     assert.ok(got.every((e) => !e.event.type.startsWith('$')), 'no $-type in the result');
     assert.deepEqual(ids(got), await expected((e) => !e.type.startsWith('$'))());
   });
+  it('resolveLinkTos: a $> link reads as its target with the link beside it', T, async () => {
+    const links = uniqueStream('links');
+    await append(links, [
+      pkg.binaryEvent({ type: '$>', data: Buffer.from(`3@${stream}`) }),
+      pkg.binaryEvent({ type: '$>', data: Buffer.from(`99@${stream}`) }),
+    ]);
+    const plain = await collect(ctx.client.readStream(links));
+    assert.deepEqual(plain.map((e) => e.event.type), ['$>', '$>']);
+    assert.ok(plain.every((e) => e.link === undefined));
+
+    const [hit, miss] = await collect(ctx.client.readStream(links, { resolveLinkTos: true }));
+    assert.equal(hit.event.streamId, stream);
+    assert.equal(hit.event.revision, 3n);
+    assert.equal(hit.event.type, 'Read3');
+    assert.deepEqual(hit.event.data, { n: 3 });
+    assert.equal(hit.link.streamId, links);
+    assert.equal(hit.link.revision, 0n);
+    assert.equal(hit.link.type, '$>');
+    // A link to an event that is not there comes alone.
+    assert.equal(miss.event, undefined);
+    assert.equal(miss.link.revision, 1n);
+  });
 });

@@ -1,0 +1,57 @@
+// One append as both Streams.Append and Streams.BatchAppend take it: its
+// proposed messages checked and collected (AppendBuilder), then committed
+// by the store (CommitAppend) into an outcome that each call spells in its
+// own messages (append_call.cc, batch_append_call.cc).
+#ifndef ANNALS_SERVER_APPEND_COMMIT_H_
+#define ANNALS_SERVER_APPEND_COMMIT_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "annals/event.h"
+#include "annals/types.h"
+#include "errors.h"
+#include "services.h"
+
+namespace annals::server {
+
+// Collects the events of one append, each checked as it arrives.
+class AppendBuilder {
+ public:
+  explicit AppendBuilder(size_t max_bytes) : max_bytes_(max_bytes) {}
+
+  // Adds one proposed message (AppendReq's or BatchAppendReq's), taking its
+  // payload. An error refuses the whole append.
+  template <typename Proposed>
+  std::optional<CallError> Add(Proposed& message);
+
+  std::vector<EventData>& events() { return events_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  size_t max_bytes_;
+  std::vector<EventData> events_;
+  size_t bytes_ = 0;
+};
+
+// What an append came to.
+struct AppendOutcome {
+  enum class Kind { kSuccess, kWrongVersion, kError };
+  Kind kind = Kind::kSuccess;
+  // kSuccess: the stream's revision now (nullopt: there is no stream, after
+  // an append of nothing); kWrongVersion: its actual revision (nullopt: no
+  // stream).
+  std::optional<Revision> revision;
+  std::optional<Position> position;  // kSuccess; nullopt: none (nothing written)
+  CallError error;                   // kError
+};
+
+// On a worker: appends `events` to `stream` (a `$$x` metastream sets x's
+// metadata; an append of nothing only checks `expected`, as KurrentDB does).
+AppendOutcome CommitAppend(ServerState& state, const std::string& stream, ExpectedRevision expected,
+                           AppendBuilder& append);
+
+}  // namespace annals::server
+
+#endif  // ANNALS_SERVER_APPEND_COMMIT_H_
