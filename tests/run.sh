@@ -4,7 +4,8 @@
 # coverage: the same build makes the fuzz binaries), then under
 # ThreadSanitizer with Clang's -Wthread-safety -Werror (lock annotations),
 # then the lint stage (clang-format over every C++ source, clang-tidy over
-# engine/ commands/ projections/), then each libFuzzer target of tests/fuzz
+# engine/ commands/ projections/, Clang's -Wthread-safety over the server),
+# then each libFuzzer target of tests/fuzz
 # for a bounded time.
 # Usage (from a fresh clone): bash tests/run.sh
 # ANNALS_TEST_STAGES="release asan tsan lint fuzz" picks stages; ANNALS_CRASH_ROUNDS
@@ -43,6 +44,16 @@ run_lint_stage() {
     cmake -S . -B build-release -G Ninja -DANNALS_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
   cmake --build build-release -j "$jobs" --target annals_proto
+  # The server's lock annotations, which no other stage compiles with
+  # Clang's -Wthread-safety (the tsan stage leaves the server out).
+  if [ -d build-release/server ]; then
+    cmake --build build-release -j "$jobs" --target annals_server_proto
+    local server_sources
+    server_sources=$(find server tests/server -name '*.cc' -not -path '*/node/*' | sort)
+    echo "--- clang -Wthread-safety: $(echo "$server_sources" | wc -l) files of the server"
+    # shellcheck disable=SC2086  # one file per word
+    bash tools/dev/thread_safety_check.sh build-release $server_sources
+  fi
   local tidy_sources
   tidy_sources=$(find engine commands projections -name '*.cc' 2>/dev/null | sort)
   echo "--- clang-tidy: $(echo "$tidy_sources" | wc -l) files"
