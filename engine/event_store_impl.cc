@@ -81,6 +81,42 @@ absl::StatusOr<MultiAppendResult> EventStoreImpl::AppendMulti(MultiAppendRequest
   return result;
 }
 
+std::vector<absl::StatusOr<AppendResult>> EventStoreImpl::AppendEach(
+    std::vector<AppendRequest> requests) {
+  std::vector<absl::StatusOr<AppendResult>> results(requests.size(),
+                                                    absl::UnknownError("not committed"));
+  absl::StatusOr<Handles> handles = Acquire();
+  if (absl::Status writable = CheckWritable(); !writable.ok()) handles = writable;
+  if (!handles.ok()) {
+    for (auto& result : results) result = handles.status();
+    return results;
+  }
+  // The invalid ones fail alone; the rest go to the writer together.
+  std::vector<std::pair<MultiAppendRequest, std::vector<bool>>> valid;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    bool caller_ids = false;
+    if (absl::Status status = ValidateAppend(requests[i], options_, &caller_ids); !status.ok()) {
+      results[i] = std::move(status);
+      continue;
+    }
+    MultiAppendRequest multi;
+    multi.appends.push_back(std::move(requests[i]));
+    valid.emplace_back(std::move(multi), std::vector<bool>{caller_ids});
+    where.push_back(i);
+  }
+  std::vector<absl::StatusOr<std::vector<AppendResult>>> committed =
+      handles->writer->SubmitEach(std::move(valid));
+  for (size_t j = 0; j < committed.size(); ++j) {
+    if (committed[j].ok()) {
+      results[where[j]] = committed[j]->front();
+    } else {
+      results[where[j]] = committed[j].status();
+    }
+  }
+  return results;
+}
+
 namespace {
 
 // What GetStreamInfo answers for a stream whose record is `record`; nullopt

@@ -36,6 +36,8 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
 
   absl::StatusOr<AppendResult> Append(AppendRequest request) override;
   absl::StatusOr<MultiAppendResult> AppendMulti(MultiAppendRequest request) override;
+  std::vector<absl::StatusOr<AppendResult>> AppendEach(
+      std::vector<AppendRequest> requests) override;
   absl::StatusOr<std::unique_ptr<EventIterator>> ReadStream(
       std::string_view stream, const ReadStreamOptions& options) override;
   absl::StatusOr<std::unique_ptr<EventIterator>> ReadAll(const ReadAllOptions& options) override;

@@ -100,44 +100,77 @@ void Writer::WakeWaiters() {
 }
 
 absl::StatusOr<std::vector<AppendResult>> Writer::SubmitRequest(Request& request) {
+  SubmitAll({&request}, /*fill=*/true);
+  return std::move(request.result);
+}
+
+std::vector<absl::StatusOr<std::vector<AppendResult>>> Writer::SubmitEach(
+    std::vector<std::pair<MultiAppendRequest, std::vector<bool>>> requests) {
+  std::deque<Request> queued;  // stable addresses: the queue points into it
+  std::vector<Request*> mine;
+  for (auto& [input, caller_ids] : requests) {
+    Request& request = queued.emplace_back();
+    request.input = std::move(input);
+    request.caller_ids = std::move(caller_ids);
+    request.result = absl::UnknownError("not committed");
+    mine.push_back(&request);
+  }
+  std::vector<absl::StatusOr<std::vector<AppendResult>>> results;
+  if (mine.empty()) return results;
+  SubmitAll(mine, /*fill=*/false);
+  results.reserve(queued.size());
+  for (Request& request : queued) results.push_back(std::move(request.result));
+  return results;
+}
+
+void Writer::SubmitAll(const std::vector<Request*>& mine, bool fill) {
+  Request& last = *mine.back();
+  for (Request* r : mine) {
+    r->owner = &last;
+    r->waker = &last.wake;
+  }
+  auto is_mine = [&last](const Request* r) { return r->owner == &last; };
   queue_mu_.Lock();
   if (closed_) {
     queue_mu_.Unlock();
-    return absl::UnavailableError("the store is closed");
+    for (Request* r : mine) r->result = absl::UnavailableError("the store is closed");
+    return;
   }
-  queue_.push_back(&request);
-  if (waiting_leader_ != nullptr) waiting_leader_->wake.notify_one();
-  // Sleep until a leader has committed this request, or until it is first in
-  // line with no leader: then this caller leads.
-  queue_mu_.AwaitOn(request.wake, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
-    return request.done || (!leader_active_ && !queue_.empty() && queue_.front() == &request);
+  for (Request* r : mine) queue_.push_back(r);
+  if (waiting_leader_ != nullptr) waiting_leader_->waker->notify_one();
+  // Sleep until a leader has committed them all (they are queued together
+  // and groups take the queue in order: the last one done means all are),
+  // or until one is first in line with no leader: then this caller leads.
+  queue_mu_.AwaitOn(last.wake, [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+    return last.done || (!leader_active_ && !queue_.empty() && is_mine(queue_.front()));
   });
-  // This caller leads groups until its own request has been committed (it
-  // may sit beyond the first group's size limit).
-  while (!request.done) {
+  // This caller leads groups until its own requests have been committed
+  // (they may span more than one group).
+  while (!last.done) {
     leader_active_ = true;
-    AwaitGroupFill(request);
+    if (fill) AwaitGroupFill(last);
     std::vector<Request*> group;
     while (!queue_.empty() && group.size() < options_.tuning.max_group_requests) {
       group.push_back(queue_.front());
       queue_.pop_front();
     }
-    last_group_size_ = group.size();
+    // What AwaitGroupFill expects back: threads that each brought one
+    // request; a caller that brings its group (SubmitEach) is not waited for.
+    last_group_size_ = fill ? group.size() : 0;
     queue_mu_.Unlock();
     CommitGroup(group);
     queue_mu_.Lock();
     for (Request* r : group) {
       r->done = true;
-      if (r != &request) r->wake.notify_one();
+      if (!is_mine(r)) r->waker->notify_one();
     }
     leader_active_ = false;
     // The next in line leads the next group; Close() and AwaitPublished()
     // wait on the shared condition.
-    if (!queue_.empty() && queue_.front() != &request) queue_.front()->wake.notify_one();
+    if (!queue_.empty() && !is_mine(queue_.front())) queue_.front()->waker->notify_one();
     queue_mu_.SignalAll();
   }
   queue_mu_.Unlock();
-  return std::move(request.result);
 }
 
 void Writer::AwaitGroupFill(Request& leader) {
@@ -152,7 +185,7 @@ void Writer::AwaitGroupFill(Request& leader) {
   if (delay <= absl::ZeroDuration()) return;
   waiting_leader_ = &leader;
   queue_mu_.AwaitOnWithTimeout(
-      leader.wake,
+      *leader.waker,
       [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
         return queue_.size() >= last_group_size_ || closed_;
       },

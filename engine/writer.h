@@ -117,6 +117,16 @@ class Writer {
                                                    std::vector<bool> caller_ids)
       ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
 
+  // Commits independent requests (each already validated, with its
+  // caller_ids) in the same group when they fit one (max_group_requests),
+  // each succeeding or failing on its own, as if each were Submitted by a
+  // thread of its own at once, but with no thread per request and no wait
+  // for more to arrive (the caller brings the whole group). One result per
+  // request, in order.
+  std::vector<absl::StatusOr<std::vector<AppendResult>>> SubmitEach(
+      std::vector<std::pair<MultiAppendRequest, std::vector<bool>>> requests)
+      ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
+
   // Commits a lifecycle operation with the next group. Returns the position
   // of its audit event.
   absl::StatusOr<Position> SubmitLifecycle(LifecycleChange change)
@@ -190,6 +200,10 @@ class Writer {
     // Its caller sleeps here until done or at the queue's front with no
     // leader; the leader wakes exactly the callers it completed.
     std::condition_variable wake;
+    // The call that submitted it (SubmitEach submits several) and the
+    // condition it sleeps on; set by SubmitAll.
+    const void* owner = nullptr;
+    std::condition_variable* waker = nullptr;
   };
   struct GroupState;
 
@@ -234,6 +248,11 @@ class Writer {
                       const absl::flat_hash_map<std::string, LoadedStream>& heads, Position last,
                       int64_t last_recorded_at_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   absl::StatusOr<std::vector<AppendResult>> SubmitRequest(Request& request)
+      ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
+  // Queues `mine` (one call's requests, in order) and returns once all are
+  // committed, leading groups when one of them is first in line. With
+  // `fill`, a leader may wait briefly for more writers (AwaitGroupFill).
+  void SubmitAll(const std::vector<Request*>& mine, bool fill)
       ABSL_LOCKS_EXCLUDED(queue_mu_, write_mu_);
 
   // Constant after construction.

@@ -30,8 +30,7 @@ class AppendCall final : public grpc::ServerReadReactor<AppendReq> {
       // Half-close (all events sent), or a client that went away.
       if (context_->IsCancelled()) return End(grpc::Status::CANCELLED);
       if (!options_) return Fail(InvalidArgument("an append needs its options message first"));
-      state_.pool.Run([this] { End(Commit()); });
-      return;
+      return Commit();
     }
     if (std::optional<CallError> error = Take(); error) return Fail(*error);
     request_.Clear();
@@ -65,11 +64,14 @@ class AppendCall final : public grpc::ServerReadReactor<AppendReq> {
     }
   }
 
-  // On a worker: the store's append, and the answer.
-  grpc::Status Commit() {
+  // The store's append; the answer once it is committed (on another thread).
+  void Commit() {
     const ExpectedRevision expected = ExpectedFromWire(*options_);
-    const AppendOutcome outcome =
-        CommitAppend(state_, StreamName(options_->stream_identifier()), expected, append_);
+    StartAppend(state_, StreamName(options_->stream_identifier()), expected, std::move(append_),
+                [this, expected](AppendOutcome outcome) { End(Answer(expected, outcome)); });
+  }
+
+  grpc::Status Answer(ExpectedRevision expected, const AppendOutcome& outcome) {
     switch (outcome.kind) {
       case AppendOutcome::Kind::kError:
         return outcome.error.Finish(context_);

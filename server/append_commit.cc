@@ -100,21 +100,34 @@ std::optional<CallError> AppendBuilder::Add(Proposed& message) {
 template std::optional<CallError> AppendBuilder::Add(streams::AppendReq::ProposedMessage&);
 template std::optional<CallError> AppendBuilder::Add(streams::BatchAppendReq::ProposedMessage&);
 
-AppendOutcome CommitAppend(ServerState& state, const std::string& stream, ExpectedRevision expected,
-                           AppendBuilder& append) {
-  std::vector<EventData>& events = append.events();
-  if (stream.starts_with(kMetastreamPrefix)) return CommitMetadata(state, stream, expected, events);
-  if (stream.starts_with("$")) {
-    return Failed(InvalidArgument(
-        absl::StrCat("stream '", stream, "': names starting with '$' are the system's")));
+void StartAppend(ServerState& state, std::string stream, ExpectedRevision expected,
+                 AppendBuilder append, std::function<void(AppendOutcome)> done) {
+  if (stream.starts_with("$") || append.events().empty()) {
+    state.pool.Run([&state, stream = std::move(stream), expected, append = std::move(append),
+                    done = std::move(done)]() mutable {
+      std::vector<EventData>& events = append.events();
+      if (stream.starts_with(kMetastreamPrefix)) {
+        return done(CommitMetadata(state, stream, expected, events));
+      }
+      if (stream.starts_with("$")) {
+        return done(Failed(InvalidArgument(
+            absl::StrCat("stream '", stream, "': names starting with '$' are the system's"))));
+      }
+      done(CheckOnly(state, stream, expected));
+    });
+    return;
   }
-  if (events.empty()) return CheckOnly(state, stream, expected);
-  const size_t count = events.size();
-  absl::StatusOr<AppendResult> result =
-      state.store.Append({.stream = stream, .expected = expected, .events = std::move(events)});
-  if (!result.ok()) return Refused(state, stream, result.status());
-  state.metrics.Appended(count, append.bytes());
-  return Succeeded(result->last_revision, result->last_position);
+  const size_t count = append.events().size();
+  const size_t bytes = append.bytes();
+  AppendRequest request{
+      .stream = stream, .expected = expected, .events = std::move(append.events())};
+  state.funnel.Submit(std::move(request),
+                      [&state, stream = std::move(stream), count, bytes,
+                       done = std::move(done)](absl::StatusOr<AppendResult> result) {
+                        if (!result.ok()) return done(Refused(state, stream, result.status()));
+                        state.metrics.Appended(count, bytes);
+                        done(Succeeded(result->last_revision, result->last_position));
+                      });
 }
 
 }  // namespace annals::server

@@ -1,10 +1,11 @@
 // One append as both Streams.Append and Streams.BatchAppend take it: its
 // proposed messages checked and collected (AppendBuilder), then committed
-// by the store (CommitAppend) into an outcome that each call spells in its
-// own messages (append_call.cc, batch_append_call.cc).
+// (StartAppend) into an outcome that each call spells in its own messages
+// (append_call.cc, batch_append_call.cc).
 #ifndef ANNALS_SERVER_APPEND_COMMIT_H_
 #define ANNALS_SERVER_APPEND_COMMIT_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,10 +48,14 @@ struct AppendOutcome {
   CallError error;                   // kError
 };
 
-// On a worker: appends `events` to `stream` (a `$$x` metastream sets x's
-// metadata; an append of nothing only checks `expected`, as KurrentDB does).
-AppendOutcome CommitAppend(ServerState& state, const std::string& stream, ExpectedRevision expected,
-                           AppendBuilder& append);
+// Appends `append`'s events to `stream` and calls `done` with the outcome,
+// from another thread, without blocking the caller: an append of events to
+// a stream through the funnel (state.funnel: one group commit for all that
+// meet there); a write to a `$$x` metastream (it sets x's metadata), an
+// append of nothing (it only checks `expected`, as KurrentDB does) or one
+// to another `$` stream (refused) on the worker pool.
+void StartAppend(ServerState& state, std::string stream, ExpectedRevision expected,
+                 AppendBuilder append, std::function<void(AppendOutcome)> done);
 
 }  // namespace annals::server
 

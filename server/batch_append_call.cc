@@ -1,9 +1,9 @@
 // Streams.BatchAppend: one long-lived bidirectional call per client
 // connection over which the official clients multiplex every append. Each
 // append (a correlation id) arrives as one or more messages, the first with
-// its options, the last marked final; then it is committed on the worker
-// pool while the call reads on, so the appends of one connection meet in the
-// store's group commit like those of many. Answers, tagged with their
+// its options, the last marked final; then it is handed to the store
+// (StartAppend: the append funnel) while the call reads on, so the appends
+// of one connection meet in the store's group commit like those of many. Answers, tagged with their
 // correlation id, go out in commit order with one write in flight; errors
 // are in-band (a google.rpc.Status whose details the clients switch on), and
 // a correlation that fails writes nothing.
@@ -132,15 +132,20 @@ class BatchAppendCall final : public grpc::ServerBidiReactor<BatchAppendReq, Bat
     if (ok) Take(&answer, &ready);
     Action action;
     bool read_on = false;
+    bool dispatch = false;
     {
       internal::MutexLock lock(&mu_);
       if (!ok) reads_done_ = true;
       if (answer) queue_.push_back(*std::move(answer));
-      if (ready && !finished_ && !abort_)
-        Dispatch(std::move(ready->first), std::move(ready->second));
+      if (ready && !finished_ && !abort_) {
+        dispatch = true;
+        ++commits_;  // both released by Answered
+        ++refs_;
+      }
       read_on = ok && !finished_ && !abort_;
       action = NextAction();
     }
+    if (dispatch) Dispatch(std::move(ready->first), std::move(ready->second));
     if (read_on) {
       request_.Clear();
       StartRead(&request_);
@@ -239,27 +244,9 @@ class BatchAppendCall final : public grpc::ServerBidiReactor<BatchAppendReq, Bat
     open_.erase(it);
   }
 
-  // Commits `open` on a worker; its answer joins the queue.
-  void Dispatch(std::string correlation, OpenAppend open) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    ++commits_;
-    ++refs_;
-    state_.pool.Run([this, correlation = std::move(correlation), open = std::move(open)]() mutable {
-      BatchAppendResp answer = Commit(correlation, open);
-      state_.metrics.AppendCallDone(absl::Now() - open.started);
-      Action action;
-      {
-        internal::MutexLock lock(&mu_);
-        --commits_;
-        queue_.push_back(std::move(answer));
-        action = NextAction();
-      }
-      Perform(action);
-      Release();
-    });
-  }
-
-  // On a worker: the store's append, and its answer.
-  BatchAppendResp Commit(const std::string& correlation, OpenAppend& open) {
+  // Hands `open` to the store (StartAppend); its answer joins the queue.
+  // Holds a commit and a reference (taken under the lock by the caller).
+  void Dispatch(std::string correlation, OpenAppend open) ABSL_LOCKS_EXCLUDED(mu_) {
     BatchAppendResp answer;
     answer.mutable_correlation_id()->ParseFromString(correlation);
     Echo(open.options, &answer);
@@ -268,22 +255,45 @@ class BatchAppendCall final : public grpc::ServerBidiReactor<BatchAppendReq, Bat
                           "the append's deadline passed before it was committed",
                           {}},
                 answer.mutable_error());
-      return answer;
+      return Answered(std::move(answer), open.started);
     }
     const ExpectedRevision expected = ExpectedOf(open.options);
-    const std::string& stream = StreamName(open.options.stream_identifier());
-    const AppendOutcome outcome = CommitAppend(state_, stream, expected, open.append);
+    std::string stream = StreamName(open.options.stream_identifier());
+    StartAppend(state_, stream, expected, std::move(open.append),
+                [this, expected, stream, started = open.started,
+                 answer = std::move(answer)](AppendOutcome outcome) mutable {
+                  Spell(stream, expected, outcome, &answer);
+                  Answered(std::move(answer), started);
+                });
+  }
+
+  // Queues an append's answer; drops the commit and reference it held.
+  void Answered(BatchAppendResp answer, absl::Time started) ABSL_LOCKS_EXCLUDED(mu_) {
+    state_.metrics.AppendCallDone(absl::Now() - started);
+    Action action;
+    {
+      internal::MutexLock lock(&mu_);
+      --commits_;
+      queue_.push_back(std::move(answer));
+      action = NextAction();
+    }
+    Perform(action);
+    Release();
+  }
+
+  static void Spell(const std::string& stream, ExpectedRevision expected,
+                    const AppendOutcome& outcome, BatchAppendResp* answer) {
     switch (outcome.kind) {
       case AppendOutcome::Kind::kError:
-        PackError(outcome.error, answer.mutable_error());
-        return answer;
+        PackError(outcome.error, answer->mutable_error());
+        return;
       case AppendOutcome::Kind::kWrongVersion:
-        WrongVersion(stream, expected, outcome.revision, answer.mutable_error());
-        return answer;
+        WrongVersion(stream, expected, outcome.revision, answer->mutable_error());
+        return;
       case AppendOutcome::Kind::kSuccess:
         break;
     }
-    BatchAppendResp::Success* success = answer.mutable_success();
+    BatchAppendResp::Success* success = answer->mutable_success();
     if (outcome.revision) {
       success->set_current_revision(outcome.revision->value());
     } else {
@@ -295,7 +305,6 @@ class BatchAppendCall final : public grpc::ServerBidiReactor<BatchAppendReq, Bat
     } else {
       success->mutable_no_position();
     }
-    return answer;
   }
 
   // Every answer names the append's stream and expected position back.
@@ -390,7 +399,7 @@ class BatchAppendCall final : public grpc::ServerBidiReactor<BatchAppendReq, Bat
     if (action.kind == Action::kFinish) Finish(action.status);
   }
 
-  // Drops a reference taken for work on the pool; the last one, once gRPC
+  // Drops a reference taken for work off gRPC's threads; the last one, once gRPC
   // is done with the call, deletes it.
   void Release() ABSL_LOCKS_EXCLUDED(mu_) {
     bool last = false;
@@ -414,8 +423,8 @@ class BatchAppendCall final : public grpc::ServerBidiReactor<BatchAppendReq, Bat
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<CallError> abort_ ABSL_GUARDED_BY(mu_);
-  int commits_ ABSL_GUARDED_BY(mu_) = 0;  // appends on the pool, not yet answered
-  int refs_ ABSL_GUARDED_BY(mu_) = 0;     // pool tasks holding the call
+  int commits_ ABSL_GUARDED_BY(mu_) = 0;  // appends handed to the store, not yet answered
+  int refs_ ABSL_GUARDED_BY(mu_) = 0;     // work off gRPC's threads holding the call
 };
 
 }  // namespace

@@ -307,7 +307,17 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
 
   // With resolve_links, a `$>` link becomes its target in `event` and the
   // link in `link`; a link whose target is gone comes alone, in `link`.
+  // A `$metadata` event of a metastream shows as KurrentDB's JSON wherever it
+  // is read ($all, subscriptions), as in the metastream itself.
   void AddEvent(const EventRecord& record, std::vector<ReadResp>* out) const {
+    if (record.type == kMetadataType && record.stream.starts_with(kMetastreamPrefix)) {
+      AddRecorded(AsKurrentMetadata(record), out);
+    } else {
+      AddRecorded(record, out);
+    }
+  }
+
+  void AddRecorded(const EventRecord& record, std::vector<ReadResp>* out) const {
     ReadResp& message = out->emplace_back();
     ReadResp::ReadEvent* event = message.mutable_event();
     event->set_commit_position(record.position.value());
@@ -387,6 +397,11 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
   // are skipped.
   bool AddMetadataEvent(const EventRecord& record, std::vector<ReadResp>* out) const {
     if (record.type != kMetadataType) return false;
+    AddRecorded(AsKurrentMetadata(record), out);
+    return true;
+  }
+
+  static EventRecord AsKurrentMetadata(const EventRecord& record) {
     absl::StatusOr<StreamMetadata> metadata = MetadataFromAuditEvent(record.data);
     EventRecord shown = record;
     shown.data = MetadataToJson(metadata.ok() ? *metadata : StreamMetadata{});
@@ -394,8 +409,7 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
     shown.metadata.clear();
     shown.correlation_id.clear();
     shown.causation_id.clear();
-    AddEvent(shown, out);
-    return true;
+    return shown;
   }
 
   Produced NotFound(std::vector<ReadResp>* out) {

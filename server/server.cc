@@ -149,6 +149,7 @@ class ServerImpl final : public Server {
     server_->Wait();
     server_.reset();
     state_->hub.Stop();
+    state_->funnel.Stop();
   }
 
  private:

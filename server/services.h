@@ -7,6 +7,7 @@
 
 #include "annals/event_store.h"
 #include "annals/server.h"
+#include "append_funnel.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/service_type.h"
 #include "metrics.h"
@@ -17,14 +18,15 @@ namespace annals::server {
 
 struct ServerState {
   ServerState(EventStore& store, const ServerOptions& options)
-      : store(store), options(options), pool(options.worker_threads), hub(store) {}
+      : store(store), options(options), pool(options.worker_threads), hub(store), funnel(store) {}
 
   EventStore& store;
   const ServerOptions options;
   int port = 0;  // the bound port, once known
   WorkerPool pool;
   SubscriptionHub hub;
-  Metrics metrics;  // GET /metrics (metrics.h)
+  AppendFunnel funnel;  // appends, committed in groups on its thread
+  Metrics metrics;      // GET /metrics (metrics.h)
 };
 
 // Streams (Read, Append, BatchAppend, Delete, Tombstone).

@@ -1,5 +1,6 @@
 #include "subscriptions.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "annals/subscription.h"
@@ -35,7 +36,8 @@ bool SubscriptionHub::Park(HubMember* member, Position reached) {
   // Checked under the lock the wake-up takes: an append after this check
   // moves the head past what Loop last saw, so Loop wakes us.
   if (store_.head() > reached || closing_) return false;
-  parked_.insert(member);
+  if (parked_.empty()) mu_.SignalAll();  // Loop sleeps while none is parked
+  parked_[member] = reached;
   return true;
 }
 
@@ -56,11 +58,17 @@ void SubscriptionHub::Stop() {
 }
 
 void SubscriptionHub::Loop() {
-  Position seen = store_.head();
   while (true) {
+    // Waits on the head only while a call is parked: an idle hub costs the
+    // writer no wake-up per commit.
+    Position seen;
     {
       internal::MutexLock lock(&mu_);
+      mu_.Await([this]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !parked_.empty(); });
       if (stopping_) return;
+      seen = parked_.begin()->second;
+      for (const auto& [member, reached] : parked_) seen = std::min(seen, reached);
     }
     absl::StatusOr<Position> head = WaitForHead(store_, seen, kWaitSlice);
     if (!head.ok()) {
@@ -72,10 +80,15 @@ void SubscriptionHub::Loop() {
       }
       continue;
     }
-    seen = *head;
     internal::MutexLock lock(&mu_);
-    for (HubMember* member : parked_) member->OnHeadMoved();
-    parked_.clear();
+    for (auto it = parked_.begin(); it != parked_.end();) {
+      if (it->second < *head) {
+        it->first->OnHeadMoved();
+        parked_.erase(it++);
+      } else {
+        ++it;
+      }
+    }
   }
 }
 

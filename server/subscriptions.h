@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "annals/base/mutex.h"
 #include "annals/event_store.h"
@@ -52,7 +53,8 @@ class SubscriptionHub {
   EventStore& store_;
   internal::Mutex mu_;
   absl::flat_hash_set<HubMember*> members_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<HubMember*> parked_ ABSL_GUARDED_BY(mu_);
+  // Each parked call, and the head it had read up to when it parked.
+  absl::flat_hash_map<HubMember*, Position> parked_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

@@ -19,7 +19,7 @@ struct ServeArgs {
   int port = 2113;
   bool read_only = false;
   uint64_t max_append_bytes = 16 << 20;
-  int workers = 16;
+  int workers = 4;
   std::string tls_cert, tls_key;
   int metrics_port = -1;
 };
@@ -106,7 +106,7 @@ void AddServeCommands(CLI::App& app, Action& chosen) {
                    "Serve GET /metrics (Prometheus text) on this port of --bind (0: any free "
                    "port; default: none)")
       ->check(CLI::Range(0, 65535));
-  serve->add_option("--workers", args->workers, "Threads that run the store's calls (default 16)")
+  serve->add_option("--workers", args->workers, "Threads that run the store's calls (default 4)")
       ->check(CLI::Range(1, 64));
 }
 

@@ -8,6 +8,7 @@
 
 #include "annals/errors.h"
 #include "annals/event_store.h"
+#include "annals/stats.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -241,6 +242,79 @@ TEST_F(AppendTest, StateSurvivesReopen) {
   EXPECT_EQ(result.first_position, Position(5));
   ExpectConflicts(AppendN("order-2", ExpectedRevision::NoStream(), 1).status(),
                   {{"order-2", ExpectedRevision::NoStream(), Revision(0)}});
+}
+
+// AppendEach: independent appends in one group commit, each with its own
+// outcome, as if each had been Appended by a thread of its own.
+TEST_F(AppendTest, AppendEachCommitsIndependentAppendsInOneGroupEachWithItsOwnOutcome) {
+  ASSERT_OK(AppendN("order-1", ExpectedRevision::NoStream(), 2));
+  ASSERT_OK_AND_ASSIGN(StoreStats before, GetStoreStats(*store_));
+  EventData with_id = Event("Placed");
+  with_id.event_id = *EventId::Parse("0190f3c4-7b1e-7c3a-9d2f-0a1b2c3d4e51");
+  std::vector<AppendRequest> requests;
+  requests.push_back({"order-2", ExpectedRevision::NoStream(), {Event("Placed"), Event("Paid")}});
+  requests.push_back({"order-1", ExpectedRevision::Exact(Revision(7)), {Event("Paid")}});  // stale
+  requests.push_back({"", ExpectedRevision::Any(), {Event("Placed")}});  // malformed
+  requests.push_back({"order-1", ExpectedRevision::Exact(Revision(1)), {Event("Shipped")}});
+  requests.push_back({"order-2", ExpectedRevision::Exact(Revision(1)), {with_id}});  // after [0]
+  std::vector<absl::StatusOr<AppendResult>> results = store_->AppendEach(std::move(requests));
+  ASSERT_THAT(results, SizeIs(5));
+  ASSERT_OK(results[0]);
+  EXPECT_EQ(results[0]->first_revision, Revision(0));
+  EXPECT_EQ(results[0]->first_position, Position(3));
+  ExpectConflicts(results[1].status(),
+                  {{"order-1", ExpectedRevision::Exact(Revision(7)), Revision(1)}});
+  EXPECT_THAT(results[2].status(), StatusIs(absl::StatusCode::kInvalidArgument));
+  ASSERT_OK(results[3]);
+  EXPECT_EQ(results[3]->first_revision, Revision(2));
+  EXPECT_EQ(results[3]->first_position, Position(5));
+  ASSERT_OK(results[4]);
+  EXPECT_EQ(results[4]->first_revision, Revision(2));  // sees [0], committed in the same group
+  EXPECT_EQ(store_->head(), Position(6));
+  ASSERT_OK_AND_ASSIGN(StoreStats after, GetStoreStats(*store_));
+  EXPECT_EQ(after.commit_groups, before.commit_groups + 1) << "one write for all of them";
+
+  // A retry by id is recognised, as Append's is.
+  std::vector<AppendRequest> retry;
+  retry.push_back({"order-2", ExpectedRevision::Exact(Revision(1)), {with_id}});
+  std::vector<absl::StatusOr<AppendResult>> again = store_->AppendEach(std::move(retry));
+  ASSERT_OK(again[0]);
+  EXPECT_EQ(again[0]->first_position, Position(6));
+  EXPECT_EQ(store_->head(), Position(6));
+  EXPECT_THAT(store_->AppendEach({}), SizeIs(0));
+
+  ASSERT_OK(store_->Close());
+  std::vector<AppendRequest> late;
+  late.push_back({"order-3", ExpectedRevision::Any(), {Event("Placed")}});
+  std::vector<absl::StatusOr<AppendResult>> closed = store_->AppendEach(std::move(late));
+  EXPECT_THAT(closed[0].status(), StatusIs(absl::StatusCode::kUnavailable));
+}
+
+// AppendEach beside threads that Append: every append commits exactly once.
+TEST_F(AppendTest, AppendEachAndConcurrentAppendsShareTheWriter) {
+  constexpr int kThreads = 4, kRounds = 100, kBatch = 8;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([this, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        if (t % 2 == 0) {
+          std::vector<AppendRequest> requests;
+          for (int b = 0; b < kBatch; ++b) {
+            requests.push_back(
+                {"each-" + std::to_string(t) + "-" + std::to_string(b),
+                 i == 0 ? ExpectedRevision::NoStream() : ExpectedRevision::Exact(Revision(i - 1)),
+                 {Event("E")}});
+          }
+          for (auto& result : store_->AppendEach(std::move(requests))) ASSERT_OK(result);
+        } else {
+          ASSERT_OK(
+              store_->Append({"one-" + std::to_string(t), ExpectedRevision::Any(), {Event("E")}}));
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(store_->head().value(), static_cast<uint64_t>(kThreads / 2 * kRounds * (kBatch + 1)));
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "annals/projection.h"
+#include "annals/stats.h"
 #include "annals/subscription.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -200,6 +201,33 @@ TEST_F(ServerTest, LinksAreResolvedWhenTheReadAsksAndOtherwiseReadAsTheyAre) {
   ASSERT_EQ(from_all.size(), 1u);
   EXPECT_EQ(from_all[0].event().event().metadata().at("type"), "Paid");
   EXPECT_EQ(from_all[0].event().link().data(), "1@order-1");
+}
+
+TEST_F(ServerTest, MetadataEventsReadAsKurrentDbJsonInAllToo) {
+  streams::AppendResp response;
+  streams::AppendReq metadata = Proposed("$metadata", R"({"$maxCount":3,"owner":"billing"})");
+  ASSERT_TRUE(Append({Options("$$meta-1"), metadata}, &response).ok());
+  ASSERT_TRUE(response.has_success());
+  streams::ReadReq all;
+  all.mutable_options()->mutable_all()->mutable_end();
+  all.mutable_options()->set_read_direction(streams::ReadReq::Options::Backwards);
+  all.mutable_options()->set_count(1);
+  all.mutable_options()->mutable_uuid_option()->mutable_string();
+  all.mutable_options()->mutable_no_filter();
+  std::vector<streams::ReadResp> read;
+  ASSERT_TRUE(Read(all, &read).ok());
+  ASSERT_EQ(read.size(), 1u);
+  const auto& event = read[0].event().event();
+  EXPECT_EQ(event.stream_identifier().stream_name(), "$$meta-1");
+  EXPECT_EQ(event.metadata().at("type"), "$metadata");
+  EXPECT_EQ(event.metadata().at("content-type"), "application/json");
+  EXPECT_THAT(event.data(), HasSubstr(R"("$maxCount":3)"));
+  EXPECT_THAT(event.data(), HasSubstr(R"("owner":"billing")"));
+  // The same JSON as a read of the metastream shows.
+  std::vector<streams::ReadResp> metastream;
+  ASSERT_TRUE(Read(ReadStreamRequest("$$meta-1"), &metastream).ok());
+  ASSERT_EQ(metastream.size(), 1u);
+  EXPECT_EQ(metastream[0].event().event().data(), event.data());
 }
 
 TEST_F(ServerTest, TheServerRecordsItsStartInSettings) {
@@ -485,6 +513,45 @@ TEST_F(ServerTest, BatchAppendAnswersEachAppendOfOneCallByItsCorrelationId) {
   EXPECT_EQ(store_->head().value(), head.value() + 3) << "only the good append writes";
   for (const char* stream : {"batch-b", "batch-c", "batch-d", "batch-e"}) {
     EXPECT_THAT(store_->GetStreamInfo(stream).status(), StatusIs(absl::StatusCode::kNotFound));
+  }
+}
+
+// Concurrent clients, each on its own connection, appending one event at a
+// time: the append funnel commits what meets there as one group, so there
+// are fewer groups (fsyncs) than appends, and every append is there once.
+TEST_F(ServerTest, ConcurrentClientsShareGroupCommits) {
+  constexpr int kClients = 8, kAppends = 40;
+  ASSERT_OK_AND_ASSIGN(StoreStats before, GetStoreStats(*store_));
+  std::vector<std::thread> clients;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+      auto stub = streams::Streams::NewStub(grpc::CreateCustomChannel(
+          absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials(), args));
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+      auto call = stub->BatchAppend(&context);
+      for (int i = 0; i < kAppends; ++i) {
+        streams::BatchAppendReq request =
+            BatchMessage(absl::StrCat(c, "-", i), absl::StrCat("group-", c), true, 1, true);
+        streams::BatchAppendResp answer;
+        if (!call->Write(request) || !call->Read(&answer) || !answer.has_success()) ++failures;
+      }
+      call->WritesDone();
+      if (!call->Finish().ok()) ++failures;
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_OK_AND_ASSIGN(StoreStats after, GetStoreStats(*store_));
+  const uint64_t groups = after.commit_groups - before.commit_groups;
+  EXPECT_LT(groups, static_cast<uint64_t>(kClients * kAppends));
+  EXPECT_GT(after.group_requests_max, 1u);
+  for (int c = 0; c < kClients; ++c) {
+    ASSERT_OK_AND_ASSIGN(StreamInfo info, store_->GetStreamInfo(absl::StrCat("group-", c)));
+    EXPECT_EQ(info.last_revision.value(), static_cast<uint64_t>(kAppends - 1));
   }
 }
 

@@ -76,6 +76,16 @@ class ANNALS_EXPORT EventStore {
   // (nothing written); otherwise as Append.
   virtual absl::StatusOr<MultiAppendResult> AppendMulti(MultiAppendRequest request) = 0;
 
+  // Independent appends committed together: in one group commit (one write,
+  // one fsync when options.sync) as far as they fit one, each succeeding or
+  // failing on its own exactly as Append would (a conflict or a malformed
+  // request fails that append only; the others commit). For a caller that
+  // gathers the appends of many clients (annals serve): one thread gets the
+  // group commit that as many threads calling Append would. One result per
+  // request, in order.
+  virtual std::vector<absl::StatusOr<AppendResult>> AppendEach(
+      std::vector<AppendRequest> requests) = 0;
+
   // Reads the events of `stream`, applying its retention (StreamMetadata).
   // Returns an iterator (see EventIterator). NotFound if the stream has no
   // events or was soft-deleted; FailedPrecondition if tombstoned;

@@ -29,10 +29,10 @@ struct ServerOptions {
   // not-leader error the clients know. Set it for a store opened read-only
   // beside a running application (the server then Refreshes the store).
   bool read_only = false;
-  // Threads that run the store's calls (appends, reads); an append holds one
-  // until its group commits, so concurrent appends from many clients (up to
-  // this many) meet in one group commit.
-  int worker_threads = 16;
+  // Threads that run the store's calls other than appends (reads, metadata
+  // writes, deletes); appends go to one funnel thread that commits them in
+  // groups (docs/SERVER.md, "Threads and memory").
+  int worker_threads = 4;
   // The largest gRPC message accepted (the clients allow ~17 MiB).
   size_t max_message_bytes = 17 << 20;
   // The largest append (data + metadata of its events), KurrentDB's
