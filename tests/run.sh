@@ -11,7 +11,7 @@
 # ANNALS_TEST_STAGES="release asan tsan lint fuzz" picks stages; ANNALS_CRASH_ROUNDS
 # sets the crash test's kill rounds (default 50; 10 under the sanitizers),
 # ANNALS_CORRUPTION_FLIPS the flips per damaged file (default 6; 2 under the
-# sanitizers); ANNALS_FUZZ_SECONDS each fuzz target's run (default 20).
+# sanitizers); ANNALS_FUZZ_SECONDS each fuzz target's run (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/dev/install_deps.sh
@@ -67,7 +67,7 @@ run_lint_stage() {
 # the stage; its reproducer stays in build-{asan,fuzz}/fuzz-run/<target>/.
 run_fuzz_stage() {
   echo "=== annals tests: fuzz ==="
-  local seconds=${ANNALS_FUZZ_SECONDS:-20} failed=0 src name run build=build-fuzz
+  local seconds=${ANNALS_FUZZ_SECONDS:-10} failed=0 src name run build=build-fuzz
   if [ "$asan_built" = 1 ]; then
     build=build-asan  # the asan stage built the libFuzzer binaries too
   else
@@ -97,6 +97,7 @@ run_fuzz_stage() {
 }
 
 for stage in $stages; do
+  stage_started=$SECONDS
   case $stage in
     release)
       run_stage release -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
@@ -127,4 +128,6 @@ for stage in $stages; do
     *)
       echo "unknown stage '$stage' (release, asan, tsan, lint, fuzz)" >&2; exit 2 ;;
   esac
+  # Each stage's wall time, for the CI budget (docs/ARCHITECTURE.md, "Tests and CI").
+  echo "=== annals tests: $stage took $((SECONDS - stage_started)) s ==="
 done
