@@ -108,10 +108,10 @@ std::vector<absl::StatusOr<std::vector<AppendResult>>> Writer::SubmitEach(
     std::vector<std::pair<MultiAppendRequest, std::vector<bool>>> requests) {
   std::deque<Request> queued;  // stable addresses: the queue points into it
   std::vector<Request*> mine;
-  for (auto& [input, caller_ids] : requests) {
+  for (auto& entry : requests) {
     Request& request = queued.emplace_back();
-    request.input = std::move(input);
-    request.caller_ids = std::move(caller_ids);
+    request.input = std::move(entry.first);
+    request.caller_ids = std::move(entry.second);
     request.result = absl::UnknownError("not committed");
     mine.push_back(&request);
   }

@@ -81,18 +81,7 @@ class AppendCall final : public grpc::ServerReadReactor<AppendReq> {
       case AppendOutcome::Kind::kSuccess:
         break;
     }
-    AppendResp::Success* success = response_->mutable_success();
-    if (outcome.revision) {
-      success->set_current_revision(outcome.revision->value());
-    } else {
-      success->mutable_no_stream();
-    }
-    if (outcome.position) {
-      success->mutable_position()->set_commit_position(outcome.position->value());
-      success->mutable_position()->set_prepare_position(outcome.position->value());
-    } else {
-      success->mutable_no_position();
-    }
+    FillSuccess(outcome, response_->mutable_success());
     return grpc::Status::OK;
   }
 

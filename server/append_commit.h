@@ -48,6 +48,23 @@ struct AppendOutcome {
   CallError error;                   // kError
 };
 
+// A kSuccess outcome in AppendResp's or BatchAppendResp's Success (the same
+// fields): the stream's revision or no_stream, the position or no_position.
+template <typename Success>
+void FillSuccess(const AppendOutcome& outcome, Success* success) {
+  if (outcome.revision) {
+    success->set_current_revision(outcome.revision->value());
+  } else {
+    success->mutable_no_stream();
+  }
+  if (outcome.position) {
+    success->mutable_position()->set_commit_position(outcome.position->value());
+    success->mutable_position()->set_prepare_position(outcome.position->value());
+  } else {
+    success->mutable_no_position();
+  }
+}
+
 // Appends `append`'s events to `stream` and calls `done` with the outcome,
 // from another thread, without blocking the caller: an append of events to
 // a stream through the funnel (state.funnel: one group commit for all that

@@ -293,18 +293,7 @@ class BatchAppendCall final : public grpc::ServerBidiReactor<BatchAppendReq, Bat
       case AppendOutcome::Kind::kSuccess:
         break;
     }
-    BatchAppendResp::Success* success = answer->mutable_success();
-    if (outcome.revision) {
-      success->set_current_revision(outcome.revision->value());
-    } else {
-      success->mutable_no_stream();
-    }
-    if (outcome.position) {
-      success->mutable_position()->set_commit_position(outcome.position->value());
-      success->mutable_position()->set_prepare_position(outcome.position->value());
-    } else {
-      success->mutable_no_position();
-    }
+    FillSuccess(outcome, answer->mutable_success());
   }
 
   // Every answer names the append's stream and expected position back.
