@@ -32,6 +32,9 @@ using Options = ReadReq::Options;
 constexpr uint64_t kScanPerFetch = 4096;
 // The `count` clients send for "all of them".
 constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();
+// A live subscription more than this many read batches behind the head
+// has fallen behind (FellBehind; CaughtUp again once it has caught up).
+constexpr uint64_t kFellBehindFactor = 4;
 
 // A server-side filter on $all: stream names or event types, by prefixes
 // or a regular expression (ECMAScript; KurrentDB's are .NET's).
@@ -484,8 +487,8 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
       absl::StatusOr<EventRecord> record = subscription_handle_->Next(absl::ZeroDuration());
       if (absl::IsDeadlineExceeded(record.status())) {
         *reached = subscription_handle_->reached();
-        if (!caught_up_sent_) {
-          caught_up_sent_ = true;
+        if (!live_) {
+          live_ = true;
           AddCaughtUp(out);
         }
         if (filter_.active() && examined_since_checkpoint_ > 0) AddCheckpoint(*reached, out);
@@ -498,6 +501,13 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
       if (!record.ok()) {
         *error = StreamError(record.status());
         return Produced::kFail;
+      }
+      // A live subscription that the head has left far behind (the
+      // client reads slower than the store appends) is catching up again.
+      if (live_ && state_.store.head().value() >
+                       record->position.value() + kFellBehindFactor * state_.options.read_batch) {
+        live_ = false;
+        AddCaughtUpOrFellBehind(out->emplace_back().mutable_fell_behind());
       }
       last_sent_revision_ = record->revision.value();
       last_sent_position_ = record->position.value();
@@ -515,14 +525,20 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
   }
 
   void AddCaughtUp(std::vector<ReadResp>* out) {
-    ReadResp::CaughtUp* caught_up = out->emplace_back().mutable_caught_up();
-    *caught_up->mutable_timestamp() =
+    AddCaughtUpOrFellBehind(out->emplace_back().mutable_caught_up());
+  }
+
+  // CaughtUp and FellBehind carry the same fields: the time and where the
+  // subscription stands (the last event sent).
+  template <typename Message>
+  void AddCaughtUpOrFellBehind(Message* message) const {
+    *message->mutable_timestamp() =
         google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(absl::Now()));
     if (all_ && last_sent_position_) {
-      caught_up->mutable_position()->set_commit_position(*last_sent_position_);
-      caught_up->mutable_position()->set_prepare_position(*last_sent_position_);
+      message->mutable_position()->set_commit_position(*last_sent_position_);
+      message->mutable_position()->set_prepare_position(*last_sent_position_);
     } else if (!all_ && last_sent_revision_) {
-      caught_up->set_stream_revision(static_cast<int64_t>(*last_sent_revision_));
+      message->set_stream_revision(static_cast<int64_t>(*last_sent_revision_));
     }
   }
 
@@ -556,7 +572,8 @@ class ReadCall final : public grpc::ServerWriteReactor<ReadResp>, public HubMemb
   uint64_t count_ = kNoLimit;
   bool sent_any_ = false;
   std::unique_ptr<Subscription> subscription_handle_;
-  bool caught_up_sent_ = false;
+  // Caught up (CaughtUp sent) and not fallen behind since (FellBehind).
+  bool live_ = false;
   uint64_t examined_since_checkpoint_ = 0;
   std::optional<uint64_t> last_sent_revision_;
   std::optional<uint64_t> last_sent_position_;

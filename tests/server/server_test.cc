@@ -642,6 +642,52 @@ TEST_F(ServerTest, ASubscriptionDeliversEveryEventOnceAcrossCatchUpAndLive) {
   for (size_t i = 0; i < revisions.size(); ++i) ASSERT_EQ(revisions[i], i);
 }
 
+// A live subscription whose client lets the store run far ahead hears
+// fell_behind, gets every event, then caught_up again.
+TEST_F(ServerTest, ALiveSubscriptionLeftBehindSaysSoAndCatchesUpAgain) {
+  streams::ReadReq request;
+  request.mutable_options()->mutable_all()->mutable_end();
+  request.mutable_options()->mutable_subscription();
+  request.mutable_options()->mutable_uuid_option()->mutable_string();
+  request.mutable_options()->mutable_no_filter();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = stub_->Read(&context, request);
+  streams::ReadResp response;
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_confirmation());
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_caught_up());
+  // One commit far past what the subscription has sent: 4 read batches.
+  const size_t behind = 4 * ServerOptions().read_batch + 10;
+  std::vector<EventData> events;
+  for (size_t i = 0; i < behind; ++i) events.push_back(Event("Burst"));
+  const Position before = store_->head();
+  ASSERT_OK(store_->Append({.stream = "burst-1", .events = std::move(events)}));
+  std::vector<std::string> kinds;
+  size_t received = 0;
+  uint64_t last = before.value();
+  while (received < behind && reader->Read(&response)) {
+    if (response.has_fell_behind()) kinds.push_back("fell_behind");
+    if (response.has_caught_up()) kinds.push_back("caught_up");
+    if (response.has_event()) {
+      if (kinds.empty() || kinds.back() != "events") kinds.push_back("events");
+      EXPECT_EQ(response.event().commit_position(), last + 1);
+      last = response.event().commit_position();
+      ++received;
+    }
+  }
+  ASSERT_EQ(received, behind);
+  ASSERT_TRUE(reader->Read(&response));  // caught up again
+  EXPECT_TRUE(response.has_caught_up());
+  EXPECT_EQ(response.caught_up().position().commit_position(), store_->head().value());
+  EXPECT_EQ(kinds, (std::vector<std::string>{"fell_behind", "events"}));
+  context.TryCancel();
+  while (reader->Read(&response)) {
+  }
+  reader->Finish().IgnoreError();
+}
+
 TEST_F(ServerTest, ShutdownEndsOpenSubscriptionsWithUnavailable) {
   streams::ReadReq request;
   request.mutable_options()->mutable_all()->mutable_end();
