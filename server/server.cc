@@ -107,7 +107,19 @@ class ServerImpl final : public Server {
   absl::Status ServeMetrics() {
     const ServerOptions& options = state_->options;
     if (options.metrics_port < 0) return absl::OkStatus();
-    http_ = std::make_unique<httplib::Server>();
+    // Under TLS the metrics are served over TLS too, with the same
+    // certificate (cpp-httplib's SSLServer, on OpenSSL).
+    if (!options.tls_cert_file.empty()) {
+      auto tls = std::make_unique<httplib::SSLServer>(options.tls_cert_file.c_str(),
+                                                      options.tls_key_file.c_str());
+      if (!tls->is_valid()) {
+        return absl::InvalidArgumentError(
+            "the metrics endpoint cannot use the TLS certificate and key");
+      }
+      http_ = std::move(tls);
+    } else {
+      http_ = std::make_unique<httplib::Server>();
+    }
     http_->Get("/metrics", [state = state_.get()](const httplib::Request&, httplib::Response& res) {
       res.set_content(RenderPrometheus(state->metrics, state->store),
                       "text/plain; version=0.0.4; charset=utf-8");

@@ -726,7 +726,27 @@ TEST_F(ServerTest, TlsServesClientsThatTrustItsCertificateAndOnlyThem) {
   ServerOptions options;
   options.tls_cert_file = dir_.Sub("cert.pem");
   options.tls_key_file = dir_.Sub("key.pem");
+#ifdef ANNALS_SERVER_METRICS
+  options.metrics_port = 0;
+#endif
   StartServer(options);
+#ifdef ANNALS_SERVER_METRICS
+  {  // The metrics endpoint is TLS too, with the same certificate.
+    httplib::SSLClient metrics("localhost", server_->metrics_port());
+    metrics.set_ca_cert_path(dir_.Sub("ca.pem").c_str());
+    metrics.enable_server_certificate_verification(true);
+    metrics.set_connection_timeout(5);
+    httplib::Result result = metrics.Get("/metrics");
+    ASSERT_TRUE(result) << httplib::to_string(result.error());
+    EXPECT_EQ(result->status, 200);
+    EXPECT_THAT(result->body, HasSubstr("annals_server_append_calls_total"));
+    httplib::Client plain("127.0.0.1", server_->metrics_port());
+    plain.set_connection_timeout(5);
+    plain.set_read_timeout(5);
+    httplib::Result refused = plain.Get("/metrics");
+    EXPECT_FALSE(refused && refused->status == 200);
+  }
+#endif
   grpc::SslCredentialsOptions trust;
   trust.pem_root_certs = ReadText(dir_.Sub("ca.pem"));
   auto tls = streams::Streams::NewStub(grpc::CreateChannel(
