@@ -470,6 +470,8 @@ TEST_F(ServerTest, BatchAppendAnswersEachAppendOfOneCallByItsCorrelationId) {
                                                                   60);
   ASSERT_TRUE(call->Write(late));
   ASSERT_TRUE(call->Write(BatchMessage("f", "$batch", true, 1, true)));
+  ASSERT_TRUE(call->Write(BatchMessage("g", "batch-\xff", true, 1, true)));  // not UTF-8
+  ASSERT_TRUE(call->Write(BatchMessage("h", std::string("batch\0h", 7), true, 1, true)));
   ASSERT_TRUE(call->Write(BatchMessage("a", "", false, 1, true)));
   ASSERT_TRUE(call->WritesDone());
   std::map<std::string, streams::BatchAppendResp> answers;
@@ -478,7 +480,7 @@ TEST_F(ServerTest, BatchAppendAnswersEachAppendOfOneCallByItsCorrelationId) {
         << "two answers for " << answer.correlation_id().string();
   }
   EXPECT_TRUE(call->Finish().ok());  // the client half-closed and has every answer
-  ASSERT_EQ(answers.size(), 6u);
+  ASSERT_EQ(answers.size(), 8u);
 
   const auto& a = answers["a"];
   ASSERT_TRUE(a.has_success()) << a.error().message();
@@ -509,6 +511,8 @@ TEST_F(ServerTest, BatchAppendAnswersEachAppendOfOneCallByItsCorrelationId) {
   EXPECT_EQ(exceeded.maxappendsize(), ServerOptions().max_append_bytes);
   EXPECT_EQ(detail_type("e"), "event_store.client.Timeout");
   EXPECT_EQ(detail_type("f"), "event_store.client.BadRequest");
+  EXPECT_EQ(detail_type("g"), "event_store.client.BadRequest");
+  EXPECT_EQ(detail_type("h"), "event_store.client.BadRequest");
 
   EXPECT_EQ(store_->head().value(), head.value() + 3) << "only the good append writes";
   for (const char* stream : {"batch-b", "batch-c", "batch-d", "batch-e"}) {
