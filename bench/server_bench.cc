@@ -16,9 +16,11 @@
 // their ratio (server / embedded); cpu_us_per_event and
 // embedded_cpu_us_per_event are the whole process's CPU time per event (the
 // server's side includes its in-process clients), which says whether a side
-// waits (fsync, wake-ups) or computes. The latency case adds p50_us/p99_us
-// (server) and embedded_p50_us/embedded_p99_us, its rates being those of
-// the one-at-a-time appends. ANNALS_BENCH_EVENTS shortens every case (the
+// waits (fsync, wake-ups) or computes; switches_per_event counts its context
+// switches (thread hand-offs), and the durable append cases add
+// requests_per_group, the appends one fsync covered. The latency case adds
+// p50_us/p99_us (server) and embedded_p50_us/embedded_p99_us, its rates
+// being those of the one-at-a-time appends. ANNALS_BENCH_EVENTS shortens every case (the
 // durable ones stop at that many events too). With repetitions, the
 // _median row is the figure to quote and the _min/_max rows its range.
 // The targets (shared/PERF.md): Server-*append100-* >= 0.5x (embedded W2),
@@ -32,7 +34,8 @@
 //    (each its own streams, stream % 8), until 50,000 events or 10 s.
 //  - Server-batchappend{100-*,1-durable-*}: the same through BatchAppend,
 //    one long-lived call per client, as the official clients append once
-//    the server lists it.
+//    the server lists it; the 1-durable clients all run on one thread over
+//    a completion queue (AsyncBatchWriters), as an event-loop client does.
 //  - Server-readall: Streams.Read of $all forwards, count = everything, on
 //    the loaded store, against ReadAll.
 //  - Server-subscribe-catchup: a $all subscription from the start of the
@@ -42,6 +45,7 @@
 //    receipt.
 // The clients send no event ids, leaving them to the store as the embedded
 // cases do (ids given by a client are indexed: more store work per event).
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -59,6 +63,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "annals/server.h"
+#include "annals/stats.h"
 #include "annals/subscription.h"
 #include "benchmark/benchmark.h"
 #include "grpcpp/grpcpp.h"
@@ -89,20 +94,38 @@ double ProcessCpuSeconds() {
   return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
-// Wall-clock and CPU time of the whole process (client, server, store and
-// RocksDB threads alike) since construction.
+// Context switches of the whole process so far: what each thread hand-off
+// costs shows here (a wake-up of a sleeping thread is two).
+double ContextSwitches() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_nvcsw + usage.ru_nivcsw);
+}
+
+// Wall-clock and CPU time and context switches of the whole process
+// (client, server, store and RocksDB threads alike) since construction.
 struct Timer {
   Clock::time_point wall = Clock::now();
   double cpu = ProcessCpuSeconds();
+  double switches = ContextSwitches();
 };
 
 // What one side of a case measured.
 struct Side {
-  double rate = 0;              // events/s
-  double cpu_us_per_event = 0;  // the process's CPU time per event
+  double rate = 0;                // events/s
+  double cpu_us_per_event = 0;    // the process's CPU time per event
+  double switches_per_event = 0;  // the process's context switches per event
   std::vector<double> latencies_us;
-  std::string error;  // non-empty: the side failed
+  double requests_per_group = 0;  // durable appends: how many requests an fsync covered
+  std::string error;              // non-empty: the side failed
 };
+
+// The store's mean commit-group size so far (0 if it cannot say).
+double RequestsPerGroup(EventStore& store) {
+  absl::StatusOr<StoreStats> stats = GetStoreStats(store);
+  if (!stats.ok() || stats->commit_groups == 0) return 0;
+  return static_cast<double>(stats->group_requests_sum) / static_cast<double>(stats->commit_groups);
+}
 
 Side Failed(std::string error) {
   Side side;
@@ -114,6 +137,7 @@ Side Rate(size_t events, const Timer& start) {
   Side side;
   side.rate = static_cast<double>(events) / SecondsSince(start.wall);
   side.cpu_us_per_event = (ProcessCpuSeconds() - start.cpu) * 1e6 / static_cast<double>(events);
+  side.switches_per_event = (ContextSwitches() - start.switches) / static_cast<double>(events);
   return side;
 }
 
@@ -294,6 +318,12 @@ void Paired(benchmark::State& state, const std::function<Side()>& embedded,
   state.counters["ratio"] = baseline.rate > 0 ? ours.rate / baseline.rate : 0;
   state.counters["cpu_us_per_event"] = ours.cpu_us_per_event;
   state.counters["embedded_cpu_us_per_event"] = baseline.cpu_us_per_event;
+  state.counters["switches_per_event"] = ours.switches_per_event;
+  state.counters["embedded_switches_per_event"] = baseline.switches_per_event;
+  if (ours.requests_per_group > 0) {
+    state.counters["requests_per_group"] = ours.requests_per_group;
+    state.counters["embedded_requests_per_group"] = baseline.requests_per_group;
+  }
   if (!ours.latencies_us.empty()) {
     ReportLatencies(state, ours.latencies_us);
     state.counters["embedded_p50_us"] = Percentile(baseline.latencies_us, 50);
@@ -425,10 +455,12 @@ Side EmbeddedDurable(int writers) {
   absl::StatusOr<std::unique_ptr<EventStore>> store =
       EventStore::Open(dir.path("store"), AnnalsOptions(/*sync=*/true));
   if (!store.ok()) return Failed(store.status().ToString());
-  return DurableWriters(writers, [&](int, const WorkloadEvent& e) -> std::string {
+  Side side = DurableWriters(writers, [&](int, const WorkloadEvent& e) -> std::string {
     absl::StatusOr<AppendResult> result = AppendW1(**store, e);
     return result.ok() ? "" : result.status().ToString();
   });
+  side.requests_per_group = RequestsPerGroup(**store);
+  return side;
 }
 
 Side ServedDurable(int writers) {
@@ -441,36 +473,159 @@ Side ServedDurable(int writers) {
     stubs.push_back(Connect(served.port()));
     if (!stubs.back()) return Failed("cannot connect");
   }
-  return DurableWriters(writers, [&](int w, const WorkloadEvent& e) -> std::string {
+  Side side = DurableWriters(writers, [&](int w, const WorkloadEvent& e) -> std::string {
     return AppendOne(*stubs[w], e);
   });
+  side.requests_per_group = RequestsPerGroup(served.store());
+  return side;
 }
 
-// W1-durable / W5 through BatchAppend, one call per client.
+// One event's BatchAppend message (no correlation id yet).
+streams::BatchAppendReq BatchRequestOf(const WorkloadEvent& e) {
+  streams::BatchAppendReq request;
+  streams::BatchAppendReq::Options* options = request.mutable_options();
+  options->mutable_stream_identifier()->set_stream_name(StreamName(e.stream_index));
+  if (e.revision == 0) {
+    options->mutable_no_stream();
+  } else {
+    options->set_stream_position(e.revision - 1);
+  }
+  AddBatchProposed(e.type, e.payload, &request);
+  request.set_is_final(true);
+  return request;
+}
+
+// W1-durable / W5 through BatchAppend: `writers` clients, each its own
+// connection and one long-lived call appending its streams' events one at
+// a time (awaiting each answer), as DurableWriters. All of them run on ONE
+// thread over a completion queue, as the official clients' event loop
+// does: the clients share the server's two cores, and a thread per
+// blocking client would spend more of them than the server under test.
+class AsyncBatchWriters {
+ public:
+  AsyncBatchWriters(int port, int writers) : clients_(static_cast<size_t>(writers)) {
+    const std::vector<WorkloadEvent>& events = Workload();
+    for (const WorkloadEvent& e : events) {
+      clients_[static_cast<size_t>(e.stream_index % writers)].events.push_back(&e);
+    }
+    for (Client& client : clients_) {
+      client.stub = Connect(port);
+      if (!client.stub) {
+        error_ = "cannot connect";
+        return;
+      }
+    }
+  }
+
+  Side Run() {
+    if (!error_.empty()) return Failed(error_);
+    const Timer start;
+    deadline_ = start.wall + kDurableTime;
+    limit_ = std::min(kDurableEvents, Workload().size());
+    for (size_t i = 0; i < clients_.size(); ++i) {
+      Client& client = clients_[i];
+      SetDeadline(&client.context);
+      client.call = client.stub->AsyncBatchAppend(&client.context, &queue_, Tag(i, kStarted));
+      ++pending_;
+    }
+    void* tag = nullptr;
+    bool ok = false;
+    while (pending_ > 0 && queue_.Next(&tag, &ok)) {
+      --pending_;
+      const auto bits = reinterpret_cast<uintptr_t>(tag);
+      OnEvent(clients_[bits >> 3], static_cast<Op>(bits & 7), ok);
+    }
+    queue_.Shutdown();
+    while (queue_.Next(&tag, &ok)) {
+    }
+    if (!error_.empty()) return Failed(error_);
+    return Rate(done_, start);
+  }
+
+ private:
+  enum Op : uintptr_t { kStarted, kWritten, kAnswered, kWritesDone, kFinished };
+  struct Client {
+    std::unique_ptr<streams::Streams::Stub> stub;
+    grpc::ClientContext context;
+    std::unique_ptr<
+        grpc::ClientAsyncReaderWriter<streams::BatchAppendReq, streams::BatchAppendResp>>
+        call;
+    std::vector<const WorkloadEvent*> events;  // its streams', in order
+    size_t next = 0;
+    streams::BatchAppendReq request;
+    streams::BatchAppendResp answer;
+    grpc::Status status;
+  };
+
+  void* Tag(size_t client, Op op) {
+    return reinterpret_cast<void*>((client << 3) | static_cast<uintptr_t>(op));
+  }
+  size_t IndexOf(const Client& client) const { return static_cast<size_t>(&client - &clients_[0]); }
+
+  void OnEvent(Client& client, Op op, bool ok) {
+    const size_t i = IndexOf(client);
+    switch (op) {
+      case kStarted:
+      case kAnswered:
+        if (!ok) return Fail(client, "batch append: the call ended");
+        if (op == kAnswered) {
+          if (!client.answer.has_success()) {
+            return Fail(client, absl::StrCat("batch append: ", client.answer.error().message()));
+          }
+          if (++done_ >= limit_ || Clock::now() >= deadline_) stop_ = true;
+        }
+        if (stop_ || client.next == client.events.size()) return End(client);
+        client.request = BatchRequestOf(*client.events[client.next++]);
+        client.request.mutable_correlation_id()->set_string(absl::StrCat(client.next));
+        client.call->Write(client.request, Tag(i, kWritten));
+        ++pending_;
+        return;
+      case kWritten:
+        if (!ok) return Fail(client, "batch append: the call ended");
+        client.call->Read(&client.answer, Tag(i, kAnswered));
+        ++pending_;
+        return;
+      case kWritesDone:
+        client.call->Finish(&client.status, Tag(i, kFinished));
+        ++pending_;
+        return;
+      case kFinished:
+        return;
+    }
+  }
+
+  void End(Client& client) {
+    client.call->WritesDone(Tag(IndexOf(client), kWritesDone));
+    ++pending_;
+  }
+
+  void Fail(Client& client, std::string error) {
+    if (error_.empty()) error_ = std::move(error);
+    stop_ = true;
+    client.context.TryCancel();
+    client.call->Finish(&client.status, Tag(IndexOf(client), kFinished));
+    ++pending_;
+  }
+
+  grpc::CompletionQueue queue_;
+  std::vector<Client> clients_;
+  int pending_ = 0;  // operations started and not yet seen on queue_
+  size_t done_ = 0;
+  size_t limit_ = 0;
+  bool stop_ = false;
+  Clock::time_point deadline_;
+  std::string error_;
+};
+
 Side ServedBatchDurable(int writers) {
   Served served;
   if (absl::Status started = served.Start("", /*sync=*/true); !started.ok()) {
     return Failed(started.ToString());
   }
-  std::vector<std::unique_ptr<streams::Streams::Stub>> stubs;
-  std::vector<std::unique_ptr<BatchAppender>> appenders;
-  for (int w = 0; w < writers; ++w) {
-    stubs.push_back(Connect(served.port()));
-    if (!stubs.back()) return Failed("cannot connect");
-    appenders.push_back(std::make_unique<BatchAppender>(*stubs.back()));
-  }
-  return DurableWriters(writers, [&](int w, const WorkloadEvent& e) -> std::string {
-    streams::BatchAppendReq request;
-    streams::BatchAppendReq::Options* options = request.mutable_options();
-    options->mutable_stream_identifier()->set_stream_name(StreamName(e.stream_index));
-    if (e.revision == 0) {
-      options->mutable_no_stream();
-    } else {
-      options->set_stream_position(e.revision - 1);
-    }
-    AddBatchProposed(e.type, e.payload, &request);
-    return appenders[w]->Append(request);
-  });
+  AsyncBatchWriters clients(served.port(), writers);
+  Side side = clients.Run();
+  side.requests_per_group = RequestsPerGroup(served.store());
+  return side;
 }
 
 // ---------------------------------------------------------------- reads

@@ -1,5 +1,7 @@
 #include "append_funnel.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 namespace annals::server {
@@ -11,7 +13,15 @@ constexpr size_t kMaxGroup = 1024;
 }  // namespace
 
 AppendFunnel::AppendFunnel(EventStore& store) : store_(store) {
-  thread_ = std::thread([this] { Loop(); });
+  // Named as `top -H` shows them.
+  commit_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "annals-commits");
+    CommitLoop();
+  });
+  answer_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "annals-answers");
+    AnswerLoop();
+  });
 }
 
 AppendFunnel::~AppendFunnel() { Stop(); }
@@ -20,7 +30,7 @@ void AppendFunnel::Submit(AppendRequest request, Done done) {
   {
     internal::MutexLock lock(&mu_);
     if (!stopping_) {
-      if (queued_.empty()) mu_.SignalAll();  // Loop sleeps while nothing is queued
+      if (queued_.empty()) mu_.SignalAll();  // CommitLoop sleeps while nothing is queued
       queued_.emplace_back(std::move(request), std::move(done));
       return;
     }
@@ -34,17 +44,26 @@ void AppendFunnel::Stop() {
     stopping_ = true;
     mu_.SignalAll();
   }
-  if (thread_.joinable()) thread_.join();
+  if (commit_thread_.joinable()) commit_thread_.join();
+  if (answer_thread_.joinable()) answer_thread_.join();
 }
 
-void AppendFunnel::Loop() {
+void AppendFunnel::Answers::Run() {
+  for (size_t i = 0; i < done.size(); ++i) done[i](std::move(results[i]));
+}
+
+void AppendFunnel::CommitLoop() {
   while (true) {
     std::vector<std::pair<AppendRequest, Done>> group;
     {
       internal::MutexLock lock(&mu_);
       mu_.Await([this]()
                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queued_.empty(); });
-      if (queued_.empty()) return;  // stopping, and everything committed
+      if (queued_.empty()) {  // stopping, and everything committed
+        committed_all_ = true;
+        answers_cv_.notify_one();
+        return;
+      }
       if (queued_.size() <= kMaxGroup) {
         group.swap(queued_);
       } else {
@@ -54,10 +73,43 @@ void AppendFunnel::Loop() {
       }
     }
     std::vector<AppendRequest> requests;
+    Answers answers;
     requests.reserve(group.size());
-    for (auto& [request, done] : group) requests.push_back(std::move(request));
-    std::vector<absl::StatusOr<AppendResult>> results = store_.AppendEach(std::move(requests));
-    for (size_t i = 0; i < group.size(); ++i) group[i].second(std::move(results[i]));
+    answers.done.reserve(group.size());
+    for (auto& [request, done] : group) {
+      requests.push_back(std::move(request));
+      answers.done.push_back(std::move(done));
+    }
+    answers.results = store_.AppendEach(std::move(requests));
+    {
+      internal::MutexLock lock(&mu_);
+      if (!queued_.empty() || answering_ || !unanswered_.empty()) {
+        // The next group is waiting (or earlier answers are still going
+        // out): the answer thread writes these while it commits.
+        unanswered_.push_back(std::move(answers));
+        answers_cv_.notify_one();
+        continue;
+      }
+    }
+    answers.Run();  // nobody waits for the next commit: answer at once
+  }
+}
+
+void AppendFunnel::AnswerLoop() {
+  while (true) {
+    Answers answers;
+    {
+      internal::MutexLock lock(&mu_);
+      answering_ = false;
+      mu_.AwaitOn(answers_cv_, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return committed_all_ || !unanswered_.empty();
+      });
+      if (unanswered_.empty()) return;  // every group committed and answered
+      answers = std::move(unanswered_.front());
+      unanswered_.pop_front();
+      answering_ = true;
+    }
+    answers.Run();
   }
 }
 

@@ -1,12 +1,19 @@
 #include "worker_pool.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace annals::server {
 
 WorkerPool::WorkerPool(int threads) {
   threads_.reserve(threads);
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "annals-worker");  // as top -H shows it
+      Loop();
+    });
+  }
 }
 
 WorkerPool::~WorkerPool() {
