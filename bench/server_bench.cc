@@ -45,18 +45,25 @@
 //    receipt.
 // The clients send no event ids, leaving them to the store as the embedded
 // cases do (ids given by a client are indexed: more store work per event).
+#include <dirent.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,12 +109,58 @@ double ContextSwitches() {
   return static_cast<double>(usage.ru_nvcsw + usage.ru_nivcsw);
 }
 
+bool ThreadCpuAsked() {
+  static const bool asked = [] {
+    const char* v = std::getenv("ANNALS_BENCH_THREAD_CPU");
+    return v != nullptr && std::string_view(v) == "1";
+  }();
+  return asked;
+}
+
+// CPU seconds of each live thread of this process by thread id, with its
+// name (/proc/self/task/TID/{comm,stat}: utime and stime, fields 14 and 15).
+struct ThreadCpu {
+  std::string name;
+  double seconds = 0;
+};
+std::map<int, ThreadCpu> ThreadCpuNow() {
+  std::map<int, ThreadCpu> threads;
+  if (!ThreadCpuAsked()) return threads;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  DIR* dir = opendir("/proc/self/task");
+  if (dir == nullptr) return threads;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    const std::string task = absl::StrCat("/proc/self/task/", entry->d_name);
+    std::ifstream comm(task + "/comm"), stat(task + "/stat");
+    ThreadCpu thread;
+    std::getline(comm, thread.name);
+    std::string line;
+    std::getline(stat, line);
+    // Fields after the name's closing parenthesis: state is field 3.
+    const size_t close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(line.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> field; ++i) {
+      if (i == 14) utime = std::strtod(field.c_str(), nullptr);
+      if (i == 15) stime = std::strtod(field.c_str(), nullptr);
+    }
+    thread.seconds = (utime + stime) / tick;
+    threads[std::atoi(entry->d_name)] = thread;
+  }
+  closedir(dir);
+  return threads;
+}
+
 // Wall-clock and CPU time and context switches of the whole process
 // (client, server, store and RocksDB threads alike) since construction.
 struct Timer {
   Clock::time_point wall = Clock::now();
   double cpu = ProcessCpuSeconds();
   double switches = ContextSwitches();
+  std::map<int, ThreadCpu> threads = ThreadCpuNow();
 };
 
 // What one side of a case measured.
@@ -118,6 +171,9 @@ struct Side {
   std::vector<double> latencies_us;
   double requests_per_group = 0;  // durable appends: how many requests an fsync covered
   std::string error;              // non-empty: the side failed
+  // ANNALS_BENCH_THREAD_CPU=1: µs of CPU per event by thread name, of the
+  // threads alive at the end (those that ended meanwhile are not counted).
+  std::map<std::string, double> thread_cpu_us_per_event;
 };
 
 // The store's mean commit-group size so far (0 if it cannot say).
@@ -138,7 +194,22 @@ Side Rate(size_t events, const Timer& start) {
   side.rate = static_cast<double>(events) / SecondsSince(start.wall);
   side.cpu_us_per_event = (ProcessCpuSeconds() - start.cpu) * 1e6 / static_cast<double>(events);
   side.switches_per_event = (ContextSwitches() - start.switches) / static_cast<double>(events);
+  for (const auto& [tid, thread] : ThreadCpuNow()) {
+    auto before = start.threads.find(tid);
+    const double used =
+        thread.seconds - (before == start.threads.end() ? 0 : before->second.seconds);
+    side.thread_cpu_us_per_event[thread.name] += used * 1e6 / static_cast<double>(events);
+  }
   return side;
+}
+
+void PrintThreadCpu(const std::string& name, const char* side_name, const Side& side) {
+  if (side.thread_cpu_us_per_event.empty()) return;
+  std::cerr << name << " " << side_name << " CPU µs/event by thread:";
+  for (const auto& [thread, us] : side.thread_cpu_us_per_event) {
+    if (us >= 0.5) std::cerr << " " << thread << "=" << static_cast<int>(us + 0.5);
+  }
+  std::cerr << "\n";
 }
 
 // ---------------------------------------------------------------- plumbing
@@ -295,7 +366,7 @@ streams::ReadReq ReadAllRequest(bool subscription) {
 
 // Runs one iteration of both sides, the order alternating between runs,
 // and reports the server's rate, the embedded one and their ratio.
-void Paired(benchmark::State& state, const std::function<Side()>& embedded,
+void Paired(benchmark::State& state, const std::string& name, const std::function<Side()>& embedded,
             const std::function<Side()>& served) {
   static int runs = 0;
   Side ours, baseline;
@@ -313,6 +384,8 @@ void Paired(benchmark::State& state, const std::function<Side()>& embedded,
     state.SkipWithError(error.c_str());
     return;
   }
+  PrintThreadCpu(name, "server", ours);
+  PrintThreadCpu(name, "embedded", baseline);
   state.counters["items_per_second"] = ours.rate;
   state.counters["embedded_per_second"] = baseline.rate;
   state.counters["ratio"] = baseline.rate > 0 ? ours.rate / baseline.rate : 0;
@@ -336,8 +409,9 @@ double Max(const std::vector<double>& v) { return *std::max_element(v.begin(), v
 
 void RegisterPaired(const char* name, std::function<Side()> embedded,
                     std::function<Side()> served) {
-  RegisterOnce(name, [embedded = std::move(embedded), served = std::move(served)](
-                         benchmark::State& state) { Paired(state, embedded, served); })
+  RegisterOnce(
+      name, [name = std::string(name), embedded = std::move(embedded), served = std::move(served)](
+                benchmark::State& state) { Paired(state, name, embedded, served); })
       ->ComputeStatistics("min", Min)
       ->ComputeStatistics("max", Max);
 }

@@ -492,6 +492,28 @@ absl::StatusOr<StoreStats> EventStoreImpl::GetStoreStats() {
   return stats;
 }
 
+absl::StatusOr<std::string> EventStoreImpl::GetStoreId() {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  // Read each time: a read-only handle opened before the writer gave an
+  // older store its id sees it from then on.
+  std::string value;
+  ANNALS_RETURN_IF_ERROR(
+      FromRocksDb(handles.storage->db()->Get(rocksdb::ReadOptions(), handles.storage->cf(Cf::kMeta),
+                                             std::string(kMetaFormatKey), &value),
+                  "read format record"));
+  storage::v1::FormatInfo format;
+  if (!format.ParseFromString(value)) return absl::DataLossError("format record does not parse");
+  if (format.store_id().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "store '", handles.storage->path(),
+        "' has no id yet (it was made before store ids): open it for writing once to give it one"));
+  }
+  std::optional<EventId> id = EventId::FromBytes(format.store_id());
+  if (!id) return absl::DataLossError("the format record's store id is not 16 bytes");
+  return id->ToString();
+}
+
 absl::StatusOr<EngineHandles> EngineHandlesOf(EventStore& store) {
   return StoreAccess::Of(store).InternalHandles();
 }

@@ -80,6 +80,7 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
   absl::StatusOr<Position> WaitForHead(Position after, absl::Duration timeout) override;
   absl::StatusOr<EngineHandles> InternalHandles() const override;
   absl::StatusOr<StoreStats> GetStoreStats() override;
+  absl::StatusOr<std::string> GetStoreId() override;
 
  private:
   StoreExtension& extension() override { return *this; }

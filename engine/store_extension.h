@@ -53,6 +53,7 @@ class StoreExtension {
   virtual absl::StatusOr<EngineHandles> InternalHandles() const = 0;
   // Last, so that earlier slots keep their place for older plugins.
   virtual absl::StatusOr<StoreStats> GetStoreStats() = 0;
+  virtual absl::StatusOr<std::string> GetStoreId() = 0;
 
  protected:
   ~StoreExtension() = default;

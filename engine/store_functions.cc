@@ -83,4 +83,8 @@ absl::StatusOr<StoreStats> GetStoreStats(EventStore& store) {
   return StoreAccess::Of(store).GetStoreStats();
 }
 
+absl::StatusOr<std::string> GetStoreId(EventStore& store) {
+  return StoreAccess::Of(store).GetStoreId();
+}
+
 }  // namespace annals

@@ -75,6 +75,7 @@ absl::Status CheckFormat(Storage& storage, Position head, const StoreOptions& op
     storage::v1::FormatInfo format;
     format.set_created_at_us(absl::ToUnixMicros(options.clock ? options.clock() : absl::Now()));
     format.set_created_by("annals " ANNALS_VERSION_STRING);
+    format.set_store_id(std::string(EventId::Generate().AsBytes()));
     return WriteFormat(storage, format, Position(1), "write format record");
   }
   if (!s.ok()) return FromRocksDb(s, "read format record");
@@ -94,7 +95,18 @@ absl::Status CheckFormat(Storage& storage, Position head, const StoreOptions& op
         absl::StrCat("store '", storage.path(), "' has on-disk format ", format.format_version(),
                      "; open it for writing once to upgrade it to ", kFormatVersion));
   }
-  if (format.format_version() == kFormatVersion) return absl::OkStatus();
+  // A store made before store ids gets one at its first read-write open
+  // (the format record alone changes; a read-only handle reports none).
+  const bool needs_id = format.store_id().empty() && !storage.read_only();
+  if (needs_id) format.set_store_id(std::string(EventId::Generate().AsBytes()));
+  if (format.format_version() == kFormatVersion) {
+    if (!needs_id) return absl::OkStatus();
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    return FromRocksDb(storage.db()->Put(write_options, storage.cf(Cf::kMeta),
+                                         std::string(kMetaFormatKey), format.SerializeAsString()),
+                       "give the store its id");
+  }
   // Format 1 had no secondary indexes: build them from the log (this moves
   // the record to 2).
   if (format.format_version() == 1) ANNALS_RETURN_IF_ERROR(BackfillIndexes(storage));

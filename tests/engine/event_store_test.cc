@@ -7,6 +7,7 @@
 #include <string>
 
 #include "annals/event_store.h"
+#include "annals/maintenance.h"
 #include "annals/stats.h"
 #include "annals/storage/v1/meta.pb.h"
 #include "gmock/gmock.h"
@@ -73,6 +74,88 @@ TEST(EventStoreTest, NewerFormatIsRefused) {
   }
   EXPECT_THAT(EventStore::Open(path, TestOptions()),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("newer")));
+}
+
+// Rewrites the store's format record as a store made before store ids
+// has it (no id).
+void ForgetStoreId(const std::string& path) {
+  bool created = false;
+  ASSERT_OK_AND_ASSIGN(auto storage, internal::Storage::Open(path, TestOptions(), &created));
+  std::string value;
+  ASSERT_TRUE(storage->db()
+                  ->Get(rocksdb::ReadOptions(), storage->cf(internal::Cf::kMeta),
+                        std::string(internal::kMetaFormatKey), &value)
+                  .ok());
+  storage::v1::FormatInfo format;
+  ASSERT_TRUE(format.ParseFromString(value));
+  format.clear_store_id();
+  ASSERT_TRUE(storage->db()
+                  ->Put(rocksdb::WriteOptions(), storage->cf(internal::Cf::kMeta),
+                        std::string(internal::kMetaFormatKey), format.SerializeAsString())
+                  .ok());
+}
+
+TEST(EventStoreTest, AStoreHasAnIdOfItsOwnKeptByReopenReadersAndBackups) {
+  TempDir dir;
+  const std::string path = dir.Sub("store");
+  std::string id;
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(path, TestOptions()));
+    ASSERT_OK_AND_ASSIGN(id, GetStoreId(*store));
+    ASSERT_TRUE(EventId::Parse(id).has_value()) << id;
+    EXPECT_EQ(EventId::Parse(id)->ToString(), id);  // canonical form
+    ASSERT_OK(store->Append({"order-1", ExpectedRevision::NoStream(), {Event("A")}}));
+    ASSERT_OK(Backup(*store, dir.Sub("backup")));
+    // A store filled by import is another store: its own id.
+    ASSERT_OK_AND_ASSIGN(auto imported, EventStore::Open(dir.Sub("imported"), TestOptions()));
+    ASSERT_OK_AND_ASSIGN(auto it, store->ReadAll());
+    std::vector<EventRecord> events;
+    for (; it->Valid(); it->Next()) events.push_back(it->record());
+    ASSERT_OK(Import(*imported, std::move(events)));
+    EXPECT_THAT(GetStoreId(*imported), IsOkAndHolds(::testing::Ne(id)));
+    // A reader beside the writer sees the writer's id.
+    StoreOptions read_only = TestOptions();
+    read_only.read_only = true;
+    ASSERT_OK_AND_ASSIGN(auto reader, EventStore::Open(path, read_only));
+    EXPECT_THAT(GetStoreId(*reader), IsOkAndHolds(id));
+    ASSERT_OK(store->Close());
+    EXPECT_THAT(GetStoreId(*store), StatusIs(absl::StatusCode::kUnavailable));
+  }
+  ASSERT_OK_AND_ASSIGN(auto reopened, EventStore::Open(path, TestOptions()));
+  EXPECT_THAT(GetStoreId(*reopened), IsOkAndHolds(id));
+  ASSERT_OK_AND_ASSIGN(auto backup, EventStore::Open(dir.Sub("backup"), TestOptions()));
+  EXPECT_THAT(GetStoreId(*backup), IsOkAndHolds(id));
+  ASSERT_OK_AND_ASSIGN(auto other, EventStore::Open(dir.Sub("other"), TestOptions()));
+  EXPECT_THAT(GetStoreId(*other), IsOkAndHolds(::testing::Ne(id)));
+}
+
+TEST(EventStoreTest, AStoreMadeBeforeIdsGetsOneAtItsFirstWritingOpen) {
+  TempDir dir;
+  const std::string path = dir.Sub("store");
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(path, TestOptions()));
+    ASSERT_OK(store->Append({"order-1", ExpectedRevision::NoStream(), {Event("A")}}));
+  }
+  ForgetStoreId(path);
+  StoreOptions read_only = TestOptions();
+  read_only.read_only = true;
+  {
+    // A reader cannot give it one: it says how the store gets one.
+    ASSERT_OK_AND_ASSIGN(auto reader, EventStore::Open(path, read_only));
+    EXPECT_THAT(GetStoreId(*reader), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                              HasSubstr("open it for writing once")));
+    EXPECT_EQ(reader->head(), Position(1));
+  }
+  std::string id;
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(path, TestOptions()));
+    ASSERT_OK_AND_ASSIGN(id, GetStoreId(*store));
+    ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*store));
+    EXPECT_TRUE(report.ok());
+    EXPECT_EQ(store->head(), Position(1));
+  }
+  ASSERT_OK_AND_ASSIGN(auto reader, EventStore::Open(path, read_only));
+  EXPECT_THAT(GetStoreId(*reader), IsOkAndHolds(id));
 }
 
 TEST(EventStoreTest, BadOptionsAreRefusedByName) {

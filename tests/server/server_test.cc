@@ -562,6 +562,43 @@ TEST_F(ServerTest, ConcurrentClientsShareGroupCommits) {
   }
 }
 
+// Appends sent one after another on one call, without waiting, are
+// committed over several groups; their answers come back in commit order:
+// the order they were sent, each at a higher position than the one before,
+// the position the store gave it.
+TEST_F(ServerTest, BatchAppendAnswersOfOneCallSpanningGroupsComeBackInCommitOrder) {
+  constexpr int kAppends = 400;
+  ASSERT_OK_AND_ASSIGN(StoreStats before, GetStoreStats(*store_));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto call = stub_->BatchAppend(&context);
+  for (int i = 0; i < kAppends; ++i) {
+    ASSERT_TRUE(call->Write(
+        BatchMessage(absl::StrCat(i), absl::StrCat("order-", i % 7), true, 1 + i % 3, true)));
+  }
+  call->WritesDone();
+  std::vector<uint64_t> positions;
+  streams::BatchAppendResp answer;
+  while (call->Read(&answer)) {
+    ASSERT_TRUE(answer.has_success()) << answer.DebugString();
+    EXPECT_EQ(answer.correlation_id().string(), absl::StrCat(positions.size()));
+    positions.push_back(answer.success().position().commit_position());
+  }
+  ASSERT_TRUE(call->Finish().ok());
+  ASSERT_EQ(positions.size(), static_cast<size_t>(kAppends));
+  ASSERT_OK_AND_ASSIGN(StoreStats after, GetStoreStats(*store_));
+  EXPECT_GE(after.commit_groups - before.commit_groups, 2u) << "the appends met in one group";
+  for (size_t i = 1; i < positions.size(); ++i) EXPECT_LT(positions[i - 1], positions[i]);
+  // Each answer's position is its append's last event, of its stream.
+  for (size_t i = 0; i < positions.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<EventIterator> it,
+                         store_->ReadAll({.from = Position(positions[i]), .max_count = 1}));
+    ASSERT_TRUE(it->Valid());
+    EXPECT_EQ(it->record().position, Position(positions[i]));
+    EXPECT_EQ(it->record().stream, absl::StrCat("order-", i % 7));
+  }
+}
+
 TEST_F(ServerTest, BatchAppendOfADeletedStreamIsTheClientsStreamDeletedError) {
   ASSERT_OK(store_->Append({.stream = "gone-1", .events = {Event("Placed")}}));
   ASSERT_OK(store_->TombstoneStream("gone-1", {}));

@@ -61,6 +61,14 @@ struct ANNALS_EXPORT StoreStats {
 // The counters of `store` as of now. Unavailable once closed.
 ANNALS_EXPORT absl::StatusOr<StoreStats> GetStoreStats(EventStore& store);
 
+// The store's identity, a UUID in canonical form: given when the store was
+// created (or at the first read-write open of a store made before ids),
+// kept by backups and file copies, new for a store filled by import. It
+// tells one store's log from another's outside the process (the relay's
+// message ids). FailedPrecondition from a read-only handle on a store that
+// has none yet; Unavailable once closed.
+ANNALS_EXPORT absl::StatusOr<std::string> GetStoreId(EventStore& store);
+
 }  // namespace annals
 
 #endif  // ANNALS_STATS_H_
