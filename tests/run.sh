@@ -40,7 +40,7 @@ run_stage() {
 run_lint_stage() {
   echo "=== annals tests: lint ==="
   local sources
-  sources=$(find base engine commands projections server tools tests bench examples \
+  sources=$(find base engine commands projections server relay tools tests bench examples \
     \( -name '*.cc' -o -name '*.h' \) -not -path '*/fuzz/corpus/*' 2>/dev/null | sort)
   echo "--- clang-format: $(echo "$sources" | wc -l) files"
   echo "$sources" | xargs clang-format --dry-run --Werror
@@ -48,15 +48,20 @@ run_lint_stage() {
     cmake -S . -B build-release -G Ninja -DANNALS_WERROR=ON "${release_flags[@]}" >/dev/null
   fi
   cmake --build build-release -j "$jobs" --target annals_proto
-  # The server's lock annotations, which no other stage compiles with
-  # Clang's -Wthread-safety (the tsan stage leaves the server out).
+  # The lock annotations of the server and the relay, which no other stage
+  # compiles with Clang's -Wthread-safety (the tsan stage leaves both out).
+  local annotated=()
   if [ -d build-release/server ]; then
     cmake --build build-release -j "$jobs" --target annals_server_proto
-    local server_sources
-    server_sources=$(find server tests/server -name '*.cc' -not -path '*/node/*' | sort)
-    echo "--- clang -Wthread-safety: $(echo "$server_sources" | wc -l) files of the server"
+    annotated+=(server tests/server)
+  fi
+  [ -d build-release/relay ] && annotated+=(relay tests/relay)
+  if [ ${#annotated[@]} -gt 0 ]; then
+    local annotated_sources
+    annotated_sources=$(find "${annotated[@]}" -name '*.cc' -not -path '*/node/*' | sort)
+    echo "--- clang -Wthread-safety: $(echo "$annotated_sources" | wc -l) files of ${annotated[*]}"
     # shellcheck disable=SC2086  # one file per word
-    bash tools/dev/thread_safety_check.sh build-release $server_sources
+    bash tools/dev/thread_safety_check.sh build-release $annotated_sources
   fi
   local tidy_sources
   tidy_sources=$(find engine commands projections -name '*.cc' 2>/dev/null | sort)
@@ -113,18 +118,21 @@ for stage in $stages; do
       # library's install and consumers, nothing sanitizers would check).
       # The server (server/) is built and tested in the regular stage only:
       # Debian's gRPC is not instrumented, and its build would double the
-      # stage (docs/SERVER.md, "Tests and CI").
+      # stage (docs/SERVER.md, "Tests and CI"); the relay (relay/) too, for
+      # now: libnats is not instrumented either (docs/RELAY.md).
       ANNALS_CRASH_ROUNDS=${ANNALS_CRASH_ROUNDS:-10} ANNALS_CORRUPTION_FLIPS=${ANNALS_CORRUPTION_FLIPS:-2} \
       ctest_exclude=packaging ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_stage asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_CXX_COMPILER=clang++ -DANNALS_FUZZ=ON \
-        -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF -DANNALS_BUILD_SERVER=OFF
+        -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF -DANNALS_BUILD_SERVER=OFF \
+        -DANNALS_BUILD_RELAY=OFF
       asan_built=1 ;;
     tsan)
       ANNALS_CRASH_ROUNDS=${ANNALS_CRASH_ROUNDS:-10} ANNALS_CORRUPTION_FLIPS=${ANNALS_CORRUPTION_FLIPS:-2} \
       ctest_exclude=packaging TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
         run_stage tsan "${release_flags[@]}" -DANNALS_SANITIZE=thread \
         -DCMAKE_CXX_COMPILER=clang++ -DANNALS_THREAD_SAFETY=ON \
-        -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF -DANNALS_BUILD_SERVER=OFF ;;
+        -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF -DANNALS_BUILD_SERVER=OFF \
+        -DANNALS_BUILD_RELAY=OFF ;;
     lint)
       run_lint_stage ;;
     fuzz)

@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
 #ifdef ANNALS_WITH_SERVER
   AddServeCommands(app, chosen);
 #endif
+#ifdef ANNALS_WITH_RELAY
+  AddRelayCommands(app, chosen);
+#endif
   AddToolCommands(app, chosen);
   std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
   CommandWords words = ScanCommandLine(app, args);

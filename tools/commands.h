@@ -29,6 +29,8 @@ void AddEventCommands(CLI::App& app, Action& chosen);   // event, trace
 void AddStatsCommands(CLI::App& app, Action& chosen);   // stats
 // serve (built with the server, ANNALS_BUILD_SERVER).
 void AddServeCommands(CLI::App& app, Action& chosen);
+// relay (built with the relay, ANNALS_BUILD_RELAY).
+void AddRelayCommands(CLI::App& app, Action& chosen);
 // help, version, and the hidden `completion bash`.
 void AddToolCommands(CLI::App& app, Action& chosen);
 

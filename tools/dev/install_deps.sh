@@ -12,6 +12,9 @@ ANNALS_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc openssl
   # GET /metrics of annals serve (server/metrics.cc): cpp-httplib.
   libcpp-httplib-dev
+  # The relay to NATS JetStream (relay/): the C client, and the server its
+  # tests start.
+  libnats-dev nats-server
 )
 # The server's conformance tests run the official Node.js clients: Debian's
 # nodejs and npm unless a Node.js is already installed.

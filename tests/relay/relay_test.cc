@@ -1,0 +1,463 @@
+// The relay against a real nats-server (JetStream, started here on a free
+// loopback port with a fresh directory, stopped by its pid): every event
+// once, in order, with its headers and body; resuming from the broker's own
+// state; another store's stream and foreign messages refused; two relays at
+// once; Scavenge's gaps carried. Subjects and header encodings too.
+#include <arpa/inet.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "annals/event_store.h"
+#include "annals/maintenance.h"
+#include "annals/relay.h"
+#include "annals/stats.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_store.h"
+
+namespace annals::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return -1;
+  }
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool Accepts(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+// One nats-server with JetStream on a free loopback port.
+class NatsServer {
+ public:
+  explicit NatsServer(std::string dir) : dir_(std::move(dir)) {}
+  ~NatsServer() { Kill(); }
+
+  void Start() {
+    for (int attempt = 0; attempt < 3 && pid_ <= 0; ++attempt) {
+      port_ = FreePort();
+      ASSERT_GT(port_, 0);
+      const std::string port = absl::StrCat(port_);
+      pid_ = fork();
+      ASSERT_GE(pid_, 0);
+      if (pid_ == 0) {
+        execlp("nats-server", "nats-server", "-js", "-sd", dir_.c_str(), "-a", "127.0.0.1", "-p",
+               port.c_str(), static_cast<char*>(nullptr));
+        _exit(127);
+      }
+      for (int i = 0; i < 200 && !Accepts(port_); ++i) absl::SleepFor(absl::Milliseconds(25));
+      if (!Accepts(port_)) Kill();  // the port was taken meanwhile: another
+    }
+    ASSERT_GT(pid_, 0) << "nats-server did not start (apt-get install nats-server)";
+  }
+
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+  std::string url() const { return absl::StrCat("nats://127.0.0.1:", port_); }
+
+ private:
+  std::string dir_;
+  int port_ = -1;
+  pid_t pid_ = -1;
+};
+
+// A relayed message as the test reads it back from the stream.
+struct Relayed {
+  std::string subject;
+  std::string data;
+  std::map<std::string, std::string> headers;
+};
+
+// Reads the stream's messages by sequence, 1 to its last.
+class Reader {
+ public:
+  explicit Reader(const std::string& url) {
+    EXPECT_EQ(natsConnection_ConnectTo(&conn_, url.c_str()), NATS_OK);
+    EXPECT_EQ(natsConnection_JetStream(&js_, conn_, nullptr), NATS_OK);
+  }
+  ~Reader() {
+    jsCtx_Destroy(js_);
+    natsConnection_Destroy(conn_);
+  }
+
+  uint64_t Count(const char* stream = "ANNALS") {
+    jsStreamInfo* info = nullptr;
+    if (js_GetStreamInfo(&info, js_, stream, nullptr, nullptr) != NATS_OK) return 0;
+    const uint64_t n = info->State.Msgs;
+    jsStreamInfo_Destroy(info);
+    return n;
+  }
+
+  std::vector<Relayed> All(const char* stream = "ANNALS") {
+    std::vector<Relayed> all;
+    const uint64_t n = Count(stream);
+    for (uint64_t seq = 1; seq <= n; ++seq) {
+      natsMsg* msg = nullptr;
+      if (js_GetMsg(&msg, js_, stream, seq, nullptr, nullptr) != NATS_OK) {
+        ADD_FAILURE() << "no message " << seq;
+        break;
+      }
+      Relayed r;
+      r.subject = natsMsg_GetSubject(msg);
+      r.data.assign(natsMsg_GetData(msg), static_cast<size_t>(natsMsg_GetDataLength(msg)));
+      const char** keys = nullptr;
+      int count = 0;
+      if (natsMsgHeader_Keys(msg, &keys, &count) == NATS_OK) {
+        for (int i = 0; i < count; ++i) {
+          const char* value = nullptr;
+          if (natsMsgHeader_Get(msg, keys[i], &value) == NATS_OK) r.headers[keys[i]] = value;
+        }
+        free(keys);
+      }
+      natsMsg_Destroy(msg);
+      all.push_back(std::move(r));
+    }
+    return all;
+  }
+
+  // A message that is not an annals event, on a subject the stream takes.
+  void PublishForeign() {
+    jsPubAck* ack = nullptr;
+    ASSERT_EQ(js_Publish(&ack, js_, "annals.other.thing", "x", 1, nullptr, nullptr), NATS_OK);
+    jsPubAck_Destroy(ack);
+  }
+
+ private:
+  natsConnection* conn_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
+std::vector<EventRecord> ReadAllOf(EventStore& store) {
+  std::vector<EventRecord> all;
+  auto it = store.ReadAll();
+  EXPECT_TRUE(it.ok());
+  for (; (*it)->Valid(); (*it)->Next()) all.push_back((*it)->record());
+  return all;
+}
+
+// Every relayed message is the store's event at the same index: subject,
+// body and each header.
+void ExpectSameLog(const std::vector<Relayed>& relayed, const std::vector<EventRecord>& events,
+                   const std::string& store_id) {
+  ASSERT_EQ(relayed.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const Relayed& r = relayed[i];
+    const EventRecord& e = events[i];
+    SCOPED_TRACE(absl::StrCat("event ", i, " at ", e.position.value()));
+    EXPECT_EQ(r.subject, relay::SubjectOf("annals", e.stream));
+    EXPECT_EQ(r.data, e.data);
+    auto header = [&r](const char* key) {
+      auto it = r.headers.find(key);
+      return it == r.headers.end() ? std::string("<none>") : it->second;
+    };
+    EXPECT_EQ(header(relay::kStoreHeader), store_id);
+    EXPECT_EQ(header(relay::kPositionHeader), absl::StrCat(e.position.value()));
+    EXPECT_EQ(header("Nats-Msg-Id"), absl::StrCat(store_id, "/", e.position.value()));
+    EXPECT_EQ(relay::DecodeHeaderValue(header(relay::kStreamHeader)), e.stream);
+    EXPECT_EQ(header(relay::kRevisionHeader), absl::StrCat(e.revision.value()));
+    EXPECT_EQ(relay::DecodeHeaderValue(header(relay::kTypeHeader)), e.type);
+    EXPECT_EQ(relay::DecodeHeaderValue(header(relay::kContentTypeHeader)), e.content_type);
+    EXPECT_EQ(header(relay::kEventIdHeader), e.event_id.ToString());
+    if (!e.correlation_id.empty()) {
+      EXPECT_EQ(relay::DecodeHeaderValue(header(relay::kCorrelationIdHeader)), e.correlation_id);
+    }
+    if (!e.causation_id.empty()) {
+      EXPECT_EQ(relay::DecodeHeaderValue(header(relay::kCausationIdHeader)), e.causation_id);
+    }
+    absl::Time recorded;
+    std::string error;
+    ASSERT_TRUE(
+        absl::ParseTime(absl::RFC3339_full, header(relay::kRecordedAtHeader), &recorded, &error))
+        << error;
+    EXPECT_EQ(recorded, e.recorded_at);
+    if (e.metadata.empty()) {
+      EXPECT_EQ(header(relay::kMetadataHeader), "<none>");
+    } else {
+      EXPECT_EQ(relay::DecodeMetadata(header(relay::kMetadataHeader)), e.metadata);
+    }
+  }
+}
+
+class RelayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    nats_ = std::make_unique<NatsServer>(dir_.Sub("nats"));
+    nats_->Start();
+  }
+
+  absl::StatusOr<relay::RelayStatus> RelayOnce(EventStore& store) {
+    absl::StatusOr<std::unique_ptr<relay::Sink>> sink = relay::OpenNatsSink({.url = nats_->url()});
+    if (!sink.ok()) return sink.status();
+    return relay::Relay(store, **sink, {.once = true, .max_retries = 3});
+  }
+
+  TempDir dir_;
+  std::unique_ptr<NatsServer> nats_;
+};
+
+// Events of every shape: several streams in one append, metadata, ids,
+// binary bodies, stream names with what subjects forbid.
+void AppendVaried(EventStore& store, int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    EventData a = Event("Placed", absl::StrCat(R"({"i":)", i, "}"));
+    a.content_type = "application/json";
+    a.metadata = {{"user", "ana & bob=1"}, {"bin", std::string("\0\n\xff", 3)}};
+    a.correlation_id = absl::StrCat("corr-", i);
+    a.causation_id = "cause 1";
+    EventData b = Event("Shipped", std::string("\0\x01\x02 body\r\n", 10));
+    ASSERT_OK(store.Append({.stream = absl::StrCat("order-", i % 5), .events = {a, b}}));
+    MultiAppendRequest multi;
+    multi.appends.push_back({.stream = "weird.name *> x", .events = {Event("Odd")}});
+    multi.appends.push_back({.stream = "kunde-Grüße%", .events = {Event("Unicode")}});
+    ASSERT_OK(store.AppendMulti(std::move(multi)));
+  }
+}
+
+TEST_F(RelayTest, EveryEventIsPublishedOnceInOrderWithItsHeadersAndBody) {
+  TempStore store;
+  AppendVaried(*store, 20);
+  ASSERT_OK_AND_ASSIGN(const std::string id, GetStoreId(*store));
+  ASSERT_OK_AND_ASSIGN(relay::RelayStatus status, RelayOnce(*store));
+  EXPECT_EQ(status.store_id, id);
+  EXPECT_EQ(status.resumed_at, Position(0));
+  EXPECT_EQ(status.published, 80u);
+  EXPECT_EQ(status.published_to, store->head());
+  Reader reader(nats_->url());
+  ExpectSameLog(reader.All(), ReadAllOf(*store), id);
+}
+
+TEST_F(RelayTest, ARunResumesAfterTheBrokersLastMessageAndPublishesOnlyWhatIsNew) {
+  TempStore store;
+  AppendVaried(*store, 5);
+  ASSERT_OK(RelayOnce(*store).status());
+  ASSERT_OK_AND_ASSIGN(relay::RelayStatus again, RelayOnce(*store));
+  EXPECT_EQ(again.published, 0u);
+  EXPECT_EQ(again.resumed_at, store->head());
+  AppendVaried(*store, 3);
+  ASSERT_OK_AND_ASSIGN(relay::RelayStatus more, RelayOnce(*store));
+  EXPECT_EQ(more.published, 12u);
+  Reader reader(nats_->url());
+  ASSERT_OK_AND_ASSIGN(const std::string id, GetStoreId(*store));
+  ExpectSameLog(reader.All(), ReadAllOf(*store), id);
+}
+
+TEST_F(RelayTest, AReadOnlyHandleBesideTheWriterRelaysWhatTheWriterCommitted) {
+  TempStore store;
+  AppendVaried(*store, 4);
+  StoreOptions read_only = TestOptions();
+  read_only.read_only = true;
+  read_only.create_if_missing = false;
+  ASSERT_OK_AND_ASSIGN(auto reader_store, EventStore::Open(store.path() + "/store", read_only));
+  AppendVaried(*store, 2);  // after the reader opened: Relay catches up first
+  ASSERT_OK_AND_ASSIGN(relay::RelayStatus status, RelayOnce(*reader_store));
+  EXPECT_EQ(status.published, 24u);
+  Reader reader(nats_->url());
+  EXPECT_EQ(reader.Count(), 24u);
+}
+
+TEST_F(RelayTest, AStreamHoldingAnotherStoresLogIsRefusedAndNothingIsPublished) {
+  TempStore first, second;
+  AppendVaried(*first, 2);
+  AppendVaried(*second, 2);
+  ASSERT_OK(RelayOnce(*first).status());
+  ASSERT_OK_AND_ASSIGN(const std::string first_id, GetStoreId(*first));
+  EXPECT_THAT(RelayOnce(*second),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(first_id)));
+  Reader reader(nats_->url());
+  EXPECT_EQ(reader.Count(), 8u);
+}
+
+TEST_F(RelayTest, AStreamWhoseLastMessageIsForeignIsRefused) {
+  TempStore store;
+  AppendVaried(*store, 2);
+  ASSERT_OK(RelayOnce(*store).status());
+  Reader reader(nats_->url());
+  reader.PublishForeign();
+  AppendVaried(*store, 1);
+  EXPECT_THAT(RelayOnce(*store),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not an annals event")));
+  EXPECT_EQ(reader.Count(), 9u);
+}
+
+TEST_F(RelayTest, TwoRelaysAtOnceStillPublishEachEventOnce) {
+  TempStore store;
+  for (int i = 0; i < 40; ++i) {
+    std::vector<EventData> events;
+    for (int j = 0; j < 50; ++j) events.push_back(Event("E", absl::StrCat(i, "/", j)));
+    ASSERT_OK(store->Append({.stream = absl::StrCat("s-", i % 7), .events = std::move(events)}));
+  }
+  std::vector<std::thread> relays;
+  std::atomic<int> failed{0};
+  for (int r = 0; r < 2; ++r) {
+    relays.emplace_back([&] {
+      absl::StatusOr<std::unique_ptr<relay::Sink>> sink =
+          relay::OpenNatsSink({.url = nats_->url(), .max_in_flight = 64});
+      if (!sink.ok()) {
+        ++failed;
+        return;
+      }
+      absl::StatusOr<relay::RelayStatus> status =
+          relay::Relay(*store, **sink, {.once = true, .retry_min = absl::Milliseconds(1)});
+      if (!status.ok()) ++failed;
+    });
+  }
+  for (std::thread& t : relays) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  Reader reader(nats_->url());
+  ASSERT_OK_AND_ASSIGN(const std::string id, GetStoreId(*store));
+  ExpectSameLog(reader.All(), ReadAllOf(*store), id);
+}
+
+TEST_F(RelayTest, PositionsThatScavengeRemovedAreGapsAndNothingElse) {
+  TempStore store;
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_OK(store->Append({.stream = absl::StrCat("t-", i % 3), .events = {Event("E")}}));
+  }
+  ASSERT_OK(RelayOnce(*store).status());  // 1..30
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_OK(store->Append({.stream = "trimmed-1", .events = {Event("E")}}));
+  }
+  ASSERT_OK(store->SetStreamMetadata("trimmed-1", {.max_count = 2}).status());
+  ASSERT_OK(Scavenge(*store).status());
+  ASSERT_OK(store->Append({.stream = "after-1", .events = {Event("E")}}));
+  ASSERT_OK_AND_ASSIGN(relay::RelayStatus status, RelayOnce(*store));
+  const std::vector<EventRecord> events = ReadAllOf(*store);
+  ASSERT_LT(events.size(), static_cast<size_t>(store->head().value()));  // gaps exist
+  EXPECT_EQ(status.published, events.size() - 30);
+  Reader reader(nats_->url());
+  ASSERT_OK_AND_ASSIGN(const std::string id, GetStoreId(*store));
+  ExpectSameLog(reader.All(), events, id);
+}
+
+TEST_F(RelayTest, BadOptionsAndAnUnreachableBrokerAreClearErrors) {
+  EXPECT_THAT(relay::OpenNatsSink({.url = nats_->url(), .stream = "a.b"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stream name")));
+  EXPECT_THAT(relay::OpenNatsSink({.url = nats_->url(), .stream = ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(relay::OpenNatsSink({.url = nats_->url(), .subject_prefix = "a.>"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subject prefix")));
+  EXPECT_THAT(relay::OpenNatsSink({.url = nats_->url(), .replicas = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("replicas")));
+  EXPECT_THAT(relay::OpenNatsSink({.url = absl::StrCat("nats://127.0.0.1:", FreePort())}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("connect")));
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(auto sink, relay::OpenNatsSink({.url = nats_->url()}));
+  EXPECT_THAT(relay::Relay(*store, *sink, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stop flag")));
+  Reader reader(nats_->url());
+  EXPECT_EQ(reader.Count(), 0u);
+}
+
+#ifdef ANNALS_TOOL_PATH
+// Runs `annals ARGS` with stdout and stderr in `out`; its exit code.
+int RunTool(const std::string& args, std::string* out) {
+  const std::string command = absl::StrCat(ANNALS_TOOL_PATH, " ", args, " 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out->append(buffer, n);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_F(RelayTest, TheToolRelaysOnceBesideTheApplicationAndRefusesAnotherStoresStream) {
+  TempStore store;  // stays open: the tool opens it read-only beside it
+  AppendVaried(*store, 3);
+  const std::string path = store.path() + "/store";
+  std::string out;
+  ASSERT_EQ(
+      RunTool(absl::StrCat("relay --store ", path, " --nats ", nats_->url(), " --once"), &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("relayed 12 events, at position 12 of 12"));
+  out.clear();
+  ASSERT_EQ(
+      RunTool(absl::StrCat("relay --store ", path, " --nats ", nats_->url(), " --once --json"),
+              &out),
+      0)
+      << out;
+  EXPECT_THAT(out, HasSubstr(R"("published":0)"));
+  EXPECT_THAT(out, HasSubstr(R"("lag_events":0)"));
+  TempStore other;
+  AppendVaried(*other, 1);
+  out.clear();
+  EXPECT_NE(RunTool(absl::StrCat("relay --store ", other.path(), "/store --nats ", nats_->url(),
+                                 " --once"),
+                    &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("holds the log of store"));
+  out.clear();
+  EXPECT_NE(RunTool(absl::StrCat("relay --store ", path, " --nats ", nats_->url(),
+                                 " --once --replicas 9"),
+                    &out),
+            0);
+  Reader reader(nats_->url());
+  EXPECT_EQ(reader.Count(), 12u);
+}
+#endif
+
+TEST(RelayEncodingTest, SubjectsEscapeWhatNatsForbidsAndKeepTheRest) {
+  EXPECT_EQ(relay::SubjectOf("annals", "order-42"), "annals.order.order-42");
+  EXPECT_EQ(relay::SubjectOf("annals", "plain"), "annals.plain.plain");
+  EXPECT_EQ(relay::SubjectOf("annals", "a.b*c>d e\tf%-1"),
+            "annals.a%2Eb%2Ac%3Ed%20e%09f%25.a%2Eb%2Ac%3Ed%20e%09f%25-1");
+  EXPECT_EQ(relay::SubjectOf("annals", "-x"), "annals.%.-x");
+  EXPECT_EQ(relay::SubjectOf("x.y", "Grüße-1"), "x.y.Grüße.Grüße-1");
+}
+
+TEST(RelayEncodingTest, HeaderValuesAndMetadataRoundTripAndMalformedOnesAreRefused) {
+  const std::string any("a b\r\n%\0\xff=&z", 11);
+  EXPECT_EQ(relay::EncodeHeaderValue(any), "a%20b%0D%0A%25%00%FF=&z");
+  EXPECT_EQ(relay::DecodeHeaderValue(relay::EncodeHeaderValue(any)), any);
+  EXPECT_EQ(relay::DecodeHeaderValue("%4a%4A"), "JJ");
+  EXPECT_EQ(relay::DecodeHeaderValue("%"), std::nullopt);
+  EXPECT_EQ(relay::DecodeHeaderValue("ab%4"), std::nullopt);
+  EXPECT_EQ(relay::DecodeHeaderValue("%zz"), std::nullopt);
+  const std::map<std::string, std::string> metadata = {{"k=1&", any}, {"empty", ""}};
+  EXPECT_EQ(relay::DecodeMetadata(relay::EncodeMetadata(metadata)), metadata);
+  EXPECT_EQ(relay::DecodeMetadata(""), (std::map<std::string, std::string>{}));
+  EXPECT_EQ(relay::DecodeMetadata("novalue"), std::nullopt);
+  EXPECT_EQ(relay::DecodeMetadata("a=1&a=2"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace annals::testing
