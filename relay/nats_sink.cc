@@ -179,6 +179,7 @@ class NatsSink final : public Sink {
       return Unavailable(absl::StrCat("publish position ", position), s);
     }
     expected_last_id_ = id;
+    published_ = true;
     return absl::OkStatus();
   }
 
@@ -229,6 +230,10 @@ class NatsSink final : public Sink {
   // Waits briefly for what is in flight, then forgets the rest: each carries
   // its expectation, so one that lands late is refused, never misplaced.
   void DropPending() {
+    // libnats 3.4 crashes asking for the pending list of a context that
+    // never published asynchronously.
+    if (!published_) return;
+    published_ = false;
     jsPubOptions wait;
     jsPubOptions_Init(&wait);
     wait.MaxWait = 100;
@@ -264,6 +269,7 @@ class NatsSink final : public Sink {
   jsCtx* js_ = nullptr;
   std::string store_id_;
   std::string expected_last_id_;  // the message the next publish must follow
+  bool published_ = false;        // published since the last DropPending
   internal::Mutex mu_;
   absl::Status error_ ABSL_GUARDED_BY(mu_);  // the first refusal since Resume
 };
