@@ -158,6 +158,30 @@ TEST(EventStoreTest, AStoreMadeBeforeIdsGetsOneAtItsFirstWritingOpen) {
   EXPECT_THAT(GetStoreId(*reader), IsOkAndHolds(id));
 }
 
+TEST(EventStoreTest, AStoreIdOfAnotherLengthIsDataLoss) {
+  TempDir dir;
+  const std::string path = dir.Sub("store");
+  { ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(path, TestOptions())); }
+  {
+    bool created = false;
+    ASSERT_OK_AND_ASSIGN(auto storage, internal::Storage::Open(path, TestOptions(), &created));
+    std::string value;
+    ASSERT_TRUE(storage->db()
+                    ->Get(rocksdb::ReadOptions(), storage->cf(internal::Cf::kMeta),
+                          std::string(internal::kMetaFormatKey), &value)
+                    .ok());
+    storage::v1::FormatInfo format;
+    ASSERT_TRUE(format.ParseFromString(value));
+    format.set_store_id("abc");
+    ASSERT_TRUE(storage->db()
+                    ->Put(rocksdb::WriteOptions(), storage->cf(internal::Cf::kMeta),
+                          std::string(internal::kMetaFormatKey), format.SerializeAsString())
+                    .ok());
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, EventStore::Open(path, TestOptions()));
+  EXPECT_THAT(GetStoreId(*store), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("16 bytes")));
+}
+
 TEST(EventStoreTest, BadOptionsAreRefusedByName) {
   TempDir dir;
   StoreOptions options = TestOptions();
