@@ -85,7 +85,7 @@ void W5(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(count));
 }
 
-const bool registered = [] {
+const bool append_registered = [] {
   RegisterOnce("W1-durable/annals", [](benchmark::State& s) { W1(s, true, kDurableEvents); });
   RegisterOnce("W1-fast/annals", [](benchmark::State& s) { W1(s, false, SIZE_MAX); });
   RegisterOnce("W2-durable/annals", [](benchmark::State& s) { W2(s, true); });

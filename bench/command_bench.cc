@@ -127,7 +127,7 @@ void Commands(benchmark::State& state, int threads, bool sync) {
   state.SetItemsProcessed(static_cast<int64_t>(threads) * commands_per_thread);
 }
 
-const bool registered = [] {
+const bool command_registered = [] {
   RegisterOnce("LOAD-1000/annals", [](benchmark::State& s) { Load1000(s, false); });
   RegisterOnce("LOAD-1000-snapshot/annals", [](benchmark::State& s) { Load1000(s, true); });
   RegisterOnce("CMD-1-fast/annals", [](benchmark::State& s) { Commands(s, 1, false); });

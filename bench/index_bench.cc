@@ -32,7 +32,7 @@ void ReadWhole(benchmark::State& state, const ReadFn& read) {
   state.SetItemsProcessed(static_cast<int64_t>(events));
 }
 
-const bool registered = [] {
+const bool index_registered = [] {
   auto reg = [](const char* name, ReadFn fn) {
     RegisterOnce(name, [fn](benchmark::State& s) { ReadWhole(s, fn); });
   };

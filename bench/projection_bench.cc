@@ -123,7 +123,7 @@ void InlineW1(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(events.size()));
 }
 
-const bool registered = [] {
+const bool projection_registered = [] {
   RegisterOnce("PROJ-catchup-1/annals", [](benchmark::State& s) { CatchUp(s, 1); });
   RegisterOnce("PROJ-catchup-4/annals", [](benchmark::State& s) { CatchUp(s, 4); });
   RegisterOnce("PROJ-live-lag/annals", LiveLag);

@@ -20,7 +20,7 @@ void W3(benchmark::State& state) {
   benchmark::DoNotOptimize(bytes);
 }
 
-const bool registered = [] {
+const bool read_registered = [] {
   RegisterOnce("W3/annals", W3);
   return true;
 }();

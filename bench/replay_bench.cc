@@ -27,7 +27,7 @@ void W4(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(count));
 }
 
-const bool registered = [] {
+const bool replay_registered = [] {
   RegisterOnce("W4/annals", W4);
   return true;
 }();

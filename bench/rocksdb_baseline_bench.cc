@@ -17,7 +17,7 @@
 namespace annals::bench {
 namespace {
 
-constexpr size_t kDurableEvents = 4000;
+constexpr size_t kBaselineDurableEvents = 4000;
 
 std::unique_ptr<rocksdb::DB> OpenRaw(benchmark::State& state, const std::string& path) {
   rocksdb::Options options;
@@ -165,7 +165,7 @@ void RawW4(benchmark::State& state) {
 void RawW5(benchmark::State& state) {
   constexpr int kWriters = 8;
   const auto& events = Workload();
-  const size_t count = std::min(kDurableEvents * 2, events.size());
+  const size_t count = std::min(kBaselineDurableEvents * 2, events.size());
   BenchDir dir;
   auto db = OpenRaw(state, dir.path("raw"));
   if (!db) return;
@@ -191,8 +191,9 @@ void RawW5(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(count));
 }
 
-const bool registered = [] {
-  RegisterOnce("W1-durable/raw", [](benchmark::State& s) { RawW1(s, true, kDurableEvents); });
+const bool rocksdb_baseline_registered = [] {
+  RegisterOnce("W1-durable/raw",
+               [](benchmark::State& s) { RawW1(s, true, kBaselineDurableEvents); });
   RegisterOnce("W1-fast/raw", [](benchmark::State& s) { RawW1(s, false, SIZE_MAX); });
   RegisterOnce("W2-durable/raw", [](benchmark::State& s) { RawW2(s, true); });
   RegisterOnce("W2-fast/raw", [](benchmark::State& s) { RawW2(s, false); });

@@ -84,7 +84,7 @@ namespace streams = ::event_store::client::streams;
 using Clock = std::chrono::steady_clock;
 
 // The house rule for durable cases: at least this many events or this long.
-constexpr size_t kDurableEvents = 50000;
+constexpr size_t kServerDurableEvents = 50000;
 constexpr auto kDurableTime = std::chrono::seconds(10);
 constexpr int kClients = 8;
 constexpr size_t kLatencyAppends = 5000;
@@ -490,12 +490,12 @@ Side ServedBatchW2(bool sync) {
 }
 
 // W1-durable (1 writer) or W5 (8 writers, stream % 8), in workload order,
-// until kDurableEvents events or kDurableTime. `append(writer, event)`
+// until kServerDurableEvents events or kDurableTime. `append(writer, event)`
 // returns an error or "".
 Side DurableWriters(int writers,
                     const std::function<std::string(int, const WorkloadEvent&)>& append) {
   const std::vector<WorkloadEvent>& events = Workload();
-  const size_t limit = std::min(kDurableEvents, events.size());
+  const size_t limit = std::min(kServerDurableEvents, events.size());
   std::atomic<size_t> done{0};
   std::atomic<bool> stop{false};
   std::mutex mu;
@@ -595,7 +595,7 @@ class AsyncBatchWriters {
     if (!error_.empty()) return Failed(error_);
     const Timer start;
     deadline_ = start.wall + kDurableTime;
-    limit_ = std::min(kDurableEvents, Workload().size());
+    limit_ = std::min(kServerDurableEvents, Workload().size());
     for (size_t i = 0; i < clients_.size(); ++i) {
       Client& client = clients_[i];
       SetDeadline(&client.context);
@@ -966,7 +966,7 @@ Side ServedLatency() {
   return Latencies(probe, start, std::move(error));
 }
 
-const bool registered = [] {
+const bool server_registered = [] {
   RegisterPaired(
       "Server-append100-durable", [] { return EmbeddedW2(true); }, [] { return ServedW2(true); });
   RegisterPaired(

@@ -109,7 +109,7 @@ void LiveThroughput(benchmark::State& state, bool report_subscriber) {
   state.counters["items_per_second"] = static_cast<double>(events.size()) / seconds;
 }
 
-const bool registered = [] {
+const bool subscription_registered = [] {
   RegisterOnce("SUB-latency-1/annals", [](benchmark::State& s) { Latency(s, 1); });
   RegisterOnce("SUB-latency-8/annals", [](benchmark::State& s) { Latency(s, 8); });
   RegisterOnce("SUB-live-appends/annals", [](benchmark::State& s) { LiveThroughput(s, false); });

@@ -494,7 +494,7 @@ void Export(benchmark::State& state) {
   state.counters["events"] = static_cast<double>(events);
 }
 
-const bool registered = [] {
+const bool tool_registered = [] {
   using Case = void (*)(benchmark::State&);
   const std::pair<const char*, Case> cases[] = {
       {"TOOL-state-10k/annals", StateNoSnapshots},

@@ -14,6 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "annals/base/mutex.h"
 #include "annals/relay.h"
@@ -89,6 +90,7 @@ class NatsSink final : public Sink {
       error_ = absl::OkStatus();
     }
     store_id_ = std::string(store_id);
+    reconnects_at_resume_ = Reconnects();
     jsStreamInfo* info = nullptr;
     jsErrCode js_error{};
     natsStatus s = js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr, &js_error);
@@ -184,17 +186,44 @@ class NatsSink final : public Sink {
   }
 
   absl::Status Flush() override {
+    // In short slices, so that a refusal or a lost connection ends the wait.
     jsPubOptions wait;
     jsPubOptions_Init(&wait);
-    wait.MaxWait = absl::ToInt64Milliseconds(options_.ack_wait);
-    const natsStatus s = js_PublishAsyncComplete(js_, &wait);
-    internal::MutexLock lock(&mu_);
-    if (!error_.ok()) return error_;
-    if (s != NATS_OK) return Unavailable("wait for the broker's acknowledgements", s);
-    return absl::OkStatus();
+    wait.MaxWait = 100;
+    const absl::Time deadline = absl::Now() + options_.ack_wait;
+    for (;;) {
+      const natsStatus s = js_PublishAsyncComplete(js_, &wait);
+      {
+        internal::MutexLock lock(&mu_);
+        if (!error_.ok()) return error_;
+      }
+      if (s == NATS_OK) return absl::OkStatus();
+      // The acknowledgements of what was in flight die with a connection:
+      // fail at once rather than wait ack_wait for them. (Polled, not a
+      // disconnect callback: libnats may run one after the sink is gone.)
+      if (Reconnects() != reconnects_at_resume_) {
+        return absl::UnavailableError("lost the connection to the broker (reconnecting)");
+      }
+      if (s != NATS_TIMEOUT || absl::Now() >= deadline) {
+        return Unavailable("wait for the broker's acknowledgements", s);
+      }
+    }
   }
 
  private:
+  // How often the connection has been re-established since it was opened.
+  uint64_t Reconnects() const {
+    natsStatistics* stats = nullptr;
+    uint64_t reconnects = 0;
+    if (natsStatistics_Create(&stats) == NATS_OK &&
+        natsConnection_GetStats(conn_, stats) == NATS_OK) {
+      natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &reconnects);
+    }
+    natsStatistics_Destroy(stats);
+    // Down now counts as one more: what is in flight is lost either way.
+    return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED ? reconnects : reconnects + 1;
+  }
+
   std::string MsgId(Position position) const {
     return absl::StrCat(store_id_, "/", position.value());
   }
@@ -220,6 +249,11 @@ class NatsSink final : public Sink {
     config.Replicas = options_.replicas;
     s = js_AddStream(&info, js_, &config, nullptr, &js_error);
     if (s != NATS_OK) {
+      // Another relay may have created it meanwhile: then it is there.
+      if (js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr, nullptr) == NATS_OK) {
+        jsStreamInfo_Destroy(info);
+        return absl::OkStatus();
+      }
       return Unavailable(absl::StrCat("create JetStream stream '", options_.stream, "'"), s,
                          js_error);
     }
@@ -270,6 +304,7 @@ class NatsSink final : public Sink {
   std::string store_id_;
   std::string expected_last_id_;  // the message the next publish must follow
   bool published_ = false;        // published since the last DropPending
+  uint64_t reconnects_at_resume_ = 0;
   internal::Mutex mu_;
   absl::Status error_ ABSL_GUARDED_BY(mu_);  // the first refusal since Resume
 };

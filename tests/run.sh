@@ -18,9 +18,14 @@ source tools/dev/install_deps.sh
 
 jobs=$(nproc)
 # Line tables only (-g1): backtraces and sanitizer reports keep their file
-# and line, and each compile is 20-30% shorter than with full debug info
-# (docs/ARCHITECTURE.md, "Tests and CI").
-release_flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG")
+# and line, and each compile is 20-30% shorter than with full debug info.
+# Unity builds (CMake joins a target's sources into a few files; the
+# installed libraries excepted): the headers are parsed once per batch, not
+# once per file, which makes each build about half as long (docs/ARCHITECTURE.md,
+# "Tests and CI").
+unity=(-DCMAKE_UNITY_BUILD=ON)
+release_flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
+  "${unity[@]}")
 stages=${ANNALS_TEST_STAGES:-"release asan tsan lint fuzz"}
 asan_built=0
 
@@ -34,9 +39,9 @@ run_stage() {
 
 # Every C++ source formatted as .clang-format says, and clang-tidy clean (as
 # .clang-tidy configures it) over the write side, the log and the read side.
-# clang-tidy reads the release build's compile_commands.json and generated
-# protobuf headers (configured and built here if the release stage did not
-# run). Bounded: about 4 minutes on 2 cores; 15 at most.
+# clang-tidy reads each file's own command from build-lint, configured here
+# without unity files, and only protoc's output is built there. Bounded:
+# about 4 minutes on 2 cores; 15 at most.
 run_lint_stage() {
   echo "=== annals tests: lint ==="
   local sources
@@ -44,29 +49,28 @@ run_lint_stage() {
     \( -name '*.cc' -o -name '*.h' \) -not -path '*/fuzz/corpus/*' 2>/dev/null | sort)
   echo "--- clang-format: $(echo "$sources" | wc -l) files"
   echo "$sources" | xargs clang-format --dry-run --Werror
-  if [ ! -f build-release/compile_commands.json ]; then
-    cmake -S . -B build-release -G Ninja -DANNALS_WERROR=ON "${release_flags[@]}" >/dev/null
-  fi
-  cmake --build build-release -j "$jobs" --target annals_proto
+  cmake -S . -B build-lint -G Ninja -DANNALS_WERROR=ON "${release_flags[@]}" \
+    -DCMAKE_UNITY_BUILD=OFF >/dev/null
+  cmake --build build-lint -j "$jobs" --target annals_proto_generated
   # The lock annotations of the server and the relay, which no other stage
   # compiles with Clang's -Wthread-safety (the tsan stage leaves both out).
   local annotated=()
-  if [ -d build-release/server ]; then
-    cmake --build build-release -j "$jobs" --target annals_server_proto
+  if [ -d build-lint/server ]; then
+    cmake --build build-lint -j "$jobs" --target annals_server_proto_generated
     annotated+=(server tests/server)
   fi
-  [ -d build-release/relay ] && annotated+=(relay tests/relay)
+  [ -d build-lint/relay ] && annotated+=(relay tests/relay)
   if [ ${#annotated[@]} -gt 0 ]; then
     local annotated_sources
     annotated_sources=$(find "${annotated[@]}" -name '*.cc' -not -path '*/node/*' | sort)
     echo "--- clang -Wthread-safety: $(echo "$annotated_sources" | wc -l) files of ${annotated[*]}"
     # shellcheck disable=SC2086  # one file per word
-    bash tools/dev/thread_safety_check.sh build-release $annotated_sources
+    bash tools/dev/thread_safety_check.sh build-lint $annotated_sources
   fi
   local tidy_sources
   tidy_sources=$(find engine commands projections -name '*.cc' 2>/dev/null | sort)
   echo "--- clang-tidy: $(echo "$tidy_sources" | wc -l) files"
-  echo "$tidy_sources" | timeout 900 xargs -P "$jobs" -n 2 clang-tidy -p build-release --quiet
+  echo "$tidy_sources" | timeout 900 xargs -P "$jobs" -n 2 clang-tidy -p build-lint --quiet
 }
 
 # Runs each libFuzzer target (Clang, ASan+UBSan: the asan stage's build, or
@@ -118,11 +122,12 @@ for stage in $stages; do
       # library's install and consumers, nothing sanitizers would check).
       # The server (server/) is built and tested in the regular stage only:
       # Debian's gRPC is not instrumented, and its build would double the
-      # stage (docs/SERVER.md, "Tests and CI"); the relay (relay/) too, for
-      # now: libnats is not instrumented either (docs/RELAY.md).
+      # stage (docs/SERVER.md, "Tests and CI"); the relay (relay/) too:
+      # libnats is not instrumented either (docs/RELAY.md).
       ANNALS_CRASH_ROUNDS=${ANNALS_CRASH_ROUNDS:-10} ANNALS_CORRUPTION_FLIPS=${ANNALS_CORRUPTION_FLIPS:-2} \
       ctest_exclude=packaging ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-        run_stage asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCMAKE_CXX_COMPILER=clang++ -DANNALS_FUZZ=ON \
+        run_stage asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 "${unity[@]}" \
+        -DCMAKE_CXX_COMPILER=clang++ -DANNALS_FUZZ=ON \
         -DANNALS_BUILD_BENCHMARKS=OFF -DANNALS_BUILD_EXAMPLES=OFF -DANNALS_BUILD_SERVER=OFF \
         -DANNALS_BUILD_RELAY=OFF
       asan_built=1 ;;

@@ -112,8 +112,8 @@ int PrintEvents(Context& ctx, EventIterator& it, uint64_t limit = UINT64_MAX) {
 
 // Set by SIGINT/SIGTERM while `tail -f` follows, so that it stops cleanly
 // (closing the store removes the read-only handle's temporary directory).
-volatile std::sig_atomic_t interrupted = 0;
-void OnInterrupt(int) { interrupted = 1; }
+volatile std::sig_atomic_t tail_interrupted = 0;
+void OnTailInterrupt(int) { tail_interrupted = 1; }
 
 int RunInfo(Context& ctx) {
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
@@ -279,7 +279,7 @@ int Follow(Context& ctx, EventStore& store, const TailArgs& args,
   const absl::Time deadline = args.follow_seconds > 0
                                   ? absl::Now() + absl::Seconds(args.follow_seconds)
                                   : absl::InfiniteFuture();
-  while (absl::Now() < deadline && !interrupted) {
+  while (absl::Now() < deadline && !tail_interrupted) {
     absl::StatusOr<EventRecord> event = (*subscription)->Next(absl::Milliseconds(100));
     if (event.ok()) {
       if (absl::Status s = printer.Print(*event); !s.ok()) return ctx.Fail(s);
@@ -295,8 +295,8 @@ int Follow(Context& ctx, EventStore& store, const TailArgs& args,
 
 int RunTail(Context& ctx, const TailArgs& args) {
   if (args.follow) {
-    std::signal(SIGINT, OnInterrupt);
-    std::signal(SIGTERM, OnInterrupt);
+    std::signal(SIGINT, OnTailInterrupt);
+    std::signal(SIGTERM, OnTailInterrupt);
   }
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());

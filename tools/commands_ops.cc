@@ -84,7 +84,7 @@ int RunExport(Context& ctx, const ExportArgs& args) {
 // Set by SIGINT during an import; the import stops at the next chunk
 // boundary (what is written stays written: each chunk is atomic).
 volatile std::sig_atomic_t g_interrupted = 0;
-extern "C" void OnInterrupt(int) { g_interrupted = 1; }
+extern "C" void OnImportInterrupt(int) { g_interrupted = 1; }
 
 // SIGINT sets g_interrupted while it lives. A second Ctrl-C kills the
 // process as usual (SA_RESETHAND), for an import stuck in a write.
@@ -92,7 +92,7 @@ class InterruptGuard {
  public:
   InterruptGuard() {
     struct sigaction action = {};
-    action.sa_handler = OnInterrupt;
+    action.sa_handler = OnImportInterrupt;
     action.sa_flags = SA_RESETHAND | SA_RESTART;
     sigemptyset(&action.sa_mask);
     ::sigaction(SIGINT, &action, &previous_);

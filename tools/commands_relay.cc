@@ -5,11 +5,13 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "annals/relay.h"
 #include "commands.h"
 #include "context.h"
@@ -57,15 +59,6 @@ int RunRelay(Context& ctx, const RelayArgs& args) {
 
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
-  absl::StatusOr<std::unique_ptr<relay::Sink>> sink =
-      relay::OpenNatsSink({.url = args.nats,
-                           .stream = args.stream,
-                           .subject_prefix = args.subjects,
-                           .replicas = args.replicas,
-                           .max_in_flight = args.window});
-  if (!sink.ok()) return ctx.Fail(sink.status());
-
-  const bool json = ctx.options().json || ctx.options().jsonl;
   std::atomic<bool> stop{false};
   std::thread signals;
   if (!args.once) {
@@ -77,6 +70,33 @@ int RunRelay(Context& ctx, const RelayArgs& args) {
       stop = true;
     });
   }
+  auto stop_signal_thread = [&] {
+    if (!signals.joinable()) return;
+    if (!stop) pthread_kill(signals.native_handle(), SIGTERM);
+    signals.join();
+  };
+  const bool json = ctx.options().json || ctx.options().jsonl;
+  // A following relay waits for a broker that is down (backing off to
+  // 5 s); --once fails at once, for scripts.
+  absl::StatusOr<std::unique_ptr<relay::Sink>> sink;
+  for (absl::Duration backoff = absl::Milliseconds(50);;
+       backoff = std::min(backoff * 2, absl::Seconds(5))) {
+    sink = relay::OpenNatsSink({.url = args.nats,
+                                .stream = args.stream,
+                                .subject_prefix = args.subjects,
+                                .replicas = args.replicas,
+                                .max_in_flight = args.window});
+    if (sink.ok() || args.once || !absl::IsUnavailable(sink.status()) || stop) break;
+    std::cerr << "waiting for the broker: " << sink.status().message() << std::endl;
+    for (absl::Time until = absl::Now() + backoff; !stop && absl::Now() < until;) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  if (!sink.ok()) {
+    stop_signal_thread();
+    return ctx.Fail(sink.status());
+  }
+
   // --once is for scripts: it gives up after about 20 s of failures; a
   // following relay retries for as long as it runs.
   relay::RelayOptions options{.once = args.once, .stop = &stop, .max_retries = args.once ? 8 : -1};
@@ -84,10 +104,7 @@ int RunRelay(Context& ctx, const RelayArgs& args) {
     std::cerr << StatusLine(status, json) << std::endl;
   };
   absl::StatusOr<relay::RelayStatus> done = relay::Relay(**store, **sink, options);
-  if (signals.joinable()) {
-    if (!stop) pthread_kill(signals.native_handle(), SIGTERM);
-    signals.join();
-  }
+  stop_signal_thread();
   if (!done.ok()) return ctx.Fail(done.status());
   std::cout << StatusLine(*done, json) << std::endl;
   return kExitOk;

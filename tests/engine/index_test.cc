@@ -19,12 +19,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-std::vector<uint64_t> Positions(const std::vector<EventRecord>& records) {
-  std::vector<uint64_t> out;
-  for (const EventRecord& r : records) out.push_back(r.position.value());
-  return out;
-}
-
 EventData Correlated(std::string type, std::string correlation, std::string causation = "") {
   EventData event = Event(std::move(type));
   event.correlation_id = std::move(correlation);

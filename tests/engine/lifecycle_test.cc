@@ -25,7 +25,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-std::vector<uint64_t> Revisions(absl::StatusOr<std::unique_ptr<EventIterator>> it) {
+std::vector<uint64_t> ReadRevisions(absl::StatusOr<std::unique_ptr<EventIterator>> it) {
   EXPECT_OK(it.status());
   std::vector<uint64_t> out;
   if (!it.ok()) return out;
@@ -69,9 +69,9 @@ TEST_F(LifecycleTest, SoftDeleteHidesTheStreamAndAnAppendRecreatesIt) {
   ASSERT_OK_AND_ASSIGN(AppendResult result,
                        store_->Append({"order-1", ExpectedRevision::NoStream(), {Event("Again")}}));
   EXPECT_EQ(result.first_revision, Revision(3));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(3));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(3));
   store_.Reopen();
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(3));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(3));
   ASSERT_OK_AND_ASSIGN(info, store_->GetStreamInfo("order-1"));
   EXPECT_EQ(info.state, StreamState::kActive);
 }
@@ -87,7 +87,7 @@ TEST_F(LifecycleTest, ASoftDeletedStreamIsRecreatedByNamingItsLastRevision) {
       AppendResult result,
       store_->Append({"order-1", ExpectedRevision::Exact(Revision(2)), {Event("A")}}));
   EXPECT_EQ(result.first_revision, Revision(3));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(3));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(3));
 }
 
 TEST_F(LifecycleTest, DeletingAMissingOrDeletedStreamIsNotFound) {
@@ -142,7 +142,7 @@ TEST_F(LifecycleTest, LifecycleChecksTheExpectedRevisionAndWritesNothingOnMismat
                                                       {.expected = ExpectedRevision::NoStream()})
                                   .status()));
   EXPECT_EQ(store_->head(), head);
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(0, 1));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(0, 1));
 }
 
 TEST_F(LifecycleTest, ExpectedAuditIsCheckedAgainstTheAuditStream) {
@@ -281,18 +281,18 @@ TEST_F(LifecycleTest, BadCustomMetadataIsInvalidArgumentAndWritesNothing) {
 TEST_F(LifecycleTest, MaxCountKeepsTheNewestEvents) {
   AppendN("order-1", 10);
   ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_count = 3}));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(7, 8, 9));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.direction = Direction::kBackward})),
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(7, 8, 9));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1", {.direction = Direction::kBackward})),
               ElementsAre(9, 8, 7));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.from = Revision(2)})),
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1", {.from = Revision(2)})),
               ElementsAre(7, 8, 9));
-  EXPECT_THAT(Revisions(store_->ReadStream(
+  EXPECT_THAT(ReadRevisions(store_->ReadStream(
                   "order-1", {.direction = Direction::kBackward, .from = Revision(5)})),
               IsEmpty());
   ASSERT_OK_AND_ASSIGN(StreamMetadata metadata, GetStreamMetadata(*store_, "order-1"));
   EXPECT_EQ(metadata.max_count, 3u);
   AppendN("order-1", 1);
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(8, 9, 10));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(8, 9, 10));
 }
 
 TEST_F(LifecycleTest, TruncateBeforeAndMaxAge) {
@@ -300,13 +300,13 @@ TEST_F(LifecycleTest, TruncateBeforeAndMaxAge) {
   now_us_->fetch_add(60'000'000);  // +60 s
   AppendN("order-1", 2);           // revisions 4, 5
   ASSERT_OK(store_->SetStreamMetadata("order-1", {.truncate_before = Revision(2)}));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(2, 3, 4, 5));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(2, 3, 4, 5));
   ASSERT_OK(store_->SetStreamMetadata("order-1", {.max_age = absl::Seconds(30)}));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(4, 5));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1", {.direction = Direction::kBackward})),
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(4, 5));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1", {.direction = Direction::kBackward})),
               ElementsAre(5, 4));
   now_us_->fetch_add(60'000'000);  // everything is old now: the stream reads empty
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), IsEmpty());
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), IsEmpty());
 }
 
 TEST_F(LifecycleTest, NewMetadataNeverUndeletes) {
@@ -321,7 +321,7 @@ TEST_F(LifecycleTest, MetadataCanPrecedeTheStream) {
   EXPECT_THAT(store_->ReadStream("order-1"), StatusIs(absl::StatusCode::kNotFound));
   ASSERT_OK(store_->Append(
       {"order-1", ExpectedRevision::NoStream(), {Event("A"), Event("B"), Event("C")}}));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(1, 2));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(1, 2));
 }
 
 TEST_F(LifecycleTest, EveryLifecycleOperationIsRecordedInTheAuditStream) {
@@ -461,7 +461,7 @@ TEST_F(LifecycleTest, ScavengeRemovesADeletedStreamWithItsIndexEntriesAndFreesSp
     ASSERT_OK(small.status());
     EXPECT_EQ(Drain(**small).size(), static_cast<size_t>(kBig / 100));
   }
-  EXPECT_THAT(Revisions(store_->ReadCategory("big")), IsEmpty());
+  EXPECT_THAT(ReadRevisions(store_->ReadCategory("big")), IsEmpty());
   store_.Reopen();
   ASSERT_OK_AND_ASSIGN(AppendResult again,
                        store_->Append({"big-1", ExpectedRevision::NoStream(), {Event("New")}}));
@@ -482,8 +482,8 @@ TEST_F(LifecycleTest, ScavengeAppliesRetentionAndTombstones) {
   ASSERT_OK_AND_ASSIGN(ScavengeResult result, Scavenge(*store_));
   EXPECT_EQ(result.events_removed, 16u + 5u);
   EXPECT_EQ(result.streams_scavenged, 2u);
-  EXPECT_THAT(Revisions(store_->ReadStream("order-1")), ElementsAre(16, 17, 18, 19));
-  EXPECT_THAT(Revisions(store_->ReadStream("order-3")), ElementsAre(0, 1, 2, 3, 4));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-1")), ElementsAre(16, 17, 18, 19));
+  EXPECT_THAT(ReadRevisions(store_->ReadStream("order-3")), ElementsAre(0, 1, 2, 3, 4));
   EXPECT_THAT(store_->ReadStream("order-2"), StatusIs(absl::StatusCode::kFailedPrecondition));
   // A second scavenge finds nothing more.
   ASSERT_OK_AND_ASSIGN(ScavengeResult again, Scavenge(*store_));

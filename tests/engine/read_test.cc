@@ -15,17 +15,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-std::vector<uint64_t> Revisions(const std::vector<EventRecord>& records) {
-  std::vector<uint64_t> out;
-  for (const EventRecord& r : records) out.push_back(r.revision.value());
-  return out;
-}
-std::vector<uint64_t> Positions(const std::vector<EventRecord>& records) {
-  std::vector<uint64_t> out;
-  for (const EventRecord& r : records) out.push_back(r.position.value());
-  return out;
-}
-
 class ReadTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -37,7 +37,7 @@ absl::Status Count(const EventRecord& e, ReadModelWriter& rm) {
   return absl::OkStatus();
 }
 
-ProjectionSpec Counter(std::string name = "counts", EventFilter filter = {}) {
+ProjectionSpec CounterProjection(std::string name = "counts", EventFilter filter = {}) {
   return {.name = std::move(name), .filter = std::move(filter), .apply = Count};
 }
 
@@ -111,7 +111,7 @@ TEST(ProjectionTest, TheReadModelEqualsAFoldOfTheLogUnderConcurrentAppends) {
   TempStore store;
   AppendFromThreads(*store, 2, 100, "order");  // history to catch up on
   ProjectionRunner runner(*store);
-  ASSERT_OK(runner.Register(Counter()));
+  ASSERT_OK(runner.Register(CounterProjection()));
   AppendFromThreads(*store, 4, 300, "order");  // live, while it runs
   ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
   EXPECT_EQ(ReadModel(runner, "counts"), FoldLog(*store, {}));
@@ -126,7 +126,7 @@ TEST(ProjectionTest, TheReadModelEqualsAFoldOfTheLogUnderConcurrentAppends) {
 TEST(ProjectionTest, WritersReadTheirOwnWritesUnderConcurrentAppends) {
   TempStore store;
   ProjectionRunner runner(*store);
-  ASSERT_OK(runner.Register(Counter()));
+  ASSERT_OK(runner.Register(CounterProjection()));
   std::vector<std::thread> writers;
   for (int t = 0; t < 4; ++t) {
     writers.emplace_back([&, t] {
@@ -156,8 +156,8 @@ TEST(ProjectionTest, SeveralProjectionsSideBySideWithFilters) {
   ProjectionRunner runner(*store);
   EventFilter orders{.categories = {"order"}};
   EventFilter odd{.event_types = {"Odd"}};
-  ASSERT_OK(runner.Register(Counter("orders", orders)));
-  ASSERT_OK(runner.Register(Counter("odd", odd)));
+  ASSERT_OK(runner.Register(CounterProjection("orders", orders)));
+  ASSERT_OK(runner.Register(CounterProjection("odd", odd)));
   AppendFromThreads(*store, 2, 200, "order");
   AppendFromThreads(*store, 2, 200, "invoice");
   // The last events are invoices: waiting for the head still ends, since
@@ -172,14 +172,14 @@ TEST(ProjectionTest, ARestartResumesFromTheCheckpointWithoutDoubleEffects) {
   TempStore store;
   {
     ProjectionRunner runner(*store);
-    ASSERT_OK(runner.Register(Counter()));
+    ASSERT_OK(runner.Register(CounterProjection()));
     AppendFromThreads(*store, 2, 150, "order");
     ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
   }
   AppendFromThreads(*store, 2, 50, "order");  // while no runner runs
   store.Reopen();
   ProjectionRunner runner(*store);
-  ASSERT_OK(runner.Register(Counter()));
+  ASSERT_OK(runner.Register(CounterProjection()));
   ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
   EXPECT_EQ(ReadModel(runner, "counts"), FoldLog(*store, {}));
 }
@@ -187,7 +187,7 @@ TEST(ProjectionTest, ARestartResumesFromTheCheckpointWithoutDoubleEffects) {
 TEST(ProjectionTest, WaitForPositionTimesOutAndReportsFailure) {
   TempStore store;
   ProjectionRunner runner(*store);
-  ASSERT_OK(runner.Register(Counter()));
+  ASSERT_OK(runner.Register(CounterProjection()));
   EXPECT_THAT(runner.WaitForPosition("counts", Position(5), absl::Milliseconds(20)),
               StatusIs(absl::StatusCode::kDeadlineExceeded));
   EXPECT_THAT(runner.WaitForPosition("nope", Position(1), kWait),
@@ -309,7 +309,7 @@ TEST(ProjectionTest, StoredStatusIsReadableWithoutRunningTheProjections) {
                                    },
                                .on_failure = OnFailure::kPark,
                                .max_attempts = 1}));
-    ASSERT_OK(runner.Register(Counter("counts")));
+    ASSERT_OK(runner.Register(CounterProjection("counts")));
     ASSERT_OK(store->Append({"order-1", ExpectedRevision::Any(), {Event("Poison"), Event("A")}}));
     ASSERT_OK(runner.WaitForPosition("parker", store->head(), kWait));
     ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
@@ -340,7 +340,7 @@ TEST(ProjectionTest, ARebuildServesTheOldVersionUntilTheNewOneHasCaughtUp) {
   AppendFromThreads(*store, 2, 100, "order");
   {
     ProjectionRunner runner(*store);
-    ASSERT_OK(runner.Register(Counter()));
+    ASSERT_OK(runner.Register(CounterProjection()));
     ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
   }
   // Version 2 applies nothing until a query has read the model mid-rebuild
@@ -376,13 +376,13 @@ TEST(ProjectionTest, ARebuildServesTheOldVersionUntilTheNewOneHasCaughtUp) {
   EXPECT_EQ(status.serving_version, 2u);
   // Registering an older version than the one served is refused.
   ProjectionRunner other(*store);
-  EXPECT_THAT(other.Register(Counter()), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(other.Register(CounterProjection()), StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST(ProjectionTest, ResetDropsAndReplays) {
   TempStore store;
   ProjectionRunner runner(*store);
-  ASSERT_OK(runner.Register(Counter()));
+  ASSERT_OK(runner.Register(CounterProjection()));
   AppendFromThreads(*store, 1, 50, "order");
   ASSERT_OK(runner.WaitForPosition("counts", store->head(), kWait));
   ASSERT_OK(runner.Reset("counts"));
@@ -393,7 +393,7 @@ TEST(ProjectionTest, ResetDropsAndReplays) {
 TEST(ProjectionTest, QueriesScanByRangeAndPrefix) {
   TempStore store;
   ProjectionRunner runner(*store);
-  ASSERT_OK(runner.Register(Counter()));
+  ASSERT_OK(runner.Register(CounterProjection()));
   for (const char* stream : {"order-1", "order-2", "order-3", "user-1"}) {
     ASSERT_OK(store->Append({stream, ExpectedRevision::Any(), {Event("E")}}));
   }
@@ -414,7 +414,7 @@ TEST(InlineProjectionTest, TheReadModelIsNeverBehindAnAcknowledgedAppend) {
   ProjectionRunner runner(*store);
   // Registered while other writers append: nothing falls between catch-up and hook.
   std::thread busy([&] { AppendFromThreads(*store, 2, 200, "invoice"); });
-  ASSERT_OK(runner.RegisterInline(Counter()));
+  ASSERT_OK(runner.RegisterInline(CounterProjection()));
   for (int i = 1; i <= 100; ++i) {
     ASSERT_OK(store->Append({"mine-1", ExpectedRevision::Any(), {Event("E")}}));
     // No wait: the count moved with the append itself.
@@ -455,7 +455,7 @@ TEST(InlineProjectionTest, AnApplyErrorRejectsTheAppendAndWritesNothing) {
 TEST(ProjectionTest, ClosingTheStoreStopsProjectionsAndWaiters) {
   TempStore store;
   ProjectionRunner runner(*store);
-  ASSERT_OK(runner.Register(Counter()));
+  ASSERT_OK(runner.Register(CounterProjection()));
   absl::Status waited;
   // Closed once the waiter waits.
   Gate waiting;
@@ -480,8 +480,8 @@ TEST(ProjectionTest, BadSpecsAreRejected) {
   EXPECT_THAT(runner.Register({.name = "x"}), StatusIs(invalid));
   EXPECT_THAT(runner.Register({.name = "x", .apply = Count, .batch_size = 0}), StatusIs(invalid));
   EXPECT_THAT(runner.Register({.name = "x", .version = 0, .apply = Count}), StatusIs(invalid));
-  ASSERT_OK(runner.Register(Counter()));
-  EXPECT_THAT(runner.Register(Counter()), StatusIs(absl::StatusCode::kAlreadyExists));
+  ASSERT_OK(runner.Register(CounterProjection()));
+  EXPECT_THAT(runner.Register(CounterProjection()), StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(runner.Status("nope"), StatusIs(absl::StatusCode::kNotFound));
 }
 

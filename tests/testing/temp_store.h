@@ -91,6 +91,18 @@ inline std::vector<EventRecord> Drain(EventIterator& it) {
   return records;
 }
 
+// The positions and revisions of records, for ElementsAre.
+inline std::vector<uint64_t> Positions(const std::vector<EventRecord>& records) {
+  std::vector<uint64_t> out;
+  for (const EventRecord& r : records) out.push_back(r.position.value());
+  return out;
+}
+inline std::vector<uint64_t> Revisions(const std::vector<EventRecord>& records) {
+  std::vector<uint64_t> out;
+  for (const EventRecord& r : records) out.push_back(r.revision.value());
+  return out;
+}
+
 }  // namespace annals::testing
 
 #endif  // ANNALS_TESTS_TESTING_TEMP_STORE_H_

@@ -464,11 +464,11 @@ TEST_F(ToolCliTest, BashCompletionCompletesSubcommandsAndOptions) {
   ::pclose(pipe);
   EXPECT_THAT(std::string(buffer, n), HasSubstr("-F _annals annals"));
 
-  EXPECT_THAT(Complete({"annals", "re"}), ElementsAre("read", "repair", "replay", "restore"));
+  // ("rep", not "re": `relay` is there only when libnats was found.)
+  EXPECT_THAT(Complete({"annals", "rep"}), ElementsAre("repair", "replay"));
   EXPECT_THAT(Complete({"annals", "--store", "/tmp/s", "--json", "ver"}),
               ElementsAre("verify", "version"));
-  EXPECT_THAT(Complete({"annals", "help", "re"}),
-              ElementsAre("read", "repair", "replay", "restore"));
+  EXPECT_THAT(Complete({"annals", "help", "res"}), ElementsAre("restore"));
   EXPECT_THAT(Complete({"annals", "projections", "re"}), ElementsAre("rebuild", "retry"));
   EXPECT_THAT(Complete({"annals", "read", "--l"}), ElementsAre("--limit"));
   EXPECT_THAT(Complete({"annals", "tail", "-"}),
