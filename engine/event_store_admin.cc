@@ -278,7 +278,7 @@ absl::Status ParseDescriptorSet(std::string_view bytes, google::protobuf::FileDe
 absl::Status EventStoreImpl::RegisterSchemas(std::string_view file_descriptor_set,
                                              const std::map<std::string, std::string>& bindings,
                                              const SchemaRegistration& options) {
-  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  ANNALS_RETURN_IF_ERROR(CheckAppendable());
   ANNALS_RETURN_IF_ERROR(ValidateRegistration(options, options_.max_field_bytes));
   google::protobuf::FileDescriptorSet set;
   ANNALS_RETURN_IF_ERROR(ParseDescriptorSet(file_descriptor_set, set));

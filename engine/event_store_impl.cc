@@ -56,8 +56,17 @@ absl::Status EventStoreImpl::Refresh() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<AppendResult> EventStoreImpl::Append(AppendRequest request) {
+absl::Status EventStoreImpl::CheckAppendable() const {
   ANNALS_RETURN_IF_ERROR(CheckWritable());
+  MutexLock lock(&mu_);
+  if (replica_of_.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the store is a read replica of store ", replica_of_,
+      " (fed by `annals follow`): append to the primary; only Import writes a replica's log"));
+}
+
+absl::StatusOr<AppendResult> EventStoreImpl::Append(AppendRequest request) {
+  ANNALS_RETURN_IF_ERROR(CheckAppendable());
   bool caller_ids = false;
   ANNALS_RETURN_IF_ERROR(ValidateAppend(request, options_, &caller_ids));
   Handles handles;
@@ -70,7 +79,7 @@ absl::StatusOr<AppendResult> EventStoreImpl::Append(AppendRequest request) {
 }
 
 absl::StatusOr<MultiAppendResult> EventStoreImpl::AppendMulti(MultiAppendRequest request) {
-  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  ANNALS_RETURN_IF_ERROR(CheckAppendable());
   std::vector<bool> caller_ids;
   ANNALS_RETURN_IF_ERROR(ValidateMultiAppend(request, options_, &caller_ids));
   Handles handles;
@@ -86,7 +95,7 @@ std::vector<absl::StatusOr<AppendResult>> EventStoreImpl::AppendEach(
   std::vector<absl::StatusOr<AppendResult>> results(requests.size(),
                                                     absl::UnknownError("not committed"));
   absl::StatusOr<Handles> handles = Acquire();
-  if (absl::Status writable = CheckWritable(); !writable.ok()) handles = writable;
+  if (absl::Status writable = CheckAppendable(); !writable.ok()) handles = writable;
   if (!handles.ok()) {
     for (auto& result : results) result = handles.status();
     return results;
@@ -332,7 +341,7 @@ absl::Status ValidateLifecycle(std::string_view stream, const LifecycleOptions& 
 }  // namespace
 
 absl::StatusOr<Position> EventStoreImpl::ChangeLifecycle(LifecycleChange change) {
-  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  ANNALS_RETURN_IF_ERROR(CheckAppendable());
   ANNALS_RETURN_IF_ERROR(ValidateLifecycle(change.stream, change.options, options_));
   Handles handles;
   ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
@@ -492,18 +501,28 @@ absl::StatusOr<StoreStats> EventStoreImpl::GetStoreStats() {
   return stats;
 }
 
-absl::StatusOr<std::string> EventStoreImpl::GetStoreId() {
-  Handles handles;
-  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
-  // Read each time: a read-only handle opened before the writer gave an
-  // older store its id sees it from then on.
+namespace {
+
+// The format record as stored now: read each time, so that a read-only
+// handle sees what the writer changed since it opened.
+absl::StatusOr<storage::v1::FormatInfo> ReadFormat(Storage& storage) {
   std::string value;
   ANNALS_RETURN_IF_ERROR(
-      FromRocksDb(handles.storage->db()->Get(rocksdb::ReadOptions(), handles.storage->cf(Cf::kMeta),
-                                             std::string(kMetaFormatKey), &value),
+      FromRocksDb(storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
+                                    std::string(kMetaFormatKey), &value),
                   "read format record"));
   storage::v1::FormatInfo format;
   if (!format.ParseFromString(value)) return absl::DataLossError("format record does not parse");
+  return format;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> EventStoreImpl::GetStoreId() {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  storage::v1::FormatInfo format;
+  ANNALS_ASSIGN_OR_RETURN(format, ReadFormat(*handles.storage));
   if (format.store_id().empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "store '", handles.storage->path(),
@@ -512,6 +531,63 @@ absl::StatusOr<std::string> EventStoreImpl::GetStoreId() {
   std::optional<EventId> id = EventId::FromBytes(format.store_id());
   if (!id) return absl::DataLossError("the format record's store id is not 16 bytes");
   return id->ToString();
+}
+
+absl::StatusOr<std::optional<std::string>> EventStoreImpl::GetReplicaOf() {
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  storage::v1::FormatInfo format;
+  ANNALS_ASSIGN_OR_RETURN(format, ReadFormat(*handles.storage));
+  if (format.replica_of().empty()) return std::nullopt;
+  std::optional<EventId> id = EventId::FromBytes(format.replica_of());
+  if (!id) return absl::DataLossError("the format record's replica_of is not 16 bytes");
+  return id->ToString();
+}
+
+absl::Status EventStoreImpl::MakeReplica(std::string_view primary_id) {
+  ANNALS_RETURN_IF_ERROR(CheckWritable());
+  std::optional<EventId> primary = EventId::Parse(primary_id);
+  if (!primary || primary->is_nil()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("primary store id '", std::string(primary_id), "' is not a UUID"));
+  }
+  Handles handles;
+  ANNALS_ASSIGN_OR_RETURN(handles, Acquire());
+  storage::v1::FormatInfo format;
+  ANNALS_ASSIGN_OR_RETURN(format, ReadFormat(*handles.storage));
+  if (format.store_id() == primary->AsBytes()) {
+    return absl::InvalidArgumentError("a store cannot be a replica of itself");
+  }
+  if (!format.replica_of().empty()) {
+    if (format.replica_of() == primary->AsBytes()) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("the store is a replica of another store (",
+                     EventId::FromBytes(format.replica_of()).value_or(EventId()).ToString(), ")"));
+  }
+  // Flagged first, so no append starts meanwhile; the head then says whether
+  // one got in before.
+  {
+    MutexLock lock(&mu_);
+    replica_of_ = primary->ToString();
+  }
+  if (handles.writer->head() != Position(0)) {
+    MutexLock lock(&mu_);
+    replica_of_.clear();
+    return absl::FailedPreconditionError(
+        "only an empty store can become a replica (this one has events of its own)");
+  }
+  format.set_replica_of(std::string(primary->AsBytes()));
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  absl::Status written = FromRocksDb(
+      handles.storage->db()->Put(write_options, handles.storage->cf(Cf::kMeta),
+                                 std::string(kMetaFormatKey), format.SerializeAsString()),
+      "mark the store as a replica");
+  if (!written.ok()) {
+    MutexLock lock(&mu_);
+    replica_of_.clear();
+  }
+  return written;
 }
 
 absl::StatusOr<EngineHandles> EngineHandlesOf(EventStore& store) {

@@ -81,11 +81,13 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
   absl::StatusOr<EngineHandles> InternalHandles() const override;
   absl::StatusOr<StoreStats> GetStoreStats() override;
   absl::StatusOr<std::string> GetStoreId() override;
+  absl::StatusOr<std::optional<std::string>> GetReplicaOf() override;
+  absl::Status MakeReplica(std::string_view primary_id) override;
 
  private:
   StoreExtension& extension() override { return *this; }
   EventStoreImpl(const StoreOptions& options, std::shared_ptr<Storage> storage,
-                 std::shared_ptr<Writer> writer);
+                 std::shared_ptr<Writer> writer, std::string replica_of);
 
   struct Handles {
     std::shared_ptr<Storage> storage;
@@ -103,6 +105,9 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
   absl::StatusOr<Position> ChangeLifecycle(LifecycleChange change);
   // FailedPrecondition for a read-only store.
   absl::Status CheckWritable() const;
+  // CheckWritable, and FailedPrecondition for a replica: only Import writes
+  // its log (appends, lifecycle changes and schemas are refused).
+  absl::Status CheckAppendable() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Constant after construction.
   const StoreOptions options_;
@@ -117,6 +122,8 @@ class EventStoreImpl final : public EventStore, public StoreExtension {
   std::shared_ptr<Storage> storage_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<Writer> writer_ ABSL_GUARDED_BY(mu_);
   Position head_at_close_ ABSL_GUARDED_BY(mu_);
+  // The primary's id (MakeReplica); empty: not a replica.
+  std::string replica_of_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace annals::internal

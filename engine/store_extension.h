@@ -54,6 +54,8 @@ class StoreExtension {
   // Last, so that earlier slots keep their place for older plugins.
   virtual absl::StatusOr<StoreStats> GetStoreStats() = 0;
   virtual absl::StatusOr<std::string> GetStoreId() = 0;
+  virtual absl::StatusOr<std::optional<std::string>> GetReplicaOf() = 0;
+  virtual absl::Status MakeReplica(std::string_view primary_id) = 0;
 
  protected:
   ~StoreExtension() = default;

@@ -87,4 +87,12 @@ absl::StatusOr<std::string> GetStoreId(EventStore& store) {
   return StoreAccess::Of(store).GetStoreId();
 }
 
+absl::StatusOr<std::optional<std::string>> GetReplicaOf(EventStore& store) {
+  return StoreAccess::Of(store).GetReplicaOf();
+}
+
+absl::Status MakeReplica(EventStore& store, std::string_view primary_id) {
+  return StoreAccess::Of(store).MakeReplica(primary_id);
+}
+
 }  // namespace annals

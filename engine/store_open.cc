@@ -116,6 +116,21 @@ absl::Status CheckFormat(Storage& storage, Position head, const StoreOptions& op
   return WriteFormat(storage, format, head.Next(), "upgrade format record");
 }
 
+// The primary's id if the store is a replica (MakeReplica), else empty.
+absl::StatusOr<std::string> ReplicaOf(Storage& storage) {
+  std::string value;
+  rocksdb::Status s = storage.db()->Get(rocksdb::ReadOptions(), storage.cf(Cf::kMeta),
+                                        std::string(kMetaFormatKey), &value);
+  if (s.IsNotFound()) return std::string();
+  if (!s.ok()) return FromRocksDb(s, "read format record");
+  storage::v1::FormatInfo format;
+  if (!format.ParseFromString(value)) return absl::DataLossError("format record does not parse");
+  if (format.replica_of().empty()) return std::string();
+  std::optional<EventId> id = EventId::FromBytes(format.replica_of());
+  if (!id) return absl::DataLossError("the format record's replica_of is not 16 bytes");
+  return id->ToString();
+}
+
 }  // namespace
 
 // Reads the head position, chain head and stream id counter back.
@@ -155,14 +170,19 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStoreImpl::OpenOn(std::shared_p
   RecoveredState recovered;
   ANNALS_ASSIGN_OR_RETURN(recovered, Recover(*storage));
   ANNALS_RETURN_IF_ERROR(CheckFormat(*storage, recovered.head, options));
+  std::string replica_of;
+  ANNALS_ASSIGN_OR_RETURN(replica_of, ReplicaOf(*storage));
   auto writer = std::make_shared<Writer>(storage, options, recovered);
   return std::unique_ptr<EventStore>(
-      new EventStoreImpl(options, std::move(storage), std::move(writer)));
+      new EventStoreImpl(options, std::move(storage), std::move(writer), std::move(replica_of)));
 }
 
 EventStoreImpl::EventStoreImpl(const StoreOptions& options, std::shared_ptr<Storage> storage,
-                               std::shared_ptr<Writer> writer)
-    : options_(options), storage_(std::move(storage)), writer_(std::move(writer)) {}
+                               std::shared_ptr<Writer> writer, std::string replica_of)
+    : options_(options),
+      storage_(std::move(storage)),
+      writer_(std::move(writer)),
+      replica_of_(std::move(replica_of)) {}
 
 EventStoreImpl::~EventStoreImpl() {
   // Close() fails only if its flush does, which loses nothing (the write-ahead

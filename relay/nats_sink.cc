@@ -18,27 +18,10 @@
 #include "absl/time/time.h"
 #include "annals/base/mutex.h"
 #include "annals/relay.h"
+#include "nats_connection.h"
 
 namespace annals::relay {
 namespace {
-
-std::string NatsError(natsStatus s, jsErrCode js = static_cast<jsErrCode>(0)) {
-  std::string text = natsStatus_GetText(s);
-  if (js != 0) absl::StrAppend(&text, " (JetStream error ", static_cast<int>(js), ")");
-  if (const char* last = nats_GetLastError(nullptr); last != nullptr && *last != '\0') {
-    absl::StrAppend(&text, ": ", last);
-  }
-  return text;
-}
-
-absl::Status Unavailable(std::string_view what, natsStatus s, jsErrCode js = {}) {
-  return absl::UnavailableError(absl::StrCat(std::string(what), ": ", NatsError(s, js)));
-}
-
-struct MsgDeleter {
-  void operator()(natsMsg* m) const { natsMsg_Destroy(m); }
-};
-using MsgPtr = std::unique_ptr<natsMsg, MsgDeleter>;
 
 std::string Rfc3339Micros(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
@@ -49,28 +32,10 @@ class NatsSink final : public Sink {
   explicit NatsSink(NatsSinkOptions options) : options_(std::move(options)) {}
 
   ~NatsSink() override {
-    if (js_ != nullptr) {
-      DropPending();
-      jsCtx_Destroy(js_);
-    }
-    if (conn_ != nullptr) natsConnection_Destroy(conn_);
-    if (nats_options_ != nullptr) natsOptions_Destroy(nats_options_);
+    if (nats_ != nullptr) DropPending();
   }
 
   absl::Status Open() {
-    natsStatus s = natsOptions_Create(&nats_options_);
-    if (s == NATS_OK) s = natsOptions_SetURL(nats_options_, options_.url.c_str());
-    if (s == NATS_OK) s = natsOptions_SetTimeout(nats_options_, 2000);
-    // Reconnect in the background for ever; publishes meanwhile fail or
-    // wait, and the relay resumes from the broker's state afterwards.
-    if (s == NATS_OK) s = natsOptions_SetMaxReconnect(nats_options_, -1);
-    if (s == NATS_OK) s = natsOptions_SetReconnectWait(nats_options_, 100);
-    if (s != NATS_OK) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("NATS options (url '", options_.url, "'): ", NatsError(s)));
-    }
-    s = natsConnection_Connect(&conn_, nats_options_);
-    if (s != NATS_OK) return Unavailable(absl::StrCat("connect to ", options_.url), s);
     jsOptions js_options;
     jsOptions_Init(&js_options);
     js_options.Wait = absl::ToInt64Milliseconds(options_.ack_wait);
@@ -78,8 +43,11 @@ class NatsSink final : public Sink {
     js_options.PublishAsync.StallWait = absl::ToInt64Milliseconds(options_.ack_wait);
     js_options.PublishAsync.AckHandler = &NatsSink::OnAck;
     js_options.PublishAsync.AckHandlerClosure = this;
-    s = natsConnection_JetStream(&js_, conn_, &js_options);
-    if (s != NATS_OK) return Unavailable("JetStream context", s);
+    absl::StatusOr<std::unique_ptr<NatsConnection>> nats =
+        NatsConnection::Open(options_.url, &js_options);
+    if (!nats.ok()) return nats.status();
+    nats_ = *std::move(nats);
+    js_ = nats_->js();
     return EnsureStream();
   }
 
@@ -90,24 +58,19 @@ class NatsSink final : public Sink {
       error_ = absl::OkStatus();
     }
     store_id_ = std::string(store_id);
-    reconnects_at_resume_ = Reconnects();
-    jsStreamInfo* info = nullptr;
-    jsErrCode js_error{};
-    natsStatus s = js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr, &js_error);
-    if (s == NATS_NOT_FOUND) {
+    reconnects_at_resume_ = nats_->Reconnects();
+    absl::StatusOr<NatsConnection::StreamState> state = nats_->State(options_.stream);
+    if (absl::IsNotFound(state.status())) {
       if (absl::Status made = EnsureStream(); !made.ok()) return made;
-      s = js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr, &js_error);
+      state = nats_->State(options_.stream);
     }
-    if (s != NATS_OK) return Unavailable("read the JetStream stream's state", s, js_error);
-    const uint64_t last_seq = info->State.LastSeq;
-    const uint64_t messages = info->State.Msgs;
-    jsStreamInfo_Destroy(info);
+    if (!state.ok()) return state.status();
     expected_last_id_.clear();
-    if (messages == 0) return Resumed{};
-    natsMsg* raw = nullptr;
-    s = js_GetMsg(&raw, js_, options_.stream.c_str(), last_seq, nullptr, &js_error);
-    if (s != NATS_OK) return Unavailable("read the stream's last message", s, js_error);
-    MsgPtr last(raw);
+    if (state->messages == 0) return Resumed{};
+    const uint64_t last_seq = state->last_seq;
+    absl::StatusOr<MsgPtr> got = nats_->GetMsg(options_.stream, last_seq);
+    if (!got.ok()) return got.status();
+    MsgPtr last = *std::move(got);
     const char* from = nullptr;
     const char* position_text = nullptr;
     if (natsMsgHeader_Get(last.get(), kStoreHeader, &from) != NATS_OK ||
@@ -141,7 +104,7 @@ class NatsSink final : public Sink {
     natsMsg* raw = nullptr;
     natsStatus s = natsMsg_Create(&raw, subject.c_str(), nullptr, event.data.data(),
                                   static_cast<int>(event.data.size()));
-    if (s != NATS_OK) return Unavailable("make a message", s);
+    if (s != NATS_OK) return NatsUnavailable("make a message", s);
     MsgPtr msg(raw);
     const std::string position = absl::StrCat(event.position.value());
     auto header = [&](const char* key, const std::string& value) {
@@ -162,7 +125,7 @@ class NatsSink final : public Sink {
     }
     header(kRecordedAtHeader, Rfc3339Micros(event.recorded_at));
     if (!event.metadata.empty()) header(kMetadataHeader, EncodeMetadata(event.metadata));
-    if (s != NATS_OK) return Unavailable("set a message header", s);
+    if (s != NATS_OK) return NatsUnavailable("set a message header", s);
     const std::string id = MsgId(event.position);
     jsPubOptions publish;
     jsPubOptions_Init(&publish);
@@ -172,13 +135,13 @@ class NatsSink final : public Sink {
     } else if (natsMsgHeader_Set(msg.get(), "Nats-Expected-Last-Sequence", "0") != NATS_OK) {
       // The first event into an empty stream: libnats cannot say "sequence
       // 0" (0 is its "unset"), the header can.
-      return Unavailable("set a message header", NATS_ERR);
+      return NatsUnavailable("set a message header", NATS_ERR);
     }
     raw = msg.release();
     s = js_PublishMsgAsync(js_, &raw, &publish);
     if (s != NATS_OK) {
       natsMsg_Destroy(raw);  // still ours when the publish failed
-      return Unavailable(absl::StrCat("publish position ", position), s);
+      return NatsUnavailable(absl::StrCat("publish position ", position), s);
     }
     expected_last_id_ = id;
     published_ = true;
@@ -201,29 +164,16 @@ class NatsSink final : public Sink {
       // The acknowledgements of what was in flight die with a connection:
       // fail at once rather than wait ack_wait for them. (Polled, not a
       // disconnect callback: libnats may run one after the sink is gone.)
-      if (Reconnects() != reconnects_at_resume_) {
+      if (nats_->Reconnects() != reconnects_at_resume_) {
         return absl::UnavailableError("lost the connection to the broker (reconnecting)");
       }
       if (s != NATS_TIMEOUT || absl::Now() >= deadline) {
-        return Unavailable("wait for the broker's acknowledgements", s);
+        return NatsUnavailable("wait for the broker's acknowledgements", s);
       }
     }
   }
 
  private:
-  // How often the connection has been re-established since it was opened.
-  uint64_t Reconnects() const {
-    natsStatistics* stats = nullptr;
-    uint64_t reconnects = 0;
-    if (natsStatistics_Create(&stats) == NATS_OK &&
-        natsConnection_GetStats(conn_, stats) == NATS_OK) {
-      natsStatistics_GetCounts(stats, nullptr, nullptr, nullptr, nullptr, &reconnects);
-    }
-    natsStatistics_Destroy(stats);
-    // Down now counts as one more: what is in flight is lost either way.
-    return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED ? reconnects : reconnects + 1;
-  }
-
   std::string MsgId(Position position) const {
     return absl::StrCat(store_id_, "/", position.value());
   }
@@ -237,7 +187,7 @@ class NatsSink final : public Sink {
       jsStreamInfo_Destroy(info);
       return absl::OkStatus();
     }
-    if (s != NATS_NOT_FOUND) return Unavailable("look up the JetStream stream", s, js_error);
+    if (s != NATS_NOT_FOUND) return NatsUnavailable("look up the JetStream stream", s, js_error);
     const std::string subjects = absl::StrCat(options_.subject_prefix, ".>");
     const char* subject_list[] = {subjects.c_str()};
     jsStreamConfig config;
@@ -254,8 +204,8 @@ class NatsSink final : public Sink {
         jsStreamInfo_Destroy(info);
         return absl::OkStatus();
       }
-      return Unavailable(absl::StrCat("create JetStream stream '", options_.stream, "'"), s,
-                         js_error);
+      return NatsUnavailable(absl::StrCat("create JetStream stream '", options_.stream, "'"), s,
+                             js_error);
     }
     jsStreamInfo_Destroy(info);
     return absl::OkStatus();
@@ -298,9 +248,8 @@ class NatsSink final : public Sink {
   }
 
   const NatsSinkOptions options_;
-  natsOptions* nats_options_ = nullptr;
-  natsConnection* conn_ = nullptr;
-  jsCtx* js_ = nullptr;
+  std::unique_ptr<NatsConnection> nats_;
+  jsCtx* js_ = nullptr;  // nats_'s
   std::string store_id_;
   std::string expected_last_id_;  // the message the next publish must follow
   bool published_ = false;        // published since the last DropPending
@@ -312,16 +261,8 @@ class NatsSink final : public Sink {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Sink>> OpenNatsSink(const NatsSinkOptions& options) {
-  if (options.stream.empty() || options.stream.find_first_of(" .*>\t") != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("JetStream stream name '", options.stream,
-                                                   "' must be non-empty without . * > or spaces"));
-  }
-  if (options.subject_prefix.empty() ||
-      options.subject_prefix.find_first_of(" *>\t") != std::string::npos ||
-      options.subject_prefix.front() == '.' || options.subject_prefix.back() == '.') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("subject prefix '", options.subject_prefix, "' is not a NATS subject"));
-  }
+  if (absl::Status s = CheckStreamName(options.stream); !s.ok()) return s;
+  if (absl::Status s = CheckSubjectPrefix(options.subject_prefix); !s.ok()) return s;
   if (options.replicas < 1 || options.replicas > 5) {
     return absl::InvalidArgumentError("replicas must be 1 to 5");
   }

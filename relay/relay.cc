@@ -60,7 +60,8 @@ class Relayer {
       Report(/*force=*/true);
       SleepUnlessStopped(backoff, options_);
       backoff = std::min(backoff * 2, options_.retry_max);
-      if (round_published_ > 0) {  // it got somewhere: start the backoff over
+      if (progressed_) {  // the broker took more since: start the backoff over
+        progressed_ = false;
         failures = 0;
         backoff = options_.retry_min;
       }
@@ -73,12 +74,15 @@ class Relayer {
   // Resume, then publish until the target (once) or until stopped; OK only
   // when the target is reached.
   absl::Status Round(Position target, bool* resumed_once) {
-    round_published_ = 0;
     absl::StatusOr<Resumed> resumed = sink_.Resume(status_.store_id);
     if (!resumed.ok()) return resumed.status();
     if (!*resumed_once) {
       status_.resumed_at = resumed->position;
       *resumed_once = true;
+    } else if (resumed->position > status_.published_to) {
+      // What the last round sent landed in part: progress, however it
+      // ended (publishes the broker refuses are not).
+      progressed_ = true;
     }
     status_.published_to = resumed->position;
     Position next = resumed->position;  // newest position the sink has
@@ -92,7 +96,6 @@ class Relayer {
         if (event.position > target) break;
         if (absl::Status s = sink_.Publish(event); !s.ok()) return s;
         sent = event.position;
-        ++round_published_;
         ++status_.published;
         if (oldest_unacked_ == absl::InfinitePast()) oldest_unacked_ = event.recorded_at;
         Report(/*force=*/false);
@@ -139,7 +142,7 @@ class Relayer {
   Sink& sink_;
   const RelayOptions& options_;
   RelayStatus status_;
-  uint64_t round_published_ = 0;
+  bool progressed_ = false;  // a Resume found more than the round before had
   absl::Time oldest_unacked_ = absl::InfinitePast();
   absl::Time last_report_ = absl::InfinitePast();
 };

@@ -1,7 +1,8 @@
 // `annals relay`: the store's log published exactly once to NATS JetStream
 // (annals/relay.h, docs/RELAY.md), from a read-only handle beside the
-// application. `--once` stops at the head as of the start; otherwise it
-// follows the log until SIGTERM or SIGINT.
+// application; `annals follow`: a read replica kept from that stream
+// (annals/follow.h). `--once` stops at the head as of the start; otherwise
+// both go on until SIGTERM or SIGINT.
 #include <pthread.h>
 #include <signal.h>
 
@@ -12,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "annals/follow.h"
 #include "annals/relay.h"
 #include "commands.h"
 #include "context.h"
@@ -19,6 +21,55 @@
 
 namespace annals::tool {
 namespace {
+
+// Sets stop() on SIGINT or SIGTERM once Start()ed. Constructed before any
+// library thread exists, so that every thread inherits the blocked signals
+// and only the sigwait below takes them.
+class StopOnSignals {
+ public:
+  StopOnSignals() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+  }
+  ~StopOnSignals() {
+    if (!thread_.joinable()) return;
+    if (!stop_) pthread_kill(thread_.native_handle(), SIGTERM);  // wakes sigwait
+    thread_.join();
+  }
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+
+  void Start() {
+    thread_ = std::thread([this] {
+      int signal = 0;
+      sigwait(&signals_, &signal);
+      stop_ = true;
+    });
+  }
+  const std::atomic<bool>& stop() const { return stop_; }
+
+ private:
+  sigset_t signals_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Opens a NATS connection through `open`; a following command waits for a
+// broker that is down (backing off to 5 s), a --once one fails at once.
+template <typename T, typename OpenFn>
+absl::StatusOr<T> OpenWaiting(bool once, const std::atomic<bool>& stop, OpenFn open) {
+  for (absl::Duration backoff = absl::Milliseconds(50);;
+       backoff = std::min(backoff * 2, absl::Seconds(5))) {
+    absl::StatusOr<T> opened = open();
+    if (opened.ok() || once || !absl::IsUnavailable(opened.status()) || stop) return opened;
+    std::cerr << "waiting for the broker: " << opened.status().message() << std::endl;
+    for (absl::Time until = absl::Now() + backoff; !stop && absl::Now() < until;) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+}
 
 struct RelayArgs {
   std::string nats = "nats://127.0.0.1:4222";
@@ -51,51 +102,22 @@ std::string StatusLine(const relay::RelayStatus& s, bool json) {
 
 int RunRelay(Context& ctx, const RelayArgs& args) {
   if (ctx.options().store.empty()) return ctx.Usage("--store is required");
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);  // before libnats starts threads
+  StopOnSignals signals;  // before libnats starts threads
 
   absl::StatusOr<EventStore*> store = ctx.OpenReadOnly();
   if (!store.ok()) return ctx.Fail(store.status());
-  std::atomic<bool> stop{false};
-  std::thread signals;
-  if (!args.once) {
-    // Stops the relay on SIGINT/SIGTERM; woken at the end by a signal of
-    // our own if the relay ends first.
-    signals = std::thread([&stop, &stop_signals] {
-      int signal = 0;
-      sigwait(&stop_signals, &signal);
-      stop = true;
-    });
-  }
-  auto stop_signal_thread = [&] {
-    if (!signals.joinable()) return;
-    if (!stop) pthread_kill(signals.native_handle(), SIGTERM);
-    signals.join();
-  };
+  if (!args.once) signals.Start();
+  const std::atomic<bool>& stop = signals.stop();
   const bool json = ctx.options().json || ctx.options().jsonl;
-  // A following relay waits for a broker that is down (backing off to
-  // 5 s); --once fails at once, for scripts.
-  absl::StatusOr<std::unique_ptr<relay::Sink>> sink;
-  for (absl::Duration backoff = absl::Milliseconds(50);;
-       backoff = std::min(backoff * 2, absl::Seconds(5))) {
-    sink = relay::OpenNatsSink({.url = args.nats,
-                                .stream = args.stream,
-                                .subject_prefix = args.subjects,
-                                .replicas = args.replicas,
-                                .max_in_flight = args.window});
-    if (sink.ok() || args.once || !absl::IsUnavailable(sink.status()) || stop) break;
-    std::cerr << "waiting for the broker: " << sink.status().message() << std::endl;
-    for (absl::Time until = absl::Now() + backoff; !stop && absl::Now() < until;) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-  }
-  if (!sink.ok()) {
-    stop_signal_thread();
-    return ctx.Fail(sink.status());
-  }
+  absl::StatusOr<std::unique_ptr<relay::Sink>> sink =
+      OpenWaiting<std::unique_ptr<relay::Sink>>(args.once, stop, [&] {
+        return relay::OpenNatsSink({.url = args.nats,
+                                    .stream = args.stream,
+                                    .subject_prefix = args.subjects,
+                                    .replicas = args.replicas,
+                                    .max_in_flight = args.window});
+      });
+  if (!sink.ok()) return ctx.Fail(sink.status());
 
   // --once is for scripts: it gives up after about 20 s of failures; a
   // following relay retries for as long as it runs.
@@ -104,9 +126,57 @@ int RunRelay(Context& ctx, const RelayArgs& args) {
     std::cerr << StatusLine(status, json) << std::endl;
   };
   absl::StatusOr<relay::RelayStatus> done = relay::Relay(**store, **sink, options);
-  stop_signal_thread();
   if (!done.ok()) return ctx.Fail(done.status());
   std::cout << StatusLine(*done, json) << std::endl;
+  return kExitOk;
+}
+
+struct FollowArgs {
+  std::string nats = "nats://127.0.0.1:4222";
+  std::string stream = "ANNALS";
+  std::string subjects = "annals";
+  bool once = false;
+};
+
+std::string FollowLine(const relay::FollowStatus& s, bool json) {
+  if (json) {
+    return nlohmann::json{
+        {"primary_id", s.primary_id}, {"started_at", s.started_at.value()},
+        {"head", s.head.value()},     {"source_last", s.source_last.value()},
+        {"imported", s.imported},     {"retries", s.retries},
+        {"lag_events", s.lag_events}, {"lag_seconds", absl::ToDoubleSeconds(s.lag)},
+        {"last_error", s.last_error}}
+        .dump();
+  }
+  std::string line = absl::StrCat("followed ", s.imported, " events, at position ", s.head.value(),
+                                  " of ", s.source_last.value(), " (lag ", s.lag_events,
+                                  " events, ", absl::FormatDuration(s.lag), ")");
+  if (s.retries > 0) absl::StrAppend(&line, "; ", s.retries, " retries, last: ", s.last_error);
+  return line;
+}
+
+int RunFollow(Context& ctx, const FollowArgs& args) {
+  if (ctx.options().store.empty()) return ctx.Usage("--store is required");
+  StopOnSignals signals;  // before libnats starts threads
+  if (!args.once) signals.Start();
+  const std::atomic<bool>& stop = signals.stop();
+  // The replica: created if missing, written by Import only.
+  absl::StatusOr<EventStore*> store = ctx.OpenForWriting(/*create_if_missing=*/true);
+  if (!store.ok()) return ctx.Fail(store.status());
+  absl::StatusOr<std::unique_ptr<relay::Source>> source =
+      OpenWaiting<std::unique_ptr<relay::Source>>(args.once, stop, [&] {
+        return relay::OpenNatsSource(
+            {.url = args.nats, .stream = args.stream, .subject_prefix = args.subjects});
+      });
+  if (!source.ok()) return ctx.Fail(source.status());
+  const bool json = ctx.options().json || ctx.options().jsonl;
+  relay::FollowOptions options{.once = args.once, .stop = &stop, .max_retries = args.once ? 8 : -1};
+  options.progress = [json](const relay::FollowStatus& status) {
+    std::cerr << FollowLine(status, json) << std::endl;
+  };
+  absl::StatusOr<relay::FollowStatus> done = relay::Follow(**store, **source, options);
+  if (!done.ok()) return ctx.Fail(done.status());
+  std::cout << FollowLine(*done, json) << std::endl;
   return kExitOk;
 }
 
@@ -128,6 +198,18 @@ void AddRelayCommands(CLI::App& app, Action& chosen) {
       ->check(CLI::Range(1, 65536));
   relay->add_flag("--once", args->once,
                   "Publish up to the head as of the start, then exit (otherwise follow the log)");
+
+  auto [follow, follow_args] = AddCommand(
+      app, chosen, "follow",
+      "Keep the store a read replica of the log `annals relay` publishes to NATS JetStream",
+      RunFollow);
+  follow->add_option("--nats", follow_args->nats,
+                     "The NATS server (default nats://127.0.0.1:4222)");
+  follow->add_option("--stream", follow_args->stream, "The JetStream stream (default ANNALS)");
+  follow->add_option("--subjects", follow_args->subjects,
+                     "The relay's subject prefix (default annals)");
+  follow->add_flag("--once", follow_args->once,
+                   "Import up to the stream's newest event as of the start, then exit");
 }
 
 }  // namespace annals::tool

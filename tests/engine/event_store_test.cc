@@ -182,6 +182,69 @@ TEST(EventStoreTest, AStoreIdOfAnotherLengthIsDataLoss) {
   EXPECT_THAT(GetStoreId(*store), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("16 bytes")));
 }
 
+TEST(EventStoreTest, MakeReplicaTakesAnEmptyStoreOnlyAndOnePrimaryOnly) {
+  TempStore store;
+  ASSERT_OK_AND_ASSIGN(const std::string own, GetStoreId(*store));
+  EXPECT_THAT(MakeReplica(*store, "not-a-uuid"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(MakeReplica(*store, "00000000-0000-0000-0000-000000000000"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(MakeReplica(*store, own), StatusIs(absl::StatusCode::kInvalidArgument));
+  const std::string primary = EventId::Generate().ToString();
+  ASSERT_OK(MakeReplica(*store, primary));
+  EXPECT_OK(MakeReplica(*store, primary));  // again: the same primary
+  EXPECT_THAT(MakeReplica(*store, EventId::Generate().ToString()),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(primary)));
+  TempStore busy;
+  ASSERT_OK(busy->Append({.stream = "s", .events = {Event("X")}}).status());
+  EXPECT_THAT(MakeReplica(*busy, primary),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("events of its own")));
+  EXPECT_THAT(GetReplicaOf(*busy), IsOkAndHolds(std::optional<std::string>()));
+  ASSERT_OK(busy->Append({.stream = "s", .events = {Event("Y")}}).status());  // still writable
+}
+
+// A replica (annals follow's store) refuses every write of the log but
+// Import, at every open; a read-only handle reports it too.
+TEST(EventStoreTest, AReplicaRefusesAppendsAtEveryOpenAndImportAloneWritesIt) {
+  TempStore primary;
+  ASSERT_OK(primary->Append({.stream = "order-1", .events = {Event("A"), Event("B")}}).status());
+  ASSERT_OK_AND_ASSIGN(const std::string primary_id, GetStoreId(*primary));
+  TempStore replica;
+  ASSERT_OK(MakeReplica(*replica, primary_id));
+  ASSERT_OK_AND_ASSIGN(auto it, primary->ReadAll());
+  ASSERT_OK(Import(*replica, Drain(*it)));
+  for (int open = 0; open < 2; ++open) {
+    SCOPED_TRACE(open == 0 ? "as made" : "after reopening");
+    EXPECT_THAT(replica->Append({.stream = "order-1", .events = {Event("X")}}),
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr(absl::StrCat("read replica of store ", primary_id))));
+    MultiAppendRequest multi;
+    multi.appends.push_back({.stream = "a", .events = {Event("X")}});
+    EXPECT_THAT(replica->AppendMulti(std::move(multi)),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    std::vector<AppendRequest> each;
+    each.push_back({.stream = "b", .events = {Event("X")}});
+    for (const auto& result : replica->AppendEach(std::move(each))) {
+      EXPECT_THAT(result, StatusIs(absl::StatusCode::kFailedPrecondition));
+    }
+    EXPECT_THAT(replica->DeleteStream("order-1"), StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(replica->TombstoneStream("order-1"),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_THAT(replica->SetStreamMetadata("order-1", {.max_count = 3}),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    EXPECT_EQ(replica->head(), Position(2));
+    replica.Reopen();
+  }
+  StoreOptions read_only = TestOptions();
+  read_only.read_only = true;
+  read_only.create_if_missing = false;
+  ASSERT_OK_AND_ASSIGN(auto reader, EventStore::Open(replica.path() + "/store", read_only));
+  EXPECT_THAT(GetReplicaOf(*reader), IsOkAndHolds(std::optional<std::string>(primary_id)));
+  ASSERT_OK(primary->Append({.stream = "order-1", .events = {Event("C")}}).status());
+  ASSERT_OK_AND_ASSIGN(auto more, primary->ReadAll({.from = Position(3)}));
+  ASSERT_OK(Import(*replica, Drain(*more)));  // Import still writes it
+  EXPECT_EQ(replica->head(), Position(3));
+}
+
 TEST(EventStoreTest, BadOptionsAreRefusedByName) {
   TempDir dir;
   StoreOptions options = TestOptions();

@@ -1,20 +1,14 @@
-// Test-only: a nats-server with JetStream on a free loopback port (a fresh
-// directory, stopped by its pid), a reader of a stream's messages, and the
-// check that a stream holds exactly a store's log. Shared by the relay tests.
+// Test-only: a reader of a JetStream stream's messages, and the checks that
+// a stream holds exactly a store's log and a replica the primary's events.
+// Shared by the relay tests (the servers: nats_process.h).
 #ifndef ANNALS_TESTS_RELAY_NATS_TESTING_H_
 #define ANNALS_TESTS_RELAY_NATS_TESTING_H_
 
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <nats/nats.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,95 +17,9 @@
 #include "annals/event_store.h"
 #include "annals/relay.h"
 #include "gtest/gtest.h"
+#include "tests/relay/nats_process.h"
 
 namespace annals::testing {
-
-inline int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return -1;
-  }
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-inline bool Accepts(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
-// One nats-server with JetStream on a free loopback port.
-class NatsServer {
- public:
-  explicit NatsServer(std::string dir) : dir_(std::move(dir)) {}
-  ~NatsServer() { Kill(); }
-
-  void Start() {
-    for (int attempt = 0; attempt < 3 && pid_ <= 0; ++attempt) {
-      port_ = FreePort();
-      ASSERT_GT(port_, 0);
-      Launch();  // the port may be taken meanwhile: then another
-    }
-    ASSERT_GT(pid_, 0) << "nats-server did not start (apt-get install nats-server)";
-  }
-
-  // Kills the server (SIGKILL: what it had not written is lost, as in a
-  // crash) and starts it again on the same port and directory.
-  void Restart() {
-    Kill();
-    for (int attempt = 0; attempt < 40 && pid_ <= 0; ++attempt) {
-      Launch();
-      if (pid_ <= 0) absl::SleepFor(absl::Milliseconds(50));
-    }
-    ASSERT_GT(pid_, 0) << "nats-server did not restart on port " << port_;
-  }
-
-  void Kill() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  std::string url() const { return absl::StrCat("nats://127.0.0.1:", port_); }
-
- private:
-  void Launch() {
-    const std::string port = absl::StrCat(port_);
-    const std::string log = dir_ + ".log";  // its log beside its data, out of the test's output
-    pid_ = fork();
-    ASSERT_GE(pid_, 0);
-    if (pid_ == 0) {
-      // Async-signal-safe calls only until exec (the test may run threads).
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-      }
-      execlp("nats-server", "nats-server", "-js", "-sd", dir_.c_str(), "-a", "127.0.0.1", "-p",
-             port.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && !Accepts(port_); ++i) absl::SleepFor(absl::Milliseconds(25));
-    if (!Accepts(port_)) Kill();
-  }
-
-  std::string dir_;
-  int port_ = -1;
-  pid_t pid_ = -1;
-};
 
 // A relayed message as the test reads it back from the stream.
 struct Relayed {
@@ -165,6 +73,23 @@ class Reader {
       all.push_back(std::move(r));
     }
     return all;
+  }
+
+  // Makes the stream beforehand, holding at most `max_msgs` and refusing
+  // more (a broker's limit).
+  void CreateLimitedStream(int64_t max_msgs) {
+    const char* subjects[] = {"annals.>"};
+    jsStreamConfig config;
+    jsStreamConfig_Init(&config);
+    config.Name = "ANNALS";
+    config.Subjects = subjects;
+    config.SubjectsLen = 1;
+    config.Storage = js_FileStorage;
+    config.MaxMsgs = max_msgs;
+    config.Discard = js_DiscardNew;
+    jsStreamInfo* info = nullptr;
+    ASSERT_EQ(js_AddStream(&info, js_, &config, nullptr, nullptr), NATS_OK);
+    jsStreamInfo_Destroy(info);
   }
 
   // A message that is not an annals event, on a subject the stream takes.
@@ -227,6 +152,28 @@ inline void ExpectSameLog(const std::vector<Relayed>& relayed,
     } else {
       EXPECT_EQ(relay::DecodeMetadata(header(relay::kMetadataHeader)), e.metadata);
     }
+  }
+}
+
+// Every field of every event, in order.
+inline void ExpectSameEvents(const std::vector<EventRecord>& replica,
+                             const std::vector<EventRecord>& primary) {
+  ASSERT_EQ(replica.size(), primary.size());
+  for (size_t i = 0; i < primary.size(); ++i) {
+    const EventRecord& r = replica[i];
+    const EventRecord& p = primary[i];
+    SCOPED_TRACE(absl::StrCat("event ", i, " at ", p.position.value()));
+    EXPECT_EQ(r.position, p.position);
+    EXPECT_EQ(r.stream, p.stream);
+    EXPECT_EQ(r.revision, p.revision);
+    EXPECT_EQ(r.recorded_at, p.recorded_at);
+    EXPECT_EQ(r.type, p.type);
+    EXPECT_EQ(r.data, p.data);
+    EXPECT_EQ(r.content_type, p.content_type);
+    EXPECT_EQ(r.metadata, p.metadata);
+    EXPECT_EQ(r.event_id, p.event_id);
+    EXPECT_EQ(r.correlation_id, p.correlation_id);
+    EXPECT_EQ(r.causation_id, p.causation_id);
   }
 }
 

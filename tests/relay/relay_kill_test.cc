@@ -124,7 +124,7 @@ TEST(RelayKillTest, KilledRelaysAndARestartedBrokerStillLeaveEachEventOnceInOrde
   const std::string path = store.path() + "/store";
   const std::string log = store.path() + "/relay.log";
   NatsServer nats(store.path() + "/nats");
-  nats.Start();
+  ASSERT_TRUE(nats.Start()) << "nats-server did not start (apt-get install nats-server)";
   const uint64_t seed = std::random_device{}();
   std::mt19937_64 rng(seed);
   SCOPED_TRACE(absl::StrCat("seed ", seed, "; the relays' output: ", log));
@@ -143,7 +143,7 @@ TEST(RelayKillTest, KilledRelaysAndARestartedBrokerStillLeaveEachEventOnceInOrde
     // relay reconnects and resumes from what the broker kept (given time
     // for it before it is killed in turn).
     if (restarts < kBrokerRestarts && kills % 4 == 2) {
-      nats.Restart();
+      ASSERT_TRUE(nats.Restart()) << "nats-server did not restart";
       ++restarts;
       absl::SleepFor(absl::Milliseconds(1500 + rng() % 1000));
     }

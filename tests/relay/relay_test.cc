@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "annals/event_store.h"
+#include "annals/follow.h"
 #include "annals/maintenance.h"
 #include "annals/relay.h"
 #include "annals/stats.h"
@@ -29,12 +30,13 @@ namespace annals::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class RelayTest : public ::testing::Test {
  protected:
   void SetUp() override {
     nats_ = std::make_unique<NatsServer>(dir_.Sub("nats"));
-    nats_->Start();
+    ASSERT_TRUE(nats_->Start()) << "nats-server did not start (apt-get install nats-server)";
   }
 
   absl::StatusOr<relay::RelayStatus> RelayOnce(EventStore& store) {
@@ -202,6 +204,44 @@ TEST_F(RelayTest, BadOptionsAndAnUnreachableBrokerAreClearErrors) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("stop flag")));
   Reader reader(nats_->url());
   EXPECT_EQ(reader.Count(), 0u);
+}
+
+TEST_F(RelayTest, ABrokersLimitIsAClearErrorAndWhatItTookIsThereOnce) {
+  Reader reader(nats_->url());
+  reader.CreateLimitedStream(10);
+  TempStore store;
+  AppendVaried(*store, 5);  // 20 events
+  absl::StatusOr<std::unique_ptr<relay::Sink>> sink = relay::OpenNatsSink({.url = nats_->url()});
+  ASSERT_OK(sink.status());
+  EXPECT_THAT(relay::Relay(*store, **sink,
+                           {.once = true, .retry_min = absl::Milliseconds(1), .max_retries = 3}),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("maximum messages")));
+  std::vector<EventRecord> events = ReadAllOf(*store);
+  events.resize(10);
+  ASSERT_OK_AND_ASSIGN(const std::string id, GetStoreId(*store));
+  ExpectSameLog(reader.All(), events, id);
+}
+
+TEST(RelayAuthTest, RefusedCredentialsArePermissionDeniedWithoutThePasswordAndGoodOnesWork) {
+  TempDir dir;
+  NatsServer nats(dir.Sub("nats"), {"--user", "annals", "--pass", "s3cret"});
+  ASSERT_TRUE(nats.Start()) << "nats-server did not start (apt-get install nats-server)";
+  const std::string host = nats.url().substr(std::string("nats://").size());
+  EXPECT_THAT(relay::OpenNatsSink({.url = nats.url()}),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("credentials")));
+  absl::StatusOr<std::unique_ptr<relay::Sink>> wrong =
+      relay::OpenNatsSink({.url = absl::StrCat("nats://annals:wrong-one@", host)});
+  EXPECT_THAT(wrong, StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(wrong.status().message(), Not(HasSubstr("wrong-one")));
+  EXPECT_THAT(relay::OpenNatsSource({.url = nats.url()}),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  const std::string good = absl::StrCat("nats://annals:s3cret@", host);
+  TempStore store;
+  AppendVaried(*store, 2);
+  ASSERT_OK_AND_ASSIGN(auto sink, relay::OpenNatsSink({.url = good}));
+  ASSERT_OK(relay::Relay(*store, *sink, {.once = true}).status());
+  Reader reader(good);
+  EXPECT_EQ(reader.Count(), 8u);
 }
 
 #ifdef ANNALS_TOOL_PATH

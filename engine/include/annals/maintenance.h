@@ -53,6 +53,19 @@ ANNALS_EXPORT absl::Status Backup(EventStore& store, std::string_view directory)
 // stream.
 ANNALS_EXPORT absl::Status Import(EventStore& store, std::vector<EventRecord> events);
 
+// Makes an empty store a read replica of the store whose id is `primary_id`
+// (GetStoreId of the primary), as `annals follow` does before its first
+// Import: from then on Import alone writes its log, so its positions,
+// revisions and ids stay the primary's; Append, AppendMulti, deletes,
+// tombstones, metadata and schema registration are refused with
+// FailedPrecondition naming the primary, at every later open too. Reads,
+// subscriptions, projections and Scavenge work as on any store. OK if it
+// is already a replica of that primary; FailedPrecondition if it has
+// events of its own, is a replica of another store, or is read-only;
+// InvalidArgument for an id that is not a UUID or is the store's own.
+// Call it on a store nothing else writes to.
+ANNALS_EXPORT absl::Status MakeReplica(EventStore& store, std::string_view primary_id);
+
 // Physically removes the events that deletes, tombstones and retention
 // hide, with their index entries (keeping each one's digest, so the chain
 // stays checkable), then compacts so the disk space is returned. Appends

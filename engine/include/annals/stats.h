@@ -6,6 +6,7 @@
 #define ANNALS_STATS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ ANNALS_EXPORT absl::StatusOr<StoreStats> GetStoreStats(EventStore& store);
 // message ids). FailedPrecondition from a read-only handle on a store that
 // has none yet; Unavailable once closed.
 ANNALS_EXPORT absl::StatusOr<std::string> GetStoreId(EventStore& store);
+
+// The store id of the primary if `store` is a read replica (MakeReplica,
+// `annals follow`); nullopt for any other store. Unavailable once closed.
+ANNALS_EXPORT absl::StatusOr<std::optional<std::string>> GetReplicaOf(EventStore& store);
 
 }  // namespace annals
 
