@@ -83,7 +83,7 @@ struct FollowOptions {
   // Events per Import (each one atomic and durable), and how long a batch
   // waits for more before it is imported.
   size_t batch_events = 1000;
-  absl::Duration batch_wait = absl::Milliseconds(20);
+  absl::Duration batch_wait = absl::Milliseconds(5);
   // After an error (the source away): wait, Seek and go on, backing off from
   // `retry_min` to `retry_max`; give up after `max_retries` consecutive
   // failures (-1: never).
