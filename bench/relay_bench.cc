@@ -62,15 +62,19 @@ absl::Status AppendW1Fast(EventStore& store, size_t n) {
   return absl::OkStatus();
 }
 
+// Starts `nats`, or skips the case (false).
+bool StartOrSkip(benchmark::State& state, testing::NatsServer& nats) {
+  if (nats.Start()) return true;
+  state.SkipWithError("nats-server did not start (apt-get install nats-server)");
+  return false;
+}
+
 void RelayThroughput(benchmark::State& state) {
   const size_t n = Events();
   for (auto _ : state) {
     BenchDir dir;
     testing::NatsServer nats(dir.path("nats"));
-    if (!nats.Start()) {
-      state.SkipWithError("nats-server did not start (apt-get install nats-server)");
-      return;
-    }
+    if (!StartOrSkip(state, nats)) return;
     std::unique_ptr<EventStore> store = OpenOrSkip(state, dir.path("store"), AnnalsOptions(false));
     if (store == nullptr) return;
     Clock::time_point start = Clock::now();
@@ -105,10 +109,7 @@ void RelayLag(benchmark::State& state, absl::Duration pause) {
   for (auto _ : state) {
     BenchDir dir;
     testing::NatsServer nats(dir.path("nats"));
-    if (!nats.Start()) {
-      state.SkipWithError("nats-server did not start (apt-get install nats-server)");
-      return;
-    }
+    if (!StartOrSkip(state, nats)) return;
     std::unique_ptr<EventStore> primary =
         OpenOrSkip(state, dir.path("primary"), AnnalsOptions(false));
     std::unique_ptr<EventStore> replica =

@@ -11,25 +11,16 @@
 #include "annals/follow.h"
 #include "annals/maintenance.h"
 #include "annals/stats.h"
+#include "retry.h"
 
 namespace annals::relay {
 namespace {
 
-bool Stopping(const FollowOptions& options) {
-  return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
-}
+bool Stopping(const FollowOptions& options) { return Stopped(options.stop); }
 
-void SleepUnlessStopped(absl::Duration d, const FollowOptions& options) {
-  const absl::Time until = absl::Now() + d;
-  while (!Stopping(options) && absl::Now() < until) {
-    absl::SleepFor(std::min(absl::Milliseconds(20), until - absl::Now()));
-  }
-}
-
-// Errors that retrying cannot cure.
-bool Permanent(const absl::Status& s) {
-  return absl::IsFailedPrecondition(s) || absl::IsInvalidArgument(s) || absl::IsDataLoss(s);
-}
+// How long a follower that hears nothing waits before it asks the source
+// whether it holds newer events (then its consumer is stuck: read again).
+constexpr absl::Duration kStall = absl::Seconds(2);
 
 class Follower {
  public:
@@ -38,30 +29,25 @@ class Follower {
 
   absl::StatusOr<FollowStatus> Run() {
     status_.started_at = status_.head = replica_.head();
-    absl::Duration backoff = options_.retry_min;
-    int failures = 0;
     std::optional<Position> target;  // once: the source's newest as of the start
-    while (!Stopping(options_)) {
-      const uint64_t imported_before = status_.imported;
-      absl::Status round = Round(&target);
-      if (round.ok()) break;  // once: up to the target
-      if (Permanent(round)) {
-        Report(/*force=*/true);
-        return round;
-      }
-      ++failures;
-      ++status_.retries;
-      if (options_.max_retries >= 0 && failures > options_.max_retries) return round;
-      status_.last_error = round.ToString();
-      Report(/*force=*/true);
-      SleepUnlessStopped(backoff, options_);
-      backoff = std::min(backoff * 2, options_.retry_max);
-      if (status_.imported > imported_before) {  // it got somewhere: start over
-        failures = 0;
-        backoff = options_.retry_min;
-      }
-    }
+    uint64_t imported_before = 0;
+    absl::Status done = RunWithRetries(
+        {.min = options_.retry_min,
+         .max = options_.retry_max,
+         .max_retries = options_.max_retries,
+         .stop = options_.stop},
+        [&] {
+          imported_before = status_.imported;
+          return Round(&target);
+        },
+        [&] { return status_.imported > imported_before; },
+        [&](const absl::Status& error) {
+          ++status_.retries;
+          status_.last_error = error.ToString();
+          Report(/*force=*/true);
+        });
     Report(/*force=*/true);
+    if (!done.ok()) return done;
     return status_;
   }
 
@@ -103,10 +89,27 @@ class Follower {
     if (options_.once && status_.head >= **target) return absl::OkStatus();
     if (absl::Status s = source_.Seek(status_.primary_id, status_.head); !s.ok()) return s;
     std::vector<EventRecord> batch;
+    absl::Time last_event = absl::Now();
+    absl::Time last_check = last_event;
     while (!Stopping(options_)) {
       absl::StatusOr<std::optional<EventRecord>> next =
           source_.Next(batch.empty() ? absl::Milliseconds(100) : options_.batch_wait);
       if (!next.ok()) return next.status();
+      const absl::Time now = absl::Now();
+      if (next->has_value()) last_event = now;
+      if (!next->has_value() && batch.empty() && now - last_event > kStall &&
+          now - last_check > kStall) {
+        // Quiet for a while: if the source holds newer events, the consumer
+        // is stuck (a broker's member died under it, say): read again.
+        last_check = now;
+        absl::StatusOr<Position> last = source_.Last();
+        if (!last.ok()) return last.status();
+        if (*last > replica_.head()) {
+          return absl::UnavailableError(absl::StrCat(
+              "no events from the source for ", absl::FormatDuration(now - last_event),
+              " while it holds newer ones (up to ", last->value(), "): reading again"));
+        }
+      }
       if (next->has_value()) {
         // Past what is imported only (the source starts there; a consumer
         // recreated after a reconnect may repeat a little).

@@ -4,27 +4,19 @@
 #include <algorithm>
 #include <cstdint>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "annals/relay.h"
 #include "annals/stats.h"
 #include "annals/subscription.h"
+#include "retry.h"
 
 namespace annals::relay {
 namespace {
 
-bool Stopping(const RelayOptions& options) {
-  return options.stop != nullptr && options.stop->load(std::memory_order_relaxed);
-}
-
-// Sleeps `d` in short steps, returning early when asked to stop.
-void SleepUnlessStopped(absl::Duration d, const RelayOptions& options) {
-  const absl::Time until = absl::Now() + d;
-  while (!Stopping(options) && absl::Now() < until) {
-    absl::SleepFor(std::min(absl::Milliseconds(20), until - absl::Now()));
-  }
-}
+bool Stopping(const RelayOptions& options) { return Stopped(options.stop); }
 
 // The store's head now (a read-only handle first catches up).
 absl::StatusOr<Position> HeadOf(EventStore& store) {
@@ -46,26 +38,20 @@ class Relayer {
     status_.head = *head;
     // --once stops at the head as of now; following has no target.
     const Position target = options_.once ? *head : Position(UINT64_MAX);
-    absl::Duration backoff = options_.retry_min;
-    int failures = 0;
     bool resumed_once = false;
-    while (!Stopping(options_)) {
-      absl::Status round = Round(target, &resumed_once);
-      if (round.ok()) break;  // once: up to the target
-      if (absl::IsFailedPrecondition(round) || absl::IsInvalidArgument(round)) return round;
-      ++failures;
-      ++status_.retries;
-      if (options_.max_retries >= 0 && failures > options_.max_retries) return round;
-      status_.last_error = round.ToString();
-      Report(/*force=*/true);
-      SleepUnlessStopped(backoff, options_);
-      backoff = std::min(backoff * 2, options_.retry_max);
-      if (progressed_) {  // the broker took more since: start the backoff over
-        progressed_ = false;
-        failures = 0;
-        backoff = options_.retry_min;
-      }
-    }
+    absl::Status done = RunWithRetries(
+        {.min = options_.retry_min,
+         .max = options_.retry_max,
+         .max_retries = options_.max_retries,
+         .stop = options_.stop},
+        [&] { return Round(target, &resumed_once); },
+        [&] { return std::exchange(progressed_, false); },
+        [&](const absl::Status& error) {
+          ++status_.retries;
+          status_.last_error = error.ToString();
+          Report(/*force=*/true);
+        });
+    if (!done.ok()) return done;
     Report(/*force=*/true);
     return status_;
   }

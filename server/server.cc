@@ -2,12 +2,14 @@
 // records the server's start as a system event; Shutdown ends every call.
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "annals/server.h"
+#include "annals/stats.h"
 #include "grpcpp/grpcpp.h"
 #include "services.h"
 #ifdef ANNALS_SERVER_METRICS
@@ -201,8 +203,15 @@ absl::Status Server::CheckOptions(const ServerOptions& options) {
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(EventStore& store,
-                                                      const ServerOptions& options) {
-  if (absl::Status checked = CheckOptions(options); !checked.ok()) return checked;
+                                                      const ServerOptions& asked) {
+  if (absl::Status checked = CheckOptions(asked); !checked.ok()) return checked;
+  ServerOptions options = asked;
+  // A read replica (annals follow) takes no writes: answer them as a
+  // read-only server does, with the not-leader error the clients know.
+  if (absl::StatusOr<std::optional<std::string>> primary = GetReplicaOf(store);
+      primary.ok() && primary->has_value()) {
+    options.read_only = true;
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();
   if (!options.read_only) RecordStart(store);

@@ -93,12 +93,15 @@ TEST(RelayClusterTest, AMemberKilledDuringRelayingAndFollowingLosesAndDoublesNot
   stop = true;
   relayer.join();
   follower.join();
-  ASSERT_EQ(replica->head(), primary->head()) << "the replica did not converge";
+  Reader reader(cluster.urls());
+  ASSERT_EQ(replica->head(), primary->head())
+      << "the replica did not converge; the stream holds " << reader.Count()
+      << " messages; relay: " << relayed.retries << " retries, last " << relayed.last_error
+      << "; follower: " << followed.retries << " retries, last " << followed.last_error;
 
   const std::vector<EventRecord> events = ReadAllOf(*primary);
   ASSERT_EQ(events.size(), static_cast<size_t>(kRounds * 5));
   ASSERT_OK_AND_ASSIGN(const std::string id, GetStoreId(*primary));
-  Reader reader(cluster.urls());
   ExpectSameLog(reader.All(), events, id);
   ExpectSameEvents(ReadAllOf(*replica), events);
   // (Whether a side retried depends on which member it was connected to.)

@@ -25,6 +25,9 @@
 #include "tests/relay/nats_testing.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/temp_store.h"
+#ifdef ANNALS_TOOL_PATH
+#include "tests/tools/run_tool.h"
+#endif
 
 namespace annals::testing {
 namespace {
@@ -245,48 +248,26 @@ TEST(RelayAuthTest, RefusedCredentialsArePermissionDeniedWithoutThePasswordAndGo
 }
 
 #ifdef ANNALS_TOOL_PATH
-// Runs `annals ARGS` with stdout and stderr in `out`; its exit code.
-int RunTool(const std::string& args, std::string* out) {
-  const std::string command = absl::StrCat(ANNALS_TOOL_PATH, " ", args, " 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return -1;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out->append(buffer, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 TEST_F(RelayTest, TheToolRelaysOnceBesideTheApplicationAndRefusesAnotherStoresStream) {
   TempStore store;  // stays open: the tool opens it read-only beside it
   AppendVaried(*store, 3);
   const std::string path = store.path() + "/store";
-  std::string out;
-  ASSERT_EQ(
-      RunTool(absl::StrCat("relay --store ", path, " --nats ", nats_->url(), " --once"), &out), 0)
-      << out;
-  EXPECT_THAT(out, HasSubstr("relayed 12 events, at position 12 of 12"));
-  out.clear();
-  ASSERT_EQ(
-      RunTool(absl::StrCat("relay --store ", path, " --nats ", nats_->url(), " --once --json"),
-              &out),
-      0)
-      << out;
-  EXPECT_THAT(out, HasSubstr(R"("published":0)"));
-  EXPECT_THAT(out, HasSubstr(R"("lag_events":0)"));
+  Result once = RunTool({"relay", "--store", path, "--nats", nats_->url(), "--once"});
+  ASSERT_EQ(once.code, 0) << once.err;
+  EXPECT_THAT(once.out, HasSubstr("relayed 12 events, at position 12 of 12"));
+  Result json = RunTool({"relay", "--store", path, "--nats", nats_->url(), "--once", "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  EXPECT_EQ(json.json()["published"], 0);
+  EXPECT_EQ(json.json()["lag_events"], 0);
   TempStore other;
   AppendVaried(*other, 1);
-  out.clear();
-  EXPECT_NE(RunTool(absl::StrCat("relay --store ", other.path(), "/store --nats ", nats_->url(),
-                                 " --once"),
-                    &out),
-            0);
-  EXPECT_THAT(out, HasSubstr("holds the log of store"));
-  out.clear();
-  EXPECT_NE(RunTool(absl::StrCat("relay --store ", path, " --nats ", nats_->url(),
-                                 " --once --replicas 9"),
-                    &out),
-            0);
+  Result refused =
+      RunTool({"relay", "--store", other.path() + "/store", "--nats", nats_->url(), "--once"});
+  EXPECT_NE(refused.code, 0);
+  EXPECT_THAT(refused.err, HasSubstr("holds the log of store"));
+  EXPECT_NE(
+      RunTool({"relay", "--store", path, "--nats", nats_->url(), "--once", "--replicas", "9"}).code,
+      0);
   Reader reader(nats_->url());
   EXPECT_EQ(reader.Count(), 12u);
 }

@@ -21,6 +21,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "annals/maintenance.h"
 #include "annals/projection.h"
 #include "annals/stats.h"
 #include "annals/subscription.h"
@@ -418,6 +419,40 @@ TEST_F(ServerTest, AReadOnlyServerAnswersWritesWithNotLeader) {
   EXPECT_EQ(store_->head(), head);
   std::vector<streams::ReadResp> out;
   EXPECT_TRUE(Read(ReadStreamRequest("ro-1"), &out).ok());  // reads still served
+}
+
+// A read replica (annals follow's store) served without --read-only still
+// takes no writes: the server answers them as a read-only one does.
+class ReplicaServerTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    StoreOptions options = TestOptions();
+    options.system_streams = {"$settings"};
+    ASSERT_OK_AND_ASSIGN(primary_, EventStore::Open(dir_.Sub("primary"), options));
+    ASSERT_OK(primary_->Append({.stream = "order-1", .events = {Event("A"), Event("B")}}).status());
+    ASSERT_OK_AND_ASSIGN(store_, EventStore::Open(dir_.Sub("store"), options));
+    ASSERT_OK_AND_ASSIGN(const std::string primary_id, GetStoreId(*primary_));
+    ASSERT_OK(MakeReplica(*store_, primary_id));
+    ASSERT_OK_AND_ASSIGN(auto it, primary_->ReadAll());
+    ASSERT_OK(Import(*store_, Drain(*it)));
+    StartServer({});
+  }
+  std::unique_ptr<EventStore> primary_;
+};
+
+TEST_F(ReplicaServerTest, AReplicaIsServedForReadsAndAnswersWritesWithNotLeader) {
+  streams::AppendResp response;
+  std::multimap<std::string, std::string> trailers;
+  grpc::Status status = Append({Options("order-1"), Proposed("Placed")}, &response, &trailers);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_NE(trailers.find("exception"), trailers.end());
+  EXPECT_EQ(trailers.find("exception")->second, "not-leader");
+  EXPECT_EQ(store_->head(), Position(2));  // no `$settings` event of a start either
+  std::vector<streams::ReadResp> out;
+  ASSERT_TRUE(Read(ReadStreamRequest("order-1"), &out).ok());
+  int events = 0;
+  for (const auto& r : out) events += r.has_event() ? 1 : 0;
+  EXPECT_EQ(events, 2);
 }
 
 // BatchAppend, as the official clients use it once it is listed: appends

@@ -27,7 +27,8 @@ struct ServerOptions {
   int port = 2113;
   // Serves reads and subscriptions only: every write is answered with the
   // not-leader error the clients know. Set it for a store opened read-only
-  // beside a running application (the server then Refreshes the store).
+  // beside a running application (the server then Refreshes the store). A
+  // read replica (annals/follow.h) is always served so.
   bool read_only = false;
   // Threads that run the store's calls other than appends (reads, metadata
   // writes, deletes); appends go to one funnel thread that commits them in
