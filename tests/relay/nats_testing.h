@@ -40,9 +40,15 @@ class Reader {
     natsConnection_Destroy(conn_);
   }
 
+  // The stream's message count. A cluster may be electing a stream leader
+  // (a member just restarted): asks again for up to 30 s before failing.
   uint64_t Count(const char* stream = "ANNALS") {
     jsStreamInfo* info = nullptr;
-    if (js_GetStreamInfo(&info, js_, stream, nullptr, nullptr) != NATS_OK) return 0;
+    natsStatus s = Retried([&] { return js_GetStreamInfo(&info, js_, stream, nullptr, nullptr); });
+    if (s != NATS_OK) {
+      ADD_FAILURE() << "no info on stream " << stream << ": " << natsStatus_GetText(s);
+      return 0;
+    }
     const uint64_t n = info->State.Msgs;
     jsStreamInfo_Destroy(info);
     return n;
@@ -53,8 +59,9 @@ class Reader {
     const uint64_t n = Count(stream);
     for (uint64_t seq = 1; seq <= n; ++seq) {
       natsMsg* msg = nullptr;
-      if (js_GetMsg(&msg, js_, stream, seq, nullptr, nullptr) != NATS_OK) {
-        ADD_FAILURE() << "no message " << seq;
+      natsStatus s = Retried([&] { return js_GetMsg(&msg, js_, stream, seq, nullptr, nullptr); });
+      if (s != NATS_OK) {
+        ADD_FAILURE() << "no message " << seq << ": " << natsStatus_GetText(s);
         break;
       }
       Relayed r;
@@ -100,6 +107,18 @@ class Reader {
   }
 
  private:
+  // Calls `request` until it is NATS_OK or 30 s have passed: every stream
+  // these tests read exists, so "not found" too is a member catching up.
+  template <typename Request>
+  static natsStatus Retried(Request request) {
+    natsStatus s = request();
+    for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+         s != NATS_OK && absl::Now() < deadline; s = request()) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return s;
+  }
+
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
 };
