@@ -195,6 +195,8 @@ std::optional<ProjectionKeyKind> ParseProjectionKeyKind(std::string_view key) {
     case ProjectionKeyKind::kCheckpoint:
     case ProjectionKeyKind::kParked:
     case ProjectionKeyKind::kServing:
+    case ProjectionKeyKind::kConsumerGroup:
+    case ProjectionKeyKind::kGroupParked:
       return static_cast<ProjectionKeyKind>(key[0]);
   }
   return std::nullopt;
@@ -232,6 +234,43 @@ std::string ServingVersionKeyPrefix() { return ProjectionKey(ProjectionKeyKind::
 std::optional<std::string_view> ParseServingVersionKey(std::string_view key) {
   if (ParseProjectionKeyKind(key) != ProjectionKeyKind::kServing) return std::nullopt;
   return key.substr(2);
+}
+
+std::string ConsumerGroupKey(std::string_view group) {
+  return ProjectionKey(ProjectionKeyKind::kConsumerGroup, group);
+}
+
+std::string ConsumerGroupKeyPrefix() {
+  return ProjectionKey(ProjectionKeyKind::kConsumerGroup, "");
+}
+
+std::optional<std::string_view> ParseConsumerGroupKey(std::string_view key) {
+  if (key.size() < 3 || ParseProjectionKeyKind(key) != ProjectionKeyKind::kConsumerGroup) {
+    return std::nullopt;
+  }
+  return key.substr(2);
+}
+
+std::string GroupParkedKeyPrefix(std::string_view group) {
+  std::string key = ProjectionKey(ProjectionKeyKind::kGroupParked, group);
+  key.push_back('\0');
+  return key;
+}
+
+std::string GroupParkedKey(std::string_view group, Position position) {
+  std::string key = GroupParkedKeyPrefix(group);
+  internal::AppendBigEndian64(&key, position.value());
+  return key;
+}
+
+std::optional<Position> ParseGroupParkedKey(std::string_view key) {
+  // tag 0x00, a name of at least one byte, 0x00, position.
+  constexpr size_t kMinSize = 2 + 1 + 1 + 8;
+  if (key.size() < kMinSize || ParseProjectionKeyKind(key) != ProjectionKeyKind::kGroupParked ||
+      key[key.size() - 9] != '\0') {
+    return std::nullopt;
+  }
+  return Position(internal::ReadBigEndian64(key.substr(key.size() - 8)));
 }
 
 std::string PrefixEnd(std::string_view prefix) {

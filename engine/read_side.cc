@@ -88,6 +88,7 @@ class ReadSideImpl final : public ReadSide {
   explicit ReadSideImpl(internal::EngineHandles engine) : engine_(std::move(engine)) {}
 
   Position head() const override { return engine_.writer->head(); }
+  bool read_only() const override { return engine_.storage->read_only(); }
 
   absl::StatusOr<std::optional<std::string>> Get(ReadSideFamily family,
                                                  std::string_view key) const override {

@@ -405,6 +405,12 @@ class Verifier {
                if (kind == ProjectionKeyKind::kParked) return Parses<storage::v1::ParkedRecord>(v);
                if (kind == ProjectionKeyKind::kServing)
                  return Parses<storage::v1::ServingVersion>(v);
+               if (kind == ProjectionKeyKind::kConsumerGroup)
+                 return extension::ParseConsumerGroupKey(k) &&
+                        Parses<storage::v1::ConsumerGroupRecord>(v);
+               if (kind == ProjectionKeyKind::kGroupParked)
+                 return extension::ParseGroupParkedKey(k) &&
+                        Parses<storage::v1::GroupParkedRecord>(v);
                return false;
              }},
             // Read models are the projections' own bytes: their blocks'

@@ -129,7 +129,9 @@ absl::Status Writer::Import(std::vector<EventRecord> events) {
     data.event_id = e.event_id;
     data.correlation_id = std::move(e.correlation_id);
     data.causation_id = std::move(e.causation_id);
-    ANNALS_RETURN_IF_ERROR(StageEvents(e.stream, head, one, /*index_ids=*/!audit, group).status());
+    // Every id is indexed (which the source chose is not known), audit
+    // events' too: a lifecycle change is retried by its id as well.
+    ANNALS_RETURN_IF_ERROR(StageEvents(e.stream, head, one, /*index_ids=*/true, group).status());
     last = e.position;
     last_us = us;
   }

@@ -191,6 +191,13 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
   if (head.record.tombstoned) return TombstonedError(change.stream);
   const std::string audit_stream = AuditStreamOf(change.stream);
   ANNALS_ASSIGN_OR_RETURN(LoadedStream audit_head, LoadHead(audit_stream, group));
+  if (change.options.event_id && audit_head.visible()) {
+    std::vector<EventData> retried(1);
+    retried.front().event_id = *change.options.event_id;
+    ANNALS_ASSIGN_OR_RETURN(
+        IdMatch match, MatchStoredIds(*storage_, group.request, group.staged, audit_head, retried));
+    if (match.matched == 1) return std::vector<AppendResult>{match.original};
+  }
   std::vector<StreamConflict> conflicts;
   if (!Satisfies(change.options.expected, head)) {
     conflicts.push_back(ConflictOf(change.stream, change.options.expected, head));
@@ -226,11 +233,13 @@ absl::StatusOr<std::vector<AppendResult>> Writer::StageLifecycle(const Lifecycle
   audit.content_type = "application/json";
   if (!change.options.actor.empty()) audit.metadata["actor"] = change.options.actor;
   if (!change.options.reason.empty()) audit.metadata["reason"] = change.options.reason;
-  audit.event_id = EventId::Generate();
+  audit.event_id = change.options.event_id.value_or(EventId::Generate());
   std::vector<EventData> events;
   events.push_back(std::move(audit));
+  // An id the caller chose is indexed, as an append's, for its retry.
   ANNALS_ASSIGN_OR_RETURN(AppendResult result,
-                          StageEvents(audit_stream, audit_head, events, false, group));
+                          StageEvents(audit_stream, audit_head, events,
+                                      /*index_ids=*/change.options.event_id.has_value(), group));
   return std::vector<AppendResult>{result};
 }
 

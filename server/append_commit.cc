@@ -49,13 +49,16 @@ AppendOutcome CommitMetadata(ServerState& state, const std::string& metastream,
   if (!metadata.ok()) return Failed(FromStatus(metadata.status()));
   LifecycleOptions options;
   options.expected_audit = expected;
+  // The client's event id: a retry of the write is answered as the first.
+  options.event_id = events[0].event_id;
   absl::StatusOr<Position> position = state.store.SetStreamMetadata(stream, *metadata, options);
   if (!position.ok()) return Refused(state, metastream, position.status());
-  // The metastream's revision now: its newest event.
-  absl::StatusOr<std::unique_ptr<EventIterator>> newest =
-      state.store.ReadStream(metastream, {.direction = Direction::kBackward, .max_count = 1});
+  // The metastream's revision of the event at that position (the original's
+  // on a retry, not whatever was written since).
+  absl::StatusOr<std::unique_ptr<EventIterator>> written =
+      state.store.ReadAll({.from = *position, .max_count = 1});
   Revision revision;
-  if (newest.ok() && (*newest)->Valid()) revision = (*newest)->record().revision;
+  if (written.ok() && (*written)->Valid()) revision = (*written)->record().revision;
   return Succeeded(revision, *position);
 }
 

@@ -87,6 +87,27 @@ TEST(KeyCodecTest, ProjectionKeysAreTagNameVersionPosition) {
   EXPECT_FALSE(extension::ParseProjectionKeyKind(std::string("c", 1)).has_value());
 }
 
+TEST(KeyCodecTest, ConsumerGroupKeysAreTagNameAndPosition) {
+  using extension::ProjectionKeyKind;
+  const std::string group = extension::ConsumerGroupKey("billing");
+  EXPECT_EQ(group, std::string("g\0billing", 9));
+  EXPECT_EQ(extension::ParseProjectionKeyKind(group), ProjectionKeyKind::kConsumerGroup);
+  EXPECT_TRUE(group.starts_with(extension::ConsumerGroupKeyPrefix()));
+  EXPECT_EQ(extension::ParseConsumerGroupKey(group), "billing");
+  const std::string parked = extension::GroupParkedKey("billing", Position(0x0102));
+  EXPECT_EQ(parked, std::string("q\0billing\0\0\0\0\0\0\0\x01\x02", 18));
+  EXPECT_EQ(extension::ParseProjectionKeyKind(parked), ProjectionKeyKind::kGroupParked);
+  EXPECT_TRUE(parked.starts_with(extension::GroupParkedKeyPrefix("billing")));
+  // One group's parked events never interleave with a longer name's.
+  EXPECT_FALSE(parked.starts_with(extension::GroupParkedKeyPrefix("bill")));
+  EXPECT_EQ(extension::ParseGroupParkedKey(parked), Position(0x0102));
+  EXPECT_LT(extension::GroupParkedKey("billing", Position(255)),
+            extension::GroupParkedKey("billing", Position(256)));
+  EXPECT_FALSE(extension::ParseGroupParkedKey(group).has_value());
+  EXPECT_FALSE(extension::ParseConsumerGroupKey(parked).has_value());
+  EXPECT_FALSE(extension::ParseConsumerGroupKey(std::string("g\0", 2)).has_value());
+}
+
 TEST(KeyCodecTest, PrefixEndBoundsExactlyThePrefixedKeys) {
   EXPECT_EQ(extension::PrefixEnd("ab"), "ac");
   EXPECT_EQ(extension::PrefixEnd(std::string("a\xff", 2)), "b");

@@ -188,6 +188,57 @@ TEST_F(LifecycleTest, ExpectedAuditIsCheckedAgainstTheAuditStream) {
   EXPECT_EQ(store_->head(), before);
 }
 
+TEST_F(LifecycleTest, AChangeRetriedWithItsEventIdWritesNothingAndAnswersAsTheFirst) {
+  AppendN("order-1", 2);
+  const EventId set_id = EventId::Generate();
+  const LifecycleOptions set{.expected_audit = ExpectedRevision::NoStream(), .event_id = set_id};
+  ASSERT_OK_AND_ASSIGN(const Position first,
+                       store_->SetStreamMetadata("order-1", {.max_count = 5}, set));
+  // A retry: the same position, nothing written, though NoStream fails now
+  // and the settings differ (the id names the change).
+  EXPECT_THAT(store_->SetStreamMetadata("order-1", {.max_count = 5}, set), IsOkAndHolds(first));
+  EXPECT_THAT(store_->SetStreamMetadata("order-1", {.max_count = 9}, set), IsOkAndHolds(first));
+  EXPECT_EQ(store_->head(), first);
+  EXPECT_THAT(GetStreamMetadata(*store_, "order-1"), IsOkAndHolds(StreamMetadata{.max_count = 5}));
+
+  // Another change, then the first retried again: still its own answer.
+  ASSERT_OK_AND_ASSIGN(
+      const Position second,
+      store_->SetStreamMetadata("order-1", {.max_count = 3}, {.event_id = EventId::Generate()}));
+  EXPECT_THAT(store_->SetStreamMetadata("order-1", {.max_count = 5}, set), IsOkAndHolds(first));
+  EXPECT_EQ(store_->head(), second);
+  EXPECT_THAT(GetStreamMetadata(*store_, "order-1"), IsOkAndHolds(StreamMetadata{.max_count = 3}));
+
+  // The audit event carries the id; a delete is retried the same way.
+  std::vector<EventRecord> changes;
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<EventIterator> audit, store_->ReadStream("$$order-1"));
+    changes = Drain(*audit);
+  }
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].event_id, set_id);
+  const LifecycleOptions remove{.event_id = EventId::Generate()};
+  ASSERT_OK_AND_ASSIGN(const Position deleted, store_->DeleteStream("order-1", remove));
+  EXPECT_THAT(store_->DeleteStream("order-1", remove), IsOkAndHolds(deleted));
+  EXPECT_EQ(store_->head(), deleted);
+
+  // Across a reopen, and in a store imported from this one.
+  store_.Reopen();
+  EXPECT_THAT(store_->SetStreamMetadata("order-1", {.max_count = 5}, set), IsOkAndHolds(first));
+  std::vector<EventRecord> events;
+  {
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<EventIterator> all, store_->ReadAll());
+    events = Drain(*all);
+  }
+  TempStore imported;
+  ASSERT_OK(Import(*imported, std::move(events)));
+  EXPECT_THAT(imported->SetStreamMetadata("order-1", {.max_count = 5}, set), IsOkAndHolds(first));
+  EXPECT_THAT(imported->DeleteStream("order-1", remove), IsOkAndHolds(deleted));
+  EXPECT_EQ(imported->head(), deleted);
+  ASSERT_OK_AND_ASSIGN(VerifyReport report, Verify(*imported));
+  EXPECT_TRUE(report.ok()) << report.problem;
+}
+
 TEST_F(LifecycleTest, BadLifecycleInputIsInvalidArgumentAndWritesNothing) {
   AppendN("order-1", 1);
   const Position head = store_->head();

@@ -231,6 +231,36 @@ TEST_F(ServerTest, MetadataEventsReadAsKurrentDbJsonInAllToo) {
   EXPECT_EQ(metastream[0].event().event().data(), event.data());
 }
 
+TEST_F(ServerTest, AMetadataWriteRetriedWithItsEventIdIsAnsweredAsTheFirstAndWrittenOnce) {
+  const std::string id = EventId::Generate().ToString();
+  streams::AppendReq options = Options("$$meta-2");
+  options.mutable_options()->mutable_no_stream();
+  streams::AppendReq metadata = Proposed("$metadata", R"({"$maxCount":3})");
+  metadata.mutable_proposed_message()->mutable_id()->set_string(id);
+  streams::AppendResp first, retried;
+  ASSERT_TRUE(Append({options, metadata}, &first).ok());
+  ASSERT_TRUE(first.has_success());
+  const Position head = store_->head();
+  // The same write again (a client retrying after a lost answer): no_stream
+  // fails now, but the id says it is the same write.
+  ASSERT_TRUE(Append({options, metadata}, &retried).ok());
+  ASSERT_TRUE(retried.has_success()) << retried.DebugString();
+  EXPECT_EQ(retried.success().current_revision(), first.success().current_revision());
+  EXPECT_EQ(retried.success().position().commit_position(),
+            first.success().position().commit_position());
+  EXPECT_EQ(store_->head(), head);
+  std::vector<streams::ReadResp> metastream;
+  ASSERT_TRUE(Read(ReadStreamRequest("$$meta-2"), &metastream).ok());
+  ASSERT_EQ(metastream.size(), 1u);
+  EXPECT_EQ(metastream[0].event().event().id().string(), id);
+  // A new id is a new write, checked against the metastream.
+  metadata.mutable_proposed_message()->mutable_id()->set_string(EventId::Generate().ToString());
+  streams::AppendResp conflicting;
+  ASSERT_TRUE(Append({options, metadata}, &conflicting).ok());
+  EXPECT_TRUE(conflicting.has_wrong_expected_version());
+  EXPECT_EQ(store_->head(), head);
+}
+
 TEST_F(ServerTest, TheServerRecordsItsStartInSettings) {
   ASSERT_OK_AND_ASSIGN(StreamInfo info, store_->GetStreamInfo("$settings"));
   EXPECT_EQ(info.last_revision.value(), 0u);

@@ -104,6 +104,8 @@ class ANNALS_EXPORT ReadSide {
   // The published head: every position up to it is committed and readable
   // (as EventStore::head()).
   virtual Position head() const = 0;
+  // A read-only handle (StoreOptions::read_only): Commit fails.
+  virtual bool read_only() const = 0;
 
   // The committed value of `key` in `family`; nullopt if absent. DataLoss
   // (or another code naming RocksDB's error) if the read fails.

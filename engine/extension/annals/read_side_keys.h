@@ -27,6 +27,10 @@ enum class ProjectionKeyKind : char {
   kCheckpoint = 'c',  // ‖ 0x00 ‖ version (u32 BE) -> ProjectionCheckpoint
   kParked = 'p',      // ‖ 0x00 ‖ version (u32 BE) ‖ position (u64 BE) -> ParkedRecord
   kServing = 's',     // (nothing more) -> ServingVersion
+  // Consumer groups (annals/consumer_group.h) keep their state here too,
+  // under their group name.
+  kConsumerGroup = 'g',  // (nothing more) -> ConsumerGroupRecord
+  kGroupParked = 'q',    // ‖ 0x00 ‖ position (u64 BE) -> GroupParkedRecord
 };
 // The kind of a `projections` key (its tag); nullopt for any other key.
 ANNALS_EXPORT std::optional<ProjectionKeyKind> ParseProjectionKeyKind(std::string_view key);
@@ -46,6 +50,18 @@ ANNALS_EXPORT std::string ServingVersionKey(std::string_view projection);
 ANNALS_EXPORT std::string ServingVersionKeyPrefix();
 // The projection name of a serving-version key; nullopt if `key` is not one.
 ANNALS_EXPORT std::optional<std::string_view> ParseServingVersionKey(std::string_view key);
+
+ANNALS_EXPORT std::string ConsumerGroupKey(std::string_view group);
+// Every consumer-group key starts with this, in group name order.
+ANNALS_EXPORT std::string ConsumerGroupKeyPrefix();
+// The group name of a consumer-group key; nullopt if `key` is not one.
+ANNALS_EXPORT std::optional<std::string_view> ParseConsumerGroupKey(std::string_view key);
+// Every parked-event key of one group starts with this; in key order, they
+// are in position order.
+ANNALS_EXPORT std::string GroupParkedKeyPrefix(std::string_view group);
+ANNALS_EXPORT std::string GroupParkedKey(std::string_view group, Position position);
+// The position of a group's parked-event key; nullopt if `key` is not one.
+ANNALS_EXPORT std::optional<Position> ParseGroupParkedKey(std::string_view key);
 
 // The first key after every key that starts with `prefix` (an exclusive
 // upper bound); empty if there is none (`prefix` is empty or all 0xff bytes).

@@ -82,6 +82,11 @@ struct ANNALS_EXPORT LifecycleOptions {
   // the other checks here. A mismatch is Aborted like `expected`'s, its
   // conflict naming `$$<stream>`. Default: unset.
   std::optional<ExpectedRevision> expected_audit;
+  // The id of the event recording the change in `$$<stream>` (default: a
+  // new one). A change whose id that stream already holds is a retry of it:
+  // it writes nothing and returns the original's position, whatever the
+  // expected revisions say now (as an append retried with its event ids).
+  std::optional<EventId> event_id;
   std::string actor;
   std::string reason;
 };
