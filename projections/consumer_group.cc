@@ -10,7 +10,6 @@
 #include <functional>
 #include <limits>
 #include <map>
-#include <set>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -87,11 +86,25 @@ ConsumerGroupSettings SettingsOf(const v1::ConsumerGroupRecord& r) {
   s.message_timeout = absl::Microseconds(r.message_timeout_us());
   s.max_consumers = static_cast<int>(r.max_consumers());
   s.checkpoint_after = static_cast<int>(r.checkpoint_after());
-  if (r.has_after()) {
-    s.start = s.stream.empty() ? StartFrom::AfterPosition(Position(r.after()))
-                               : StartFrom::AfterRevision(Revision(r.after()));
+  switch (r.start_kind()) {
+    case 1:
+      s.start = StartFrom::End();
+      break;
+    case 2:
+      s.start = s.stream.empty() ? StartFrom::AfterPosition(Position(r.start_after()))
+                                 : StartFrom::AfterRevision(Revision(r.start_after()));
+      break;
+    default:
+      break;
   }
   return s;
+}
+
+// Where the group's read of the log starts: after its checkpoint.
+StartFrom ResumeFrom(const v1::ConsumerGroupRecord& r) {
+  if (!r.has_after()) return StartFrom::Start();
+  return r.stream().empty() ? StartFrom::AfterPosition(Position(r.after()))
+                            : StartFrom::AfterRevision(Revision(r.after()));
 }
 
 bool SameFilter(const EventFilter& a, const EventFilter& b) {
@@ -153,6 +166,9 @@ struct Entry {
   uint64_t consumer = 0;  // holding it; 0: waiting
   absl::Time deadline;
   bool replay = false;  // handed back by ReplayParked
+  // Pinned: the consumer its stream belongs to, as of `owner_epoch`.
+  uint64_t owner = 0;
+  uint64_t owner_epoch = 0;
 };
 
 struct Slot {
@@ -181,7 +197,7 @@ class Group {
     SubscribeOptions options;
     options.stream = record_.stream();
     options.filter = SettingsOf(record_).filter;
-    if (record_.has_after()) options.start = SettingsOf(record_).start;
+    options.start = ResumeFrom(record_);
     absl::StatusOr<std::unique_ptr<Subscription>> source = store_.Subscribe(options);
     if (!source.ok()) return source.status();
     source_ = *std::move(source);
@@ -208,6 +224,7 @@ class Group {
     consumers_[id] = Slot{options.name.empty() ? absl::StrCat("consumer-", id) : options.name,
                           options.buffer_size};
     owners_.clear();
+    ++consumers_epoch_;
     Changed();
     return id;
   }
@@ -220,6 +237,7 @@ class Group {
     });
     consumers_.erase(id);
     owners_.clear();
+    ++consumers_epoch_;
     if (consumers_.empty() && status_.ok()) StoreCheckpointLocked().IgnoreError();
     Changed();
   }
@@ -246,8 +264,8 @@ class Group {
         // Parked before a restart lost the checkpoint past it, and being
         // replayed: delivered once, as the replay.
         if (replays_.contains(event.position.value())) continue;
-        entries_[seq] = Entry{.event = std::move(event)};
-        waiting_.insert(seq);
+        Entry& entry = entries_[seq] = Entry{.event = std::move(event)};
+        waiting_[seq] = &entry;
       }
       if (!status.ok() && !absl::IsDeadlineExceeded(status) && status_.ok()) status_ = status;
       Changed();
@@ -388,14 +406,14 @@ class Group {
         }
       }
     }
-    auto eligible = [&](const Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return strategy != ConsumerStrategy::kPinned || OwnerLocked(entry.event.stream) == id;
+    auto eligible = [&](Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return strategy != ConsumerStrategy::kPinned || OwnerLocked(entry) == id;
     };
-    for (uint64_t position : waiting_replays_) {
-      if (Entry& entry = replays_.at(position); eligible(entry)) return &entry;
+    for (const auto& [position, entry] : waiting_replays_) {
+      if (eligible(*entry)) return entry;
     }
-    for (uint64_t seq : waiting_) {
-      if (Entry& entry = entries_.at(seq); eligible(entry)) return &entry;
+    for (const auto& [seq, entry] : waiting_) {
+      if (eligible(*entry)) return entry;
     }
     return nullptr;
   }
@@ -403,6 +421,13 @@ class Group {
   // Pinned: the consumer a stream belongs to, by rendezvous hashing (the
   // highest hash of stream and consumer wins), so a consumer leaving moves
   // only its own streams. Remembered until the consumers change.
+  uint64_t OwnerLocked(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (entry.owner_epoch != consumers_epoch_) {
+      entry.owner = OwnerLocked(entry.event.stream);
+      entry.owner_epoch = consumers_epoch_;
+    }
+    return entry.owner;
+  }
   uint64_t OwnerLocked(const std::string& stream) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (auto it = owners_.find(stream); it != owners_.end()) return it->second;
     const uint64_t stream_hash = std::hash<std::string>{}(stream);
@@ -481,9 +506,9 @@ class Group {
       return;
     }
     if (entry.replay) {
-      waiting_replays_.insert(entry.event.position.value());
+      waiting_replays_[entry.event.position.value()] = &entry;
     } else {
-      waiting_.insert(SeqOf(entry.event));
+      waiting_[SeqOf(entry.event)] = &entry;
     }
     Changed();
   }
@@ -543,8 +568,8 @@ class Group {
   void AddReplayLocked(EventRecord event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const uint64_t position = event.position.value();
     if (replays_.contains(position)) return;
-    replays_[position] = Entry{.event = std::move(event), .replay = true};
-    waiting_replays_.insert(position);
+    Entry& entry = replays_[position] = Entry{.event = std::move(event), .replay = true};
+    waiting_replays_[position] = &entry;
   }
 
   // Every seq up to the result is done: the one before the window's first
@@ -613,8 +638,9 @@ class Group {
   // handed back by ReplayParked, by position.
   std::map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, Entry> replays_ ABSL_GUARDED_BY(mu_);
-  std::set<uint64_t> waiting_ ABSL_GUARDED_BY(mu_);
-  std::set<uint64_t> waiting_replays_ ABSL_GUARDED_BY(mu_);
+  // The waiting ones of each, in order.
+  std::map<uint64_t, Entry*> waiting_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, Entry*> waiting_replays_ ABSL_GUARDED_BY(mu_);
   // Delivered events by position: (a replay?, key in its map).
   absl::flat_hash_map<uint64_t, std::pair<bool, uint64_t>> held_ ABSL_GUARDED_BY(mu_);
   std::optional<uint64_t> last_read_ ABSL_GUARDED_BY(mu_);
@@ -624,6 +650,8 @@ class Group {
   // No delivery times out before it (it may be earlier than the first).
   absl::Time earliest_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::flat_hash_map<std::string, uint64_t> owners_ ABSL_GUARDED_BY(mu_);
+  // Moves whenever a consumer joins or leaves (Entry::owner_epoch).
+  uint64_t consumers_epoch_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 class ConsumerImpl final : public Consumer {
@@ -692,9 +720,12 @@ class ConsumerGroupsImpl final : public ConsumerGroups {
       case StartFrom::Kind::kStart:
         break;
       case StartFrom::Kind::kAfter:
+        record.set_start_kind(2);
+        record.set_start_after(settings.start.after());
         record.set_after(settings.start.after());
         break;
       case StartFrom::Kind::kEnd:
+        record.set_start_kind(1);
         if (settings.stream.empty()) {
           if (store_.head().value() > 0) record.set_after(store_.head().value());
         } else {

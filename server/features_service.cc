@@ -40,6 +40,16 @@ class FeaturesService final : public features::ServerFeatures::CallbackService {
     add("event_store.client.streams.streams", "delete", {});
     add("event_store.client.streams.streams", "tombstone", {});
     add("event_store.client.server_features.serverfeatures", "getsupportedmethods", {});
+    // Persistent subscriptions write their state: not on a read-only server.
+    if (!read_only_) {
+      for (const char* method :
+           {"create", "update", "delete", "read", "getinfo", "replayparked", "list"}) {
+        add("event_store.client.persistent_subscriptions.persistentsubscriptions", method,
+            {"stream", "all"});
+      }
+      add("event_store.client.persistent_subscriptions.persistentsubscriptions", "restartsubsystem",
+          {});
+    }
     add("event_store.client.gossip.gossip", "read", {});
     response->set_event_store_server_version(kReportedVersion);
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();

@@ -220,6 +220,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(EventStore& store,
   services.push_back(server::MakeStreamsService(*state));
   services.push_back(server::MakeFeaturesService(*state));
   services.push_back(server::MakeGossipService(*state));
+  services.push_back(server::MakePersistentService(*state));
   auto server = std::make_unique<ServerImpl>(std::move(state), std::move(services));
   if (absl::Status listening = server->Listen(*std::move(credentials)); !listening.ok()) {
     return listening;

@@ -34,6 +34,9 @@ std::unique_ptr<grpc::Service> MakeStreamsService(ServerState& state);
 // ServerFeatures.GetSupportedMethods and Gossip.Read (one alive leader).
 std::unique_ptr<grpc::Service> MakeFeaturesService(ServerState& state);
 std::unique_ptr<grpc::Service> MakeGossipService(ServerState& state);
+// PersistentSubscriptions (Create, Update, Delete, Read, GetInfo, List,
+// ReplayParked) on the store's consumer groups.
+std::unique_ptr<grpc::Service> MakePersistentService(ServerState& state);
 
 }  // namespace annals::server
 

@@ -266,6 +266,9 @@ TEST_F(ConsumerGroupTest, AFilteredAllGroupStartingAtTheEndSeesOnlyNewMatchingEv
   AppendTo("stock-1", 2);
   AppendTo("order-2", 2);
   ASSERT_OK_AND_ASSIGN(auto c, groups_->Join("orders"));
+  ASSERT_OK_AND_ASSIGN(ConsumerGroupInfo info, groups_->Get("orders"));
+  EXPECT_EQ(info.settings.start.kind(), StartFrom::Kind::kEnd);
+  EXPECT_EQ(info.checkpoint, 3u);  // the end, when it was created
   const Delivery a = Take(*c), b = Take(*c);
   EXPECT_EQ(a.event.stream, "order-2");
   EXPECT_EQ(b.event.stream, "order-2");

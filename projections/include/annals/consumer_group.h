@@ -134,7 +134,7 @@ struct ANNALS_EXPORT ConsumerInfo {
 
 struct ANNALS_EXPORT ConsumerGroupInfo {
   std::string name;
-  ConsumerGroupSettings settings;  // `start` as resolved at Create
+  ConsumerGroupSettings settings;  // `start` as Create was given it
   // Every position ($all) or revision (a stream) up to it is done; nullopt
   // while nothing is.
   std::optional<uint64_t> checkpoint;

@@ -22,6 +22,11 @@ import {
 } from './harness.mjs';
 
 const PING_MS = 3_000;
+// How long a client waits for a ping's answer before it drops the
+// connection: the clients' default (10 s), not PING_MS, so a 2-core machine
+// busy with other tests (a stalled client or server thread) is not taken
+// for a dead server. Seen in CI with 3 s: UnavailableError on a read.
+const PING_TIMEOUT_MS = 10_000;
 const IDLE_MS = 20_000;
 
 describe(`idle connections with keepalive pings every ${PING_MS} ms`, { concurrency: true }, () => {
@@ -36,7 +41,7 @@ describe(`idle connections with keepalive pings every ${PING_MS} ms`, { concurre
   for (const flavor of FLAVORS) {
     it(`${flavor.name}: a subscription and the connection survive ${IDLE_MS / 1000} s of idle pings`, T, async () => {
       const { jsonEvent, START } = flavor.pkg;
-      const client = flavor.connect(server, `&keepAliveInterval=${PING_MS}&keepAliveTimeout=${PING_MS}`);
+      const client = flavor.connect(server, `&keepAliveInterval=${PING_MS}&keepAliveTimeout=${PING_TIMEOUT_MS}`);
       try {
         const stream = uniqueStream('idle');
         await client.appendToStream(stream, jsonEvent({ type: 'Before', data: {} }));
