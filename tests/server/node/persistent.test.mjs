@@ -1,13 +1,18 @@
 // Persistent subscriptions (competing consumers) through both official
 // clients, on the server's consumer groups: create, subscribe, ack and nack
 // (retry, park), parked events replayed, info, list, update, delete, the
-// typed errors, and four pinned consumers sharing a stream's events while
-// one of them goes away holding unacknowledged events.
+// typed errors, and four pinned consumers sharing sixty streams while one of
+// them, a process of its own, is SIGKILLed holding unacknowledged events.
 
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
-import { T, expectError, forEachClient, uniqueStream, withTimeout } from './harness.mjs';
+import { T, expectError, forEachClient, once, uniqueStream, withTimeout } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 forEachClient(describe, before, after, [], (ctx, flavor) => {
   const { pkg } = flavor;
@@ -168,48 +173,58 @@ forEachClient(describe, before, after, [], (ctx, flavor) => {
     );
   });
 
-  it('four pinned consumers, one gone mid-way holding events: every event acked once, each stream in order', T, async () => {
+  it('four pinned consumers, one SIGKILLed holding events: every event acked once, each stream in order', T, async () => {
     const prefix = uniqueStream('pspin');
     const streams = Array.from({ length: 60 }, (_, i) => `${prefix}-${i}`);
     const group = `pinned-${prefix}`;
     const ROUNDS = 5;
     const BUFFER = 4;
-    const ACKED_BEFORE_LEAVING = 8;
+    const ACKED_BEFORE_KILL = 8;
     // The group is on $all, narrowed to these streams: four consumers share
     // sixty streams, each stream pinned to one of them.
     await ctx.client.createPersistentSubscriptionToAll(
       group, allSettings({ startFrom: START, consumerStrategyName: PINNED }),
       { filter: streamNameFilter({ prefixes: [prefix] }) });
+    const total = streams.length * ROUNDS;
+    const acked = new Map(); // event id -> times acknowledged
+    const order = new Map(); // stream -> revisions, in the order they were acknowledged
+    const record = (id, stream, revision) => {
+      acked.set(id, (acked.get(id) ?? 0) + 1);
+      if (!order.has(stream)) order.set(stream, []);
+      order.get(stream).push(revision);
+    };
+    // Consumer 0: a process of its own, SIGKILLed once it holds BUFFER events.
+    const child = fork(path.join(here, 'persistent_consumer.mjs'),
+      [ctx.server.host, String(ctx.server.port), group, String(ACKED_BEFORE_KILL), String(BUFFER)],
+      { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    let killed = false;
+    const childGone = new Promise((resolve) => child.on('exit', resolve));
+    const childJoined = new Promise((resolve) => {
+      child.on('message', (message) => {
+        if (message.joined) return resolve();
+        if (message.holding) {
+          killed = child.kill('SIGKILL');
+          return undefined;
+        }
+        return record(message.id, message.stream, BigInt(message.revision));
+      });
+    });
+    // All four join before the first event is written, so each stream's
+    // consumer is settled before anything is delivered.
+    const clients = [0, 1].map(() => flavor.connect(ctx.server));
+    const subscriptions = [1, 2, 3].map((i) =>
+      clients[i % 2].subscribeToPersistentSubscriptionToAll(group, { bufferSize: BUFFER }));
+    await withTimeout(
+      Promise.all([childJoined, ...subscriptions.map((s) => once(s, 'confirmation', 10_000))]),
+      10_000,
+      () => { throw new Error('not every consumer joined'); },
+    );
     for (let round = 0; round < ROUNDS; round += 1) {
       for (const stream of streams) await ctx.client.appendToStream(stream, numbered(round, 1));
     }
-    const total = streams.length * ROUNDS;
-    const clients = [0, 1].map(() => flavor.connect(ctx.server));
-    const acked = new Map(); // event id -> times acknowledged
-    const order = new Map(); // stream -> revisions, in the order they were acknowledged
-    const subscriptions = [0, 1, 2, 3].map((i) =>
-      clients[i % 2].subscribeToPersistentSubscriptionToAll(group, { bufferSize: BUFFER }));
-    let left = false;
-    const work = subscriptions.map(async (subscription, i) => {
-      let received = 0;
+    const work = subscriptions.map(async (subscription) => {
       for await (const event of subscription) {
-        received += 1;
-        if (i === 0 && received > ACKED_BEFORE_LEAVING) {
-          // Consumer 0 stops acking. The server sends the BUFFER-th event
-          // it holds only once every earlier ack of it arrived, so when that
-          // one comes, nothing it acked can come again: it leaves, holding
-          // BUFFER events unacknowledged.
-          if (received === ACKED_BEFORE_LEAVING + BUFFER) {
-            left = true;
-            await subscription.unsubscribe();
-            return;
-          }
-          continue;
-        }
-        const id = event.event.id;
-        acked.set(id, (acked.get(id) ?? 0) + 1);
-        if (!order.has(event.event.streamId)) order.set(event.event.streamId, []);
-        order.get(event.event.streamId).push(event.event.revision);
+        record(event.event.id, event.event.streamId, event.event.revision);
         await subscription.ack(event);
       }
     });
@@ -219,15 +234,17 @@ forEachClient(describe, before, after, [], (ctx, flavor) => {
           while (acked.size < total) await new Promise((r) => setTimeout(r, 20));
         })(),
         25_000,
-        () => { throw new Error(`only ${acked.size} of ${total} events acked`); },
+        () => { throw new Error(`only ${acked.size} of ${total} events acked (killed: ${killed})`); },
       );
-      assert.ok(left, 'consumer 0 went away');
+      assert.ok(killed, 'consumer 0 was killed');
       const twice = [...acked.entries()].filter(([, times]) => times !== 1);
       assert.deepEqual(twice, [], 'each event acked once');
       for (const stream of streams) {
         assert.deepEqual(order.get(stream), Array.from({ length: ROUNDS }, (_, i) => BigInt(i)), stream);
       }
     } finally {
+      child.kill('SIGKILL');
+      await childGone;
       for (const subscription of subscriptions) await subscription.unsubscribe();
       await Promise.allSettled(work);
       for (const client of clients) await client.dispose();
